@@ -1,0 +1,1 @@
+"""Chat Lab's pure-Python core: no Streamlit import anywhere below this package."""

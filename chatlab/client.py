@@ -1,0 +1,138 @@
+"""The model client: one ``OpenAI`` per endpoint, listing models, starting replies.
+
+Reasoning models reject ``max_tokens`` (they take ``max_completion_tokens``) and any
+temperature but 1, answering 400 with ``code`` ``unsupported_parameter`` or
+``unsupported_value`` and the offending ``param``. Many compatible servers, on the other
+hand, only know ``max_tokens``. So we send ``max_tokens`` first and learn per model: a
+rejection adjusts ``Quirks`` and the request is retried once per setting; the page keeps
+the quirks so later requests go right the first time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import httpx2
+import openai
+
+from chatlab.config import Endpoint, Timeouts
+from chatlab.errors import to_chat_error
+from chatlab.messages import ChatSettings
+from chatlab.stream import Clock, ReplyStream
+from chatlab.tokens import estimate_prompt_tokens
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slider has no effect."
+MAX_TOKENS_IGNORED = (
+    "This model does not accept a reply-length cap: the max tokens slider has no effect."
+)
+
+
+def make_client(
+    endpoint: Endpoint, timeouts: Timeouts, *, http_client: httpx2.Client | None = None
+) -> openai.OpenAI:
+    """A client for ``endpoint``; the SDK's own retries are off (the UI offers Retry)."""
+    # A server that needs no key gets no Authorization header: the SDK insists on some
+    # credential, and a provider that returns "" satisfies it without sending one.
+    key: str | Callable[[], str] = endpoint.api_key or (lambda: "")
+    return openai.OpenAI(
+        api_key=key,
+        base_url=endpoint.base_url or OPENAI_BASE_URL,
+        timeout=httpx2.Timeout(timeouts.read, connect=timeouts.connect),
+        max_retries=0,
+        http_client=http_client,
+    )
+
+
+def list_models(client: openai.OpenAI, *, timeout: float = 5.0) -> list[str]:
+    """Model ids the endpoint offers, sorted."""
+    try:
+        return sorted(model.id for model in client.with_options(timeout=timeout).models.list())
+    except Exception as exc:
+        raise to_chat_error(exc) from exc
+
+
+@dataclass(frozen=True)
+class Quirks:
+    """What a model turned out not to accept."""
+
+    completion_tokens_param: bool = False
+    no_max_tokens: bool = False
+    no_temperature: bool = False
+    no_stream_options: bool = False
+
+    def adjusted_for(self, exc: openai.BadRequestError) -> Quirks | None:
+        """The quirks that avoid this rejection, or None when it is not about a setting."""
+        if exc.code not in {"unsupported_parameter", "unsupported_value"}:
+            return None
+        param = exc.param or ""
+        if param == "temperature" and not self.no_temperature:
+            return replace(self, no_temperature=True)
+        if param == "max_tokens" and not self.completion_tokens_param:
+            return replace(self, completion_tokens_param=True)
+        if param == "max_completion_tokens" and not self.no_max_tokens:
+            return replace(self, no_max_tokens=True)
+        if param.startswith("stream_options") and not self.no_stream_options:
+            return replace(self, no_stream_options=True)
+        return None
+
+    def notices(self) -> tuple[str, ...]:
+        """What to tell the user about sliders this model ignores."""
+        found = []
+        if self.no_temperature:
+            found.append(TEMPERATURE_IGNORED)
+        if self.no_max_tokens:
+            found.append(MAX_TOKENS_IGNORED)
+        return tuple(found)
+
+
+def request_options(
+    settings: ChatSettings, messages: list[dict[str, str]], quirks: Quirks
+) -> dict[str, Any]:
+    """The body of a streaming chat completion request."""
+    body: dict[str, Any] = {"model": settings.model, "messages": messages, "stream": True}
+    if not quirks.no_stream_options:
+        body["stream_options"] = {"include_usage": True}
+    if not quirks.no_temperature:
+        body["temperature"] = settings.temperature
+    if not quirks.no_max_tokens:
+        param = "max_completion_tokens" if quirks.completion_tokens_param else "max_tokens"
+        body[param] = settings.max_tokens
+    return body
+
+
+def start_reply(
+    client: openai.OpenAI,
+    settings: ChatSettings,
+    messages: list[dict[str, str]],
+    *,
+    quirks: Quirks | None = None,
+    clock: Clock = time.perf_counter,
+) -> tuple[ReplyStream, Quirks]:
+    """Send the request and return the open stream, with the quirks it needed."""
+    quirks = quirks or Quirks()
+    started = clock()
+    # Ends: each pass returns, raises, or turns on one more quirk (there are four).
+    while True:
+        try:
+            chunks = client.chat.completions.create(**request_options(settings, messages, quirks))
+        except openai.BadRequestError as exc:
+            adjusted = quirks.adjusted_for(exc)
+            if adjusted is None:
+                raise to_chat_error(exc, model=settings.model) from exc
+            quirks = adjusted
+            continue
+        except Exception as exc:
+            raise to_chat_error(exc, model=settings.model) from exc
+        stream = ReplyStream(
+            chunks,
+            model=settings.model,
+            prompt_tokens=estimate_prompt_tokens(messages),
+            started=started,
+            clock=clock,
+            notices=quirks.notices(),
+        )
+        return stream, quirks

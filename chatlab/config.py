@@ -1,0 +1,115 @@
+"""Configuration. This is the one module that reads the environment.
+
+Where a value comes from, highest first: the sidebar (typed into this browser session
+only), ``st.secrets`` (passed in as a plain mapping by the page), then the process
+environment, which ``load_env_file`` fills from ``.env`` without overriding what is
+already set. Blank values count as unset everywhere, so an empty ``OPENAI_API_KEY=``
+line in ``.env`` does not hide a key in ``secrets.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from dotenv import load_dotenv
+
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+KeySource = Literal["sidebar", "secrets", "environment", "none"]
+
+
+def load_env_file() -> None:
+    """Load ``.env`` (or the file named by ``CHATLAB_ENV_FILE``) into the environment."""
+    path = os.environ.get("CHATLAB_ENV_FILE") or ".env"
+    load_dotenv(Path(path), override=False)
+
+
+def _clean(value: object) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _first(
+    *sources: tuple[KeySource, Mapping[str, object]], name: str
+) -> tuple[str | None, KeySource]:
+    for source, values in sources:
+        found = _clean(values.get(name))
+        if found:
+            return found, source
+    return None, "none"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where requests go and the key they carry. ``repr`` never shows the key."""
+
+    api_key: str | None
+    base_url: str | None
+    key_source: KeySource
+
+    @property
+    def usable(self) -> bool:
+        """A key, or a base URL of a server that may need none."""
+        return bool(self.api_key or self.base_url)
+
+    @property
+    def shared(self) -> bool:
+        """True when the key is the server's own, so caches may be shared across sessions."""
+        return self.key_source != "sidebar"
+
+    def __repr__(self) -> str:
+        key = "set" if self.api_key else "none"
+        return f"Endpoint(base_url={self.base_url!r}, key={key}, key_source={self.key_source!r})"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Connect timeout, and the longest wait between two streamed chunks."""
+
+    connect: float = 10.0
+    read: float = 60.0
+
+
+def resolve_endpoint(
+    sidebar: Mapping[str, object],
+    secrets: Mapping[str, object],
+    environ: Mapping[str, str] | None = None,
+) -> Endpoint:
+    """Pick the key and base URL, sidebar first, then secrets, then the environment."""
+    env = os.environ if environ is None else environ
+    sources: tuple[tuple[KeySource, Mapping[str, object]], ...] = (
+        ("sidebar", sidebar),
+        ("secrets", secrets),
+        ("environment", env),
+    )
+    api_key, key_source = _first(*sources, name="OPENAI_API_KEY")
+    base_url, _ = _first(*sources, name="OPENAI_BASE_URL")
+    return Endpoint(api_key=api_key, base_url=base_url, key_source=key_source)
+
+
+def default_model(secrets: Mapping[str, object], environ: Mapping[str, str] | None = None) -> str:
+    """The model selected when a session starts."""
+    env = os.environ if environ is None else environ
+    found, _ = _first(("secrets", secrets), ("environment", env), name="OPENAI_MODEL")
+    return found or DEFAULT_MODEL
+
+
+def timeouts(environ: Mapping[str, str] | None = None) -> Timeouts:
+    """Timeouts from ``CHATLAB_CONNECT_TIMEOUT`` / ``CHATLAB_READ_TIMEOUT`` (seconds)."""
+    env = os.environ if environ is None else environ
+    return Timeouts(
+        connect=_seconds(env.get("CHATLAB_CONNECT_TIMEOUT"), Timeouts.connect),
+        read=_seconds(env.get("CHATLAB_READ_TIMEOUT"), Timeouts.read),
+    )
+
+
+def _seconds(raw: str | None, default: float) -> float:
+    try:
+        value = float(raw) if raw and raw.strip() else default
+    except ValueError:
+        return default
+    return value if value > 0 else default

@@ -1,0 +1,1 @@
+"""Streamlit functions that draw something and return plain values."""

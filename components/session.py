@@ -1,0 +1,163 @@
+"""The one place that owns ``st.session_state`` keys.
+
+Everything a browser session holds lives here: the open conversation, the last error,
+the pending button action, the API key typed into the sidebar and the per-model quirks
+learnt from the server. Nothing here is shared between sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import streamlit as st
+
+from chatlab.client import Quirks
+from chatlab.config import DEFAULT_SYSTEM_PROMPT
+from chatlab.errors import ChatError
+from chatlab.messages import ChatMessage, ChatSettings
+
+Action = Literal["retry", "continue", "trim_and_retry"]
+HISTORY_PAGE = 50
+
+# Widget keys (the sidebar's inputs write these).
+MODEL = "model"
+TEMPERATURE = "temperature"
+MAX_TOKENS = "max_tokens"
+SYSTEM_PROMPT = "system_prompt"
+KEY_INPUT = "api_key_input"
+BASE_URL_INPUT = "base_url_input"
+
+# Plain state.
+_MESSAGES = "messages"
+_ERROR = "error"
+_ACTION = "action"
+_TYPED_KEY = "typed_api_key"
+_QUIRKS = "quirks"
+_SHOWN = "history_shown"
+_PRIVATE = "private_cache"
+
+SECRET_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
+
+
+def init(default_model: str) -> None:
+    """Give every key its starting value (once per session)."""
+    defaults: dict[str, Any] = {
+        _MESSAGES: [],
+        _ERROR: None,
+        _ACTION: None,
+        _TYPED_KEY: None,
+        _QUIRKS: {},
+        _SHOWN: HISTORY_PAGE,
+        _PRIVATE: {},
+        MODEL: default_model,
+        TEMPERATURE: 0.7,
+        MAX_TOKENS: 1024,
+        SYSTEM_PROMPT: DEFAULT_SYSTEM_PROMPT,
+        BASE_URL_INPUT: "",
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def messages() -> list[ChatMessage]:
+    """The open conversation (the working copy)."""
+    found: list[ChatMessage] = st.session_state[_MESSAGES]
+    return found
+
+
+def new_chat() -> None:
+    """Forget the open conversation and its error."""
+    st.session_state[_MESSAGES] = []
+    st.session_state[_ERROR] = None
+    st.session_state[_SHOWN] = HISTORY_PAGE
+
+
+def chat_settings() -> ChatSettings:
+    """The sidebar's current settings."""
+    return ChatSettings(
+        model=str(st.session_state[MODEL]).strip(),
+        temperature=float(st.session_state[TEMPERATURE]),
+        max_tokens=int(st.session_state[MAX_TOKENS]),
+        system_prompt=str(st.session_state[SYSTEM_PROMPT]),
+    )
+
+
+def error() -> ChatError | None:
+    """The error of the last turn, until the next one starts."""
+    found: ChatError | None = st.session_state[_ERROR]
+    return found
+
+
+def set_error(err: ChatError | None) -> None:
+    st.session_state[_ERROR] = err
+
+
+def request_action(action: Action) -> None:
+    """Button callback: remember what to do on this rerun."""
+    st.session_state[_ACTION] = action
+
+
+def pop_action() -> Action | None:
+    """The pending action, once."""
+    action: Action | None = st.session_state[_ACTION]
+    st.session_state[_ACTION] = None
+    return action
+
+
+def history_shown() -> int:
+    shown: int = st.session_state[_SHOWN]
+    return shown
+
+
+def show_more_history() -> None:
+    st.session_state[_SHOWN] = history_shown() + HISTORY_PAGE
+
+
+def quirks(model: str) -> Quirks | None:
+    found: Quirks | None = st.session_state[_QUIRKS].get(model)
+    return found
+
+
+def remember_quirks(model: str, learnt: Quirks) -> None:
+    st.session_state[_QUIRKS][model] = learnt
+
+
+def capture_typed_key() -> None:
+    """Key-input callback: keep the key in this session only and clear the field,
+    so the key is never sent back to the page."""
+    typed = str(st.session_state.get(KEY_INPUT) or "").strip()
+    if typed:
+        st.session_state[_TYPED_KEY] = typed
+    st.session_state[KEY_INPUT] = ""
+
+
+def forget_typed_key() -> None:
+    st.session_state[_TYPED_KEY] = None
+    st.session_state[_PRIVATE] = {}
+
+
+def has_typed_key() -> bool:
+    return bool(st.session_state[_TYPED_KEY])
+
+
+def sidebar_values() -> dict[str, object]:
+    """What the sidebar contributes to the endpoint (highest precedence)."""
+    return {
+        "OPENAI_API_KEY": st.session_state[_TYPED_KEY],
+        "OPENAI_BASE_URL": st.session_state[BASE_URL_INPUT],
+    }
+
+
+def private_cache() -> dict[Any, Any]:
+    """A per-session cache for things that carry this session's typed key."""
+    found: dict[Any, Any] = st.session_state[_PRIVATE]
+    return found
+
+
+def secrets() -> Mapping[str, object]:
+    """Our names from ``st.secrets``; a missing or broken secrets.toml counts as empty."""
+    try:
+        return {name: st.secrets[name] for name in SECRET_NAMES if name in st.secrets}
+    except Exception:  # no secrets.toml, or one that does not parse
+        return {}

@@ -1,0 +1,89 @@
+"""The sidebar: where requests go, and the knobs that shape the next reply."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab import config
+from chatlab.config import Endpoint
+from chatlab.errors import ChatError
+from chatlab.messages import api_messages
+from chatlab.tokens import estimate_prompt_tokens, max_output_tokens, model_info
+from components import model_client, session
+
+TEMPERATURE_HELP = (
+    "How adventurous the wording is. Lower (0–0.5): focused and consistent, good for "
+    "facts and code. Higher (1–2): more varied and creative, and more likely to wander. "
+    "0.5–1.0 is the usual range; the default is 0.7."
+)
+MAX_TOKENS_HELP = (
+    "The cap on the reply's length, in tokens (about ¾ of a word each). A reply that "
+    "hits it is cut off mid-sentence; use Continue to get the rest."
+)
+
+
+def endpoint_panel() -> Endpoint:
+    """Key and base-URL inputs, and New chat; returns the endpoint to use."""
+    with st.sidebar:
+        st.button("New chat", icon=":material/add:", on_click=session.new_chat, width="stretch")
+        with st.expander("Connection", expanded=False):
+            _key_input()
+            st.text_input(
+                "Base URL",
+                key=session.BASE_URL_INPUT,
+                placeholder="https://api.openai.com/v1",
+                help="Any OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama.",
+            )
+    return config.resolve_endpoint(session.sidebar_values(), session.secrets())
+
+
+def _key_input() -> None:
+    if session.has_typed_key():
+        st.caption("API key set for this browser session.")
+        st.button("Forget key", on_click=session.forget_typed_key)
+        return
+    st.text_input(
+        "OpenAI API key",
+        type="password",
+        key=session.KEY_INPUT,
+        on_change=session.capture_typed_key,
+        placeholder="sk-…",
+        help="Kept in this browser session only: never saved, logged or shared.",
+    )
+
+
+@st.fragment
+def settings_panel(endpoint: Endpoint) -> None:
+    """Model, sliders and system prompt; reruns alone so the chat is not redrawn."""
+    _model_picker(endpoint)
+    model = str(st.session_state[session.MODEL])
+    limit = max_output_tokens(model)
+    if st.session_state[session.MAX_TOKENS] > limit:
+        st.session_state[session.MAX_TOKENS] = limit
+    st.slider("Temperature", 0.0, 2.0, step=0.05, key=session.TEMPERATURE, help=TEMPERATURE_HELP)
+    st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
+    st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
+    _context_budget()
+
+
+def _model_picker(endpoint: Endpoint) -> None:
+    listed = model_client.models(endpoint) if endpoint.usable else []
+    current = str(st.session_state[session.MODEL])
+    if isinstance(listed, ChatError) or not listed:
+        st.text_input("Model", key=session.MODEL, help="The model id to send.")
+        if isinstance(listed, ChatError):
+            st.caption(f"Could not list models: {listed.message}")
+        return
+    options = listed if current in listed else [current, *listed]
+    st.selectbox("Model", options, key=session.MODEL, accept_new_options=True)
+
+
+def _context_budget() -> None:
+    chat = session.chat_settings()
+    used = estimate_prompt_tokens(api_messages(chat.system_prompt, session.messages()))
+    window = model_info(chat.model).context_window
+    if window is None:
+        st.caption(f"Context: ≈ {used:,} tokens so far (this model's window is unknown).")
+        return
+    share = min(1.0, (used + chat.max_tokens) / window)
+    st.progress(share, text=f"Context: ≈ {used:,} + {chat.max_tokens:,} reply of {window:,}")

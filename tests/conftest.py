@@ -1,0 +1,30 @@
+"""Shared fixtures: a clean environment, the fake OpenAI server, the app under AppTest."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_KEY = "sk-test-key-123"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer's .env, key or base URL leaks into a test."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CHATLAB_ENV_FILE", str(tmp_path / "no.env"))
+    monkeypatch.setenv("CHATLAB_READ_TIMEOUT", "5")
+    monkeypatch.setenv("CHATLAB_CONNECT_TIMEOUT", "2")
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeOpenAI]:
+    """A fake OpenAI-compatible server on 127.0.0.1."""
+    with FakeOpenAI() as server:
+        yield server
