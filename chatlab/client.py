@@ -35,8 +35,9 @@ def make_client(
     endpoint: Endpoint, timeouts: Timeouts, *, http_client: httpx2.Client | None = None
 ) -> openai.OpenAI:
     """A client for ``endpoint``; the SDK's own retries are off (the UI offers Retry)."""
-    # A server that needs no key gets no Authorization header: the SDK insists on some
-    # credential, and a provider that returns "" satisfies it without sending one.
+    # A server that needs no key gets no Authorization header. The SDK insists on a
+    # credential: an empty key provider passes its check at construction, and each
+    # request then omits the header explicitly (see ``_auth``).
     key: str | Callable[[], str] = endpoint.api_key or (lambda: "")
     return openai.OpenAI(
         api_key=key,
@@ -47,10 +48,16 @@ def make_client(
     )
 
 
+def _auth(client: openai.OpenAI) -> dict[str, Any]:
+    """Per-request headers: an explicitly omitted Authorization for a keyless client."""
+    return {} if client.api_key else {"Authorization": openai.Omit()}
+
+
 def list_models(client: openai.OpenAI, *, timeout: float = 5.0) -> list[str]:
     """Model ids the endpoint offers, sorted."""
     try:
-        return sorted(model.id for model in client.with_options(timeout=timeout).models.list())
+        listed = client.with_options(timeout=timeout).models.list(extra_headers=_auth(client))
+        return sorted(model.id for model in listed)
     except Exception as exc:
         raise to_chat_error(exc) from exc
 
@@ -118,7 +125,9 @@ def start_reply(
     # Ends: each pass returns, raises, or turns on one more quirk (there are four).
     while True:
         try:
-            chunks = client.chat.completions.create(**request_options(settings, messages, quirks))
+            chunks = client.chat.completions.create(
+                **request_options(settings, messages, quirks), extra_headers=_auth(client)
+            )
         except openai.BadRequestError as exc:
             adjusted = quirks.adjusted_for(exc)
             if adjusted is None:

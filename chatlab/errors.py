@@ -39,7 +39,7 @@ class Kind(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)  # not frozen: raising sets __traceback__
 class ChatError(Exception):
     """A failure explained: ``message`` says what happened, ``action`` what to do."""
 

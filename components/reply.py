@@ -8,6 +8,7 @@ are drawn once as their own elements and only the unfinished tail is redrawn, at
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable
 
@@ -27,12 +28,17 @@ def draw_stream(deltas: Iterable[str], prefix: str = "") -> None:
         body.markdown(safe_markdown(block))
     tail = body.empty()
     interval, last_drawn = 1.0 / FPS, 0.0
-    for delta in deltas:
-        for block in splitter.feed(delta):
-            tail.markdown(safe_markdown(block))
-            tail = body.empty()
-        now = time.monotonic()
-        if now - last_drawn >= interval:
-            tail.markdown(safe_markdown(splitter.tail) + CURSOR)
-            last_drawn = now
-    tail.markdown(safe_markdown(splitter.tail))
+    try:
+        for delta in deltas:
+            for block in splitter.feed(delta):
+                tail.markdown(safe_markdown(block))
+                tail = body.empty()
+            now = time.monotonic()
+            if now - last_drawn >= interval:
+                tail.markdown(safe_markdown(splitter.tail) + CURSOR)
+                last_drawn = now
+    finally:
+        # Show everything that arrived, also when an error ends the stream. (On Stop,
+        # Streamlit refuses further drawing: the next run draws the saved partial.)
+        with contextlib.suppress(Exception):
+            tail.markdown(safe_markdown(splitter.tail))

@@ -1,0 +1,64 @@
+from pathlib import Path
+
+import pytest
+
+from chatlab import config
+from chatlab.config import Timeouts, default_model, resolve_endpoint, timeouts
+
+
+def test_sidebar_beats_secrets_beats_environment() -> None:
+    env = {"OPENAI_API_KEY": "env-key", "OPENAI_BASE_URL": "http://env/v1"}
+    secrets = {"OPENAI_API_KEY": "secret-key"}
+    sidebar = {"OPENAI_API_KEY": "typed-key", "OPENAI_BASE_URL": ""}
+    endpoint = resolve_endpoint(sidebar, secrets, env)
+    assert endpoint.api_key == "typed-key"
+    assert endpoint.key_source == "sidebar"
+    assert endpoint.base_url == "http://env/v1"  # blank sidebar URL counts as unset
+
+
+def test_secrets_used_when_sidebar_blank() -> None:
+    endpoint = resolve_endpoint({"OPENAI_API_KEY": "  "}, {"OPENAI_API_KEY": "s"}, {})
+    assert (endpoint.api_key, endpoint.key_source, endpoint.shared) == ("s", "secrets", True)
+
+
+def test_blank_environment_values_count_as_unset() -> None:
+    endpoint = resolve_endpoint({}, {}, {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": " "})
+    assert endpoint.api_key is None and endpoint.base_url is None
+    assert not endpoint.usable
+
+
+def test_base_url_alone_is_usable_for_keyless_servers() -> None:
+    endpoint = resolve_endpoint({}, {}, {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"})
+    assert endpoint.usable and endpoint.api_key is None
+
+
+def test_typed_key_is_not_shared_and_repr_hides_it() -> None:
+    endpoint = resolve_endpoint({"OPENAI_API_KEY": "sk-secret-typed"}, {}, {})
+    assert not endpoint.shared
+    assert "sk-secret-typed" not in repr(endpoint)
+    assert "sk-secret-typed" not in str(endpoint)
+
+
+def test_default_model_from_secrets_then_env() -> None:
+    assert default_model({}, {}) == config.DEFAULT_MODEL
+    assert default_model({}, {"OPENAI_MODEL": "llama3"}) == "llama3"
+    assert default_model({"OPENAI_MODEL": "gpt-4.1"}, {"OPENAI_MODEL": "llama3"}) == "gpt-4.1"
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("2.5", 2.5), ("", 60.0), ("x", 60.0), ("-1", 60.0)])
+def test_read_timeout_from_environment(raw: str, expected: float) -> None:
+    assert timeouts({"CHATLAB_READ_TIMEOUT": raw}).read == expected
+    assert timeouts({}) == Timeouts()
+
+
+def test_env_file_loads_without_overriding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env_file = tmp_path / "test.env"
+    env_file.write_text("OPENAI_MODEL=from-file\nOPENAI_BASE_URL=http://file/v1\n")
+    monkeypatch.setenv("CHATLAB_ENV_FILE", str(env_file))
+    monkeypatch.setenv("OPENAI_MODEL", "already-set")
+    config.load_env_file()
+    import os
+
+    assert os.environ["OPENAI_MODEL"] == "already-set"
+    assert os.environ["OPENAI_BASE_URL"] == "http://file/v1"
+    monkeypatch.delenv("OPENAI_BASE_URL")
