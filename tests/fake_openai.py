@@ -1,0 +1,901 @@
+"""A fake OpenAI-compatible server that speaks the real Chat Completions wire format.
+
+Why a real HTTP server instead of mocking the client: the app talks to models through the
+`openai` package, and the bugs worth catching live in the layers a mock skips — SSE parsing,
+chunked transfer-encoding, read/connect timeouts, status-code mapping. So tests point the real
+`openai.OpenAI` client (or the app in a subprocess) at this server and inject faults on the wire.
+
+Design:
+- `http.server.ThreadingHTTPServer` on 127.0.0.1 with `protocol_version = "HTTP/1.1"`. Streams
+  are written with hand-made chunked encoding, one `data: ...` event per chunk, each written
+  straight to the socket (`wfile` is unbuffered), so the client sees tokens as they are "made".
+- `Reply` describes one response. Chat requests consume replies FIFO; an empty queue yields an
+  echo of the last user message (`default_reply` is the template for that echo).
+- Every request is recorded *before* the response starts, so a test sees what was sent even
+  when the reply is a fault.
+- All waits (delays, "hang") go through one `threading.Event`/`Condition`, so `close()` and
+  `release()` cut them short instead of leaving threads sleeping for up to 30 s.
+- Control for another process (never recorded): `POST /_fake/enqueue` (a JSON list of Reply
+  field dicts, or one dict), `GET /_fake/requests` (chat request bodies), `POST /_fake/reset`
+  (= clear()), `POST /_fake/release`, and `POST /_fake/config` with any of the keys "models",
+  "models_reply", "reject_params", "default_reply".
+- `python -m tests.fake_openai --port 8765` runs it in the foreground for demos/browser tests.
+
+Module helpers for connection faults: `unused_port()` (connection refused) and `blackhole()`
+(TCP connect never completes: a listener with a full accept queue that never accepts, so the
+kernel drops further SYNs and the client hits its connect timeout).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import itertools
+import json
+import re
+import select
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+HOST = "127.0.0.1"
+CHAT_PATH = "/v1/chat/completions"
+MODELS_PATH = "/v1/models"
+CONTROL_PREFIX = "/_fake/"
+DEFAULT_MODEL = "gpt-4o-mini"
+DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "o3-mini")
+FAULTS = frozenset({"cut", "malformed", "error_event", "no_done", "hang", "slow_headers"})
+HANG_LIMIT = 30.0  # a forgotten "hang" must not outlive a test run
+MALFORMED_PAUSE = 0.1  # keep the stream open so the client parses the bad event first
+CLOSE_GRACE = 2.0  # how long close() lets in-flight responses finish before cutting sockets
+MODEL_CREATED = 1_700_000_000
+_WORD = re.compile(r"\s*\S+|\s+")
+_NO_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass
+class Reply:
+    """One response to one chat completion request; every field has a default.
+
+    text/chunks: the content (chunks win; text is split into words). first_token_delay: seconds
+    before the first event (before the status line with fault="slow_headers"); chunk_delay:
+    seconds between content chunks. finish_reason=None: no finish chunk. usage=False: never a
+    usage chunk. status>=400: `{"error": error}` envelope instead. headers: extra response
+    headers. fault: cut | malformed | error_event | hang (strike after `fault_after` content
+    chunks), no_done (all chunks, then no finish/usage/[DONE]), slow_headers.
+    Non-streaming requests honour status, delays (whole response), hang, cut, malformed.
+    """
+
+    text: str | None = None
+    chunks: list[str] | None = None
+    first_token_delay: float = 0.0
+    chunk_delay: float = 0.0
+    finish_reason: str | None = "stop"
+    usage: bool = True
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status: int = 200
+    error: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    fault: str | None = None
+    fault_after: int = 0
+    model: str | None = None
+    stream: bool | None = None  # ignored: the request's "stream" flag decides
+
+    def __post_init__(self) -> None:
+        # A typo in a fault name would silently turn a fault test into a happy-path test.
+        if self.fault is not None and self.fault not in FAULTS:
+            raise ValueError(f"unknown fault {self.fault!r}; expected one of {sorted(FAULTS)}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reply:
+        """Build a Reply from JSON (HTTP control); unknown keys raise TypeError."""
+        return cls(**dict(data))
+
+    def pieces(self) -> list[str]:
+        """The content deltas: explicit `chunks`, else `text` split into words."""
+        if self.chunks is not None:
+            return list(self.chunks)
+        return split_words(self.text or "")
+
+
+@dataclass
+class Recorded:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # lower-case names
+    body: Any  # parsed JSON, or None when empty / not JSON
+    query: str = ""
+    raw: bytes = b""
+    at: float = 0.0  # time.monotonic() when received
+    # (time.monotonic() just before the write, event data) for each SSE event of the reply.
+    sent: list[tuple[float, str]] = field(default_factory=list)
+
+
+def split_words(text: str) -> list[str]:
+    """Split into ~one word per piece, leading whitespace attached, so "".join() == text."""
+    return _WORD.findall(text)
+
+
+def content_text(content: object) -> str:
+    """Text of a message content: a string, or a list of parts whose text parts are joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+        ]
+        return " ".join(texts)
+    return ""
+
+
+def last_user_text(body: Mapping[str, Any]) -> str:
+    messages = body.get("messages") or []
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return content_text(message.get("content"))
+    return ""
+
+
+def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Rough count like the spec asks: characters // 4 plus 4 per message."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    chars = sum(len(content_text(m.get("content"))) for m in messages)
+    return chars // 4 + 4 * len(messages)
+
+
+def usage_object(prompt: int, completion: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def error_body(error: Mapping[str, Any] | None) -> dict[str, Any]:
+    """OpenAI's error envelope; missing keys become None, extra keys are kept."""
+    extra = dict(error or {})
+    full = {
+        "message": extra.pop("message", None) or "Fake error",
+        "type": extra.pop("type", None),
+        "param": extra.pop("param", None),
+        "code": extra.pop("code", None),
+    }
+    return {"error": {**full, **extra}}
+
+
+def rejection_error(name: str, value: object) -> dict[str, Any]:
+    """The 400 error body OpenAI sends reasoning models for an unsupported parameter."""
+    if name == "max_tokens":
+        message = (
+            "Unsupported parameter: 'max_tokens' is not supported with this model. "
+            "Use 'max_completion_tokens' instead."
+        )
+        code = "unsupported_parameter"
+    elif name == "temperature":
+        message = (
+            f"Unsupported value: 'temperature' does not support {json.dumps(value)} "
+            "with this model. Only the default (1) value is supported."
+        )
+        code = "unsupported_value"
+    else:
+        message = f"Unsupported parameter: '{name}' is not supported with this model."
+        code = "unsupported_parameter"
+    return {"message": message, "type": "invalid_request_error", "param": name, "code": code}
+
+
+def _dumps(payload: object) -> str:
+    # Compact separators and raw UTF-8, as OpenAI sends them.
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse_json(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
+
+
+def _merge_headers(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
+    """`extra` wins, compared case-insensitively (a Reply may override x-request-id)."""
+    names = {k.lower() for k in extra}
+    return {**{k: v for k, v in base.items() if k.lower() not in names}, **extra}
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Per-response values shared by all chunks of one completion."""
+
+    id: str
+    created: int
+    model: str
+    include_usage: bool
+    prompt_tokens: int
+    completion_tokens: int
+    release_gen: int  # release() calls after this generation free this request's hang
+
+
+class FakeOpenAI:
+    """The fake server. Use as a context manager, or call start() and close()."""
+
+    def __init__(self, port: int = 0, *, default_reply: Reply | None = None) -> None:
+        self.models: list[str] = list(DEFAULT_MODELS)
+        self.models_reply: Reply | None = None
+        # Names of chat parameters answered with a 400 (a set, or a dict whose values are ignored).
+        self.reject_params: Collection[str] = set()
+        # Template for the echo reply when the queue is empty (its text/chunks are replaced).
+        self.default_reply: Reply = default_reply or Reply()
+        self._cond = threading.Condition()
+        self._queue: deque[Reply] = deque()
+        self._requests: list[Recorded] = []
+        self._closed = threading.Event()
+        self._release_gen = 0
+        self._busy = 0
+        self._completion_ids = itertools.count(1)
+        self._request_ids = itertools.count(1)
+        self._connections: dict[socket.socket, threading.Thread] = {}
+        self._httpd = _HTTPServer(self, port)
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def start(self) -> Self:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.01},  # shutdown() waits up to one poll interval
+                name=f"fake-openai-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop serving; cut all delays and hangs short; drop idle keep-alive connections."""
+        if self._closed.is_set():
+            return
+        with self._cond:
+            self._closed.set()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._httpd.shutdown()
+        with self._cond:
+            self._cond.wait_for(lambda: self._busy == 0, timeout=CLOSE_GRACE)
+            connections = dict(self._connections)
+        for sock in connections:
+            # Unblocks handler threads waiting for the next request on a keep-alive connection.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._httpd.server_close()
+        for thread in [self._thread, *connections.values()]:
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=1.0)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- test API --------------------------------------------------------------------------
+
+    def enqueue(self, *replies: Reply) -> None:
+        with self._cond:
+            self._queue.extend(replies)
+
+    def clear(self) -> None:
+        """Forget recorded requests and queued replies."""
+        with self._cond:
+            self._queue.clear()
+            self._requests.clear()
+
+    def release(self) -> None:
+        """Free every "hang" whose request arrived before this call (even if not hanging yet)."""
+        with self._cond:
+            self._release_gen += 1
+            self._cond.notify_all()
+
+    @property
+    def requests(self) -> list[Recorded]:
+        with self._cond:
+            return list(self._requests)
+
+    @property
+    def chat_requests(self) -> list[Recorded]:
+        return [r for r in self.requests if _is_chat(r.method, r.path)]
+
+    @property
+    def last_chat_body(self) -> dict[str, Any] | None:
+        chats = self.chat_requests
+        return chats[-1].body if chats else None
+
+    @property
+    def queued(self) -> int:
+        with self._cond:
+            return len(self._queue)
+
+    def wait_for_chat_requests(self, n: int, timeout: float = 5.0) -> list[Recorded]:
+        """Block until at least n chat requests arrived; raise TimeoutError otherwise."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self._count_chats() >= n, timeout=timeout)
+        if not ok:
+            raise TimeoutError(f"expected {n} chat requests, got {len(self.chat_requests)}")
+        return self.chat_requests
+
+    # -- used by the handler ---------------------------------------------------------------
+
+    def _count_chats(self) -> int:
+        return sum(1 for r in self._requests if _is_chat(r.method, r.path))
+
+    def _record(self, request: Recorded) -> None:
+        with self._cond:
+            self._requests.append(request)
+            self._cond.notify_all()
+
+    def _next_completion_id(self) -> str:
+        return f"chatcmpl-fake-{next(self._completion_ids)}"
+
+    def _next_request_id(self) -> str:
+        return f"req_fake_{next(self._request_ids)}"
+
+    def _take_reply(self, body: Mapping[str, Any]) -> tuple[Reply, int]:
+        """Next queued reply (or the echo) plus the release generation it was taken in."""
+        with self._cond:
+            reply = self._queue.popleft() if self._queue else None
+            gen = self._release_gen
+        if reply is None:
+            echo = "Echo: " + last_user_text(body)
+            reply = dataclasses.replace(self.default_reply, text=echo, chunks=None)
+        return reply, gen
+
+    def _rejected(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        for name, value in body.items():
+            if name not in self.reject_params:
+                continue
+            if name == "temperature" and value == 1:
+                continue  # reasoning models accept the default temperature
+            return rejection_error(name, value)
+        return None
+
+    def _sleep(self, seconds: float) -> None:
+        """Interruptible sleep: returns at once after close()."""
+        if seconds > 0:
+            self._closed.wait(seconds)
+
+    def _hang(self, gen: int) -> None:
+        with self._cond:
+            self._cond.wait_for(
+                lambda: self._closed.is_set() or self._release_gen != gen, timeout=HANG_LIMIT
+            )
+
+    def _set_busy(self, delta: int) -> None:
+        with self._cond:
+            self._busy += delta
+            self._cond.notify_all()
+
+    def _connection_opened(self, sock: socket.socket) -> None:
+        with self._cond:
+            self._connections[sock] = threading.current_thread()
+
+    def _connection_closed(self, sock: socket.socket) -> None:
+        with self._cond:
+            self._connections.pop(sock, None)
+
+    def _apply_config(self, config: Mapping[str, Any]) -> None:
+        if "models" in config:
+            self.models = list(config["models"])
+        if "models_reply" in config:
+            raw = config["models_reply"]
+            self.models_reply = None if raw is None else Reply.from_dict(raw)
+        if "reject_params" in config:
+            self.reject_params = set(config["reject_params"] or ())
+        if "default_reply" in config:
+            self.default_reply = Reply.from_dict(config["default_reply"] or {})
+
+
+def _is_chat(method: str, path: str) -> bool:
+    return method == "POST" and path == CHAT_PATH
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # close() joins handler threads itself, with a bound
+
+    def __init__(self, fake: FakeOpenAI, port: int) -> None:
+        self.fake = fake
+        super().__init__((HOST, port), _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client dropping its connection (timeouts, stop buttons) is expected, not an error.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _HTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.fake._connection_opened(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._connection_closed(self.connection)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    # -- dispatch --------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        fake._set_busy(1)
+        try:
+            self._handle(fake)
+        except OSError:
+            self.close_connection = True  # the client went away mid-response
+        finally:
+            fake._set_busy(-1)
+            if fake.closed:
+                self.close_connection = True
+
+    def _handle(self, fake: FakeOpenAI) -> None:
+        raw = self._read_body()
+        url = urlsplit(self.path)
+        path = url.path.rstrip("/") or "/"
+        if path.startswith(CONTROL_PREFIX):
+            _Control(self, fake).handle(self.command, path, raw)
+            return
+        request = Recorded(
+            method=self.command,
+            path=path,
+            headers=self._lower_headers(),
+            body=_parse_json(raw),
+            query=url.query,
+            raw=raw,
+            at=time.monotonic(),
+        )
+        fake._record(request)  # before responding: faults must still leave a trace
+        if _is_chat(self.command, path):
+            _ChatResponder(self, fake, request).respond()
+        elif self.command == "GET" and path == MODELS_PATH:
+            self._models(fake)
+        else:
+            message = f"Invalid URL ({self.command} {url.path})"
+            self.send_api_error(404, {"message": message, "type": "invalid_request_error"})
+
+    def _models(self, fake: FakeOpenAI) -> None:
+        reply = fake.models_reply
+        headers = reply.headers if reply else {}
+        if reply is not None:
+            fake._sleep(reply.first_token_delay)
+            if reply.status >= 400:
+                self.send_api_error(reply.status, reply.error, headers)
+                return
+        data = [
+            {"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "fake"}
+            for m in fake.models
+        ]
+        self.send_json(200, {"object": "list", "data": data}, headers)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _lower_headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return headers
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return self._read_chunked_body()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _read_chunked_body(self) -> bytes:
+        parts: list[bytes] = []
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass  # skip trailers
+                return b"".join(parts)
+            parts.append(self.rfile.read(size))
+            self.rfile.readline()  # CRLF after each chunk
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def start_response(self, status: int, headers: Mapping[str, str]) -> None:
+        self.send_response(status)
+        request_id = self.server.fake._next_request_id()
+        for name, value in _merge_headers({"x-request-id": request_id}, headers).items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def send_json(
+        self, status: int, payload: object, headers: Mapping[str, str] = _NO_HEADERS
+    ) -> None:
+        body = _dumps(payload).encode()
+        base = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        self.start_response(status, _merge_headers(base, headers))
+        self.wfile.write(body)
+
+    def send_api_error(
+        self,
+        status: int,
+        error: Mapping[str, Any] | None,
+        headers: Mapping[str, str] = _NO_HEADERS,
+    ) -> None:
+        self.send_json(status, error_body(error), headers)
+
+    def write_chunk(self, payload: bytes) -> None:
+        """One chunk of chunked transfer-encoding, sent to the socket at once."""
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+        self.wfile.flush()
+
+    def end_chunks(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def cut(self) -> None:
+        """Close abruptly: no terminating chunk, so the client sees an incomplete body."""
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class _ChatResponder:
+    """Answers one POST /v1/chat/completions, streaming or not, with the Reply's faults."""
+
+    def __init__(self, handler: _Handler, fake: FakeOpenAI, request: Recorded) -> None:
+        self.handler = handler
+        self.fake = fake
+        self.request = request
+
+    def respond(self) -> None:
+        body = self.request.body
+        if not isinstance(body, dict):
+            message = "We could not parse the JSON body of your request."
+            self.handler.send_api_error(400, {"message": message, "type": "invalid_request_error"})
+            return
+        rejection = self.fake._rejected(body)
+        if rejection is not None:
+            self.handler.send_api_error(400, rejection)  # the queue is left untouched
+            return
+        reply, gen = self.fake._take_reply(body)
+        context = self._context(body, reply, gen)
+        if reply.status >= 400:
+            self.fake._sleep(reply.first_token_delay)
+            self.handler.send_api_error(reply.status, reply.error, reply.headers)
+        elif body.get("stream") is True:
+            _SSEStream(self.handler, self.fake, self.request, reply, context).run()
+        else:
+            self._complete(reply, context)
+
+    def _context(self, body: Mapping[str, Any], reply: Reply, gen: int) -> _Context:
+        options = body.get("stream_options")
+        include_usage = isinstance(options, dict) and options.get("include_usage") is True
+        prompt = reply.prompt_tokens
+        completion = reply.completion_tokens
+        return _Context(
+            id=self.fake._next_completion_id(),
+            created=int(time.time()),
+            model=reply.model or str(body.get("model") or DEFAULT_MODEL),
+            include_usage=include_usage,
+            prompt_tokens=estimate_prompt_tokens(body) if prompt is None else prompt,
+            completion_tokens=len(reply.pieces()) if completion is None else completion,
+            release_gen=gen,
+        )
+
+    def _complete(self, reply: Reply, context: _Context) -> None:
+        """Non-streaming: think time, then one chat.completion object."""
+        pieces = reply.pieces()
+        # The whole generation happens before the headers, as with a real server.
+        self.fake._sleep(reply.first_token_delay + reply.chunk_delay * max(len(pieces) - 1, 0))
+        if reply.fault == "hang":
+            self.fake._hang(context.release_gen)
+        payload = completion_object(reply, context, "".join(pieces))
+        body = b"{this is not json" if reply.fault == "malformed" else _dumps(payload).encode()
+        base = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        self.handler.start_response(200, _merge_headers(base, reply.headers))
+        if reply.fault == "cut":
+            self.handler.wfile.write(body[: len(body) // 2])
+            self.handler.cut()
+            return
+        self.handler.wfile.write(body)
+
+
+def completion_object(reply: Reply, context: _Context, text: str) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text,
+        "refusal": None,
+        "annotations": [],
+    }
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": reply.finish_reason,
+    }
+    payload: dict[str, Any] = {
+        "id": context.id,
+        "object": "chat.completion",
+        "created": context.created,
+        "model": context.model,
+        "choices": [choice],
+    }
+    if reply.usage:
+        payload["usage"] = usage_object(context.prompt_tokens, context.completion_tokens)
+    payload["system_fingerprint"] = None
+    return payload
+
+
+class _SSEStream:
+    """Writes one streamed completion: role chunk, content chunks, finish, usage, [DONE]."""
+
+    def __init__(
+        self,
+        handler: _Handler,
+        fake: FakeOpenAI,
+        request: Recorded,
+        reply: Reply,
+        context: _Context,
+    ) -> None:
+        self.handler = handler
+        self.fake = fake
+        self.request = request
+        self.reply = reply
+        self.context = context
+        self.content_sent = 0
+
+    def run(self) -> None:
+        reply = self.reply
+        if reply.fault == "slow_headers":
+            self.fake._sleep(reply.first_token_delay)  # think time before the status line
+        headers = {
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Transfer-Encoding": "chunked",
+        }
+        self.handler.start_response(200, _merge_headers(headers, reply.headers))
+        if reply.fault != "slow_headers":
+            self.fake._sleep(reply.first_token_delay)
+        self.event(self.chunk({"role": "assistant", "content": "", "refusal": None}))
+        pieces = reply.pieces()
+        split = reply.fault_after if reply.fault in _INTERRUPTING else len(pieces)
+        self.send_content(pieces[:split])
+        fault = _FAULT_HANDLERS.get(reply.fault or "")
+        if fault is not None and fault(self):
+            return  # the fault already ended the response
+        self.send_content(pieces[split:])
+        self.finish()
+
+    # Faults that strike after `fault_after` content chunks; True = the response is over.
+    def _cut(self) -> bool:
+        self.handler.cut()
+        return True
+
+    def _error_event(self) -> bool:
+        error = error_body({"type": "server_error", **(self.reply.error or {})})
+        self.raw_event(_dumps(error))
+        self.handler.end_chunks()
+        return True
+
+    def _malformed(self) -> bool:
+        self.raw_event("{this is not json")
+        self.fake._sleep(MALFORMED_PAUSE)
+        return False
+
+    def _hang(self) -> bool:
+        self.fake._hang(self.context.release_gen)
+        return False
+
+    def finish(self) -> None:
+        reply = self.reply
+        if reply.fault != "no_done":
+            if reply.finish_reason is not None:
+                self.event(self.chunk({}, reply.finish_reason))
+            if self.context.include_usage and reply.usage:
+                usage = usage_object(self.context.prompt_tokens, self.context.completion_tokens)
+                self.event(self.envelope([], usage))
+            self.raw_event("[DONE]")
+        self.handler.end_chunks()
+
+    def send_content(self, pieces: list[str]) -> None:
+        for piece in pieces:
+            if self.content_sent:
+                self.fake._sleep(self.reply.chunk_delay)
+            self.event(self.chunk({"content": piece}))
+            self.content_sent += 1
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+        return self.envelope([choice])
+
+    def envelope(self, choices: list[Any], usage: dict[str, Any] | None = None) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "id": self.context.id,
+            "object": "chat.completion.chunk",
+            "created": self.context.created,
+            "model": self.context.model,
+            "system_fingerprint": None,
+            "choices": choices,
+        }
+        if self.context.include_usage:
+            payload["usage"] = usage  # OpenAI sends "usage": null on every other chunk
+        return payload
+
+    def event(self, payload: dict[str, Any]) -> None:
+        self.raw_event(_dumps(payload))
+
+    def raw_event(self, data: str) -> None:
+        # Logged just before the write: once the client has read an event, the log shows it.
+        self.request.sent.append((time.monotonic(), data))
+        self.handler.write_chunk(f"data: {data}\n\n".encode())
+
+
+_INTERRUPTING = frozenset({"cut", "malformed", "error_event", "hang"})
+_FAULT_HANDLERS: dict[str, Callable[[_SSEStream], bool]] = {
+    "cut": _SSEStream._cut,
+    "error_event": _SSEStream._error_event,
+    "malformed": _SSEStream._malformed,
+    "hang": _SSEStream._hang,
+}
+
+
+class _Control:
+    """The /_fake/* endpoints, for a server running in another process."""
+
+    def __init__(self, handler: _Handler, fake: FakeOpenAI) -> None:
+        self.handler = handler
+        self.fake = fake
+
+    def handle(self, method: str, path: str, raw: bytes) -> None:
+        try:
+            result = self._route(method, path, raw)
+        except (TypeError, ValueError, KeyError) as exc:
+            self.handler.send_api_error(400, {"message": str(exc), "type": "invalid_request_error"})
+            return
+        if result is None:
+            message = f"Invalid URL ({method} {path})"
+            self.handler.send_api_error(404, {"message": message, "type": "invalid_request_error"})
+            return
+        self.handler.send_json(200, result)
+
+    def _route(self, method: str, path: str, raw: bytes) -> object | None:
+        fake = self.fake
+        if (method, path) == ("POST", "/_fake/enqueue"):
+            items = json.loads(raw or b"[]")
+            items = [items] if isinstance(items, dict) else items
+            fake.enqueue(*[Reply.from_dict(item) for item in items])
+            return {"queued": fake.queued}
+        if (method, path) == ("GET", "/_fake/requests"):
+            return [r.body for r in fake.chat_requests]
+        if (method, path) == ("POST", "/_fake/reset"):
+            fake.clear()
+            return {"ok": True}
+        if (method, path) == ("POST", "/_fake/release"):
+            fake.release()
+            return {"ok": True}
+        if (method, path) == ("POST", "/_fake/config"):
+            fake._apply_config(json.loads(raw or b"{}"))
+            return {"ok": True}
+        return None
+
+
+# -- connection-fault helpers ------------------------------------------------------------
+
+
+def unused_port() -> int:
+    """A 127.0.0.1 port with nothing listening, so connecting is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def blackhole(fillers: int = 4) -> Iterator[str]:
+    """Yield a base_url whose TCP connect never completes (client gets a connect timeout).
+
+    A listener with backlog 0 that never accepts; once a dummy connection fills its accept
+    queue, Linux drops further SYNs, so the client's connect() just waits (verified on Linux
+    loopback; other kernels may refuse or reset instead).
+    """
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    dummies: list[socket.socket] = []
+    try:
+        listener.bind((HOST, 0))
+        listener.listen(0)
+        address = listener.getsockname()
+        for _ in range(fillers):
+            dummy = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            dummy.setblocking(False)
+            dummy.connect_ex(address)
+            dummies.append(dummy)
+        # Wait until the first dummy is established, i.e. the accept queue is really full.
+        select.select([], dummies[:1], [], 1.0)
+        yield f"http://{HOST}:{address[1]}/v1"
+    finally:
+        for sock in [*dummies, listener]:
+            sock.close()
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the fake OpenAI server in the foreground.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between words")
+    args = parser.parse_args(argv)
+    # SIGTERM (e.g. from a test's Popen.terminate()) should close the server cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with FakeOpenAI(args.port, default_reply=Reply(chunk_delay=args.chunk_delay)) as server:
+        print(server.base_url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
