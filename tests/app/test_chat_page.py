@@ -277,3 +277,18 @@ def test_images_and_html_from_the_model_are_not_rendered(app: AppTest, fake: Fak
     text = shown(app)[-1][1]
     assert "![" not in text and "[🖼 cat](http://203.0.113.5/c.png)" in text
     assert all(not md.proto.allow_html for m in app.chat_message for md in m.markdown)
+
+
+def test_sessions_share_nothing_typed(
+    monkeypatch: pytest.MonkeyPatch, make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    alice, bob = make_app().run(), make_app().run()
+    alice.text_input(key="api_key_input").input("sk-alice-only").run()
+    send(alice, "alice's secret plan")
+    send(bob, "bob here")
+    assert fake.chat_requests[-1].headers["authorization"] == f"Bearer {TEST_KEY}"
+    sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
+    assert "alice's secret plan" not in sent
+    assert [text for _, text in shown(bob)][0] == "bob here"
+    assert "typed_api_key" in alice.session_state
+    assert bob.session_state["typed_api_key"] is None
