@@ -113,3 +113,15 @@ def _seconds(raw: str | None, default: float) -> float:
     except ValueError:
         return default
     return value if value > 0 else default
+
+
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """``DATABASE_URL``, else a SQLite file ``chatlab.db`` in ``CHATLAB_DATA_DIR`` (``./data``)."""
+    env = os.environ if environ is None else environ
+    url = _clean(env.get("DATABASE_URL"))
+    if url:
+        return url
+    # Absolute, so the store does not depend on the directory Streamlit was started from
+    # after the first call, and error messages can show the full path.
+    folder = Path(_clean(env.get("CHATLAB_DATA_DIR")) or "data").expanduser().resolve()
+    return f"sqlite:///{folder / 'chatlab.db'}"

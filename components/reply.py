@@ -27,6 +27,7 @@ def draw_stream(deltas: Iterable[str], prefix: str = "") -> None:
     for block in splitter.feed(prefix):
         body.markdown(safe_markdown(block))
     tail = body.empty()
+    tail.markdown(safe_markdown(splitter.tail) + CURSOR)  # the cursor shows it is alive
     interval, last_drawn = 1.0 / FPS, 0.0
     try:
         for delta in deltas:

@@ -36,6 +36,15 @@ _TYPED_KEY = "typed_api_key"
 _QUIRKS = "quirks"
 _SHOWN = "history_shown"
 _PRIVATE = "private_cache"
+_CONVERSATION = "conversation_id"
+_URL_READ = "url_read"
+_CONFIRM_DELETE = "confirm_delete"
+_LISTED = "conversations_listed"
+_NOTICE = "notice"
+SEARCH = "conversation_search"
+TITLE_INPUT = "title_input"
+IMPORT_INPUT = "import_file"
+LIST_PAGE = 20
 
 SECRET_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
 
@@ -50,6 +59,11 @@ def init(default_model: str) -> None:
         _QUIRKS: {},
         _SHOWN: HISTORY_PAGE,
         _PRIVATE: {},
+        _CONVERSATION: None,
+        _URL_READ: False,
+        _CONFIRM_DELETE: False,
+        _LISTED: LIST_PAGE,
+        _NOTICE: None,
         MODEL: default_model,
         TEMPERATURE: 0.7,
         MAX_TOKENS: 1024,
@@ -67,10 +81,63 @@ def messages() -> list[ChatMessage]:
 
 
 def new_chat() -> None:
-    """Forget the open conversation and its error."""
-    st.session_state[_MESSAGES] = []
+    """Start a new, empty conversation (it is stored once it has a message)."""
+    open_conversation(None, [])
+
+
+def open_conversation(conversation_id: str | None, loaded: list[ChatMessage]) -> None:
+    """Make ``loaded`` the open conversation."""
+    st.session_state[_MESSAGES] = loaded
+    st.session_state[_CONVERSATION] = conversation_id
     st.session_state[_ERROR] = None
     st.session_state[_SHOWN] = HISTORY_PAGE
+    st.session_state[_CONFIRM_DELETE] = False
+
+
+def conversation_id() -> str | None:
+    """The stored id of the open conversation (None until its first message is saved)."""
+    found: str | None = st.session_state[_CONVERSATION]
+    return found
+
+
+def set_conversation_id(conversation_id: str) -> None:
+    st.session_state[_CONVERSATION] = conversation_id
+
+
+def first_run_of_session() -> bool:
+    """True once: on the first run, the URL says which conversation to open."""
+    first = not st.session_state[_URL_READ]
+    st.session_state[_URL_READ] = True
+    return first
+
+
+def confirming_delete() -> bool:
+    confirming: bool = st.session_state[_CONFIRM_DELETE]
+    return confirming
+
+
+def ask_delete(confirm: bool) -> None:
+    st.session_state[_CONFIRM_DELETE] = confirm
+
+
+def conversations_listed() -> int:
+    listed: int = st.session_state[_LISTED]
+    return listed
+
+
+def list_more_conversations() -> None:
+    st.session_state[_LISTED] = conversations_listed() + LIST_PAGE
+
+
+def notice() -> str | None:
+    """A one-off message for the user (e.g. from a storage failure), shown once."""
+    found: str | None = st.session_state[_NOTICE]
+    st.session_state[_NOTICE] = None
+    return found
+
+
+def set_notice(text: str) -> None:
+    st.session_state[_NOTICE] = text
 
 
 def chat_settings() -> ChatSettings:

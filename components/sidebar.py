@@ -8,8 +8,9 @@ from chatlab import config
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.messages import api_messages
+from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens, max_output_tokens, model_info
-from components import model_client, session
+from components import conversations, model_client, session
 
 TEMPERATURE_HELP = (
     "How adventurous the wording is. Lower (0–0.5): focused and consistent, good for "
@@ -87,3 +88,11 @@ def _context_budget() -> None:
         return
     share = min(1.0, (used + chat.max_tokens) / window)
     st.progress(share, text=f"Context: ≈ {used:,} + {chat.max_tokens:,} reply of {window:,}")
+
+
+def conversations_panel(store: Store, owner: str) -> None:
+    """Saved conversations, and what can be done with the open one."""
+    with st.expander("Conversations", icon=":material/forum:", expanded=True):
+        conversations.render_list(store, owner)
+    with st.expander("This conversation", icon=":material/tune:"):
+        conversations.render_actions(store, owner)

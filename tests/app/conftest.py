@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -30,3 +31,16 @@ def make_app(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
 def app(make_app: AppFactory) -> AppTest:
     """The app after its first run."""
     return make_app().run()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait for work a stopped script run finishes in its own thread.
+
+    Stop takes effect at the script's next element update, so a run stopped while it
+    waits for the server ends only once the next chunk arrives.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)

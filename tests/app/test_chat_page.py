@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab.client import TEMPERATURE_IGNORED
-from tests.app.conftest import AppFactory
+from tests.app.conftest import AppFactory, wait_until
 from tests.conftest import TEST_KEY
 from tests.fake_openai import FakeOpenAI, Reply
 
@@ -217,6 +217,7 @@ def test_stop_keeps_the_partial_reply_and_sends_it_as_context(
     with pytest.raises(RuntimeError, match="timed out"):
         send(app, "count", timeout=1.5)
     fake.release()
+    wait_until(lambda: app.session_state["messages"][-1].status == "stopped")
     app.chat_input[0].set_value(None)  # the browser clears the input once it is sent
     app.run()
     assert shown(app)[-1] == ("assistant", "one two three")
@@ -289,6 +290,6 @@ def test_sessions_share_nothing_typed(
     assert fake.chat_requests[-1].headers["authorization"] == f"Bearer {TEST_KEY}"
     sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
     assert "alice's secret plan" not in sent
-    assert [text for _, text in shown(bob)][0] == "bob here"
+    assert shown(bob)[0] == ("user", "bob here")
     assert "typed_api_key" in alice.session_state
     assert bob.session_state["typed_api_key"] is None

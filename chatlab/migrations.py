@@ -1,0 +1,132 @@
+"""The database schema as a numbered, append-only list of migrations.
+
+Each migration is a function that takes an open connection and changes the schema one
+step; ``_migrations`` records the name of every step a database has had. On start,
+``migrate`` runs the missing ones in order, so a database written by any earlier Chat
+Lab upgrades itself and a fresh one is built by the same code path (the same idea as
+simonw/llm's ``migrations.py``). Rules that keep this safe:
+
+* Never edit or reorder a migration that has shipped; add a new one at the end.
+* Migrations define their own tables rather than import ``chatlab.storage``'s, so each
+  step stays frozen as it was written while the current schema moves on.
+* Write Core or SQL that both SQLite and PostgreSQL accept. All steps run in one
+  transaction (both databases have transactional DDL), so a failed upgrade leaves the
+  database as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+Migration = Callable[[Connection], None]
+
+# Any fixed number will do: it names the lock that keeps two processes starting at the
+# same moment from both creating the tables ("chatlab" in ASCII).
+_POSTGRES_LOCK_KEY = 0x636861746C6162
+
+_applied = sa.Table(
+    "_migrations",
+    sa.MetaData(),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("applied_at", sa.Text, nullable=False),
+)
+
+
+class SchemaTooNew(Exception):
+    """The database has had migrations this version of Chat Lab does not know."""
+
+    def __init__(self, unknown: list[str]) -> None:
+        super().__init__(", ".join(unknown))
+        self.unknown = unknown
+
+
+def m001_conversations(conn: Connection) -> None:
+    sa.Table(
+        "conversations",
+        sa.MetaData(),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("owner", sa.Text, nullable=False, server_default="local"),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        # No foreign key: messages does not exist yet, and a cycle between the two tables
+        # would complicate every later table rebuild. storage.py keeps it pointing at a row.
+        sa.Column("current_leaf_id", sa.Text),
+    ).create(conn)
+
+
+def m002_messages(conn: Connection) -> None:
+    metadata = sa.MetaData()
+    # A stub, only so the foreign key below can name its target.
+    sa.Table("conversations", metadata, sa.Column("id", sa.Text, primary_key=True))
+    sa.Table(
+        "messages",
+        metadata,
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column(
+            "conversation_id",
+            sa.Text,
+            sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        # Deleting a message deletes the replies below it: they have no context without it.
+        sa.Column("parent_id", sa.Text, sa.ForeignKey("messages.id", ondelete="CASCADE")),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("content", sa.Text, nullable=False),
+        sa.Column("status", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("settings", sa.JSON),
+        sa.Column("stats", sa.JSON),
+        sa.Column("notices", sa.JSON, nullable=False),
+    ).create(conn)
+
+
+def m003_indexes(conn: Connection) -> None:
+    # The sidebar lists one owner's conversations newest first, a page at a time.
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_conversations_owner_updated"
+        " ON conversations (owner, updated_at DESC, id DESC)"
+    )
+    # Loading, counting and searching the messages of one conversation.
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_messages_conversation ON messages (conversation_id, created_at)"
+    )
+    # Neither database indexes a referencing column by itself; without this, deleting a
+    # message scans the whole table for its replies, once per deleted row.
+    conn.exec_driver_sql("CREATE INDEX ix_messages_parent ON messages (parent_id)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_conversations, m002_messages, m003_indexes)
+
+
+def migrate(conn: Connection, *, upto: int | None = None) -> list[str]:
+    """Run the migrations this database has not had (the first ``upto`` only, if given)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_POSTGRES_LOCK_KEY)))
+    _applied.create(conn, checkfirst=True)
+    done = set(conn.scalars(sa.select(_applied.c.name)))
+    unknown = sorted(done - {migration.__name__ for migration in MIGRATIONS})
+    if unknown:
+        raise SchemaTooNew(unknown)
+    ran: list[str] = []
+    for migration in MIGRATIONS[:upto]:
+        if migration.__name__ in done:
+            continue
+        migration(conn)
+        applied_at = datetime.now(UTC).isoformat()
+        conn.execute(sa.insert(_applied).values(name=migration.__name__, applied_at=applied_at))
+        ran.append(migration.__name__)
+    return ran
+
+
+def applied(conn: Connection) -> list[str]:
+    """Names of the migrations this database has had, in the order they were defined."""
+    if not sa.inspect(conn).has_table(_applied.name):
+        return []
+    done = set(conn.scalars(sa.select(_applied.c.name)))
+    return [m.__name__ for m in MIGRATIONS if m.__name__ in done]

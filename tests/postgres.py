@@ -1,0 +1,136 @@
+"""A throwaway PostgreSQL cluster for the storage tests.
+
+One cluster per test session, in a temporary folder, listening on 127.0.0.1 at a free
+port; every test gets its own fresh database in it. The binaries come from the Debian/
+Ubuntu ``postgresql`` package (``/usr/lib/postgresql/<version>/bin``). PostgreSQL refuses
+to run as root, so as root the server runs as the ``postgres`` OS user.
+
+Test modules load the fixtures with ``pytest_plugins = ["tests.postgres"]``, which
+registers them once for the whole session however many modules ask.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import psycopg
+import pytest
+from psycopg import sql
+
+PG_ROOT = Path("/usr/lib/postgresql")
+INSTALL_HINT = "PostgreSQL not installed: apt-get install postgresql"
+
+
+def find_bin_dir() -> Path | None:
+    """The newest installed PostgreSQL's bin folder holding initdb and pg_ctl."""
+    found = [
+        folder / "bin"
+        for folder in PG_ROOT.glob("*")
+        if (folder / "bin" / "initdb").exists() and (folder / "bin" / "pg_ctl").exists()
+    ]
+    return max(found, key=lambda path: _version(path.parent.name), default=None)
+
+
+def _version(name: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in name.split(".") if part.isdigit())
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class PostgresCluster:
+    """initdb + pg_ctl in a temporary folder; ``create_database`` hands out fresh databases."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin_dir = bin_dir
+        self.base = Path(tempfile.mkdtemp(prefix="chatlab-pg-"))
+        self.data = self.base / "data"
+        self.log = self.base / "server.log"
+        self.port = _free_port()
+        self._names = itertools.count(1)
+        # PostgreSQL will not run as root; the folder must then belong to its own user.
+        self._as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as_user:
+            shutil.chown(self.base, "postgres", "postgres")
+
+    def start(self) -> None:
+        """Create the cluster and start the server; waits until it accepts connections."""
+        self._run(
+            "initdb",
+            *("-D", str(self.data), "-U", "postgres", "--auth=trust"),
+            *("--no-sync", "--no-locale", "-E", "UTF8"),
+        )
+        # Durability settings off: the data is thrown away, and a killed client (not the
+        # server) is what the storage tests simulate.
+        options = (
+            f"-k {self.base} -h 127.0.0.1 -p {self.port}"
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "start", "-w")
+
+    def stop(self) -> None:
+        """Stop the server and delete the cluster."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                self._run("pg_ctl", "-D", str(self.data), "stop", "-m", "fast", "-w")
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def create_database(self) -> str:
+        """A new empty database; returns its SQLAlchemy URL."""
+        name = f"chatlab_test_{next(self._names)}"
+        with psycopg.connect(self._dsn("postgres"), autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def _dsn(self, database: str) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [*self._as_user, str(self.bin_dir / program), *args]
+        done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+        if done.returncode != 0:
+            log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
+            raise RuntimeError(f"{program} failed:\n{done.stdout}{done.stderr}\n{log}")
+
+
+def _missing() -> NoReturn:
+    # On CI a missing server must not turn half the storage suite into quiet skips.
+    if os.environ.get("CI") == "true":
+        pytest.fail(INSTALL_HINT)
+    pytest.skip(INSTALL_HINT)
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A running throwaway cluster, stopped and deleted after the session."""
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        _missing()
+    cluster = PostgresCluster(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh empty database on each backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'chatlab.db'}"
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    return cluster.create_database()

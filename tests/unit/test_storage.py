@@ -1,0 +1,632 @@
+"""The conversation store, on a SQLite file and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from chatlab import config, migrations
+from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
+from chatlab.storage import (
+    DEFAULT_TITLE,
+    ConversationNotFound,
+    InvalidImport,
+    StorageError,
+    Store,
+    title_from,
+)
+
+pytest_plugins = ["tests.postgres"]
+
+ALICE, BOB = "alice", "bob"
+SETTINGS = ChatSettings(
+    model="gpt-4o-mini", temperature=0.3, max_tokens=256, system_prompt="Be brief."
+)
+STATS = ReplyStats(
+    model="gpt-4o-mini",
+    usage=Usage(prompt_tokens=12, completion_tokens=34, estimated=True),
+    finish_reason="length",
+    time_to_first_token=0.25,
+    total_time=1.5,
+    cost_usd=0.000123,
+)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    """A separate engine, to look at the database behind the store's back."""
+    found = sa.create_engine(database_url)
+    yield found
+    found.dispose()
+
+
+def user(text: str, parent: ChatMessage | None = None) -> ChatMessage:
+    return ChatMessage("user", text, parent_id=parent.id if parent else None, settings=SETTINGS)
+
+
+def reply(text: str, parent: ChatMessage, **fields: Any) -> ChatMessage:
+    return ChatMessage("assistant", text, parent_id=parent.id, settings=SETTINGS, **fields)
+
+
+def chat(store: Store, owner: str, *texts: str) -> tuple[str, list[ChatMessage]]:
+    """A conversation of alternating user and assistant turns."""
+    conversation_id = store.create_conversation(owner)
+    saved: list[ChatMessage] = []
+    for index, text in enumerate(texts):
+        parent = saved[-1] if saved else None
+        message = user(text, parent) if index % 2 == 0 else reply(text, saved[-1])
+        store.save_message(owner, conversation_id, message)
+        saved.append(message)
+    return conversation_id, saved
+
+
+def count_rows(engine: sa.Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+# -- configuration and opening ---------------------------------------------------------
+
+
+def test_database_url_defaults_to_sqlite_in_the_data_folder(tmp_path: Path) -> None:
+    assert config.database_url({"CHATLAB_DATA_DIR": str(tmp_path)}) == (
+        f"sqlite:///{tmp_path.resolve()}/chatlab.db"
+    )
+    assert config.database_url({}) == f"sqlite:///{Path('data').resolve()}/chatlab.db"
+    url = "postgresql+psycopg://chat@db/chatlab"
+    assert config.database_url({"DATABASE_URL": url, "CHATLAB_DATA_DIR": "x"}) == url
+
+
+def test_first_open_creates_the_data_folder_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "data" / "chatlab.db"
+    with Store.open(f"sqlite:///{path}") as store:
+        store.create_conversation(ALICE)
+    assert path.exists()
+    with sa.create_engine(f"sqlite:///{path}").connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+# -- migrations ------------------------------------------------------------------------
+
+
+def test_fresh_database_gets_every_migration(database_url: str, engine: sa.Engine) -> None:
+    Store.open(database_url).close()
+    Store.open(database_url).close()  # a second start finds nothing to do
+    with engine.connect() as conn:
+        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+        assert count_rows(engine, "_migrations") == len(migrations.MIGRATIONS)
+
+
+def test_database_from_migration_1_upgrades_to_latest(database_url: str, engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        assert migrations.migrate(conn, upto=1) == ["m001_conversations"]
+        # A conversation written by that first version; owner comes from the default.
+        conn.execute(
+            sa.text(
+                "INSERT INTO conversations (id, title, created_at, updated_at)"
+                " VALUES ('old', 'From before', :at, :at)"
+            ),
+            {"at": "2024-01-02 03:04:05.000000"},
+        )
+
+    with Store.open(database_url) as store:
+        assert [c.title for c in store.list_conversations("local")] == ["From before"]
+        question = user("Still here?")
+        store.save_message("local", "old", question)
+        assert store.load_messages("local", "old") == [question]
+
+    with engine.connect() as conn:
+        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+        assert "ix_conversations_owner_updated" in {
+            index["name"] for index in sa.inspect(conn).get_indexes("conversations")
+        }
+
+
+def test_database_from_a_newer_version_is_refused(database_url: str, engine: sa.Engine) -> None:
+    Store.open(database_url).close()
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO _migrations (name, applied_at) VALUES ('m999_future', 'later')"
+        )
+    with pytest.raises(StorageError) as raised:
+        Store.open(database_url)
+    assert "newer version of Chat Lab" in raised.value.message
+    assert "Update Chat Lab" in raised.value.action
+
+
+# -- saving and loading ----------------------------------------------------------------
+
+
+def test_messages_round_trip_with_settings_stats_status_and_notices(database_url: str) -> None:
+    system = ChatMessage("system", "You are terse.")
+    question = user("Tell me a long story", system)
+    answer = reply(
+        "Once upon a time",
+        question,
+        status=Status.LENGTH,
+        stats=STATS,
+        notices=("Trimmed the oldest turn to fit.", "Estimated tokens."),
+    )
+    with Store.open(database_url) as store:
+        conversation_id = store.create_conversation(ALICE)
+        for message in (system, question, answer):
+            store.save_message(ALICE, conversation_id, message)
+
+    with Store.open(database_url) as reopened:
+        assert reopened.load_messages(ALICE, conversation_id) == [system, question, answer]
+
+
+def test_partial_save_then_final_save_keep_one_message(store: Store) -> None:
+    conversation_id, (question,) = chat(store, ALICE, "Hello?")
+    partial = reply("Hel", question, status=Status.STREAMING)
+    store.save_message(ALICE, conversation_id, partial)
+    assert store.load_messages(ALICE, conversation_id) == [question, partial]
+
+    final = replace(partial, content="Hello!", status=Status.COMPLETE, stats=STATS)
+    store.save_message(ALICE, conversation_id, final)
+
+    assert store.load_messages(ALICE, conversation_id) == [question, final]
+    summary = store.get_conversation(ALICE, conversation_id)
+    assert summary is not None and summary.message_count == 2
+
+
+def test_regenerated_reply_is_a_branch_and_the_path_follows_the_leaf(store: Store) -> None:
+    conversation_id, (question, first) = chat(store, ALICE, "Pick a colour", "Blue")
+    second = reply("Green", question)
+    store.save_message(ALICE, conversation_id, second)
+    assert store.load_messages(ALICE, conversation_id) == [question, second]
+
+    follow_up = user("Why green?", second)
+    store.save_message(ALICE, conversation_id, follow_up)
+    # Saving an older message again (a late status change) does not move the leaf.
+    store.save_message(ALICE, conversation_id, replace(first, status=Status.STOPPED))
+
+    assert store.load_messages(ALICE, conversation_id) == [question, second, follow_up]
+    exported = store.export_json(ALICE, conversation_id)
+    assert exported is not None
+    assert {m["id"] for m in exported["messages"]} == {
+        question.id,
+        first.id,
+        second.id,
+        follow_up.id,
+    }
+
+
+def test_message_needs_a_parent_in_the_same_conversation(store: Store) -> None:
+    _, (elsewhere,) = chat(store, ALICE, "Other chat")
+    conversation_id = store.create_conversation(ALICE)
+    with pytest.raises(StorageError):
+        store.save_message(ALICE, conversation_id, reply("orphan", elsewhere))
+    assert store.load_messages(ALICE, conversation_id) == []
+
+
+def test_saving_into_a_missing_conversation_says_so(store: Store) -> None:
+    with pytest.raises(ConversationNotFound) as raised:
+        store.save_message(ALICE, "no-such-id", user("Hi"))
+    assert "no longer exists" in raised.value.message
+
+
+def test_first_question_names_the_conversation(store: Store) -> None:
+    question = "How do I keep the   history of a Streamlit chat app across restarts and tabs?"
+    conversation_id, _ = chat(store, ALICE, question, "Use a database.", "And then?")
+    summary = store.get_conversation(ALICE, conversation_id)
+    assert summary is not None
+    assert summary.title == "How do I keep the history of a Streamlit chat app across…"
+
+    named = store.create_conversation(ALICE, title="My own title")
+    store.save_message(ALICE, named, user("Something else entirely"))
+    assert [c.title for c in store.list_conversations(ALICE, search="own title")] == [
+        "My own title"
+    ]
+
+
+def test_title_is_cut_on_a_word_boundary() -> None:
+    assert title_from("  short\nquestion ") == "short question"
+    assert title_from("word " * 20) == ("word " * 12).strip() + "…"
+    assert title_from("x" * 100) == "x" * 60 + "…"
+    assert title_from("") == ""
+
+
+def test_delete_message_drops_its_replies_and_moves_the_leaf_back(
+    store: Store, engine: sa.Engine
+) -> None:
+    conversation_id, (question, answer, again) = chat(store, ALICE, "Q", "A", "Q2")
+    assert store.delete_message(ALICE, conversation_id, answer.id)
+    assert store.load_messages(ALICE, conversation_id) == [question]
+    assert count_rows(engine, "messages") == 1  # the follow-up went with its parent
+
+    retry = reply("A, again", question)
+    store.save_message(ALICE, conversation_id, retry)
+    assert store.load_messages(ALICE, conversation_id) == [question, retry]
+    assert not store.delete_message(ALICE, conversation_id, again.id)
+
+
+# -- listing and search ----------------------------------------------------------------
+
+
+def test_list_is_newest_first_and_pages(store: Store) -> None:
+    ids = [store.create_conversation(ALICE, title=f"Chat {n}") for n in range(5)]
+    store.save_message(ALICE, ids[1], user("bump"))
+
+    listed = store.list_conversations(ALICE)
+    assert [c.id for c in listed] == [ids[1], ids[4], ids[3], ids[2], ids[0]]
+    assert listed[0].message_count == 1 and listed[1].message_count == 0
+    assert [c.updated_at for c in listed] == sorted((c.updated_at for c in listed), reverse=True)
+
+    pages = [store.list_conversations(ALICE, limit=2, offset=o) for o in (0, 2, 4, 6)]
+    assert [[c.id for c in page] for page in pages] == [
+        [ids[1], ids[4]],
+        [ids[3], ids[2]],
+        [ids[0]],
+        [],
+    ]
+
+
+def test_search_matches_titles_and_message_text_ignoring_case(store: Store) -> None:
+    by_title = store.create_conversation(ALICE, title="Tax return 2024")
+    by_text, _ = chat(store, ALICE, "What is a RETURN statement?", "It ends a function.")
+    _, _ = chat(store, ALICE, "Nothing to see", "Indeed.")
+    literal, _ = chat(store, ALICE, "Is 100% of 5_000 a lot?")
+
+    found = {c.id for c in store.list_conversations(ALICE, search="return")}
+    assert found == {by_title, by_text}
+    assert [c.id for c in store.list_conversations(ALICE, search="ends a FUNCTION")] == [by_text]
+    assert [c.id for c in store.list_conversations(ALICE, search="100%")] == [literal]
+    assert [c.id for c in store.list_conversations(ALICE, search="5_0")] == [literal]
+    assert store.list_conversations(ALICE, search="0%_") == []
+    assert len(store.list_conversations(ALICE, search="   ")) == 4
+    assert store.list_conversations(BOB, search="return") == []
+
+
+def test_listing_5000_conversations_uses_the_index(
+    store: Store, engine: sa.Engine, database_url: str
+) -> None:
+    for n in range(5000):
+        store.create_conversation(ALICE if n % 2 else BOB, title=f"Chat {n}")
+    statements: list[tuple[str, Any]] = []
+
+    def remember(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    sa.event.listen(sa.Engine, "before_cursor_execute", remember)
+    try:
+        page = store.list_conversations(ALICE, limit=50)
+    finally:
+        sa.event.remove(sa.Engine, "before_cursor_execute", remember)
+
+    assert [c.title for c in page[:2]] == ["Chat 4999", "Chat 4997"] and len(page) == 50
+    query, parameters = next(s for s in statements if "FROM conversations" in s[0])
+    with engine.connect() as conn:
+        if database_url.startswith("sqlite"):
+            plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + query, parameters).all()
+            details = " / ".join(row[-1] for row in plan)
+            assert "USING INDEX ix_conversations_owner_updated" in details, details
+            assert "TEMP B-TREE" not in details, details  # no sort of all her conversations
+        else:
+            conn.exec_driver_sql("ANALYZE conversations")  # as autovacuum would, soon
+            plan = conn.exec_driver_sql("EXPLAIN " + query, parameters).all()
+            details = " / ".join(row[0] for row in plan)
+            assert "Index Scan using ix_conversations_owner_updated" in details, details
+            assert "Sort" not in details, details
+
+
+# -- owners ----------------------------------------------------------------------------
+
+
+def test_another_owner_can_neither_see_nor_change_a_conversation(
+    store: Store, engine: sa.Engine
+) -> None:
+    conversation_id, messages = chat(store, ALICE, "Private question", "Private answer")
+
+    assert store.list_conversations(BOB) == []
+    assert store.list_conversations(BOB, search="Private") == []
+    assert store.get_conversation(BOB, conversation_id) is None
+    assert store.load_messages(BOB, conversation_id) is None
+    assert store.export_json(BOB, conversation_id) is None
+    assert store.export_markdown(BOB, conversation_id) is None
+    assert not store.rename_conversation(BOB, conversation_id, "Mine now")
+    assert not store.delete_message(BOB, conversation_id, messages[1].id)
+    assert not store.delete_conversation(BOB, conversation_id)
+    with pytest.raises(ConversationNotFound):
+        store.save_message(BOB, conversation_id, user("Let me in", messages[1]))
+    # Nor through a conversation of his own, by reusing her message's id.
+    his = store.create_conversation(BOB)
+    with pytest.raises(StorageError):
+        store.save_message(BOB, his, replace(messages[1], parent_id=None, content="X"))
+
+    assert store.load_messages(ALICE, conversation_id) == messages
+    summary = store.get_conversation(ALICE, conversation_id)
+    assert summary is not None and summary.title == "Private question"
+    assert count_rows(engine, "messages") == 2
+
+
+def test_rename_and_delete_cascade_to_messages(store: Store, engine: sa.Engine) -> None:
+    conversation_id, _ = chat(store, ALICE, "Q", "A", "Q2", "A2")
+    keep, _ = chat(store, ALICE, "Other")
+
+    assert store.rename_conversation(ALICE, conversation_id, "  Renamed\n chat ")
+    assert [c.title for c in store.list_conversations(ALICE, search="renamed")] == ["Renamed chat"]
+    assert store.rename_conversation(ALICE, conversation_id, "   ")
+    summary = store.get_conversation(ALICE, conversation_id)
+    assert summary is not None and summary.title == DEFAULT_TITLE
+
+    assert store.delete_conversation(ALICE, conversation_id)
+    assert store.get_conversation(ALICE, conversation_id) is None
+    assert store.load_messages(ALICE, conversation_id) is None
+    assert count_rows(engine, "messages") == 1
+    assert [c.id for c in store.list_conversations(ALICE)] == [keep]
+
+
+# -- export and import -----------------------------------------------------------------
+
+
+def test_export_markdown_shows_the_current_path(store: Store) -> None:
+    conversation_id, (question, _) = chat(store, ALICE, "Capital of France?", "Lyon")
+    store.save_message(
+        ALICE,
+        conversation_id,
+        reply("Paris is the capi", question, status=Status.STOPPED, stats=STATS),
+    )
+
+    markdown = store.export_markdown(ALICE, conversation_id)
+
+    assert markdown is not None
+    assert markdown.startswith("# Capital of France?\n")
+    assert "## User\n\nCapital of France?" in markdown
+    assert "## Assistant · gpt-4o-mini\n\nParis is the capi" in markdown
+    assert "stopped before the end" in markdown
+    assert "Lyon" not in markdown
+
+
+def test_exported_json_imports_back_with_every_branch(store: Store) -> None:
+    conversation_id, (question, _) = chat(store, ALICE, "Pick a number", "Seven")
+    store.save_message(ALICE, conversation_id, reply("Four", question, stats=STATS))
+    exported = store.export_json(ALICE, conversation_id)
+    assert exported is not None
+
+    copied = store.import_json(BOB, json.loads(json.dumps(exported)))
+
+    assert store.list_conversations(ALICE)[0].id == conversation_id  # hers is untouched
+    original = store.load_messages(ALICE, conversation_id)
+    imported = store.load_messages(BOB, copied)
+    assert original is not None and imported is not None
+    assert [_content(m) for m in imported] == [_content(m) for m in original]
+    assert {m.id for m in imported}.isdisjoint({m.id for m in original})  # fresh ids
+    again = store.export_json(BOB, copied)
+    assert again is not None and again["title"] == "Pick a number"
+    assert [_content_json(m) for m in again["messages"]] == [
+        _content_json(m) for m in exported["messages"]
+    ]
+
+
+def test_import_accepts_the_file_text_or_bytes(store: Store) -> None:
+    conversation_id, messages = chat(store, ALICE, "Hi", "Hello")
+    text = json.dumps(store.export_json(ALICE, conversation_id))
+    for data in (text, text.encode()):
+        imported = store.load_messages(BOB, store.import_json(BOB, data))
+        assert imported is not None
+        assert [_content(m) for m in imported] == [_content(m) for m in messages]
+
+
+def _content(message: ChatMessage) -> tuple[Any, ...]:
+    return (message.role, message.content, message.status, message.settings, message.stats)
+
+
+def _content_json(message: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(message[k] for k in ("role", "content", "status", "settings", "stats", "notices"))
+
+
+def _valid_document() -> dict[str, Any]:
+    return {
+        "format": "chatlab.conversation",
+        "version": 1,
+        "title": "Imported",
+        "messages": [
+            {"id": "u1", "parent_id": None, "role": "user", "content": "Hi"},
+            {
+                "id": "a1",
+                "parent_id": "u1",
+                "role": "assistant",
+                "content": "Hello",
+                "status": "complete",
+                "settings": {
+                    "model": "m",
+                    "temperature": 1,
+                    "max_tokens": 10,
+                    "system_prompt": "",
+                },
+                "stats": {
+                    "model": "m",
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 2},
+                    "finish_reason": "stop",
+                    "time_to_first_token": None,
+                    "total_time": 0.5,
+                    "cost_usd": None,
+                },
+                "notices": ["note"],
+            },
+        ],
+    }
+
+
+def _broken(path: str, value: object) -> dict[str, Any]:
+    """The valid document with one field replaced (``messages.1.role``-style path)."""
+    document = _valid_document()
+    *parents, last = path.split(".")
+    target: Any = document
+    for key in parents:
+        target = target[int(key)] if isinstance(target, list) else target[key]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
+    return document
+
+
+INVALID_IMPORTS = {
+    "not an object": ([1, 2, 3], "the file must be a JSON object"),
+    "not JSON": ("{'single': 'quotes'}", "not valid JSON"),
+    "another format": (_broken("format", "llm.log"), "not a Chat Lab conversation"),
+    "newer version": (_broken("version", 2), "format version 2"),
+    "tool role": (_broken("messages.1.role", "tool"), "messages[1].role must be one of"),
+    "content not text": (_broken("messages.0.content", 42), "messages[0].content must be"),
+    "unknown parent": (_broken("messages.1.parent_id", "zz"), "messages[1].parent_id"),
+    "repeated id": (_broken("messages.1.id", "u1"), "repeats an earlier"),
+    "bad status": (_broken("messages.1.status", "done"), "messages[1].status"),
+    "bad temperature": (
+        _broken("messages.1.settings.temperature", "hot"),
+        "settings.temperature must be a number",
+    ),
+    "negative tokens": (
+        _broken("messages.1.stats.usage.completion_tokens", -1),
+        "usage.completion_tokens must be a count",
+    ),
+    "notice not text": (_broken("messages.1.notices", [1]), "notices must hold only strings"),
+    "title too long": (_broken("title", "t" * 201), '"title" must be a string'),
+    "huge message": (_broken("messages.0.content", "x" * 1_000_001), "messages[0].content"),
+    "leaf elsewhere": (_broken("current_leaf_id", "zz"), "current_leaf_id"),
+    "bad date": (_broken("messages.0.created_at", "yesterday"), "created_at must be a date"),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_IMPORTS, ids=list(INVALID_IMPORTS))
+def test_invalid_import_is_refused_and_writes_nothing(
+    store: Store, engine: sa.Engine, case: str
+) -> None:
+    document, problem = INVALID_IMPORTS[case]
+    chat(store, ALICE, "Already here")
+
+    with pytest.raises(InvalidImport) as raised:
+        store.import_json(ALICE, document)
+
+    assert problem in raised.value.message
+    assert "Nothing was imported" in raised.value.action
+    assert count_rows(engine, "conversations") == 1
+    assert count_rows(engine, "messages") == 1
+
+
+def test_the_valid_import_document_is_accepted(store: Store) -> None:
+    conversation_id = store.import_json(ALICE, _valid_document())
+    loaded = store.load_messages(ALICE, conversation_id)
+    assert loaded is not None
+    assert [(m.role, m.content, m.notices) for m in loaded] == [
+        ("user", "Hi", ()),
+        ("assistant", "Hello", ("note",)),
+    ]
+    assert loaded[1].stats is not None and loaded[1].stats.usage.estimated is False
+
+
+# -- many writers ----------------------------------------------------------------------
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    shared = store.create_conversation(ALICE)
+    threads, per_thread = 8, 50
+    failures: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            own = store.create_conversation(ALICE, title=f"Worker {worker}")
+            parent: ChatMessage | None = None
+            own_parent: ChatMessage | None = None
+            for n in range(per_thread):
+                parent = user(f"worker {worker} message {n}", parent)
+                store.save_message(ALICE, shared, parent)
+                own_parent = user(f"worker {worker} message {n}", own_parent)
+                store.save_message(ALICE, own, own_parent)
+                store.list_conversations(ALICE, limit=5)  # readers mixed in with writers
+        except BaseException as exc:
+            failures.append(exc)
+
+    workers = [threading.Thread(target=write, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=60)
+
+    assert failures == []
+    exported = store.export_json(ALICE, shared)
+    assert exported is not None
+    contents = [m["content"] for m in exported["messages"]]
+    assert len(contents) == threads * per_thread
+    for index in range(threads):  # each chain complete and in order
+        chain = [c for c in contents if c.startswith(f"worker {index} ")]
+        assert chain == [f"worker {index} message {n}" for n in range(per_thread)]
+    counts = sorted(s.message_count for s in store.list_conversations(ALICE, limit=100))
+    assert counts == [per_thread] * threads + [threads * per_thread]
+
+
+# -- failures explained ----------------------------------------------------------------
+
+
+def test_corrupt_sqlite_file_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "chatlab.db"
+    path.write_bytes(os.urandom(8192))
+    with pytest.raises(StorageError) as raised:
+        Store.open(f"sqlite:///{path}")
+    assert raised.value.message == (
+        f"The chat history file {path} is damaged or is not a Chat Lab database."
+    )
+    assert "Move it aside" in raised.value.action
+
+
+def test_unwritable_location_is_explained(tmp_path: Path) -> None:
+    # A file where the folder should be: refused even to root, unlike a chmod.
+    (tmp_path / "data").write_text("not a folder")
+    with pytest.raises(StorageError) as raised:
+        Store.open(f"sqlite:///{tmp_path / 'data' / 'chatlab.db'}")
+    assert "cannot create or write its chat history" in raised.value.message
+    assert "CHATLAB_DATA_DIR" in raised.value.action
+
+
+def test_read_only_database_is_refused_at_open(tmp_path: Path) -> None:
+    path = tmp_path / "chatlab.db"
+    Store.open(f"sqlite:///{path}").close()
+    # Opened read-only the way SQLite does by itself when the file's permissions forbid
+    # writing (which a test running as root cannot arrange with chmod).
+    with pytest.raises(StorageError, match="cannot create or write"):
+        Store.open(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write to read-only folders")
+def test_read_only_folder_is_explained(tmp_path: Path) -> None:
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(StorageError, match="cannot create or write"):
+            Store.open(f"sqlite:///{tmp_path / 'chatlab.db'}")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_unreachable_postgres_is_explained() -> None:
+    with pytest.raises(StorageError) as raised:
+        Store.open("postgresql+psycopg://someone:secret@127.0.0.1:1/chatlab")
+    assert "cannot reach the PostgreSQL server at 127.0.0.1:1/chatlab" in raised.value.message
+    assert "secret" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("no url at all", "not a database URL"),
+        ("mysql://u@localhost/chat", "cannot store conversations in mysql"),
+        ("sqlite://", "in-memory SQLite"),
+    ],
+)
+def test_unusable_url_is_explained(url: str, words: str) -> None:
+    with pytest.raises(StorageError, match=words):
+        Store.open(url)
