@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import load  # noqa: E402
 from chatlab.client import make_client, start_reply  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
@@ -118,6 +119,7 @@ def main() -> None:
             f"rerun   chat page with 2,000 messages {long * 1000:.0f} ms vs 50 "
             f"{window * 1000:.0f} ms -> ratio {long / window:.2f}"
         )
+    load.main()
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import streamlit as st
 from chatlab.client import Quirks
 from chatlab.config import DEFAULT_SYSTEM_PROMPT
 from chatlab.errors import ChatError
-from chatlab.messages import ChatMessage, ChatSettings
+from chatlab.messages import ChatMessage, ChatSettings, Status
 
 Action = Literal["retry", "continue", "trim_and_retry"]
 HISTORY_PAGE = 50
@@ -87,6 +87,9 @@ def new_chat() -> None:
 
 def open_conversation(conversation_id: str | None, loaded: list[ChatMessage]) -> None:
     """Make ``loaded`` the open conversation."""
+    for message in loaded:
+        if message.status == Status.STREAMING:  # the process died mid-reply
+            message.status = Status.STOPPED
     st.session_state[_MESSAGES] = loaded
     st.session_state[_CONVERSATION] = conversation_id
     st.session_state[_ERROR] = None

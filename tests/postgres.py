@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -88,12 +89,23 @@ class PostgresCluster:
         finally:
             shutil.rmtree(self.base, ignore_errors=True)
 
-    def create_database(self) -> str:
-        """A new empty database; returns its SQLAlchemy URL."""
-        name = f"chatlab_test_{next(self._names)}"
+    @contextmanager
+    def database(self) -> Iterator[str]:
+        """A new empty database for one test, as a SQLAlchemy URL; dropped afterwards."""
+        raw_name = f"chatlab_test_{next(self._names)}"
+        name = sql.Identifier(raw_name)
         with psycopg.connect(self._dsn("postgres"), autocommit=True) as admin:
-            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{name}"
+            # FILE_COPY (15+) copies the template's files instead of its pages through
+            # shared buffers, which would leave them all to write out at shutdown.
+            copy = " STRATEGY FILE_COPY" if admin.info.server_version >= 150000 else ""
+            admin.execute(sql.SQL("CREATE DATABASE {}" + copy).format(name))
+        try:
+            yield f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{raw_name}"
+        finally:
+            with psycopg.connect(self._dsn("postgres"), autocommit=True) as admin:
+                # FORCE (13+) ends connections a failed test may have left open.
+                force = " WITH (FORCE)" if admin.info.server_version >= 130000 else ""
+                admin.execute(sql.SQL("DROP DATABASE {}" + force).format(name))
 
     def _dsn(self, database: str) -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
@@ -128,9 +140,11 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh empty database on each backend: a SQLite file, or a new PostgreSQL database."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'chatlab.db'}"
+        yield f"sqlite:///{tmp_path / 'chatlab.db'}"
+        return
     cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
-    return cluster.create_database()
+    with cluster.database() as url:
+        yield url

@@ -7,6 +7,7 @@ import os
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,17 @@ def chat(store: Store, owner: str, *texts: str) -> tuple[str, list[ChatMessage]]
         store.save_message(owner, conversation_id, message)
         saved.append(message)
     return conversation_id, saved
+
+
+# The columns a test writes behind the store's back, typed as the migrations made them.
+CONVERSATIONS = sa.table(
+    "conversations",
+    sa.column("id"),
+    sa.column("owner"),
+    sa.column("title"),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("updated_at", sa.DateTime(timezone=True)),
+)
 
 
 def count_rows(engine: sa.Engine, table: str) -> int:
@@ -295,8 +307,21 @@ def test_search_matches_titles_and_message_text_ignoring_case(store: Store) -> N
 def test_listing_5000_conversations_uses_the_index(
     store: Store, engine: sa.Engine, database_url: str
 ) -> None:
-    for n in range(5000):
-        store.create_conversation(ALICE if n % 2 else BOB, title=f"Chat {n}")
+    # Seeded in one transaction: 5,000 separate saves would only test the test's patience.
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "id": f"c{n:04}",
+            "owner": ALICE if n % 2 else BOB,
+            "title": f"Chat {n}",
+            "created_at": start + timedelta(seconds=n),
+            "updated_at": start + timedelta(seconds=n),
+        }
+        for n in range(5000)
+    ]
+    with engine.begin() as conn:
+        conn.execute(sa.insert(CONVERSATIONS), rows)
+    newest = store.create_conversation(ALICE, title="Chat 5000")
     statements: list[tuple[str, Any]] = []
 
     def remember(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
@@ -308,7 +333,8 @@ def test_listing_5000_conversations_uses_the_index(
     finally:
         sa.event.remove(sa.Engine, "before_cursor_execute", remember)
 
-    assert [c.title for c in page[:2]] == ["Chat 4999", "Chat 4997"] and len(page) == 50
+    assert [c.title for c in page[:3]] == ["Chat 5000", "Chat 4999", "Chat 4997"]
+    assert page[0].id == newest and len(page) == 50
     query, parameters = next(s for s in statements if "FROM conversations" in s[0])
     with engine.connect() as conn:
         if database_url.startswith("sqlite"):
@@ -575,7 +601,7 @@ def test_concurrent_writers_lose_nothing(store: Store) -> None:
 
 def test_corrupt_sqlite_file_is_explained(tmp_path: Path) -> None:
     path = tmp_path / "chatlab.db"
-    path.write_bytes(os.urandom(8192))
+    path.write_bytes(b"\x00garbage, not a database\xff" * 400)
     with pytest.raises(StorageError) as raised:
         Store.open(f"sqlite:///{path}")
     assert raised.value.message == (

@@ -1,0 +1,441 @@
+"""Load: many browser sessions chatting with one app process at once.
+
+A session here is what a browser tab is to Streamlit: one websocket to
+``/_stcore/stream`` speaking the frontend's protocol. It sends a ``rerun_script``
+``BackMsg`` (the first with no widget values, as a page load does; later ones with the
+chat input's value, as pressing Enter does) and reads ``ForwardMsg``s: ``new_session``
+opens a script run, each ``delta`` puts an element or block at a path in the page tree,
+``script_finished`` ends the run. A session costs a coroutine instead of a browser, so
+fifty fit on a laptop, and it sees each token when a browser would.
+
+Time to first token is measured as the user feels it: from sending the message to the
+first delta that puts reply text in the new assistant bubble. Sessions load the page
+first and then all send together, the worst case for the app.
+
+``python -m benchmarks.load`` runs this part of ``make bench`` alone;
+``tests/e2e/test_load.py`` runs the same sessions as a correctness test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.Block_pb2 import Block
+from streamlit.proto.Element_pb2 import Element
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.Markdown_pb2 import Markdown
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.fake_openai import HOST, FakeOpenAI, Reply, unused_port  # noqa: E402
+
+LEVELS = (1, 10, 20, 50)  # sessions chatting at once
+MIN_SAMPLES = 20  # replies per level at least, so a p95 is not one unlucky reply
+CHUNK_DELAY = 0.02  # seconds between the fake's words: replies stream, ~0.3 s each
+STARTUP_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+RUN_TIMEOUT = 60.0  # one script run as seen by one session; a hung app fails, not hangs
+BUDGET = 150.0  # seconds for the whole load benchmark, so `make bench` stays under 3 min
+CURSOR = "▌"  # what components/reply.py appends while a reply streams
+CHAT_INPUT = "chat_input"
+TreePath = tuple[int, ...]
+
+
+# -- the app under load ---------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    """One ``streamlit run app.py`` process on 127.0.0.1."""
+
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def stream_url(self) -> str:
+        return f"ws://{HOST}:{self.port}/_stcore/stream"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def app_environment(base_url: str, api_key: str, scratch: Path) -> dict[str, str]:
+    """This process's environment minus anything that could point the app elsewhere."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OPENAI_", "CHATLAB_", "STREAMLIT_")) and name != "DATABASE_URL"
+    }
+    env.update(
+        OPENAI_BASE_URL=base_url,
+        OPENAI_API_KEY=api_key,
+        CHATLAB_ENV_FILE=str(scratch / "no.env"),  # never a developer's .env
+        CHATLAB_DATA_DIR=str(scratch / "data"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@contextlib.contextmanager
+def running_app(base_url: str, api_key: str, scratch: Path) -> Iterator[App]:
+    """Start the app, wait for ``/_stcore/health``, and stop it on the way out."""
+    port = unused_port()
+    log_path = scratch / "app.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        HOST,
+        "--browser.gatherUsageStats",
+        "false",
+        "--secrets.files",
+        str(scratch / "no-secrets.toml"),  # never a developer's secrets.toml
+        # As deployed: no reloading. A source file saved mid-run (an editor, a checkout)
+        # makes the watcher drop modules from sys.modules while other sessions' runs
+        # import them, failing those runs with KeyError: 'chatlab'.
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=app_environment(base_url, api_key, scratch),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    app = App(port, log_path, process)
+    try:
+        wait_until_healthy(app)
+        yield app
+    finally:
+        stop(process)
+
+
+def wait_until_healthy(app: App) -> None:
+    health = f"http://{HOST}:{app.port}/_stcore/health"
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            raise RuntimeError(f"the app exited with {app.process.returncode}:\n{app.log()}")
+        with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as response:
+            if response.read().strip() == b"ok":
+                return
+        time.sleep(0.1)  # polling a process that is starting up
+    raise RuntimeError(f"the app was not healthy after {STARTUP_TIMEOUT:.0f} s:\n{app.log()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, then kill if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+# -- one script run, as the browser draws it ------------------------------------------------
+
+
+@dataclass
+class PageRun:
+    """The page tree of one script run: elements and blocks by delta path.
+
+    ``watch`` is the index of the chat bubble whose first text is timed (the reply).
+    """
+
+    watch: int | None = None
+    elements: dict[TreePath, Element] = field(default_factory=dict)
+    blocks: dict[TreePath, Block] = field(default_factory=dict)
+    bubbles_seen: list[TreePath] = field(default_factory=list)  # chat bubbles in draw order
+    first_text_at: float | None = None
+    status: str | None = None  # the script_finished status, once the run is over
+
+    def apply(self, delta_path: Sequence[int], msg: ForwardMsg) -> None:
+        path = tuple(delta_path)
+        kind = msg.delta.WhichOneof("type")
+        if kind not in ("new_element", "add_block"):
+            return  # transients (the spinner) and fragment ids draw nothing we read
+        self._forget(path)  # a redraw at a path replaces what was there, children too
+        if kind == "add_block":
+            self.blocks[path] = msg.delta.add_block
+            if msg.delta.add_block.HasField("chat_message"):
+                self.bubbles_seen.append(path)
+            return
+        self.elements[path] = msg.delta.new_element
+        if self.first_text_at is None and self._is_watched_text(path):
+            self.first_text_at = time.perf_counter()
+
+    def _forget(self, path: TreePath) -> None:
+        for table in (self.elements, self.blocks):
+            for old in [p for p in table if p[: len(path)] == path]:
+                del table[old]
+
+    def _is_watched_text(self, path: TreePath) -> bool:
+        if self.watch is None or self.watch >= len(self.bubbles_seen):
+            return False
+        bubble = self.bubbles_seen[self.watch]
+        body = prose(self.elements[path])
+        return path[: len(bubble)] == bubble and bool(body and body.rstrip(f" {CURSOR}"))
+
+    def bubbles(self) -> list[tuple[str, str]]:
+        """(role, Markdown) of each chat bubble on the page, captions left out."""
+        found = []
+        for path, block in sorted(self.blocks.items()):
+            if block.HasField("chat_message"):
+                texts = [
+                    text
+                    for inner, element in sorted(self.elements.items())
+                    if inner[: len(path)] == path and (text := prose(element)) is not None
+                ]
+                found.append((block.chat_message.name, "\n\n".join(texts)))
+        return found
+
+    def widget_id(self, element_type: str) -> str | None:
+        for element in self.elements.values():
+            if element.WhichOneof("type") == element_type:
+                return str(getattr(element, element_type).id)
+        return None
+
+    def errors(self) -> list[str]:
+        """Error boxes and exceptions on the page, and a run that did not end well."""
+        found = []
+        for element in self.elements.values():
+            kind = element.WhichOneof("type")
+            if kind == "exception":
+                found.append(f"exception: {element.exception.message}")
+            elif kind == "alert" and element.alert.format == element.alert.ERROR:
+                found.append(f"error box: {element.alert.body}")
+        if self.status != "FINISHED_SUCCESSFULLY":
+            found.append(f"script run ended with {self.status}")
+        return found
+
+
+def prose(element: Element) -> str | None:
+    """The body of a Markdown element that is not a caption, else None."""
+    if element.WhichOneof("type") != "markdown":
+        return None
+    if element.markdown.element_type not in (Markdown.Type.NATIVE, Markdown.Type.UNSPECIFIED):
+        return None
+    return str(element.markdown.body)
+
+
+# -- one browser session ---------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    """One message sent and what the page showed when its run finished."""
+
+    sent: str
+    bubbles: list[tuple[str, str]]
+    errors: list[str]
+    time_to_first_token: float | None
+
+
+class Session:
+    """One browser tab's websocket, speaking Streamlit's protocol."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self._ws = ws
+        self.query_string = ""  # the app may set ?c=...; the browser sends it back
+        self.page = PageRun()
+        self.turns: list[Turn] = []
+
+    @classmethod
+    async def open(cls, url: str) -> Session:
+        """Connect and load the page, as opening the app in a tab does."""
+        ws = await connect(url, subprotocols=[Subprotocol("streamlit")], max_size=None)
+        session = cls(ws)
+        try:
+            session.page = await session._run(BackMsg())
+        except BaseException:
+            await ws.close()
+            raise
+        return session
+
+    async def close(self) -> None:
+        await self._ws.close()
+
+    async def chat(self, text: str) -> Turn:
+        """Type ``text`` into the chat input and press Enter; wait for the run to finish."""
+        chat_input = self.page.widget_id(CHAT_INPUT)
+        if chat_input is None:
+            raise RuntimeError(f"no chat input on the page; it shows {self.page.errors()}")
+        back = BackMsg()
+        widget = back.rerun_script.widget_states.widgets.add()
+        widget.id = chat_input
+        widget.chat_input_value.data = text
+        reply_bubble = len(self.page.bubbles()) + 1  # after the user's own bubble
+        sent = time.perf_counter()
+        self.page = await self._run(back, watch=reply_bubble)
+        first = self.page.first_text_at
+        turn = Turn(
+            sent=text,
+            bubbles=self.page.bubbles(),
+            errors=self.page.errors(),
+            time_to_first_token=None if first is None else first - sent,
+        )
+        self.turns.append(turn)
+        return turn
+
+    async def _run(self, back: BackMsg, watch: int | None = None) -> PageRun:
+        back.rerun_script.query_string = self.query_string  # no page hash: the default page
+        await self._ws.send(back.SerializeToString())
+        page = PageRun(watch=watch)
+        async with asyncio.timeout(RUN_TIMEOUT):
+            while page.status is None:
+                msg = ForwardMsg()
+                msg.ParseFromString(await self._ws.recv())
+                kind = msg.WhichOneof("type")
+                if kind == "new_session":
+                    page = PageRun(watch=watch)  # a run starts: the page is redrawn
+                elif kind == "delta":
+                    page.apply(msg.metadata.delta_path, msg)
+                elif kind == "page_info_changed":
+                    self.query_string = msg.page_info_changed.query_string
+                elif kind == "script_finished":
+                    page.status = ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
+        return page
+
+
+# -- many sessions at once -------------------------------------------------------------------
+
+
+async def chat_at_once(url: str, conversations: Sequence[Sequence[str]]) -> list[Session]:
+    """One session per conversation: all load the page, then all chat at the same time."""
+    opened = await asyncio.gather(
+        *(Session.open(url) for _ in conversations), return_exceptions=True
+    )
+    sessions = [s for s in opened if isinstance(s, Session)]
+    try:
+        for failure in opened:
+            if isinstance(failure, BaseException):
+                raise failure
+        await asyncio.gather(
+            *(converse(s, c) for s, c in zip(sessions, conversations, strict=True))
+        )
+    finally:
+        await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
+    return sessions
+
+
+async def converse(session: Session, messages: Sequence[str]) -> None:
+    for text in messages:
+        await session.chat(text)
+
+
+def conversation(index: int, turns: int) -> list[str]:
+    """Messages no other session sends, long enough to stream in about fifteen pieces."""
+    tag = secrets.token_hex(4)
+    return [
+        f"Session {index} turn {turn} ({tag}): please say this line back to me word by word."
+        for turn in range(1, turns + 1)
+    ]
+
+
+def problems(sessions: Sequence[Session], conversations: Sequence[Sequence[str]]) -> list[str]:
+    """What went wrong: errors, a reply that is not this session's echo, a missing turn."""
+    found = []
+    for index, (session, messages) in enumerate(zip(sessions, conversations, strict=True)):
+        if len(session.turns) != len(messages):
+            found.append(f"session {index}: {len(session.turns)} of {len(messages)} turns ran")
+        expected: list[tuple[str, str]] = []
+        for turn in session.turns:
+            expected += [("user", turn.sent), ("assistant", f"Echo: {turn.sent}")]
+            found += [f"session {index}: {error}" for error in turn.errors]
+            if turn.bubbles != expected:
+                found.append(f"session {index}: page shows {turn.bubbles}, expected {expected}")
+            if turn.time_to_first_token is None:
+                found.append(f"session {index}: no reply text arrived for {turn.sent!r}")
+    return found
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
+
+
+# -- make bench -------------------------------------------------------------------------------
+
+
+def measure(app: App, sessions: int, deadline: float) -> list[float]:
+    """Times to first token of enough rounds of ``sessions`` sessions chatting at once."""
+    samples: list[float] = []
+    for _ in range(math.ceil(MIN_SAMPLES / sessions)):
+        conversations = [conversation(i, turns=1) for i in range(sessions)]
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise SystemExit(f"load: over its {BUDGET:.0f} s budget, no timing reported")
+        rounds = asyncio.wait_for(chat_at_once(app.stream_url, conversations), remaining)
+        done = asyncio.run(rounds)
+        wrong = problems(done, conversations)
+        if wrong:
+            raise SystemExit("load: wrong replies, no timing reported:\n" + "\n".join(wrong))
+        samples += [t.time_to_first_token or 0.0 for s in done for t in s.turns]
+    return samples
+
+
+def report(results: Mapping[int, list[float]]) -> None:
+    base = percentile(results[LEVELS[0]], 50)
+    print(
+        "load    time to first token seen by the client, N sessions sending at once to "
+        f"one app (fake model, {CHUNK_DELAY * 1000:.0f} ms/word):"
+    )
+    print("          sessions   replies   p50 ms   p95 ms   p50 vs 1 session")
+    for level, samples in results.items():
+        p50, p95 = percentile(samples, 50), percentile(samples, 95)
+        print(
+            f"          {level:8d}   {len(samples):7d}   {p50 * 1000:6.0f}   {p95 * 1000:6.0f}"
+            f"   {p50 / base:16.2f}"
+        )
+
+
+def main() -> None:
+    with (
+        FakeOpenAI(default_reply=Reply(chunk_delay=CHUNK_DELAY)) as fake,
+        tempfile.TemporaryDirectory(prefix="chatlab-load-") as scratch,
+        running_app(fake.base_url, "sk-load-test", Path(scratch)) as app,
+    ):
+        deadline = time.monotonic() + BUDGET
+        try:
+            results = {level: measure(app, level, deadline) for level in LEVELS}
+        except BaseException:
+            print(app.log()[-4000:], file=sys.stderr)
+            raise
+        if "Traceback" in app.log():
+            raise SystemExit(f"load: the app logged a traceback:\n{app.log()}")
+    report(results)
+
+
+if __name__ == "__main__":
+    main()

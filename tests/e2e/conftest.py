@@ -1,0 +1,473 @@
+"""Browser fixtures: the real app under `streamlit run`, driven in Debian's Chromium.
+
+The shape is Streamlit's own e2e suite: a fixture starts `streamlit run`, waits for
+`/_stcore/health`, and Playwright drives the page. Starting an app costs seconds and a
+browser more, so the fake model server, each app process and the browser live for the
+whole session; a test gets a fresh browser context, which is a fresh Streamlit session.
+
+Every app process gets its environment from scratch: no developer's `.env`, secrets.toml
+or OPENAI_* variable can reach it, and its output goes to `artifacts/e2e/` so tests can
+check what it logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Locator,
+    Page,
+    Playwright,
+    Request,
+    WebSocket,
+    expect,
+    sync_playwright,
+)
+
+from tests.conftest import ROOT
+from tests.fake_openai import HOST, FakeOpenAI, Reply, unused_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+# No GPU, no QUIC and none of the browser's own traffic (updates, sync, safe browsing):
+# the only requests left are the ones the page makes.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = ROOT / "artifacts"
+LOGS = ARTIFACTS / "e2e"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+FAILURES = ARTIFACTS / "e2e" / "failures"
+
+# Random per run, so a hit in the page or a log can only come from this run's key.
+ENV_KEY = f"sk-e2e-env-{secrets.token_hex(12)}"
+READ_TIMEOUT_S = 3  # how long the app waits between two streamed chunks ("hang" faults)
+STARTUP_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10.0
+UI_TIMEOUT_MS = 20_000  # generous: two cores may run the app, the browser and pytest
+
+expect.set_options(timeout=UI_TIMEOUT_MS)
+
+
+# -- the app under test ----------------------------------------------------------------------
+
+
+@dataclass
+class AppServer:
+    """One `streamlit run app.py` process and where its output goes."""
+
+    name: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/"
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def log(self) -> str:
+        """Everything the app printed so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace")
+
+
+def app_environment(extra: dict[str, str], scratch: Path) -> dict[str, str]:
+    """The process environment minus anything that could point the app elsewhere."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("OPENAI_", "CHATLAB_", "STREAMLIT_")) and name != "DATABASE_URL"
+    }
+    env.update(
+        CHATLAB_ENV_FILE=str(scratch / "no.env"),  # never a developer's .env
+        CHATLAB_READ_TIMEOUT=str(READ_TIMEOUT_S),
+        CHATLAB_CONNECT_TIMEOUT="2",
+        CHATLAB_DATA_DIR=str(scratch / "data"),  # stored chats stay out of the work tree
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def start_app(name: str, extra_env: dict[str, str], scratch: Path) -> AppServer:
+    """Start the app and wait until its health endpoint answers "ok"."""
+    port = unused_port()
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"app-{name}.log"
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        HOST,
+        "--browser.gatherUsageStats",
+        "false",
+        # Only this (absent) file: a developer's .streamlit/secrets.toml is never read.
+        "--secrets.files",
+        str(scratch / "no-secrets.toml"),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=app_environment(extra_env, scratch),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    app = AppServer(name, port, log_path, process)
+    try:
+        wait_until_healthy(app)
+    except BaseException:
+        stop_process(process)
+        raise
+    return app
+
+
+def wait_until_healthy(app: AppServer) -> None:
+    health = f"{app.origin}/_stcore/health"
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if app.process.poll() is not None:
+            pytest.fail(f"app {app.name!r} exited with {app.process.returncode}:\n{app.log()}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.read().strip() == b"ok":
+                    return
+        time.sleep(0.1)  # polling a process that is starting up, not synchronising a page
+    pytest.fail(f"app {app.name!r} not healthy after {STARTUP_TIMEOUT_S:.0f} s:\n{app.log()}")
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Terminate, then kill if it does not stop in time."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_S)
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeOpenAI]:
+    """The fake model server all app processes talk to, for the whole session."""
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def fake(fake_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The session's fake server, emptied for this test (overrides tests/conftest.py)."""
+    reset_fake(fake_server)
+    yield fake_server
+    reset_fake(fake_server)
+
+
+def reset_fake(server: FakeOpenAI) -> None:
+    server.release()  # a "hang" left by a failed test must not hold a thread for 30 s
+    server.clear()
+    server.default_reply = Reply()
+
+
+@pytest.fixture(scope="session")
+def app_scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e-app")
+
+
+@pytest.fixture(scope="session")
+def app(browser: Browser, fake_server: FakeOpenAI, app_scratch: Path) -> Iterator[AppServer]:
+    """The app with a server-side key, talking to the fake server."""
+    env = {"OPENAI_API_KEY": ENV_KEY, "OPENAI_BASE_URL": fake_server.base_url}
+    server = start_app("main", env, app_scratch)
+    yield server
+    stop_process(server.process)
+
+
+@pytest.fixture(scope="session")
+def keyless_app(browser: Browser, app_scratch: Path) -> Iterator[AppServer]:
+    """The app with neither a key nor a base URL: what a fresh clone shows."""
+    server = start_app("keyless", {}, app_scratch)
+    yield server
+    stop_process(server.process)
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, once per session. `playwright install` is never used."""
+    if not CHROMIUM.exists():
+        message = "Chromium is missing at /usr/bin/chromium: run `apt-get install chromium`."
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message} CI must run the browser tests (.ci/run installs it).")
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        yield launch(playwright)
+
+
+def launch(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@dataclass
+class Traffic:
+    """What one browser context sent and received: request URLs and websocket frames."""
+
+    urls: list[str] = field(default_factory=list)
+    frames_received: list[bytes] = field(default_factory=list)
+
+    def on_request(self, request: Request) -> None:
+        self.urls.append(request.url)
+
+    def on_websocket(self, socket: WebSocket) -> None:
+        self.urls.append(socket.url)
+        socket.on("framereceived", self.on_frame)
+
+    def on_frame(self, payload: str | bytes) -> None:
+        self.frames_received.append(payload.encode() if isinstance(payload, str) else payload)
+
+
+class ChatPage:
+    """The chat page as a user sees it; locators by test id, role and label."""
+
+    def __init__(self, page: Page, app: AppServer, traffic: Traffic) -> None:
+        self.page = page
+        self.app = app
+        self.traffic = traffic
+
+    # what is on screen
+
+    @property
+    def input(self) -> Locator:
+        return self.page.get_by_test_id("stChatInputTextArea")
+
+    @property
+    def stop_button(self) -> Locator:
+        return self.page.get_by_test_id("stChatInputStopButton")
+
+    @property
+    def messages(self) -> Locator:
+        return self.page.get_by_test_id("stChatMessage")
+
+    @property
+    def user_messages(self) -> Locator:
+        return self.messages.filter(has=self.page.get_by_test_id("stChatMessageAvatarUser"))
+
+    @property
+    def user_texts(self) -> Locator:
+        """What the user's messages say (without the avatar's icon name)."""
+        return self.user_messages.get_by_test_id("stChatMessageContent")
+
+    @property
+    def replies(self) -> Locator:
+        return self.messages.filter(has=self.page.get_by_test_id("stChatMessageAvatarAssistant"))
+
+    @property
+    def error(self) -> Locator:
+        return self.page.get_by_test_id("stAlertContentError")
+
+    @property
+    def main(self) -> Locator:
+        """The page without its sidebar: the conversation, notes and errors."""
+        return self.page.get_by_test_id("stMainBlockContainer")
+
+    @property
+    def sidebar(self) -> Locator:
+        return self.page.get_by_test_id("stSidebar")
+
+    def button(self, name: str) -> Locator:
+        return self.page.get_by_role("button", name=name, exact=True)
+
+    def textbox(self, label: str) -> Locator:
+        return self.sidebar.get_by_role("textbox", name=label, exact=True)
+
+    def slider(self, label: str) -> Locator:
+        return self.sidebar.get_by_role("slider", name=label)
+
+    def slider_value(self, label: str) -> Locator:
+        widget = self.sidebar.get_by_test_id("stSlider").filter(has_text=label)
+        return widget.get_by_test_id("stSliderThumbValue")
+
+    def reply_text(self, index: int = -1) -> str:
+        """The Markdown of one reply, without its captions (notes and telemetry)."""
+        reply = self.replies.nth(index)
+        blocks = reply.get_by_test_id("stMarkdown").filter(
+            has_not=self.page.get_by_test_id("stCaptionContainer")
+        )
+        return " ".join(t.strip() for t in blocks.all_inner_texts() if t.strip())
+
+    # what a user does
+
+    def open(self) -> ChatPage:
+        self.page.goto(self.app.url)
+        expect(self.button("New chat")).to_be_visible()
+        self.wait_idle()
+        return self
+
+    def send(self, text: str) -> None:
+        expect(self.input).to_be_enabled()
+        self.input.fill(text)
+        self.input.press("Enter")
+
+    def wait_idle(self) -> None:
+        """The script run is over (call after waiting for what the run should show)."""
+        app = self.page.get_by_test_id("stApp")
+        expect(app).to_have_attribute("data-test-script-state", "notRunning")
+        expect(self.stop_button).to_have_count(0)
+
+    def chat(self, text: str, expected_reply: str) -> None:
+        """Send a message and wait until the reply has finished streaming."""
+        before = self.replies.count()
+        self.send(text)
+        expect(self.replies).to_have_count(before + 1)
+        expect(self.replies.last).to_contain_text(expected_reply)
+        expect(self.replies.last).to_contain_text("finish:")
+        self.wait_idle()
+
+    def open_connection(self) -> None:
+        title = self.page.get_by_text("Connection", exact=True)
+        expander = self.sidebar.get_by_test_id("stExpander").filter(has=title)
+        summary = expander.locator("summary")
+        if expander.locator("details").get_attribute("open") is None:
+            summary.click()
+        expect(self.textbox("Base URL")).to_be_visible()
+
+    def type_key(self, key: str) -> None:
+        """Type a key into the sidebar and submit it with Enter, as a user would."""
+        self.open_connection()
+        field_ = self.textbox("OpenAI API key")
+        field_.fill(key)
+        field_.press("Enter")
+        expect(self.sidebar.get_by_text("API key set for this browser session.")).to_be_visible()
+        self.wait_idle()
+
+    def set_base_url(self, url: str) -> None:
+        self.open_connection()
+        field_ = self.textbox("Base URL")
+        field_.fill(url)
+        field_.press("Enter")
+        expect(field_).to_have_value(url)
+        self.wait_idle()
+
+    def set_slider(self, label: str, *keys: str, shows: str) -> None:
+        """Move a slider with the keyboard and wait until its thumb shows ``shows``."""
+        thumb = self.slider(label)
+        thumb.focus()
+        for key in keys:
+            thumb.press(key)
+        expect(self.slider_value(label)).to_have_text(shows)
+        self.wait_idle()
+
+    # checks every test wants
+
+    def assert_no_exception(self) -> None:
+        """No Python exception box and no traceback text anywhere on the page."""
+        expect(self.page.get_by_test_id("stException")).to_have_count(0)
+        assert "Traceback" not in self.page.content()
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=path)
+        return path
+
+
+OpenPage = Callable[..., ChatPage]
+
+
+@pytest.fixture
+def open_page(
+    browser: Browser, fake: FakeOpenAI, request: pytest.FixtureRequest
+) -> Iterator[OpenPage]:
+    """Open the app in a new browser context (a new Streamlit session); closed after the test."""
+    opened: list[tuple[BrowserContext, ChatPage, int]] = []
+
+    def open_(app: AppServer, *, viewport: dict[str, int] | None = None) -> ChatPage:
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        context.set_default_timeout(UI_TIMEOUT_MS)
+        traffic = Traffic()
+        context.on("request", traffic.on_request)
+        page = context.new_page()
+        page.on("websocket", traffic.on_websocket)
+        chat = ChatPage(page, app, traffic)
+        opened.append((context, chat, len(app.log())))
+        return chat.open()
+
+    yield open_
+
+    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    try:
+        for index, (_, chat, log_start) in enumerate(opened):
+            if failed:
+                save_failure(chat, f"{request.node.name}-{index}")
+            else:
+                chat.assert_no_exception()
+                assert_no_traceback_logged(chat.app, log_start)
+    finally:
+        for context, _, _ in opened:
+            context.close()
+
+
+@pytest.fixture
+def chat(open_page: OpenPage, app: AppServer) -> ChatPage:
+    """The main app, open in a fresh session."""
+    return open_page(app)
+
+
+def assert_no_traceback_logged(app: AppServer, start: int) -> None:
+    logged = app.log()[start:]
+    assert "Traceback" not in logged, f"the app logged a traceback:\n{logged}"
+
+
+def save_failure(chat: ChatPage, name: str) -> None:
+    safe = re.sub(r"[^\w.-]+", "_", name)
+    FAILURES.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(Exception):
+        chat.page.screenshot(path=FAILURES / f"{safe}.png", full_page=True)
+        (FAILURES / f"{safe}.html").write_text(chat.page.content())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    """Keep each phase's report on the test item, so fixtures can tell a failed test."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+def copy_to_docs(screenshot: Path) -> None:
+    """The README's screenshot is committed: docs/screenshot.png."""
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot, docs / "screenshot.png")
