@@ -17,10 +17,15 @@ from __future__ import annotations
 import re
 
 _CODE_SPAN = r"(?P<code>(?P<ticks>`+)[^`]*?(?P=ticks))"
-_IMAGE = r"!\[(?P<alt>[^\]\n]*)\](?P<target>\([^)\n]*\)|\[[^\]\n]*\])"
-_DISPLAY_MATH = r"\\\[(?P<display>.+?)\\\]"
-_INLINE_MATH = r"\\\((?P<inline>.+?)\\\)"
+# An even run of backslashes (maybe none) before "![": the "!" itself is not escaped.
+_UNESCAPED = r"(?P<bs>(?<!\\)(?:\\\\)*)"
+_IMAGE = _UNESCAPED + r"!\[(?P<alt>[^\]\n]*)\](?P<target>\([^)\n]*\)|\[[^\]\n]*\])"
+# Math content holds no delimiter of its own, so a second pass finds nothing to redo.
+_MATH_BODY = r"(?:(?!\\[()\[\]])[^$])+?"
+_DISPLAY_MATH = rf"\\\[(?P<display>{_MATH_BODY})\\\]"
+_INLINE_MATH = rf"\\\((?P<inline>{_MATH_BODY})\\\)"
 _PATTERN = re.compile("|".join((_CODE_SPAN, _IMAGE, _DISPLAY_MATH, _INLINE_MATH)), re.DOTALL)
+_BANG = re.compile("|".join((_CODE_SPAN, _UNESCAPED + r"!\[")))
 _FENCE = re.compile(r"^ {0,3}(?P<marker>`{3,}|~{3,})")
 
 
@@ -29,14 +34,25 @@ def _rewrite(match: re.Match[str]) -> str:
         return match.group(0)
     if match.group("target") is not None:
         alt = match.group("alt").strip() or "image"
-        return f"[🖼 {alt}]{match.group('target')}"
+        return f"{match.group('bs')}[🖼 {alt}]{match.group('target')}"
     if match.group("display") is not None:
         return f"$${match.group('display')}$$"
     return f"${match.group('inline')}$"
 
 
+def _escape_bang(match: re.Match[str]) -> str:
+    if match.group("code") is not None:
+        return match.group(0)
+    return match.group("bs") + "\\!["
+
+
 def _rewrite_prose(text: str) -> str:
-    return _PATTERN.sub(_rewrite, text) if ("!" in text or "\\" in text) else text
+    if "!" not in text and "\\" not in text:
+        return text
+    # Friendly links for the images a regex can see; then, as the safety net for every
+    # form it cannot (nested brackets, multi-line alt text, references...), escape each
+    # remaining "![": CommonMark forms no image from "\![", so the browser fetches nothing.
+    return _BANG.sub(_escape_bang, _PATTERN.sub(_rewrite, text))
 
 
 def safe_markdown(text: str) -> str:

@@ -75,6 +75,15 @@ class ReplyStats:
         return (tokens - 1) / generating
 
 
+# Characters that draw nothing but which str.strip() keeps.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+
+
+def is_blank(text: str) -> bool:
+    """True when ``text`` would show nothing: whitespace and zero-width characters only."""
+    return not text.translate(_INVISIBLE).strip()
+
+
 def new_id() -> str:
     """A fresh message id."""
     return uuid.uuid4().hex

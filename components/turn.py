@@ -17,7 +17,14 @@ import streamlit as st
 from chatlab.client import start_reply
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
-from chatlab.messages import ChatMessage, ChatSettings, Status, api_messages, drop_oldest_turns
+from chatlab.messages import (
+    ChatMessage,
+    ChatSettings,
+    Status,
+    api_messages,
+    drop_oldest_turns,
+    is_blank,
+)
 from chatlab.stream import ReplyStream
 from components import model_client, session
 from components.conversations import Keeper
@@ -43,7 +50,7 @@ class Turn:
 def begin(prompt: str | None, action: session.Action | None, keeper: Keeper) -> Turn | None:
     """Update the history for what the user asked, before it is drawn."""
     history = session.messages()
-    if prompt is not None and prompt.strip():
+    if prompt is not None and not is_blank(prompt):
         parent = history[-1].id if history else None
         history.append(ChatMessage(role="user", content=prompt, parent_id=parent))
         keeper.save(history[-1])  # the user's words are stored before anything can fail

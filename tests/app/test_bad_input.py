@@ -43,7 +43,9 @@ def assert_calm(at: AppTest, *, saved: bool = True) -> None:
 # -- nothing to send ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("blank", ["", " ", "   \n\t  \n", "\u3000\u00a0"], ids=repr)
+@pytest.mark.parametrize(
+    "blank", ["", " ", "   \n\t  \n", "\u3000\u00a0", "\u200b", " \ufeff\u200d "], ids=repr
+)
 def test_blank_message_sends_nothing_and_draws_no_bubble(
     app: AppTest, fake: FakeOpenAI, blank: str
 ) -> None:

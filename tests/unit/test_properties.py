@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
@@ -254,7 +253,6 @@ IMAGE_BYPASSES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="safe_markdown leaves images: see IMAGE_BYPASSES")
 @FAST
 @given(text=no_latex_texts)
 @example(text=IMAGE_BYPASSES[0])
@@ -268,10 +266,6 @@ def test_safe_markdown_leaves_no_image_to_fetch(text: str) -> None:
     assert images(safe_markdown(text)) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a second pass rewrites again: images of IMAGE_BYPASSES, nested LaTeX delimiters",
-)
 @FAST
 @given(text=markdown_texts)
 @example(text=IMAGE_BYPASSES[0])
