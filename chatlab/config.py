@@ -79,15 +79,20 @@ def resolve_endpoint(
     secrets: Mapping[str, object],
     environ: Mapping[str, str] | None = None,
 ) -> Endpoint:
-    """Pick the key and base URL, sidebar first, then secrets, then the environment."""
+    """Pick the key and base URL, sidebar first, then secrets, then the environment.
+
+    A base URL typed into the sidebar gets only a key typed there too (or none): the
+    server's own key (secrets, environment) never goes to a host a visitor chose.
+    """
     env = os.environ if environ is None else environ
     sources: tuple[tuple[KeySource, Mapping[str, object]], ...] = (
         ("sidebar", sidebar),
         ("secrets", secrets),
         ("environment", env),
     )
-    api_key, key_source = _first(*sources, name="OPENAI_API_KEY")
-    base_url, _ = _first(*sources, name="OPENAI_BASE_URL")
+    base_url, url_source = _first(*sources, name="OPENAI_BASE_URL")
+    allowed = sources[:1] if url_source == "sidebar" else sources
+    api_key, key_source = _first(*allowed, name="OPENAI_API_KEY")
     return Endpoint(api_key=api_key, base_url=base_url, key_source=key_source)
 
 

@@ -33,7 +33,11 @@ def endpoint_panel() -> Endpoint:
                 "Base URL",
                 key=session.BASE_URL_INPUT,
                 placeholder="https://api.openai.com/v1",
-                help="Any OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama.",
+                help=(
+                    "Any OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama. "
+                    "The app's own key is never sent to a URL typed here: paste a key above "
+                    "if this server needs one."
+                ),
             )
     return config.resolve_endpoint(session.sidebar_values(), session.secrets())
 

@@ -86,7 +86,8 @@ def _reply(endpoint: Endpoint, settings: ChatSettings, planned: Turn, keeper: Ke
     reply.status, reply.settings = Status.STREAMING, settings
     session.set_error(None)
     stream: ReplyStream | None = None
-    with st.chat_message("assistant"):
+    slot = st.empty()  # emptied again if the reply ends with nothing to show
+    with slot.container(), st.chat_message("assistant"):
         try:
             with st.spinner("Waiting for the first token…"):
                 stream, learnt = start_reply(
@@ -103,7 +104,10 @@ def _reply(endpoint: Endpoint, settings: ChatSettings, planned: Turn, keeper: Ke
             session.set_error(err)
         finally:
             _settle(history, reply, prefix, stream, keeper)
-        render_footer(reply)
+        if reply.content:
+            render_footer(reply)
+    if not reply.content:
+        slot.empty()
 
 
 def _saving(stream: ReplyStream, reply: ChatMessage, prefix: str, keeper: Keeper) -> Iterator[str]:

@@ -34,13 +34,14 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Request,
+    ViewportSize,
     WebSocket,
     expect,
     sync_playwright,
 )
 
 from tests.conftest import ROOT
-from tests.fake_openai import HOST, FakeOpenAI, Reply, unused_port
+from tests.fake_openai import DEFAULT_MODELS, HOST, FakeOpenAI, Reply, unused_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No GPU, no QUIC and none of the browser's own traffic (updates, sync, safe browsing):
@@ -64,6 +65,7 @@ ENV_KEY = f"sk-e2e-env-{secrets.token_hex(12)}"
 READ_TIMEOUT_S = 3  # how long the app waits between two streamed chunks ("hang" faults)
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
+VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 UI_TIMEOUT_MS = 20_000  # generous: two cores may run the app, the browser and pytest
 
 expect.set_options(timeout=UI_TIMEOUT_MS)
@@ -116,7 +118,9 @@ def start_app(name: str, extra_env: dict[str, str], scratch: Path) -> AppServer:
     """Start the app and wait until its health endpoint answers "ok"."""
     port = unused_port()
     LOGS.mkdir(parents=True, exist_ok=True)
-    log_path = LOGS / f"app-{name}.log"
+    prune_logs()
+    # The pid keeps two test runs on one machine from writing (and checking) one log.
+    log_path = LOGS / f"app-{name}-{os.getpid()}.log"
     command = [
         sys.executable,
         "-m",
@@ -152,18 +156,42 @@ def start_app(name: str, extra_env: dict[str, str], scratch: Path) -> AppServer:
     return app
 
 
+def prune_logs() -> None:
+    """Delete the app logs of test runs that have ended (their pytest pid is gone)."""
+    for path in LOGS.glob("app-*-*.log"):
+        pid = path.stem.rsplit("-", 1)[-1]
+        if pid.isdigit() and not is_running(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def wait_until_healthy(app: AppServer) -> None:
     health = f"{app.origin}/_stcore/health"
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if app.process.poll() is not None:
             pytest.fail(f"app {app.name!r} exited with {app.process.returncode}:\n{app.log()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310 (loopback)
-                if response.read().strip() == b"ok":
-                    return
+        if answers_ok(health):
+            return
         time.sleep(0.1)  # polling a process that is starting up, not synchronising a page
     pytest.fail(f"app {app.name!r} not healthy after {STARTUP_TIMEOUT_S:.0f} s:\n{app.log()}")
+
+
+def answers_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.read().strip() == b"ok")
+    except OSError:
+        return False
 
 
 def stop_process(process: subprocess.Popen[bytes]) -> None:
@@ -197,6 +225,9 @@ def reset_fake(server: FakeOpenAI) -> None:
     server.release()  # a "hang" left by a failed test must not hold a thread for 30 s
     server.clear()
     server.default_reply = Reply()
+    server.models = list(DEFAULT_MODELS)
+    server.models_reply = None
+    server.reject_params = set()
 
 
 @pytest.fixture(scope="session")
@@ -228,7 +259,7 @@ def keyless_app(browser: Browser, app_scratch: Path) -> Iterator[AppServer]:
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, once per session. `playwright install` is never used."""
     if not CHROMIUM.exists():
-        message = "Chromium is missing at /usr/bin/chromium: run `apt-get install chromium`."
+        message = f"Chromium is missing at {CHROMIUM}: run `apt-get install chromium`."
         if os.environ.get("CI") == "true":
             pytest.fail(f"{message} CI must run the browser tests (.ci/run installs it).")
         pytest.skip(message)
@@ -348,11 +379,15 @@ class ChatPage:
 
     def chat(self, text: str, expected_reply: str) -> None:
         """Send a message and wait until the reply has finished streaming."""
-        before = self.replies.count()
         self.send(text)
-        expect(self.replies).to_have_count(before + 1)
-        expect(self.replies.last).to_contain_text(expected_reply)
-        expect(self.replies.last).to_contain_text("finish:")
+        expect(self.user_texts.last).to_have_text(text)
+        # The newest message is then a finished reply (its telemetry says how it finished).
+        reply = (
+            self.messages.last.filter(has=self.page.get_by_test_id("stChatMessageAvatarAssistant"))
+            .filter(has_text=expected_reply)
+            .filter(has_text="finish:")
+        )
+        expect(reply).to_be_visible()
         self.wait_idle()
 
     def open_connection(self) -> None:
@@ -413,8 +448,8 @@ def open_page(
     """Open the app in a new browser context (a new Streamlit session); closed after the test."""
     opened: list[tuple[BrowserContext, ChatPage, int]] = []
 
-    def open_(app: AppServer, *, viewport: dict[str, int] | None = None) -> ChatPage:
-        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    def open_(app: AppServer, *, viewport: ViewportSize | None = None) -> ChatPage:
+        context = browser.new_context(viewport=viewport or VIEWPORT)
         context.set_default_timeout(UI_TIMEOUT_MS)
         traffic = Traffic()
         context.on("request", traffic.on_request)
@@ -426,7 +461,11 @@ def open_page(
 
     yield open_
 
-    failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
+    failed = any(
+        getattr(request.node, f"rep_{phase}", None) is not None
+        and getattr(request.node, f"rep_{phase}").failed
+        for phase in ("setup", "call")
+    )
     try:
         for index, (_, chat, log_start) in enumerate(opened):
             if failed:
@@ -467,7 +506,13 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
 
 
 def copy_to_docs(screenshot: Path) -> None:
-    """The README's screenshot is committed: docs/screenshot.png."""
-    docs = ROOT / "docs"
-    docs.mkdir(exist_ok=True)
-    shutil.copyfile(screenshot, docs / "screenshot.png")
+    """Make ``screenshot`` the README's (committed) docs/screenshot.png.
+
+    Only when it is missing or UPDATE_DOCS_SCREENSHOT=1: the timings in every screenshot
+    differ, and a test run must not leave the work tree dirty.
+    """
+    target = ROOT / "docs" / "screenshot.png"
+    if target.exists() and os.environ.get("UPDATE_DOCS_SCREENSHOT") != "1":
+        return
+    target.parent.mkdir(exist_ok=True)
+    shutil.copyfile(screenshot, target)

@@ -95,9 +95,7 @@ def test_two_turns_stream_in_and_carry_the_whole_history(chat: ChatPage, fake: F
     copy_to_docs(chat.screenshot("chat-with-reply"))
 
 
-def test_sliders_and_system_prompt_shape_the_next_request(
-    chat: ChatPage, fake: FakeOpenAI
-) -> None:
+def test_sliders_and_system_prompt_shape_the_next_request(chat: ChatPage, fake: FakeOpenAI) -> None:
     chat.set_slider("Temperature", "ArrowRight", "ArrowRight", shows="0.80")
     chat.set_slider("Max tokens", "Home", "ArrowRight", "ArrowRight", shows="3")
     set_system_prompt(chat, "You answer like a pirate.")

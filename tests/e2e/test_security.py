@@ -3,6 +3,7 @@ fetching things, and one session seeing another's."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -79,17 +80,6 @@ def test_typed_key_is_used_by_its_session_and_never_sent_back(
     assert_key_kept_secret(chat, fake, key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "App bug (key exfiltration): chatlab.config.resolve_endpoint picks the key and the "
-        "base URL independently, so a visitor who types any Base URL in the sidebar gets "
-        "the server's own OPENAI_API_KEY (environment or secrets.toml) sent to that host in "
-        "the Authorization header, by the model list (GET /v1/models) at once and by every "
-        "chat request. The server's key should only go to the server's own base URL; a "
-        "typed base URL should use a typed key, or none."
-    ),
-)
 def test_server_key_is_not_sent_to_a_base_url_typed_in_the_browser(
     chat: ChatPage, fake: FakeOpenAI
 ) -> None:
@@ -122,13 +112,12 @@ def test_model_output_runs_no_code_and_fetches_nothing(chat: ChatPage, fake: Fak
     expect(reply.locator("img")).to_have_count(0)  # the Markdown image became a link
     image_link = reply.get_by_role("link", name="cat")
     expect(image_link).to_have_attribute("href", "http://203.0.113.5/cat.png")
-    javascript_link = reply.get_by_text("click", exact=True)
-    expect(javascript_link).to_be_visible()
+    javascript_link = reply.get_by_role("link", name="click", exact=True)
+    expect(javascript_link).not_to_have_attribute("href", re.compile(r"^\s*javascript:", re.I))
     javascript_link.click()
     chat.wait_idle()
     assert chat.page.evaluate("typeof window.__pwned") == "undefined"
     assert len(chat.page.context.pages) == 1  # nothing opened a window either
-    assert chat.page.evaluate("typeof window.__pwned") == "undefined"
     elsewhere = [url for url in chat.traffic.urls if not is_app_url(url, chat.app)]
     assert elsewhere == []
 

@@ -62,3 +62,20 @@ def test_env_file_loads_without_overriding(tmp_path: Path, monkeypatch: pytest.M
     assert os.environ["OPENAI_MODEL"] == "already-set"
     assert os.environ["OPENAI_BASE_URL"] == "http://file/v1"
     monkeypatch.delenv("OPENAI_BASE_URL")
+
+
+def test_server_key_never_goes_to_a_url_typed_in_the_sidebar() -> None:
+    env = {"OPENAI_API_KEY": "sk-server"}
+    endpoint = resolve_endpoint({"OPENAI_BASE_URL": "http://attacker.example/v1"}, {}, env)
+    assert endpoint.api_key is None and endpoint.key_source == "none"
+    typed = resolve_endpoint(
+        {"OPENAI_BASE_URL": "http://mine/v1", "OPENAI_API_KEY": "sk-mine"}, {}, env
+    )
+    assert (typed.api_key, typed.key_source) == ("sk-mine", "sidebar")
+
+
+def test_server_side_sources_mix_and_a_typed_key_follows_the_server_url() -> None:
+    endpoint = resolve_endpoint({}, {"OPENAI_BASE_URL": "http://s/v1"}, {"OPENAI_API_KEY": "e"})
+    assert (endpoint.api_key, endpoint.key_source) == ("e", "environment")
+    mine = resolve_endpoint({"OPENAI_API_KEY": "t"}, {}, {"OPENAI_BASE_URL": "http://e/v1"})
+    assert (mine.api_key, mine.base_url) == ("t", "http://e/v1")
