@@ -74,6 +74,21 @@ def init(default_model: str) -> None:
         st.session_state.setdefault(key, value)
 
 
+def pin(*keys: str) -> None:
+    """Resend these widgets' values to the browser on this run.
+
+    A widget whose value came from session state, not from a ``value=`` argument, can lose
+    that value in the browser across a long run (seen after a streamed reply): the browser
+    then falls back to the widget's built-in default (an empty text, a slider's minimum)
+    and sends that back with the next message. Writing the value again before the widget
+    is drawn makes Streamlit send it along with the widget, so the browser always shows,
+    and sends back, what the server holds.
+    """
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def messages() -> list[ChatMessage]:
     """The open conversation (the working copy)."""
     found: list[ChatMessage] = st.session_state[_MESSAGES]

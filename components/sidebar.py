@@ -25,6 +25,15 @@ MAX_TOKENS_HELP = (
 
 def endpoint_panel() -> Endpoint:
     """Key and base-URL inputs, and New chat; returns the endpoint to use."""
+    # Full runs only (this is not in the fragment): pinning on the settings fragment's own
+    # reruns would send a slider's previous value back while the user is still moving it.
+    session.pin(
+        session.BASE_URL_INPUT,
+        session.MODEL,
+        session.TEMPERATURE,
+        session.MAX_TOKENS,
+        session.SYSTEM_PROMPT,
+    )
     with st.sidebar:
         st.button("New chat", icon=":material/add:", on_click=session.new_chat, width="stretch")
         with st.expander("Connection", expanded=False):

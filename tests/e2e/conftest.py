@@ -370,6 +370,15 @@ class ChatPage:
         expect(self.input).to_be_enabled()
         self.input.fill(text)
         self.input.press("Enter")
+        try:
+            expect(self.input).to_have_value("", timeout=3_000)  # sent: the box clears
+        except AssertionError:
+            # A sidebar fragment rerun that starts as Enter is pressed (e.g. the system
+            # prompt applied on blur) disables the box and the key is lost; the text stays
+            # in the box, so press Enter again, as a person would.
+            expect(self.input).to_be_enabled()
+            expect(self.input).to_have_value(text)
+            self.input.press("Enter")
 
     def wait_idle(self) -> None:
         """The script run is over (call after waiting for what the run should show)."""
