@@ -21,13 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,13 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fake_openai import HOST, FakeOpenAI, Reply, unused_port  # noqa: E402
+from tests.app_process import AppProcess, start, stop  # noqa: E402
+from tests.fake_openai import FakeOpenAI, Reply  # noqa: E402
 
 LEVELS = (1, 10, 20, 50)  # sessions chatting at once
 MIN_SAMPLES = 20  # replies per level at least, so a p95 is not one unlucky reply
 CHUNK_DELAY = 0.02  # seconds between the fake's words: replies stream, ~0.3 s each
-STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 RUN_TIMEOUT = 60.0  # one script run as seen by one session; a hung app fails, not hangs
 BUDGET = 150.0  # seconds for the whole load benchmark, so `make bench` stays under 3 min
 CURSOR = "▌"  # what components/reply.py appends while a reply streams
@@ -62,105 +58,15 @@ TreePath = tuple[int, ...]
 # -- the app under load ---------------------------------------------------------------------
 
 
-@dataclass
-class App:
-    """One ``streamlit run app.py`` process on 127.0.0.1."""
-
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def stream_url(self) -> str:
-        return f"ws://{HOST}:{self.port}/_stcore/stream"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def app_environment(base_url: str, api_key: str, scratch: Path) -> dict[str, str]:
-    """This process's environment minus anything that could point the app elsewhere."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OPENAI_", "CHATLAB_", "STREAMLIT_")) and name != "DATABASE_URL"
-    }
-    env.update(
-        OPENAI_BASE_URL=base_url,
-        OPENAI_API_KEY=api_key,
-        CHATLAB_ENV_FILE=str(scratch / "no.env"),  # never a developer's .env
-        CHATLAB_DATA_DIR=str(scratch / "data"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 @contextlib.contextmanager
-def running_app(base_url: str, api_key: str, scratch: Path) -> Iterator[App]:
-    """Start the app, wait for ``/_stcore/health``, and stop it on the way out."""
-    port = unused_port()
-    log_path = scratch / "app.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        HOST,
-        "--browser.gatherUsageStats",
-        "false",
-        "--secrets.files",
-        str(scratch / "no-secrets.toml"),  # never a developer's secrets.toml
-        # As deployed: no reloading. A source file saved mid-run (an editor, a checkout)
-        # makes the watcher drop modules from sys.modules while other sessions' runs
-        # import them, failing those runs with KeyError: 'chatlab'.
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=app_environment(base_url, api_key, scratch),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    app = App(port, log_path, process)
+def running_app(base_url: str, api_key: str, scratch: Path) -> Iterator[AppProcess]:
+    """Start the app against ``base_url``, and stop it on the way out."""
+    env = {"OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": api_key}
+    app = start("load", env, scratch, scratch / "app.log")
     try:
-        wait_until_healthy(app)
         yield app
     finally:
-        stop(process)
-
-
-def wait_until_healthy(app: App) -> None:
-    health = f"http://{HOST}:{app.port}/_stcore/health"
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if app.process.poll() is not None:
-            raise RuntimeError(f"the app exited with {app.process.returncode}:\n{app.log()}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(health, timeout=2) as response:
-            if response.read().strip() == b"ok":
-                return
-        time.sleep(0.1)  # polling a process that is starting up
-    raise RuntimeError(f"the app was not healthy after {STARTUP_TIMEOUT:.0f} s:\n{app.log()}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
+        stop(app.process)
 
 
 # -- one script run, as the browser draws it ------------------------------------------------
@@ -404,7 +310,9 @@ def percentile(values: Sequence[float], pct: float) -> float:
 # -- make bench -------------------------------------------------------------------------------
 
 
-def measure(app: App, sessions: int, deadline: float, rounds: int | None = None) -> list[float]:
+def measure(
+    app: AppProcess, sessions: int, deadline: float, rounds: int | None = None
+) -> list[float]:
     """Times to first token of enough rounds of ``sessions`` sessions chatting at once."""
     samples: list[float] = []
     for _ in range(rounds or math.ceil(MIN_SAMPLES / sessions)):

@@ -17,10 +17,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +36,9 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from tests.app_process import AppDidNotStart, AppProcess, start, stop
 from tests.conftest import ROOT
-from tests.fake_openai import DEFAULT_MODELS, HOST, FakeOpenAI, Reply, unused_port
+from tests.fake_openai import DEFAULT_MODELS, FakeOpenAI, Reply
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No GPU, no QUIC and none of the browser's own traffic (updates, sync, safe browsing):
@@ -63,8 +60,6 @@ FAILURES = ARTIFACTS / "e2e" / "failures"
 # Random per run, so a hit in the page or a log can only come from this run's key.
 ENV_KEY = f"sk-e2e-env-{secrets.token_hex(12)}"
 READ_TIMEOUT_S = 3  # how long the app waits between two streamed chunks ("hang" faults)
-STARTUP_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 10.0
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 UI_TIMEOUT_MS = 20_000  # generous: two cores may run the app, the browser and pytest
 
@@ -74,86 +69,19 @@ expect.set_options(timeout=UI_TIMEOUT_MS)
 # -- the app under test ----------------------------------------------------------------------
 
 
-@dataclass
-class AppServer:
-    """One `streamlit run app.py` process and where its output goes."""
-
-    name: str
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/"
-
-    @property
-    def origin(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def log(self) -> str:
-        """Everything the app printed so far (stdout and stderr)."""
-        return self.log_path.read_text(errors="replace")
-
-
-def app_environment(extra: dict[str, str], scratch: Path) -> dict[str, str]:
-    """The process environment minus anything that could point the app elsewhere."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("OPENAI_", "CHATLAB_", "STREAMLIT_")) and name != "DATABASE_URL"
-    }
-    env.update(
-        CHATLAB_ENV_FILE=str(scratch / "no.env"),  # never a developer's .env
-        CHATLAB_READ_TIMEOUT=str(READ_TIMEOUT_S),
-        CHATLAB_CONNECT_TIMEOUT="2",
-        CHATLAB_DATA_DIR=str(scratch / "data"),  # stored chats stay out of the work tree
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
+AppServer = AppProcess
 
 
 def start_app(name: str, extra_env: dict[str, str], scratch: Path) -> AppServer:
-    """Start the app and wait until its health endpoint answers "ok"."""
-    port = unused_port()
-    LOGS.mkdir(parents=True, exist_ok=True)
+    """Start the app (short read timeouts for "hang" faults) and wait until it is healthy."""
     prune_logs()
     # The pid keeps two test runs on one machine from writing (and checking) one log.
     log_path = LOGS / f"app-{name}-{os.getpid()}.log"
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        HOST,
-        "--browser.gatherUsageStats",
-        "false",
-        # Only this (absent) file: a developer's .streamlit/secrets.toml is never read.
-        "--secrets.files",
-        str(scratch / "no-secrets.toml"),
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=app_environment(extra_env, scratch),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    app = AppServer(name, port, log_path, process)
+    timeouts = {"CHATLAB_READ_TIMEOUT": str(READ_TIMEOUT_S), "CHATLAB_CONNECT_TIMEOUT": "2"}
     try:
-        wait_until_healthy(app)
-    except BaseException:
-        stop_process(process)
-        raise
-    return app
+        return start(name, {**timeouts, **extra_env}, scratch, log_path)
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
 
 
 def prune_logs() -> None:
@@ -174,36 +102,7 @@ def is_running(pid: int) -> bool:
     return True
 
 
-def wait_until_healthy(app: AppServer) -> None:
-    health = f"{app.origin}/_stcore/health"
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if app.process.poll() is not None:
-            pytest.fail(f"app {app.name!r} exited with {app.process.returncode}:\n{app.log()}")
-        if answers_ok(health):
-            return
-        time.sleep(0.1)  # polling a process that is starting up, not synchronising a page
-    pytest.fail(f"app {app.name!r} not healthy after {STARTUP_TIMEOUT_S:.0f} s:\n{app.log()}")
-
-
-def answers_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.read().strip() == b"ok")
-    except OSError:
-        return False
-
-
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT_S)
+stop_process = stop
 
 
 @pytest.fixture(scope="session")

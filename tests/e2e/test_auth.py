@@ -8,10 +8,9 @@ browser, and the owner of a conversation is ``<issuer>#<sub>``.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
-import subprocess
-import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -22,17 +21,14 @@ import pytest
 import werkzeug.serving
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.conftest import ROOT
+from tests.app_process import AppDidNotStart, start, stop
 from tests.e2e.conftest import (
     LOGS,
     UI_TIMEOUT_MS,
     AppServer,
     ChatPage,
     Traffic,
-    app_environment,
     save_failure,
-    stop_process,
-    wait_until_healthy,
 )
 from tests.fake_openai import HOST, FakeOpenAI, unused_port
 
@@ -84,28 +80,15 @@ def auth_app(
         f'server_metadata_url = "{identity_provider}/.well-known/openid-configuration"\n'
     )
     env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.base_url}
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log_path = LOGS / "app-auth.log"
-    command = [
-        *(sys.executable, "-m", "streamlit", "run", "app.py"),
-        *("--server.headless", "true", "--server.port", str(port)),
-        *("--server.address", HOST, "--browser.gatherUsageStats", "false"),
-        *("--secrets.files", str(secrets_file)),
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=app_environment(env, tmp_path),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = AppServer("auth", port, log_path, process)
+    log_path = LOGS / f"app-auth-{os.getpid()}.log"
     try:
-        wait_until_healthy(server)
+        server = start("auth", env, tmp_path, log_path, port=port, secrets_file=secrets_file)
+    except AppDidNotStart as exc:
+        pytest.fail(str(exc))
+    try:
         yield server
     finally:
-        stop_process(process)
+        stop(server.process)
 
 
 SignIn = Callable[[str], ChatPage]

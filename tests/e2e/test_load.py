@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks import load
+from tests.app_process import AppProcess
 from tests.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.e2e
@@ -33,7 +34,7 @@ def echo_server() -> Iterator[FakeOpenAI]:
 
 
 @pytest.fixture
-def app_process(echo_server: FakeOpenAI, tmp_path: Path) -> Iterator[load.App]:
+def app_process(echo_server: FakeOpenAI, tmp_path: Path) -> Iterator[AppProcess]:
     """One ``streamlit run app.py`` talking to the echo server; stopped after the test."""
     with load.running_app(echo_server.base_url, KEY, tmp_path) as app:
         yield app
@@ -52,7 +53,7 @@ def expected_requests(conversations: list[list[str]]) -> list[list[dict[str, str
 
 
 def test_twenty_sessions_at_once_each_get_their_own_whole_reply(
-    app_process: load.App, echo_server: FakeOpenAI
+    app_process: AppProcess, echo_server: FakeOpenAI
 ) -> None:
     conversations = [load.conversation(index, TURNS) for index in range(SESSIONS)]
 
