@@ -34,9 +34,11 @@ def endpoint_panel() -> Endpoint:
         session.MAX_TOKENS,
         session.SYSTEM_PROMPT,
     )
+    endpoint = config.resolve_endpoint(session.sidebar_values(), session.secrets())
     with st.sidebar:
         st.button("New chat", icon=":material/add:", on_click=session.new_chat, width="stretch")
-        with st.expander("Connection", expanded=False):
+        # Open while there is nothing to talk to: the setup panel points here.
+        with st.expander("Connection", expanded=not endpoint.usable):
             _key_input()
             st.text_input(
                 "Base URL",
@@ -48,7 +50,7 @@ def endpoint_panel() -> Endpoint:
                     "if this server needs one."
                 ),
             )
-    return config.resolve_endpoint(session.sidebar_values(), session.secrets())
+    return endpoint
 
 
 def _key_input() -> None:

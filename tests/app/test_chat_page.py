@@ -31,6 +31,11 @@ def click(at: AppTest, label: str) -> AppTest:
     return button.click().run()
 
 
+def test_connection_panel_starts_closed_when_configured(app: AppTest) -> None:
+    (connection,) = [e for e in app.expander if e.label == "Connection"]
+    assert not connection.proto.expanded
+
+
 def test_first_reply_streams_with_settings_in_the_request(app: AppTest, fake: FakeOpenAI) -> None:
     fake.enqueue(Reply(text="Hello **there**"))
     send(app, "hi")
@@ -123,6 +128,8 @@ def test_no_key_and_no_base_url_shows_setup(
     assert "No model connection yet." in [i.value for i in at.info]
     assert "OPENAI_API_KEY" in at.markdown[0].value
     assert len(at.chat_input) == 0
+    (connection,) = [e for e in at.expander if e.label == "Connection"]
+    assert connection.proto.expanded  # the setup panel points into it
 
 
 def test_typed_key_is_used_and_kept_out_of_the_environment(
