@@ -640,21 +640,15 @@ def _upsert(conn: Connection, row: dict[str, Any]) -> int:
     Returns the rows written: 0 means the id belongs to another conversation. (SQLAlchemy
     must be told to keep an INSERT's rowcount; the driver drops it with the cursor.)
     """
-    if conn.dialect.name == "postgresql":
-        pg = postgresql.insert(_messages).values(row)
-        pg = pg.on_conflict_do_update(
-            index_elements=[_messages.c.id],
-            set_={name: pg.excluded[name] for name in _MUTABLE},
-            where=_messages.c.conversation_id == pg.excluded.conversation_id,
-        )
-        return conn.execute(pg.execution_options(preserve_rowcount=True)).rowcount
-    lite = sqlite.insert(_messages).values(row)
-    lite = lite.on_conflict_do_update(
+    # Both dialects spell "INSERT ... ON CONFLICT DO UPDATE" alike; only the import differs.
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    new = insert(_messages).values(row)
+    upsert = new.on_conflict_do_update(
         index_elements=[_messages.c.id],
-        set_={name: lite.excluded[name] for name in _MUTABLE},
-        where=_messages.c.conversation_id == lite.excluded.conversation_id,
+        set_={name: new.excluded[name] for name in _MUTABLE},
+        where=_messages.c.conversation_id == new.excluded.conversation_id,
     )
-    return conn.execute(lite.execution_options(preserve_rowcount=True)).rowcount
+    return conn.execute(upsert.execution_options(preserve_rowcount=True)).rowcount
 
 
 def _escape_like(text: str) -> str:

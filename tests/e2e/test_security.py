@@ -44,12 +44,17 @@ def authorizations(requests: list[Recorded]) -> set[str | None]:
     return {r.headers.get("authorization") for r in requests}
 
 
-def test_server_key_stays_on_the_server(chat: ChatPage, fake: FakeOpenAI) -> None:
+def chat_then_rejected(chat: ChatPage, fake: FakeOpenAI) -> None:
+    """One good turn, then one the server rejects with 401: the key is on screen twice over."""
     chat.chat("Hello", "Echo: Hello")
     fake.enqueue(UNAUTHORIZED)
     chat.send("Hello again")
     expect(chat.error).to_contain_text("The API key was not accepted.")
     chat.wait_idle()
+
+
+def test_server_key_stays_on_the_server(chat: ChatPage, fake: FakeOpenAI) -> None:
+    chat_then_rejected(chat, fake)
 
     assert len(fake.chat_requests) == 2
     assert authorizations(fake.chat_requests) == {f"Bearer {ENV_KEY}"}
@@ -62,11 +67,7 @@ def test_typed_key_is_used_by_its_session_and_never_sent_back(
     key = typed_key("typed")
     chat.type_key(key)
     expect(chat.textbox("OpenAI API key")).to_have_count(0)  # the field made way for a note
-    chat.chat("Hello", "Echo: Hello")
-    fake.enqueue(UNAUTHORIZED)
-    chat.send("Hello again")
-    expect(chat.error).to_contain_text("The API key was not accepted.")
-    chat.wait_idle()
+    chat_then_rejected(chat, fake)
 
     assert len(fake.chat_requests) == 2
     assert authorizations(fake.chat_requests) == {f"Bearer {key}"}
