@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 8501
 
-.PHONY: run test lint format bench clean
+.PHONY: run test test-real lint format bench clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chat Lab needs Python 3.11 or newer")'
@@ -25,6 +25,12 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser checks against a real server you run (never in CI; skipped without BASE_URL):
+#   make test-real BASE_URL=http://127.0.0.1:8080/v1 MODEL=<model id>
+test-real: $(VENV)/.dev
+	CHATLAB_REAL_BASE_URL="$(BASE_URL)" CHATLAB_REAL_MODEL="$(MODEL)" \
+		$(PY) -m pytest tests/real -p no:cacheprovider --timeout=600 $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .

@@ -9,6 +9,7 @@ so the numbers mean the same on a fast or a slow machine.
    vs iterating the raw SDK stream.
 3. rerun: one rerun of the chat page with 2,000 messages in the history vs with 50 (the
    window drawn on each rerun): what the history beyond the window costs.
+4. text: linear time of every text transformation (benchmarks/text.py).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import load  # noqa: E402
+from benchmarks import text  # noqa: E402
 from chatlab.client import make_client, start_reply  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
-from tests.fake_openai import FakeOpenAI, Reply  # noqa: E402
+from testing import load  # noqa: E402
+from testing.fake_openai import FakeOpenAI, Reply  # noqa: E402
 
 
 @contextmanager
@@ -119,6 +121,7 @@ def main() -> None:
             f"rerun   chat page with 2,000 messages {long * 1000:.0f} ms vs 50 "
             f"{window * 1000:.0f} ms -> ratio {long / window:.2f}"
         )
+    text.main()
     load.main()
 
 

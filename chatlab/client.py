@@ -10,30 +10,39 @@ the quirks so later requests go right the first time.
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx2
 import openai
 
+from chatlab import config
 from chatlab.config import Endpoint, Timeouts
-from chatlab.errors import to_chat_error
+from chatlab.deadline import Watch, watch_client
+from chatlab.errors import (
+    ChatError,
+    not_a_reply,
+    stalled,
+    stopped_early,
+    to_chat_error,
+    web_page,
+)
 from chatlab.messages import ChatSettings
-from chatlab.stream import Clock, ReplyStream
+from chatlab.stream import ChunkStream, Clock, ReplyStream, field, short_name
 from chatlab.tokens import estimate_prompt_tokens
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+JSON_SLACK = 1_000_000  # bytes a completion object holds besides its text
 TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slider has no effect."
 MAX_TOKENS_IGNORED = (
     "This model does not accept a reply-length cap: the max tokens slider has no effect."
 )
 
 
-def make_client(
-    endpoint: Endpoint, timeouts: Timeouts, *, http_client: httpx2.Client | None = None
-) -> openai.OpenAI:
+def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
     """A client for ``endpoint``; the SDK's own retries are off (the UI offers Retry)."""
     # A server that needs no key gets no Authorization header. The SDK insists on a
     # credential: an empty key provider passes its check at construction, and each
@@ -44,7 +53,9 @@ def make_client(
         base_url=endpoint.base_url or OPENAI_BASE_URL,
         timeout=httpx2.Timeout(timeouts.read, connect=timeouts.connect),
         max_retries=0,
-        http_client=http_client,
+        # The SDK's own defaults (limits, redirects, proxies from the environment), with
+        # every socket under the deadlines of ``chatlab.deadline``.
+        http_client=watch_client(openai.DefaultHttpxClient()),
     )
 
 
@@ -54,12 +65,16 @@ def _auth(client: openai.OpenAI) -> dict[str, Any]:
 
 
 def list_models(client: openai.OpenAI, *, timeout: float = 5.0) -> list[str]:
-    """Model ids the endpoint offers, sorted."""
+    """Model ids the endpoint offers, sorted; ``timeout`` bounds the whole request."""
+    watch = Watch()
+    watch.start(timeout, timeout)
     try:
-        listed = client.with_options(timeout=timeout).models.list(extra_headers=_auth(client))
-        return sorted(model.id for model in listed)
+        with watch.active():
+            listed = client.with_options(timeout=timeout).models.list(extra_headers=_auth(client))
+            ids = [short_name(field(model, "id")) for model in listed]
     except Exception as exc:
         raise to_chat_error(exc) from exc
+    return sorted({name for name in ids if name})
 
 
 @dataclass(frozen=True)
@@ -118,16 +133,30 @@ def start_reply(
     *,
     quirks: Quirks | None = None,
     clock: Clock = time.perf_counter,
+    timeouts: Timeouts | None = None,
+    max_chars: int | None = None,
+    watch: Watch | None = None,
 ) -> tuple[ReplyStream, Quirks]:
-    """Send the request and return the open stream, with the quirks it needed."""
+    """Send the request and return the open stream, with the quirks it needed.
+
+    ``timeouts`` and ``max_chars`` default to the configuration. Closing ``watch`` from
+    another thread stops the request before the stream exists (``Kind.STOPPED``).
+    """
     quirks = quirks or Quirks()
+    timeouts = timeouts or config.timeouts()
+    watch = watch or Watch()
     started = clock()
     # Ends: each pass returns, raises, or turns on one more quirk (there are four).
     while True:
+        watch.start(timeouts.connect + timeouts.read, timeouts.reply)
         try:
-            chunks = client.chat.completions.create(
-                **request_options(settings, messages, quirks), extra_headers=_auth(client)
-            )
+            with watch.active():
+                chunks = _checked(
+                    client.chat.completions.create(
+                        **request_options(settings, messages, quirks), extra_headers=_auth(client)
+                    ),
+                    max_chars or config.max_reply_chars(),
+                )
         except openai.BadRequestError as exc:
             adjusted = quirks.adjusted_for(exc)
             if adjusted is None:
@@ -135,7 +164,7 @@ def start_reply(
             quirks = adjusted
             continue
         except Exception as exc:
-            raise to_chat_error(exc, model=settings.model) from exc
+            raise _failed(exc, watch, timeouts, settings.model) from exc
         stream = ReplyStream(
             chunks,
             model=settings.model,
@@ -143,5 +172,77 @@ def start_reply(
             started=started,
             clock=clock,
             notices=quirks.notices(),
+            watch=watch,
+            timeouts=timeouts,
+            max_chars=max_chars or config.max_reply_chars(),
         )
         return stream, quirks
+
+
+def _failed(exc: Exception, watch: Watch, timeouts: Timeouts, model: str) -> ChatError:
+    if watch.closed:
+        return stopped_early()
+    if watch.expired:
+        return stalled(timeouts.read)
+    return to_chat_error(exc, model=model)
+
+
+def _checked(chunks: ChunkStream, max_chars: int) -> ChunkStream:
+    """The SDK's stream, unless the server answered with a web page or a plain JSON body."""
+    response = getattr(chunks, "response", None)
+    if not isinstance(response, httpx2.Response):
+        return chunks
+    kind = response.headers.get("content-type", "").lower()
+    url = response.url.copy_with(query=None)
+    if "text/html" in kind:
+        chunks.close()
+        raise web_page(url)
+    if "json" not in kind:
+        return chunks
+    try:  # a server that ignores stream=true: its whole reply is one completion object
+        payload = _read_json(response, limit=max_chars * 6 + JSON_SLACK)
+    finally:
+        chunks.close()
+    replayed = completion_chunks(payload)
+    if replayed is None:
+        raise not_a_reply(url, "a JSON document that is not a chat completion")
+    return _Replayed(replayed)
+
+
+def _read_json(response: httpx2.Response, *, limit: int) -> object:
+    body = bytearray()
+    for piece in response.iter_bytes():
+        body += piece
+        if len(body) > limit:
+            raise not_a_reply(response.url, "a JSON document too large to be one reply")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise not_a_reply(response.url, "a document that is neither a stream nor JSON") from None
+
+
+def completion_chunks(payload: object) -> list[dict[str, Any]] | None:
+    """A non-streamed ``chat.completion`` as the one chunk it would have streamed."""
+    choices = field(payload, "choices")
+    first = choices[0] if isinstance(choices, list) and choices else None
+    message = field(first, "message")
+    if message is None:
+        return None
+    delta = {"content": field(message, "content")}
+    choice = {"delta": delta, "finish_reason": field(first, "finish_reason")}
+    return [
+        {"model": field(payload, "model"), "usage": field(payload, "usage"), "choices": [choice]}
+    ]
+
+
+class _Replayed:
+    """Chunks already in hand, offered as a stream."""
+
+    def __init__(self, chunks: list[dict[str, Any]]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._chunks)
+
+    def close(self) -> None:
+        pass

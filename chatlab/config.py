@@ -9,6 +9,7 @@ line in ``.env`` does not hide a key in ``secrets.toml``.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,12 +67,20 @@ class Endpoint:
         return f"Endpoint(base_url={self.base_url!r}, key={key}, key_source={self.key_source!r})"
 
 
+MAX_REPLY_CHARS = 200_000  # ~50,000 tokens: longer than any model's usual output cap
+
+
 @dataclass(frozen=True)
 class Timeouts:
-    """Connect timeout, and the longest wait between two streamed chunks."""
+    """Connect timeout, the longest wait for the next piece of a reply, and a whole reply.
+
+    ``read`` holds even against a server that trickles bytes without sending a piece
+    (see ``chatlab.deadline``); ``reply`` bounds a reply that keeps streaming.
+    """
 
     connect: float = 10.0
     read: float = 60.0
+    reply: float = 600.0
 
 
 def resolve_endpoint(
@@ -104,12 +113,20 @@ def default_model(secrets: Mapping[str, object], environ: Mapping[str, str] | No
 
 
 def timeouts(environ: Mapping[str, str] | None = None) -> Timeouts:
-    """Timeouts from ``CHATLAB_CONNECT_TIMEOUT`` / ``CHATLAB_READ_TIMEOUT`` (seconds)."""
+    """Timeouts from ``CHATLAB_CONNECT_TIMEOUT``, ``_READ_TIMEOUT``, ``_REPLY_TIMEOUT`` (s)."""
     env = os.environ if environ is None else environ
     return Timeouts(
         connect=_seconds(env.get("CHATLAB_CONNECT_TIMEOUT"), Timeouts.connect),
         read=_seconds(env.get("CHATLAB_READ_TIMEOUT"), Timeouts.read),
+        reply=_seconds(env.get("CHATLAB_REPLY_TIMEOUT"), Timeouts.reply),
     )
+
+
+def max_reply_chars(environ: Mapping[str, str] | None = None) -> int:
+    """``CHATLAB_MAX_REPLY_CHARS``: a reply is cut there (default 200,000 characters)."""
+    env = os.environ if environ is None else environ
+    raw = (env.get("CHATLAB_MAX_REPLY_CHARS") or "").strip().replace("_", "")
+    return int(raw) if raw.isdigit() and int(raw) > 0 else MAX_REPLY_CHARS
 
 
 def _seconds(raw: str | None, default: float) -> float:
@@ -117,7 +134,16 @@ def _seconds(raw: str | None, default: float) -> float:
         value = float(raw) if raw and raw.strip() else default
     except ValueError:
         return default
-    return value if value > 0 else default
+    return value if 0 < value < math.inf else default
+
+
+def discovery_ports(environ: Mapping[str, str] | None = None) -> tuple[int, ...] | None:
+    """``CHATLAB_DISCOVERY_PORTS`` (comma-separated; blank: look nowhere), None when unset."""
+    env = os.environ if environ is None else environ
+    raw = env.get("CHATLAB_DISCOVERY_PORTS")
+    if raw is None:
+        return None
+    return tuple(int(p) for p in raw.replace(",", " ").split() if p.isdigit())
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:

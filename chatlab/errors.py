@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
+import httpx2
 import openai
+
+MAX_COUNT = 10**8  # more tokens than any request or reply has: absurd above it
+MAX_SERVER_TEXT = 2000  # characters of a server's error message worth showing
 
 
 class Kind(StrEnum):
     """What went wrong, as far as the user needs to know."""
 
-    MISSING_KEY = "missing_key"
     AUTH = "auth"
     PERMISSION = "permission"
     NOT_FOUND = "not_found"
@@ -33,15 +37,39 @@ class Kind(StrEnum):
     TIMEOUT = "timeout"
     STREAM_CUT = "stream_cut"
     MALFORMED = "malformed"
+    NOT_COMPATIBLE = "not_compatible"  # a web page, plain JSON, oversized headers, no events
     STREAM_ERROR = "stream_error"
     INCOMPLETE = "incomplete"
     EMPTY = "empty"
+    TOO_LONG = "too_long"  # the reply reached CHATLAB_MAX_REPLY_CHARS
+    STOPPED = "stopped"  # the user stopped the request before the reply began
     UNKNOWN = "unknown"
 
 
-@dataclass(eq=False)  # not frozen: raising sets __traceback__
-class ChatError(Exception):
-    """A failure explained: ``message`` says what happened, ``action`` what to do."""
+class ChatLabError(Exception):
+    """Every failure Chat Lab explains: ``message`` says what happened, ``action`` what to do.
+
+    The UI shows ``str(err)`` (through the one escaping path for untrusted text: a message
+    can quote a server or a file) and offers Retry only when ``retryable``.
+    """
+
+    def __init__(self, message: str, action: str, *, retryable: bool = True) -> None:
+        super().__init__(message, action)
+        self.message = message
+        self.action = action
+        self.retryable = retryable
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.action}"
+
+
+@dataclass(eq=False, repr=False)  # not frozen: raising sets __traceback__
+class ChatError(ChatLabError):
+    """A failure talking to the model, with its ``kind`` and the server's own words.
+
+    ``prompt_tokens`` and ``context_window`` are set for a context overflow when the
+    server said them.
+    """
 
     kind: Kind
     message: str
@@ -49,25 +77,36 @@ class ChatError(Exception):
     retryable: bool = True
     retry_after: float | None = None
     detail: str | None = None
+    prompt_tokens: int | None = None
+    context_window: int | None = None
 
-    def __str__(self) -> str:
-        return f"{self.message} {self.action}"
+    def __post_init__(self) -> None:
+        ChatLabError.__init__(self, self.message, self.action, retryable=self.retryable)
+
+    __str__ = ChatLabError.__str__
 
 
 def to_chat_error(exc: BaseException, *, model: str = "") -> ChatError:
     """Explain any exception raised while talking to the model."""
     if isinstance(exc, ChatError):
         return exc
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
         return _timeout()
+    if isinstance(exc, httpx2.TransportError):  # raised bare while reading a body
+        return ChatError(
+            Kind.STREAM_CUT,
+            "The connection dropped in the middle of the reply.",
+            "Retry; what arrived before the drop is kept.",
+            detail=f"{type(exc).__name__}: {exc}",
+        )
     if isinstance(exc, openai.APIConnectionError):
         return _connection(exc)
     if isinstance(exc, openai.APIStatusError):
         return _status(exc, model)
     if isinstance(exc, openai.APIError):
-        return ChatError(
+        return _context_overflow(exc) or ChatError(
             Kind.STREAM_ERROR,
-            f"The server reported an error during the reply: {exc.message}",
+            f"The server reported an error during the reply: {_server_text(exc)}",
             "Retry; what arrived before the error is kept.",
             detail=_detail(exc),
         )
@@ -82,17 +121,6 @@ def to_chat_error(exc: BaseException, *, model: str = "") -> ChatError:
         Kind.UNKNOWN,
         f"Something unexpected went wrong ({type(exc).__name__}).",
         "Retry; if it persists, check the app's log.",
-    )
-
-
-def missing_key() -> ChatError:
-    """No key and no base URL: nothing to talk to."""
-    return ChatError(
-        Kind.MISSING_KEY,
-        "No API key is set.",
-        "Paste a key in the sidebar, put OPENAI_API_KEY in .env, or set OPENAI_BASE_URL "
-        "to a local server that needs no key.",
-        retryable=False,
     )
 
 
@@ -114,6 +142,63 @@ def empty_reply() -> ChatError:
     )
 
 
+def reply_too_long(limit: int) -> ChatError:
+    """The reply reached ``CHATLAB_MAX_REPLY_CHARS`` and was cut there."""
+    return ChatError(
+        Kind.TOO_LONG,
+        f"The reply was cut at {limit:,} characters, Chat Lab's limit for one reply.",
+        "What arrived is kept. To allow longer replies, raise CHATLAB_MAX_REPLY_CHARS.",
+        retryable=False,
+    )
+
+
+def reply_timed_out(seconds: float) -> ChatError:
+    """The whole reply took longer than ``CHATLAB_REPLY_TIMEOUT``."""
+    return ChatError(
+        Kind.TIMEOUT,
+        f"The reply was still streaming after {seconds:g} s, Chat Lab's limit for one reply.",
+        "What arrived is kept. Retry, or raise CHATLAB_REPLY_TIMEOUT for very long replies.",
+    )
+
+
+def stalled(seconds: float) -> ChatError:
+    """The connection stayed open but no piece of the reply came within the read timeout."""
+    return ChatError(
+        Kind.TIMEOUT,
+        "The model server kept the connection open but sent nothing usable in time "
+        f"(CHATLAB_READ_TIMEOUT is {seconds:g} s).",
+        "Retry. A busy or slow local model may need a longer CHATLAB_READ_TIMEOUT.",
+    )
+
+
+def stopped_early() -> ChatError:
+    """The user stopped the request before the reply began."""
+    return ChatError(
+        Kind.STOPPED,
+        "The request was stopped before the reply began.",
+        "Send again when you are ready.",
+    )
+
+
+def web_page(url: object) -> ChatError:
+    """A 200 answer that is an HTML page (a proxy, a login page, a wrong port)."""
+    return ChatError(
+        Kind.NOT_COMPATIBLE,
+        f"The server at {url} answered with a web page, not an OpenAI-compatible stream.",
+        "Check OPENAI_BASE_URL: it should end in /v1 (or the path your server documents) "
+        "and reach the model server itself, not a proxy or login page.",
+    )
+
+
+def not_a_reply(url: object, said: str) -> ChatError:
+    """A 200 answer that is neither a stream of chunks nor a completion."""
+    return ChatError(
+        Kind.NOT_COMPATIBLE,
+        f"The server at {url} answered with {said}, not an OpenAI-compatible reply.",
+        "Check OPENAI_BASE_URL and that the server there speaks the Chat Completions API.",
+    )
+
+
 def _timeout() -> ChatError:
     return ChatError(
         Kind.TIMEOUT,
@@ -125,6 +210,15 @@ def _timeout() -> ChatError:
 def _connection(exc: openai.APIConnectionError) -> ChatError:
     cause = exc.__cause__
     text = f"{type(cause).__name__}: {cause}" if cause else exc.message
+    if "buffer too long" in str(cause):  # h11 refuses a header block over 100 KB
+        return ChatError(
+            Kind.NOT_COMPATIBLE,
+            f"The server at {exc.request.url.copy_with(path='/')} sent response headers "
+            "too large to read (over 100 KB).",
+            "Check OPENAI_BASE_URL: a proxy or server there is misbehaving; retrying "
+            "will not help until it is fixed.",
+            detail=text,
+        )
     if _mid_stream(cause):
         return ChatError(
             Kind.STREAM_CUT,
@@ -147,13 +241,12 @@ def _mid_stream(cause: BaseException | None) -> bool:
 
 
 def _status(exc: openai.APIStatusError, model: str) -> ChatError:
-    status, code, detail = exc.status_code, exc.code or "", _detail(exc)
+    status, code, detail = exc.status_code, str(exc.code or ""), _detail(exc)
     if status == 401:
         return ChatError(
             Kind.AUTH,
             "The API key was not accepted.",
             "Check the key (sidebar, .env or secrets.toml) and paste a valid one.",
-            retryable=False,
             detail=detail,
         )
     if status == 403:
@@ -161,7 +254,6 @@ def _status(exc: openai.APIStatusError, model: str) -> ChatError:
             Kind.PERMISSION,
             "This key is not allowed to use this model or endpoint.",
             "Pick another model, or check the key's project and permissions.",
-            retryable=False,
             detail=detail,
         )
     if status == 404:
@@ -169,19 +261,13 @@ def _status(exc: openai.APIStatusError, model: str) -> ChatError:
             Kind.NOT_FOUND,
             f"The model {model!r} was not found at this endpoint." if model else detail,
             "Pick another model in the sidebar, or check OPENAI_BASE_URL.",
-            retryable=False,
             detail=detail,
         )
     if status == 429:
         return _rate_limit(exc, code, detail)
-    if status == 400 and code == "context_length_exceeded":
-        return ChatError(
-            Kind.CONTEXT_LENGTH,
-            "The conversation is longer than this model's context window.",
-            "Drop the oldest turns and retry, start a new chat, or pick a model "
-            "with a larger context.",
-            detail=detail,
-        )
+    overflow = _context_overflow(exc)
+    if overflow is not None:
+        return overflow
     if status >= 500:
         return ChatError(
             Kind.SERVER,
@@ -191,7 +277,7 @@ def _status(exc: openai.APIStatusError, model: str) -> ChatError:
         )
     return ChatError(
         Kind.BAD_REQUEST,
-        f"The server rejected the request: {exc.message}",
+        f"The server rejected the request: {_server_text(exc)}",
         "Change the settings the message names, then retry.",
         detail=detail,
     )
@@ -243,8 +329,84 @@ def retry_after_seconds(headers: object) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+# How each server says the conversation does not fit. Numbers, where a form has them, are
+# read by the patterns below (the first that matches wins).
+_OVERFLOW_CODES = {"context_length_exceeded", "exceed_context_size_error"}
+_OVERFLOW_WORDS = re.compile(
+    r"context (?:length|size|window)|maximum context|context the overflows|n_ctx", re.IGNORECASE
+)
+_WINDOW_PATTERNS = [
+    re.compile(r"maximum context length is (\d{1,15})", re.IGNORECASE),  # OpenAI, vLLM
+    re.compile(r"available context size \((\d{1,15}) tokens", re.IGNORECASE),  # llama.cpp
+    re.compile(r"context length of only (\d{1,15})", re.IGNORECASE),  # LM Studio
+    re.compile(r"n_ctx: ?(\d{1,15})", re.IGNORECASE),  # LM Studio
+]
+_PROMPT_PATTERNS = [
+    re.compile(r"\((\d{1,15}) in the messages", re.IGNORECASE),  # vLLM, OpenAI (older)
+    re.compile(r"messages resulted in (\d{1,15}) tokens", re.IGNORECASE),  # OpenAI
+    re.compile(r"request has (\d{1,15}) input tokens", re.IGNORECASE),  # vLLM
+    re.compile(r"you requested (\d{1,15}) tokens", re.IGNORECASE),  # vLLM, older form
+    re.compile(r"request \((\d{1,15}) tokens\)", re.IGNORECASE),  # llama.cpp
+    re.compile(r"keep the first (\d{1,15}) tokens", re.IGNORECASE),  # LM Studio
+    re.compile(r"n_keep: ?(\d{1,15})", re.IGNORECASE),  # LM Studio
+]
+
+
+def _context_overflow(exc: openai.APIError) -> ChatError | None:
+    """A context-overflow error in any known dialect, with the numbers the server gave."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    text = _server_text(exc)
+    names = {str(exc.code or ""), str(body.get("type") or ""), str(body.get("code") or "")}
+    if not (names & _OVERFLOW_CODES or _OVERFLOW_WORDS.search(text)):
+        return None
+    prompt = server_count(body.get("n_prompt_tokens")) or _number(_PROMPT_PATTERNS, text)
+    window = server_count(body.get("n_ctx")) or _number(_WINDOW_PATTERNS, text)
+    if prompt and window:
+        message = f"The conversation is {prompt:,} tokens; this model holds {window:,}."
+    elif window:
+        message = f"The conversation is longer than this model's context window ({window:,})."
+    else:
+        message = "The conversation is longer than this model's context window."
+    return ChatError(
+        Kind.CONTEXT_LENGTH,
+        message,
+        "Drop the oldest turns and retry, start a new chat, or pick a model with a larger context.",
+        detail=_detail(exc),
+        prompt_tokens=prompt,
+        context_window=window,
+    )
+
+
+def _number(patterns: list[re.Pattern[str]], text: str) -> int | None:
+    for pattern in patterns:
+        found = pattern.search(text)
+        if found:
+            return server_count(int(found.group(1)))
+    return None
+
+
+def server_count(value: object) -> int | None:
+    """A token count a server sent, if it is a plausible one: a whole number, 0 to 10^8."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if not math.isfinite(value) or value != int(value) or not 0 <= value <= MAX_COUNT:
+        return None
+    return int(value)
+
+
+def _server_text(exc: openai.APIError) -> str:
+    """The server's own words: the error's message, or a bare error string (LM Studio)."""
+    body = exc.body
+    text = exc.message
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        text = body["message"]
+    elif isinstance(body, str) and body.strip():
+        text = body.strip()
+    return text[:MAX_SERVER_TEXT]
+
+
 def _detail(exc: openai.APIError) -> str:
-    parts = [exc.message]
+    parts = [_server_text(exc)]
     if isinstance(exc, openai.APIStatusError):
         parts.insert(0, f"HTTP {exc.status_code}")
     if exc.code:

@@ -10,7 +10,6 @@ Each message has an id and a parent id so stored conversations can grow branches
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
@@ -29,14 +28,17 @@ class Status(StrEnum):
     FAILED = "failed"  # an error ended it; the partial text is kept
 
 
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+
+
 @dataclass(frozen=True)
 class ChatSettings:
-    """The knobs that produced (or will produce) a reply."""
+    """The knobs that produced (or will produce) a reply; the defaults are the app's."""
 
     model: str
     temperature: float = 0.7
     max_tokens: int = 1024
-    system_prompt: str = "You are a helpful assistant."
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,6 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     estimated: bool = False
-
-    @property
-    def total_tokens(self) -> int:
-        return self.prompt_tokens + self.completion_tokens
 
 
 @dataclass(frozen=True)
@@ -62,6 +60,7 @@ class ReplyStats:
     time_to_first_token: float | None
     total_time: float
     cost_usd: float | None = None
+    parts: int = 1  # requests that made this reply (Continue adds one)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -73,6 +72,26 @@ class ReplyStats:
         if generating <= 0 or tokens <= 1:
             return None
         return (tokens - 1) / generating
+
+    def followed_by(self, later: ReplyStats) -> ReplyStats:
+        """One reply made of two requests (Continue): both parts' tokens, cost and time."""
+        usage = Usage(
+            self.usage.prompt_tokens + later.usage.prompt_tokens,
+            self.usage.completion_tokens + later.usage.completion_tokens,
+            self.usage.estimated or later.usage.estimated,
+        )
+        cost = None
+        if self.cost_usd is not None and later.cost_usd is not None:
+            cost = self.cost_usd + later.cost_usd
+        return ReplyStats(
+            model=later.model,
+            usage=usage,
+            finish_reason=later.finish_reason,
+            time_to_first_token=self.time_to_first_token,
+            total_time=self.total_time + later.total_time,
+            cost_usd=cost,
+            parts=self.parts + later.parts,
+        )
 
 
 # Characters that draw nothing but which str.strip() keeps.
@@ -101,22 +120,3 @@ class ChatMessage:
     settings: ChatSettings | None = None
     stats: ReplyStats | None = None
     notices: tuple[str, ...] = ()
-
-
-def api_messages(system_prompt: str, history: Iterable[ChatMessage]) -> list[dict[str, str]]:
-    """The request's ``messages``: the system prompt first, then every turn with text."""
-    out: list[dict[str, str]] = []
-    if system_prompt.strip():
-        out.append({"role": "system", "content": system_prompt})
-    out.extend({"role": m.role, "content": m.content} for m in history if m.content)
-    return out
-
-
-def drop_oldest_turns(history: list[ChatMessage], keep_last: int = 1) -> list[ChatMessage]:
-    """Drop the oldest user turn and the replies to it, keeping at least ``keep_last`` messages."""
-    if len(history) <= keep_last:
-        return list(history)
-    cut = 1
-    while cut < len(history) - keep_last and history[cut].role != "user":
-        cut += 1
-    return list(history[cut:])

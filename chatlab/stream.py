@@ -5,19 +5,46 @@ so it notes when the first token came, the finish reason and the usage chunk (se
 last, with ``choices: []``, when ``stream_options.include_usage`` is on). Servers that
 send no usage get an estimate, flagged as such. Whatever goes wrong mid-stream is
 raised as a ``ChatError`` and the text received so far stays readable in ``.text``.
+
+Everything a chunk carries is checked here, at the boundary: the SDK builds chunks
+without validation, so a compatible server can put ``Infinity`` in a token count, a
+list of parts in ``content`` or a lone surrogate in any string. What cannot be stored
+and read back is replaced (text) or treated as unknown (counts).
+
+A ``Watch`` (``chatlab.deadline``) bounds each wait by the read timeout and the whole
+reply by the reply timeout, however slowly the bytes trickle; ``close()`` from any
+thread cuts the connection and the reply ends quietly, marked ``stopped``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from chatlab.errors import ChatError, empty_reply, incomplete_stream, to_chat_error
+from chatlab.config import MAX_REPLY_CHARS, Timeouts
+from chatlab.deadline import Watch
+from chatlab.errors import (
+    ChatError,
+    empty_reply,
+    incomplete_stream,
+    reply_timed_out,
+    reply_too_long,
+    server_count,
+    stalled,
+    to_chat_error,
+)
 from chatlab.messages import ReplyStats, Usage
 from chatlab.tokens import cost_usd, estimate_tokens
 
 Clock = Callable[[], float]
+MAX_NAME = 200  # a model id or finish reason longer than this is not one
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_END = object()
 
 
 class ChunkStream(Protocol):
@@ -28,8 +55,53 @@ class ChunkStream(Protocol):
     def close(self) -> None: ...
 
 
+def readable(text: str) -> str:
+    """``text`` with lone surrogates (unencodable, unstorable) replaced by U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def field(obj: object, name: str) -> Any:
+    """``obj.name`` or ``obj[name]``: the SDK leaves shapes it cannot build as dicts."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def content_text(content: object) -> str:
+    """The text of a delta's content: a string, text parts joined, or a number."""
+    if isinstance(content, str):
+        return readable(content)
+    if isinstance(content, list):
+        parts = (field(part, "text") for part in content)
+        return readable("".join(part for part in parts if isinstance(part, str)))
+    if isinstance(content, int | float) and not isinstance(content, bool):
+        return str(content) if math.isfinite(content) else ""
+    return ""
+
+
+def short_name(value: object) -> str | None:
+    """A model id or finish reason, when the server sent a plausible one."""
+    if isinstance(value, str) and 0 < len(value) <= MAX_NAME:
+        return readable(value)
+    return None
+
+
+def usage_of(value: object) -> Usage | None:
+    """Token counts from a usage object, or None when either is not a plausible count."""
+    prompt = server_count(field(value, "prompt_tokens"))
+    completion = server_count(field(value, "completion_tokens"))
+    if prompt is None or completion is None:
+        return None
+    return Usage(prompt_tokens=prompt, completion_tokens=completion)
+
+
 class ReplyStream:
-    """Yields a reply's text deltas and records its telemetry."""
+    """Yields a reply's text deltas and records its telemetry.
+
+    ``close()`` may be called from any thread, at any time, more than once: it ends the
+    iteration quietly (``stopped`` is then True if the reply had not ended) and closes
+    the HTTP connection at once, even under a blocked read.
+    """
 
     def __init__(
         self,
@@ -40,10 +112,21 @@ class ReplyStream:
         started: float,
         clock: Clock = time.perf_counter,
         notices: tuple[str, ...] = (),
+        watch: Watch | None = None,
+        timeouts: Timeouts | None = None,
+        max_chars: int = MAX_REPLY_CHARS,
     ) -> None:
         self._chunks = chunks
         self._clock = clock
         self._parts: list[str] = []
+        self._length = 0
+        self._watch = watch or Watch()
+        self._timeouts = timeouts
+        self._lock = threading.Lock()
+        self._reading = False
+        self._released = False
+        self._ended = False
+        self.max_chars = max_chars
         self.model = model
         self.notices = notices
         self.started = started
@@ -52,6 +135,7 @@ class ReplyStream:
         self.ended_at: float | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.stopped = False
 
     @property
     def text(self) -> str:
@@ -60,41 +144,90 @@ class ReplyStream:
 
     def __iter__(self) -> Iterator[str]:
         try:
-            for chunk in self._chunks:
-                yield from self._take(chunk)
+            yield from self._read()
         except ChatError:
             raise
         except Exception as exc:
-            raise to_chat_error(exc, model=self.model) from exc
+            if not self.stopped:
+                raise self._explain(exc) from exc
         finally:
             self.ended_at = self._clock()
-            self._chunks.close()
+            self._ended = True
+            self._release()
+        if self.stopped:
+            return
         if self.finish_reason is None:
             raise incomplete_stream()
         if not self._parts and self.finish_reason == "stop":
             raise empty_reply()
 
+    def _read(self) -> Iterator[str]:
+        chunks = iter(self._chunks)
+        while True:
+            with self._lock:
+                if self.stopped:
+                    return
+                self._reading = True
+            try:
+                with self._watch.active():
+                    chunk = next(chunks, _END)
+            finally:
+                with self._lock:
+                    self._reading = False
+            if chunk is _END or self.stopped:
+                return
+            if self._timeouts is not None:
+                self._watch.extend(self._timeouts.read)
+                if self._watch.over:
+                    raise reply_timed_out(self._timeouts.reply)
+            yield from self._take(chunk)
+
+    def _explain(self, exc: Exception) -> ChatError:
+        if self._watch.expired and self._timeouts is not None:
+            if self._watch.over:
+                return reply_timed_out(self._timeouts.reply)
+            return stalled(self._timeouts.read)
+        return to_chat_error(exc, model=self.model)
+
     def _take(self, chunk: Any) -> Iterator[str]:
-        if getattr(chunk, "usage", None) is not None:
-            self.usage = Usage(
-                prompt_tokens=chunk.usage.prompt_tokens or 0,
-                completion_tokens=chunk.usage.completion_tokens or 0,
-            )
-        if getattr(chunk, "model", None):
-            self.model = chunk.model
-        for choice in chunk.choices or ():
-            if choice.finish_reason:
-                self.finish_reason = choice.finish_reason
-            text = choice.delta.content if choice.delta else None
-            if text:
+        usage = field(chunk, "usage")
+        if usage is not None:
+            self.usage = usage_of(usage) or self.usage
+        self.model = short_name(field(chunk, "model")) or self.model
+        choices = field(chunk, "choices")
+        for choice in choices if isinstance(choices, list) else ():
+            finish = field(choice, "finish_reason")
+            if finish is not None:
+                self.finish_reason = short_name(finish) or self.finish_reason
+            text = content_text(field(field(choice, "delta"), "content"))
+            room = self.max_chars - self._length
+            if text[:room]:
                 if self.first_token_at is None:
                     self.first_token_at = self._clock()
-                self._parts.append(text)
-                yield text
+                self._parts.append(text[:room])
+                self._length += len(text[:room])
+                yield text[:room]
+            if len(text) > room:
+                raise reply_too_long(self.max_chars)
 
     def close(self) -> None:
-        """Release the connection (stopping the server's generation)."""
-        self._chunks.close()
+        """Stop: end the reply quietly and close its connection. Safe from any thread."""
+        with self._lock:
+            if self._released:
+                return
+            self.stopped = not self._ended
+            self._watch.close()  # shuts the socket only while a read is in progress
+            reading = self._reading
+        if not reading:  # else the reading thread releases it as its read fails
+            self._release()
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        with contextlib.suppress(Exception):  # a broken connection may fail to close
+            self._chunks.close()
 
     def stats(self) -> ReplyStats:
         """Telemetry so far; usage is estimated when the server sent none."""

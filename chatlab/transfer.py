@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
+from chatlab.errors import ChatLabError
+from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Role, Status, Usage
 
 DEFAULT_TITLE = "New chat"
@@ -27,37 +30,163 @@ MAX_IMPORT_MESSAGES = 10_000
 MAX_IMPORT_CHARS = 20_000_000
 MAX_TEXT_LENGTH = 1_000_000
 MAX_ID_LENGTH = 100
+MAX_NOTICES = 100
+MAX_NOTICE_LENGTH = 10_000
+# Bounds past which a number is not telemetry but a fault (a server's or a hand edit's).
+MAX_TOKENS = 1_000_000_000
+MAX_TEMPERATURE = 2.0
+MAX_SECONDS = 1_000_000.0
+MAX_COST_USD = 1_000_000.0
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+# The most JSON containers (objects, lists) and values (commas) a file of at most
+# MAX_IMPORT_MESSAGES messages can hold: a message is an object with settings, stats,
+# usage and a list of notices, about twenty fields and at most MAX_NOTICES notices.
+MAX_IMPORT_CONTAINERS = 5 * MAX_IMPORT_MESSAGES + 10
+MAX_IMPORT_VALUES = (30 + MAX_NOTICES) * MAX_IMPORT_MESSAGES + 100
 ROLES: tuple[str, ...] = get_args(Role)
+_T = TypeVar("_T")
+STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-# -- settings and stats as JSON ----------------------------------------------------------
+class InvalidDocument(ChatLabError):
+    """What is wrong with an import file (or a stored JSON field), in words."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(
+            f"This file cannot be imported: {problem}.",
+            "Nothing was imported. Choose a JSON file exported by Chat Lab, or fix the file.",
+            retryable=False,
+        )
+        self.problem = problem
 
 
-def settings_from(data: Mapping[str, Any]) -> ChatSettings:
-    """Settings from their JSON form (keys are the dataclass fields)."""
+def _invalid(problem: str) -> InvalidDocument:
+    return InvalidDocument(problem)
+
+
+# -- field rules, shared by imports and the store ----------------------------------------
+
+
+def clean_text(text: str) -> str:
+    """``text`` with lone surrogates (which no encoding can store) replaced by U+FFFD."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
+def _is_text(value: object) -> bool:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_LENGTH:
+        return False
+    return value.isascii() or _SURROGATE.search(value) is None
+
+
+def _is_number(value: object, top: float) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return math.isfinite(value) and 0 <= value <= top
+
+
+FieldKind = Literal["text", "temperature", "seconds", "usd", "count", "flag"]
+_KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
+    "text": (_is_text, "a string of valid Unicode text"),
+    "temperature": (
+        lambda v: _is_number(v, MAX_TEMPERATURE),
+        f"a number from 0 to {MAX_TEMPERATURE:g}",
+    ),
+    "seconds": (
+        lambda v: _is_number(v, MAX_SECONDS),
+        f"a number of seconds up to {MAX_SECONDS:,.0f}",
+    ),
+    "usd": (lambda v: _is_number(v, MAX_COST_USD), f"a number from 0 to {MAX_COST_USD:,.0f}"),
+    "count": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TOKENS,
+        f"a count (a whole number from 0 to {MAX_TOKENS:,})",
+    ),
+    "flag": (lambda v: isinstance(v, bool), "true or false"),
+}
+# name -> (kind, may be null)
+_SETTINGS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
+    "model": ("text", False),
+    "temperature": ("temperature", False),
+    "max_tokens": ("count", False),
+    "system_prompt": ("text", False),
+}
+_STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
+    "model": ("text", False),
+    "finish_reason": ("text", True),
+    "time_to_first_token": ("seconds", True),
+    "total_time": ("seconds", False),
+    "cost_usd": ("usd", True),
+}
+_USAGE_FIELDS: dict[str, tuple[FieldKind, bool]] = {
+    "prompt_tokens": ("count", False),
+    "completion_tokens": ("count", False),
+    "estimated": ("flag", True),
+}
+
+
+def settings_from(data: object, where: str = "settings") -> ChatSettings:
+    """Settings from their JSON form; ``InvalidDocument`` names the first bad field."""
+    item = _check_fields(_object(data, where), _SETTINGS_FIELDS, where)
     return ChatSettings(
-        model=str(data["model"]),
-        temperature=float(data["temperature"]),
-        max_tokens=int(data["max_tokens"]),
-        system_prompt=str(data["system_prompt"]),
+        model=item["model"],
+        temperature=float(item["temperature"]),
+        max_tokens=item["max_tokens"],
+        system_prompt=item["system_prompt"],
     )
 
 
-def stats_from(data: Mapping[str, Any]) -> ReplyStats:
-    """Telemetry from its JSON form (keys are the dataclass fields)."""
-    usage = data["usage"]
+def stats_from(data: object, where: str = "stats") -> ReplyStats:
+    """Telemetry from its JSON form; ``InvalidDocument`` names the first bad field."""
+    item = _check_fields(_object(data, where), _STATS_FIELDS, where)
+    usage = _check_fields(
+        _object(item.get("usage"), f"{where}.usage"), _USAGE_FIELDS, f"{where}.usage"
+    )
     return ReplyStats(
-        model=str(data["model"]),
+        model=item["model"],
         usage=Usage(
-            prompt_tokens=int(usage["prompt_tokens"]),
-            completion_tokens=int(usage["completion_tokens"]),
-            estimated=bool(usage.get("estimated", False)),
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            estimated=bool(usage.get("estimated") or False),
         ),
-        finish_reason=data.get("finish_reason"),
-        time_to_first_token=_optional_float(data.get("time_to_first_token")),
-        total_time=float(data["total_time"]),
-        cost_usd=_optional_float(data.get("cost_usd")),
+        finish_reason=item.get("finish_reason"),
+        time_to_first_token=_optional_float(item.get("time_to_first_token")),
+        total_time=float(item["total_time"]),
+        cost_usd=_optional_float(item.get("cost_usd")),
+        parts=_parts(item.get("parts")),
     )
+
+
+def _parts(value: object) -> int:
+    # Absent in exports from before Continue added parts up: one request.
+    ok = isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_TOKENS
+    return value if ok and isinstance(value, int) else 1
+
+
+def settings_json(settings: ChatSettings | None) -> dict[str, Any] | None:
+    """Settings as stored: their JSON form, or None (unknown) when a field is out of bounds."""
+    return None if settings is None else _readable(asdict(settings), settings_from)
+
+
+def stats_json(stats: ReplyStats | None) -> dict[str, Any] | None:
+    """Telemetry as stored: optional fields out of bounds become null; None if more is bad."""
+    if stats is None:
+        return None
+    data = asdict(stats)
+    for name, (kind, nullable) in _STATS_FIELDS.items():
+        if nullable and not _KIND_CHECKS[kind][0](data.get(name)):
+            data[name] = None
+    return _readable(data, stats_from)
+
+
+def _readable(data: dict[str, Any], read: Callable[[object], object]) -> dict[str, Any] | None:
+    """``data`` if it reads back, else None: never store what cannot be read back."""
+    try:
+        read(data)
+    except InvalidDocument:
+        return None
+    return data
 
 
 def _optional_float(value: Any) -> float | None:
@@ -78,8 +207,8 @@ def title_from(text: str) -> str:
 
 
 def clean_title(title: str) -> str:
-    """A title fit to store: one line, not too long, never empty."""
-    return " ".join(title.split())[:MAX_TITLE_LENGTH] or DEFAULT_TITLE
+    """A title fit to store: one line, not too long, valid Unicode, never empty."""
+    return clean_text(" ".join(title.split())[:MAX_TITLE_LENGTH]) or DEFAULT_TITLE
 
 
 # -- Markdown export ---------------------------------------------------------------------
@@ -91,23 +220,44 @@ _STATUS_NOTES = {
     Status.CONTENT_FILTER: "stopped by the content filter",
     Status.FAILED: "interrupted by an error",
 }
+_BACKTICK_RUN = re.compile("`+")
 
 
 def markdown_document(title: str, path: Sequence[ChatMessage]) -> str:
-    """A conversation's current path as a Markdown document."""
+    """A conversation's current path as a Markdown document.
+
+    Every message body sits in a code fence longer than any backtick run inside it, so
+    no text can fake a heading, render HTML or fetch an image; names are escaped.
+    """
     now = datetime.now(UTC)
-    lines = [f"# {title}", "", f"*Exported from Chat Lab, {now:%Y-%m-%d %H:%M} UTC*"]
+    lines = [
+        f"# {plain(title, DEFAULT_TITLE)}",
+        "",
+        f"*Exported from Chat Lab, {now:%Y-%m-%d %H:%M} UTC*",
+    ]
     for message in path:
         heading = message.role.capitalize()
         if message.stats is not None:
-            heading += f" · {message.stats.model}"
-        lines += ["", f"## {heading}", "", message.content or "*(empty)*"]
+            heading += f" · {plain(message.stats.model)}"
+        lines += ["", f"## {heading}", "", *_fenced(message.content)]
         note = _STATUS_NOTES.get(message.status)
         if note:
             lines += ["", f"*({note})*"]
         if message.notices:
-            lines += ["", *(f"> {notice}" for notice in message.notices)]
+            lines += ["", *(_quoted(notice) for notice in message.notices)]
     return "\n".join(lines) + "\n"
+
+
+def _fenced(text: str) -> list[str]:
+    if not text:
+        return ["*(empty)*"]
+    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, clean_text(text).replace("\r", "\n"), fence]
+
+
+def _quoted(notice: str) -> str:
+    return "> " + plain(notice).replace("\n", "\n> ")
 
 
 # -- import validation -------------------------------------------------------------------
@@ -123,49 +273,6 @@ class Document:
     messages: list[tuple[ChatMessage, datetime]]
 
 
-FieldKind = Literal["text", "number", "count", "flag"]
-_KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
-    "text": (lambda v: isinstance(v, str) and len(v) <= MAX_TEXT_LENGTH, "a string"),
-    "number": (
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
-        "a number",
-    ),
-    "count": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a count"),
-    "flag": (lambda v: isinstance(v, bool), "true or false"),
-}
-# name -> (kind, may be null)
-_SETTINGS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
-    "model": ("text", False),
-    "temperature": ("number", False),
-    "max_tokens": ("count", False),
-    "system_prompt": ("text", False),
-}
-_STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
-    "model": ("text", False),
-    "finish_reason": ("text", True),
-    "time_to_first_token": ("number", True),
-    "total_time": ("number", False),
-    "cost_usd": ("number", True),
-}
-_USAGE_FIELDS: dict[str, tuple[FieldKind, bool]] = {
-    "prompt_tokens": ("count", False),
-    "completion_tokens": ("count", False),
-    "estimated": ("flag", True),
-}
-
-
-class InvalidDocument(ValueError):
-    """What is wrong with an import file, in words."""
-
-    def __init__(self, problem: str) -> None:
-        super().__init__(problem)
-        self.problem = problem
-
-
-def _invalid(problem: str) -> InvalidDocument:
-    return InvalidDocument(problem)
-
-
 def parse_document(data: object) -> Document:
     """Check a whole export (parsed, or its text/bytes); raise ``InvalidDocument`` if wrong."""
     doc = _object(_decoded(data), "the file")
@@ -177,14 +284,16 @@ def parse_document(data: object) -> Document:
     if version != EXPORT_VERSION:
         raise _invalid(f"it has format version {version}; this Chat Lab reads {EXPORT_VERSION}")
     title = doc.get("title", DEFAULT_TITLE)
-    if not isinstance(title, str) or len(title) > MAX_TITLE_LENGTH:
+    if not _is_text(title) or len(title) > MAX_TITLE_LENGTH:
         raise _invalid(f'"title" must be a string of at most {MAX_TITLE_LENGTH} characters')
     raw_messages = doc.get("messages")
     if not isinstance(raw_messages, list) or len(raw_messages) > MAX_IMPORT_MESSAGES:
         raise _invalid(f'"messages" must be a list of at most {MAX_IMPORT_MESSAGES} messages')
     messages = _parse_messages(raw_messages)
     leaf_id = doc.get("current_leaf_id") or (messages[-1][0].id if messages else None)
-    if leaf_id is not None and leaf_id not in {m.id for m, _ in messages}:
+    if leaf_id is not None and (
+        not isinstance(leaf_id, str) or leaf_id not in {m.id for m, _ in messages}
+    ):
         raise _invalid('"current_leaf_id" must be the id of one of the messages')
     created_at = _time(doc.get("created_at"), "created_at")
     return Document(clean_title(title), created_at, leaf_id, messages)
@@ -195,10 +304,43 @@ def _decoded(data: object) -> object:
         return data
     if len(data) > MAX_IMPORT_BYTES:
         raise _invalid(f"it is larger than {MAX_IMPORT_BYTES // 1_000_000} MB")
+    _check_shape(data)
     try:
         return json.loads(data)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError
         raise _invalid(f"it is not valid JSON ({exc})") from exc
+
+
+# A JSON string, quotes included (the unrolled loop keeps the regex linear).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_JSON_STRING_BYTES = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def _check_shape(data: str | bytes) -> None:
+    """Refuse, before parsing, a file with more objects, lists or values than an export holds.
+
+    Parsing builds a Python object per JSON value (16 million ``{}`` took 1.3 GB), so the
+    limits are checked on the text: counting brackets and commas outside strings costs at
+    most one copy of the text, and only when a plain count is over the limit.
+    """
+    if _counts_fit(data):
+        return
+    structure: str | bytes = (
+        _JSON_STRING_BYTES.sub(b"", data) if isinstance(data, bytes) else _JSON_STRING.sub("", data)
+    )
+    if not _counts_fit(structure):
+        raise _invalid(
+            f"it holds more JSON objects, lists or values than {MAX_IMPORT_MESSAGES:,} "
+            "messages can (a Chat Lab export is never this shape)"
+        )
+
+
+def _counts_fit(data: str | bytes) -> bool:
+    def count(char: str) -> int:
+        return data.count(char.encode()) if isinstance(data, bytes) else data.count(char)
+
+    containers = count("{") + count("[")
+    return containers <= MAX_IMPORT_CONTAINERS and count(",") <= MAX_IMPORT_VALUES
 
 
 def _parse_messages(raw_messages: list[object]) -> list[tuple[ChatMessage, datetime]]:
@@ -218,52 +360,48 @@ def _parse_messages(raw_messages: list[object]) -> list[tuple[ChatMessage, datet
 def _parse_message(raw: object, where: str, seen: set[str]) -> tuple[ChatMessage, datetime]:
     item = _object(raw, where)
     message_id = item.get("id")
-    if not isinstance(message_id, str) or not 0 < len(message_id) <= MAX_ID_LENGTH:
+    if not isinstance(message_id, str) or not _is_text(message_id):
+        message_id = ""
+    if not 0 < len(message_id) <= MAX_ID_LENGTH:
         raise _invalid(f"{where}.id must be a non-empty string of at most {MAX_ID_LENGTH}")
     if message_id in seen:
         raise _invalid(f"{where}.id repeats an earlier message's id")
     parent_id = item.get("parent_id")
-    if parent_id is not None and parent_id not in seen:
+    if parent_id is not None and (not isinstance(parent_id, str) or parent_id not in seen):
         raise _invalid(f"{where}.parent_id must be null or the id of an earlier message")
     role = item.get("role")
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         raise _invalid(f"{where}.role must be one of {', '.join(ROLES)}")
     _check_fields(item, {"content": ("text", False)}, where)
     status = item.get("status", Status.COMPLETE.value)
-    if status not in {s.value for s in Status}:
-        raise _invalid(f"{where}.status must be one of {', '.join(s.value for s in Status)}")
+    if not isinstance(status, str) or status not in STATUSES:
+        raise _invalid(f"{where}.status must be one of {', '.join(STATUSES)}")
     message = ChatMessage(
-        role=role,
+        role=role,  # type: ignore[arg-type]  # checked against ROLES above
         content=item["content"],
         status=Status(status),
         id=message_id,
         parent_id=parent_id,
-        settings=_parse_settings(item.get("settings"), f"{where}.settings"),
-        stats=_parse_stats(item.get("stats"), f"{where}.stats"),
-        notices=_parse_notices(item.get("notices", []), f"{where}.notices"),
+        settings=_parse_optional(item.get("settings"), f"{where}.settings", settings_from),
+        stats=_parse_optional(item.get("stats"), f"{where}.stats", stats_from),
+        notices=notices_from(item.get("notices", []), f"{where}.notices"),
     )
     return message, _time(item.get("created_at"), f"{where}.created_at") or datetime.now(UTC)
 
 
-def _parse_settings(raw: object, where: str) -> ChatSettings | None:
-    if raw is None:
-        return None
-    return settings_from(_check_fields(_object(raw, where), _SETTINGS_FIELDS, where))
+def _parse_optional(raw: object, where: str, read: Callable[[object, str], _T]) -> _T | None:
+    return None if raw is None else read(raw, where)
 
 
-def _parse_stats(raw: object, where: str) -> ReplyStats | None:
-    if raw is None:
-        return None
-    stats = _check_fields(_object(raw, where), _STATS_FIELDS, where)
-    _check_fields(_object(stats.get("usage"), f"{where}.usage"), _USAGE_FIELDS, f"{where}.usage")
-    return stats_from(stats)
-
-
-def _parse_notices(raw: object, where: str) -> tuple[str, ...]:
-    if not isinstance(raw, list) or len(raw) > 100:
-        raise _invalid(f"{where} must be a list of at most 100 strings")
-    if not all(isinstance(n, str) and len(n) <= 10_000 for n in raw):
-        raise _invalid(f"{where} must hold only strings of at most 10,000 characters")
+def notices_from(raw: object, where: str = "notices") -> tuple[str, ...]:
+    """Notices from their JSON form; ``InvalidDocument`` says what is wrong."""
+    if not isinstance(raw, list) or len(raw) > MAX_NOTICES:
+        raise _invalid(f"{where} must be a list of at most {MAX_NOTICES} strings")
+    if not all(_is_text(n) and len(n) <= MAX_NOTICE_LENGTH for n in raw):
+        raise _invalid(
+            f"{where} must hold only strings of valid Unicode text of at most "
+            f"{MAX_NOTICE_LENGTH:,} characters"
+        )
     return tuple(raw)
 
 
@@ -289,8 +427,13 @@ def _time(raw: object, where: str) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(raw) if isinstance(raw, str) else None
-    except ValueError:
+        if parsed is not None:
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
         parsed = None
-    if parsed is None:
-        raise _invalid(f"{where} must be a date and time like 2025-01-31T12:00:00+00:00")
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed is None or not EARLIEST <= parsed < LATEST:
+        raise _invalid(
+            f"{where} must be a date and time between {EARLIEST.year} and {LATEST.year}, "
+            "like 2025-01-31T12:00:00+00:00"
+        )
+    return parsed

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import streamlit as st
+from collections.abc import Callable
 
-from chatlab.markdown import safe_markdown
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatlab.markdown import BlockSplitter, plain, render_mode, safe_markdown
 from chatlab.messages import ChatMessage, ReplyStats, Status
+from chatlab.turns import context_full
 from components import session
 
 STATUS_NOTES = {
@@ -14,10 +18,22 @@ STATUS_NOTES = {
     Status.CONTENT_FILTER: "The provider's content filter stopped this reply.",
     Status.FAILED: "This reply was interrupted by an error; what arrived is kept.",
 }
+CONTEXT_FULL_NOTE = (
+    "Cut off because the model's context window is full (the conversation plus this reply "
+    "fill it), not by max tokens. Drop the oldest turns, or use a model with a bigger context."
+)
+PLAIN_NOTE = "Shown as plain text: this part is too long or too dense in formatting to draw."
 
 
-def render_history(messages: list[ChatMessage], shown: int) -> None:
-    """Draw the most recent ``shown`` messages, with a control to show earlier ones."""
+def render_history(
+    messages: list[ChatMessage],
+    shown: int,
+    tools: Callable[[ChatMessage], None] | None = None,
+) -> None:
+    """Draw the most recent ``shown`` messages, with a control to show earlier ones.
+
+    ``tools`` draws what goes under a message's text (alternatives, actions).
+    """
     hidden = max(0, len(messages) - shown)
     if hidden:
         st.button(
@@ -26,23 +42,48 @@ def render_history(messages: list[ChatMessage], shown: int) -> None:
             on_click=session.show_more_history,
         )
     for message in messages[hidden:]:
-        render_message(message)
+        render_message(message, tools)
 
 
-def render_message(message: ChatMessage) -> None:
+def render_message(
+    message: ChatMessage, tools: Callable[[ChatMessage], None] | None = None
+) -> None:
     """One message: Markdown without HTML, then its notes and numbers."""
     with st.chat_message(message.role):
-        st.markdown(safe_markdown(message.content))
+        render_text(message.content)
         render_footer(message)
+        if tools is not None:
+            tools(message)
+
+
+def render_text(text: str) -> None:
+    """Message text as Markdown, or block by block when some block is too big to draw."""
+    if render_mode(text) == "markdown":
+        st.markdown(safe_markdown(text))
+        return
+    splitter = BlockSplitter()
+    for block in [*splitter.feed(text), splitter.tail]:
+        if block:
+            draw_block(st.container(), block)
+
+
+def draw_block(target: DeltaGenerator, block: str) -> None:
+    """One block into ``target``: Markdown, or plain text when the browser could not cope."""
+    if render_mode(block) == "markdown":
+        target.markdown(safe_markdown(block))
+        return
+    with target.container():
+        st.caption(PLAIN_NOTE)
+        st.code(block, language=None, wrap_lines=True)
 
 
 def render_footer(message: ChatMessage) -> None:
     """Status note, notices about ignored settings, and the reply's telemetry."""
-    note = STATUS_NOTES.get(message.status)
+    note = CONTEXT_FULL_NOTE if context_full(message) else STATUS_NOTES.get(message.status)
     if note:
         st.caption(f":orange[{note}]")
-    for notice in message.notices:
-        st.caption(f":blue[{notice}]")
+    for notice in message.notices:  # imported conversations bring their own
+        st.caption(f":blue[{plain(notice)}]")
     if message.stats is not None:
         st.caption(telemetry_line(message.stats))
 
@@ -51,7 +92,7 @@ def telemetry_line(stats: ReplyStats) -> str:
     """``gpt-4o-mini · 0.41 s to first token · 52 tok/s · 120 in / 310 out · $0.0002 · stop``."""
     usage = stats.usage
     approx = "≈ " if usage.estimated else ""
-    parts = [f"`{stats.model}`"]
+    parts = [plain(stats.model, empty="(unnamed model)")]  # names come from the server
     if stats.time_to_first_token is not None:
         parts.append(f"{stats.time_to_first_token:.2f} s to first token")
     if stats.tokens_per_second is not None:
@@ -62,5 +103,5 @@ def telemetry_line(stats: ReplyStats) -> str:
     if stats.cost_usd is not None:
         parts.append(f"{approx}\\${stats.cost_usd:.6f}")
     parts.append(f"{stats.total_time:.1f} s")
-    parts.append(f"finish: {stats.finish_reason or 'none'}")
+    parts.append(f"finish: {plain(stats.finish_reason or 'none')}")
     return " · ".join(parts)

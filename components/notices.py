@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatlab.errors import ChatError, Kind
-from chatlab.markdown import safe_markdown
-from chatlab.messages import ChatMessage, Status
+from chatlab.errors import ChatError, ChatLabError, Kind
+from chatlab.markdown import plain
+from chatlab.messages import ChatMessage
+from chatlab.turns import CONTINUABLE, context_full
 from components import session
 
-CONTINUABLE = {Status.LENGTH, Status.STOPPED, Status.FAILED}
 
-
-def render_error(err: ChatError) -> None:
+def render_error(err: ChatLabError) -> None:
     """The error in words, what to do, and one-click retries."""
+    # Messages quote servers and files: shown as text, never as their Markdown.
+    message, action = plain(err.message.strip()), plain(err.action.strip())
     with st.container(border=True):
-        st.error(safe_markdown(f"**{err.message}** {err.action}"), icon=":material/error:")
-        if err.detail:
-            st.caption(safe_markdown(f"Server said: {err.detail}"))
+        st.error(f"**{message}** {action}" if message else action, icon=":material/error:")
+        detail = err.detail if isinstance(err, ChatError) else None
+        if detail:
+            st.caption(f"Server said: {plain(detail)}")
         left, right = st.columns(2)
-        left.button(
-            "Retry",
-            icon=":material/refresh:",
-            on_click=session.request_action,
-            args=("retry",),
-            type="primary",
-        )
-        if err.kind == Kind.CONTEXT_LENGTH:
+        if err.retryable:
+            left.button(
+                "Retry",
+                icon=":material/refresh:",
+                on_click=session.request_action,
+                args=("retry",),
+                type="primary",
+            )
+        if isinstance(err, ChatError) and err.kind == Kind.CONTEXT_LENGTH:
             right.button(
                 "Drop oldest turns and retry",
                 icon=":material/content_cut:",
@@ -36,10 +39,18 @@ def render_error(err: ChatError) -> None:
 
 
 def render_continue(last: ChatMessage | None) -> None:
-    """A Continue button under a reply that was cut off, stopped or interrupted."""
+    """Continue under a reply that was cut off, stopped or interrupted (or, when the
+    context window filled up, the way to make room)."""
     if last is None or last.role != "assistant" or last.status not in CONTINUABLE:
         return
-    if last.content.strip():
+    if context_full(last):
+        st.button(
+            "Drop oldest turns and retry",
+            icon=":material/content_cut:",
+            on_click=session.request_action,
+            args=("trim_and_retry",),
+        )
+    elif last.content.strip():
         st.button(
             "Continue",
             icon=":material/play_arrow:",

@@ -1,77 +1,103 @@
-"""The one place that owns ``st.session_state`` keys.
+"""The one place that owns ``st.session_state``.
 
-Everything a browser session holds lives here: the open conversation, the last error,
-the pending button action, the API key typed into the sidebar and the per-model quirks
-learnt from the server. Nothing here is shared between sessions.
+A browser session's own state is one typed ``ChatState`` under one key: the open
+conversation, the last error, the pending button action, the API key typed into the
+sidebar, the per-model quirks learnt from the server, the reply in flight. Widgets keep
+their values under the keys named here. Nothing here is shared between sessions.
+
+Functions that only read are named for what they return; those that change state say
+so (``take_notice`` returns the notice and clears it).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import streamlit as st
 
+from chatlab.background import BackgroundReply
 from chatlab.client import Quirks
-from chatlab.config import DEFAULT_SYSTEM_PROMPT
+from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
-from chatlab.messages import ChatMessage, ChatSettings, Status
+from chatlab.messages import ChatSettings, Status
+from chatlab.storage import Store
 
-Action = Literal["retry", "continue", "trim_and_retry"]
 HISTORY_PAGE = 50
+LIST_PAGE = 20
+SECRET_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
 
-# Widget keys (the sidebar's inputs write these).
+# Widget keys (the inputs write these).
 MODEL = "model"
 TEMPERATURE = "temperature"
 MAX_TOKENS = "max_tokens"
 SYSTEM_PROMPT = "system_prompt"
 KEY_INPUT = "api_key_input"
 BASE_URL_INPUT = "base_url_input"
-
-# Plain state.
-_MESSAGES = "messages"
-_ERROR = "error"
-_ACTION = "action"
-_TYPED_KEY = "typed_api_key"
-_QUIRKS = "quirks"
-_SHOWN = "history_shown"
-_PRIVATE = "private_cache"
-_CONVERSATION = "conversation_id"
-_URL_READ = "url_read"
-_CONFIRM_DELETE = "confirm_delete"
-_LISTED = "conversations_listed"
-_NOTICE = "notice"
+PROMPT = "prompt"
 SEARCH = "conversation_search"
 TITLE_INPUT = "title_input"
 IMPORT_INPUT = "import_file"
-LIST_PAGE = 20
+_STATE = "chatlab"
 
-SECRET_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
+ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button's request, carried out by the next run."""
+
+    kind: ActionKind
+    message_id: str | None = None
+
+
+@dataclass
+class ChatState:
+    """Everything one browser session holds besides its widgets' values."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    error: ChatError | None = None
+    action: Action | None = None
+    typed_key: str | None = None
+    quirks: dict[str, Quirks] = field(default_factory=dict)
+    history_shown: int = HISTORY_PAGE
+    private_cache: dict[Any, Any] = field(default_factory=dict)
+    url_read: bool = False
+    confirm_delete: bool = False
+    listed: int = LIST_PAGE
+    # Messages for the user from anything that failed quietly (a save, a load), shown once.
+    # A plain list the store-writing code appends to: it must not touch session state.
+    problems: list[str] = field(default_factory=list)
+    # The reply being streamed, and the lock its run holds until the reply is saved: a
+    # newer run (a second click on Continue) waits for it instead of racing it.
+    in_flight: BackgroundReply | None = None
+    turn_lock: threading.Lock = field(default_factory=threading.Lock)
+    owner: str = ""
+    store: Store | None = None
+    max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
 
 
 def init(default_model: str) -> None:
     """Give every key its starting value (once per session)."""
-    defaults: dict[str, Any] = {
-        _MESSAGES: [],
-        _ERROR: None,
-        _ACTION: None,
-        _TYPED_KEY: None,
-        _QUIRKS: {},
-        _SHOWN: HISTORY_PAGE,
-        _PRIVATE: {},
-        _CONVERSATION: None,
-        _URL_READ: False,
-        _CONFIRM_DELETE: False,
-        _LISTED: LIST_PAGE,
-        _NOTICE: None,
-        MODEL: default_model,
-        TEMPERATURE: 0.7,
-        MAX_TOKENS: 1024,
-        SYSTEM_PROMPT: DEFAULT_SYSTEM_PROMPT,
+    st.session_state.setdefault(_STATE, ChatState())
+    defaults = ChatSettings(model=default_model)
+    widgets: dict[str, object] = {
+        MODEL: defaults.model,
+        TEMPERATURE: defaults.temperature,
+        MAX_TOKENS: defaults.max_tokens,
+        SYSTEM_PROMPT: defaults.system_prompt,
         BASE_URL_INPUT: "",
     }
-    for key, value in defaults.items():
+    for key, value in widgets.items():
         st.session_state.setdefault(key, value)
+
+
+def state() -> ChatState:
+    """This session's state."""
+    found: ChatState = st.session_state[_STATE]
+    return found
 
 
 def pin(*keys: str) -> None:
@@ -89,73 +115,51 @@ def pin(*keys: str) -> None:
             st.session_state[key] = st.session_state[key]
 
 
-def messages() -> list[ChatMessage]:
-    """The open conversation (the working copy)."""
-    found: list[ChatMessage] = st.session_state[_MESSAGES]
-    return found
+# -- the open conversation -----------------------------------------------------------------
+
+
+def conversation() -> Conversation:
+    """The open conversation."""
+    return state().conversation
 
 
 def new_chat() -> None:
     """Start a new, empty conversation (it is stored once it has a message)."""
-    open_conversation(None, [])
+    open_conversation(Conversation())
 
 
-def open_conversation(conversation_id: str | None, loaded: list[ChatMessage]) -> None:
-    """Make ``loaded`` the open conversation."""
-    for message in loaded:
+def open_conversation(opened: Conversation) -> None:
+    """Make ``opened`` the open conversation."""
+    for message in opened.messages.values():
         if message.status == Status.STREAMING:  # the process died mid-reply
             message.status = Status.STOPPED
-    st.session_state[_MESSAGES] = loaded
-    st.session_state[_CONVERSATION] = conversation_id
-    st.session_state[_ERROR] = None
-    st.session_state[_SHOWN] = HISTORY_PAGE
-    st.session_state[_CONFIRM_DELETE] = False
+    current = state()
+    current.conversation = opened
+    current.error = None
+    current.history_shown = HISTORY_PAGE
+    current.confirm_delete = False
 
 
 def conversation_id() -> str | None:
     """The stored id of the open conversation (None until its first message is saved)."""
-    found: str | None = st.session_state[_CONVERSATION]
-    return found
+    return state().conversation.id
 
 
-def set_conversation_id(conversation_id: str) -> None:
-    st.session_state[_CONVERSATION] = conversation_id
-
-
-def first_run_of_session() -> bool:
-    """True once: on the first run, the URL says which conversation to open."""
-    first = not st.session_state[_URL_READ]
-    st.session_state[_URL_READ] = True
+def read_url_once() -> bool:
+    """True on a session's first run only (then the URL says which conversation to open)."""
+    current = state()
+    first = not current.url_read
+    current.url_read = True
     return first
 
 
-def confirming_delete() -> bool:
-    confirming: bool = st.session_state[_CONFIRM_DELETE]
-    return confirming
+def set_page_context(owner: str, store: Store | None) -> None:
+    """Who is signed in and where conversations live (set before every page runs)."""
+    current = state()
+    current.owner, current.store = owner, store
 
 
-def ask_delete(confirm: bool) -> None:
-    st.session_state[_CONFIRM_DELETE] = confirm
-
-
-def conversations_listed() -> int:
-    listed: int = st.session_state[_LISTED]
-    return listed
-
-
-def list_more_conversations() -> None:
-    st.session_state[_LISTED] = conversations_listed() + LIST_PAGE
-
-
-def notice() -> str | None:
-    """A one-off message for the user (e.g. from a storage failure), shown once."""
-    found: str | None = st.session_state[_NOTICE]
-    st.session_state[_NOTICE] = None
-    return found
-
-
-def set_notice(text: str) -> None:
-    st.session_state[_NOTICE] = text
+# -- the sidebar's settings --------------------------------------------------------------------
 
 
 def chat_settings() -> ChatSettings:
@@ -168,44 +172,103 @@ def chat_settings() -> ChatSettings:
     )
 
 
-def error() -> ChatError | None:
-    """The error of the last turn, until the next one starts."""
-    found: ChatError | None = st.session_state[_ERROR]
-    return found
+def model() -> str:
+    return str(st.session_state[MODEL])
 
 
-def set_error(err: ChatError | None) -> None:
-    st.session_state[_ERROR] = err
+def set_model(name: str) -> None:
+    st.session_state[MODEL] = name
 
 
-def request_action(action: Action) -> None:
+def max_tokens() -> int:
+    return int(st.session_state[MAX_TOKENS])
+
+
+def set_max_tokens(value: int) -> None:
+    st.session_state[MAX_TOKENS] = value
+
+
+def set_base_url(url: str) -> None:
+    st.session_state[BASE_URL_INPUT] = url
+
+
+def widget_value(key: str) -> object:
+    """A widget's current value (None when it has none yet)."""
+    return st.session_state.get(key)
+
+
+# -- turns, errors and notices ---------------------------------------------------------------
+
+
+def request_action(kind: ActionKind, message_id: str | None = None) -> None:
     """Button callback: remember what to do on this rerun."""
-    st.session_state[_ACTION] = action
+    state().action = Action(kind, message_id)
 
 
-def pop_action() -> Action | None:
-    """The pending action, once."""
-    action: Action | None = st.session_state[_ACTION]
-    st.session_state[_ACTION] = None
+def take_action() -> Action | None:
+    """The pending action; clears it."""
+    current = state()
+    action, current.action = current.action, None
     return action
 
 
-def history_shown() -> int:
-    shown: int = st.session_state[_SHOWN]
-    return shown
+def error() -> ChatError | None:
+    """The error of the last turn, until the next one starts."""
+    return state().error
 
 
-def show_more_history() -> None:
-    st.session_state[_SHOWN] = history_shown() + HISTORY_PAGE
+def set_error(err: ChatError | None) -> None:
+    state().error = err
 
 
-def quirks(model: str) -> Quirks | None:
-    found: Quirks | None = st.session_state[_QUIRKS].get(model)
+def take_notices() -> list[str]:
+    """One-off messages for the user (e.g. from a storage failure); clears them."""
+    problems = state().problems
+    found = list(problems)
+    problems.clear()
     return found
 
 
-def remember_quirks(model: str, learnt: Quirks) -> None:
-    st.session_state[_QUIRKS][model] = learnt
+def add_notice(text: str) -> None:
+    state().problems.append(text)
+
+
+def quirks(model_name: str) -> Quirks | None:
+    return state().quirks.get(model_name)
+
+
+def remember_quirks(model_name: str, learnt: Quirks) -> None:
+    state().quirks[model_name] = learnt
+
+
+# -- lists that grow a page at a time -----------------------------------------------------------
+
+
+def history_shown() -> int:
+    return state().history_shown
+
+
+def show_more_history() -> None:
+    state().history_shown += HISTORY_PAGE
+
+
+def conversations_listed() -> int:
+    return state().listed
+
+
+def list_more_conversations() -> None:
+    state().listed += LIST_PAGE
+
+
+def confirming_delete() -> bool:
+    return state().confirm_delete
+
+
+def ask_delete(confirm: bool) -> None:
+    state().confirm_delete = confirm
+
+
+# -- the key typed into the sidebar ---------------------------------------------------------------
 
 
 def capture_typed_key() -> None:
@@ -213,31 +276,31 @@ def capture_typed_key() -> None:
     so the key is never sent back to the page."""
     typed = str(st.session_state.get(KEY_INPUT) or "").strip()
     if typed:
-        st.session_state[_TYPED_KEY] = typed
+        state().typed_key = typed
     st.session_state[KEY_INPUT] = ""
 
 
 def forget_typed_key() -> None:
-    st.session_state[_TYPED_KEY] = None
-    st.session_state[_PRIVATE] = {}
+    current = state()
+    current.typed_key = None
+    current.private_cache = {}
 
 
 def has_typed_key() -> bool:
-    return bool(st.session_state[_TYPED_KEY])
+    return bool(state().typed_key)
 
 
 def sidebar_values() -> dict[str, object]:
     """What the sidebar contributes to the endpoint (highest precedence)."""
     return {
-        "OPENAI_API_KEY": st.session_state[_TYPED_KEY],
+        "OPENAI_API_KEY": state().typed_key,
         "OPENAI_BASE_URL": st.session_state[BASE_URL_INPUT],
     }
 
 
 def private_cache() -> dict[Any, Any]:
     """A per-session cache for things that carry this session's typed key."""
-    found: dict[Any, Any] = st.session_state[_PRIVATE]
-    return found
+    return state().private_cache
 
 
 def secrets() -> Mapping[str, object]:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chatlab import config
+from chatlab.markdown import plain
+from chatlab.servers import DEFAULT_PORTS, FoundServer, discover
+from components import session
+
 SETUP = """
 Chat Lab needs an **OpenAI API key**, or an **OpenAI-compatible server** that needs none.
 Pick one:
@@ -22,9 +27,50 @@ Pick one:
 
 Keys: https://platform.openai.com/api-keys
 """
+MODELS_SHOWN = 3
 
 
 def render_setup() -> None:
-    """How to connect Chat Lab to a model."""
+    """How to connect Chat Lab to a model, with any server found on this machine."""
     st.info("No model connection yet.", icon=":material/key:")
+    ports = config.discovery_ports()
+    _render_found(local_servers(tuple(DEFAULT_PORTS) if ports is None else ports))
     st.markdown(SETUP)
+
+
+# Results carry no secrets (no key is sent, only 127.0.0.1 is asked), so sessions may share
+# them; the short ttl notices a server started a moment ago.
+@st.cache_data(ttl=10, show_spinner=False)
+def local_servers(ports: tuple[int, ...]) -> list[FoundServer]:
+    """Servers answering on these 127.0.0.1 ports."""
+    return discover(ports)
+
+
+def _render_found(found: list[FoundServer]) -> None:
+    if not found:
+        return
+    st.markdown("**Found on this computer:** one click connects.")
+    for server in found:
+        st.button(
+            _label(server),
+            key=f"use_server_{server.base_url}",
+            icon=":material/dns:",
+            on_click=_use_server,
+            args=(server,),
+            disabled=not server.models,
+        )
+
+
+def _label(server: FoundServer) -> str:
+    names = [m.display_name for m in server.models[:MODELS_SHOWN]]
+    more = len(server.models) - MODELS_SHOWN
+    listed = ", ".join(names) + (f" and {more} more" if more > 0 else "")
+    where = server.base_url.removeprefix("http://")
+    return plain(f"{server.kind} at {where}: {listed or 'no models'}")
+
+
+def _use_server(server: FoundServer) -> None:
+    """Button callback: point this session at the server and its first model."""
+    session.set_base_url(server.base_url)
+    if server.models:
+        session.set_model(server.models[0].id)

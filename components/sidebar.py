@@ -7,15 +7,17 @@ import streamlit as st
 from chatlab import config
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
-from chatlab.messages import api_messages
+from chatlab.markdown import plain
+from chatlab.messages import ChatSettings
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens, max_output_tokens, model_info
+from chatlab.turns import request_messages
 from components import conversations, model_client, session
 
 TEMPERATURE_HELP = (
     "How adventurous the wording is. Lower (0–0.5): focused and consistent, good for "
     "facts and code. Higher (1–2): more varied and creative, and more likely to wander. "
-    "0.5–1.0 is the usual range; the default is 0.7."
+    f"0.5–1.0 is the usual range; the default is {ChatSettings.temperature}."
 )
 MAX_TOKENS_HELP = (
     "The cap on the reply's length, in tokens (about ¾ of a word each). A reply that "
@@ -72,10 +74,12 @@ def _key_input() -> None:
 def settings_panel(endpoint: Endpoint) -> None:
     """Model, sliders and system prompt; reruns alone so the chat is not redrawn."""
     _model_picker(endpoint)
-    model = str(st.session_state[session.MODEL])
-    limit = max_output_tokens(model)
-    if st.session_state[session.MAX_TOKENS] > limit:
-        st.session_state[session.MAX_TOKENS] = limit
+    limit = max_output_tokens(session.model())
+    if session.max_tokens() > limit or limit != session.state().max_tokens_limit:
+        # A new range: keep the value (clamped into it) and resend it, or the browser
+        # falls back to the slider's minimum (see ``session.pin``).
+        session.set_max_tokens(min(session.max_tokens(), limit))
+        session.state().max_tokens_limit = limit
     st.slider("Temperature", 0.0, 2.0, step=0.05, key=session.TEMPERATURE, help=TEMPERATURE_HELP)
     st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
@@ -84,19 +88,34 @@ def settings_panel(endpoint: Endpoint) -> None:
 
 def _model_picker(endpoint: Endpoint) -> None:
     listed = model_client.models(endpoint) if endpoint.usable else []
-    current = str(st.session_state[session.MODEL])
+    current = session.model()
     if isinstance(listed, ChatError) or not listed:
         st.text_input("Model", key=session.MODEL, help="The model id to send.")
         if isinstance(listed, ChatError):
-            st.caption(f"Could not list models: {listed.message}")
+            st.caption(f"Could not list models: {plain(listed.message)}")
         return
+    if current not in listed and current == config.default_model(session.secrets()):
+        # The configured model is not on this server: take the server's own.
+        session.set_model(listed[0])
+        st.caption(f"{plain(current)} is not offered by this server; using {plain(listed[0])}.")
+        current = listed[0]
     options = listed if current in listed else [current, *listed]
-    st.selectbox("Model", options, key=session.MODEL, accept_new_options=True)
+    st.selectbox(
+        "Model", options, key=session.MODEL, accept_new_options=True, format_func=_model_label
+    )
+
+
+def _model_label(model_id: str) -> str:
+    # Options are drawn as plain text (unlike labels, no Markdown). A model id can be a
+    # file path (llama.cpp): its last segment is the name people know.
+    return model_id.rstrip("/").rsplit("/", 1)[-1] or model_id
 
 
 def _context_budget() -> None:
     chat = session.chat_settings()
-    used = estimate_prompt_tokens(api_messages(chat.system_prompt, session.messages()))
+    conversation = session.conversation()
+    request = request_messages(chat.system_prompt, conversation.path(), conversation.context_from)
+    used = estimate_prompt_tokens(request)
     window = model_info(chat.model).context_window
     if window is None:
         st.caption(f"Context: ≈ {used:,} tokens so far (this model's window is unknown).")

@@ -1,148 +1,150 @@
-"""One turn: the user's message drawn at once, then the reply streamed under it.
+"""One turn: plan it, then stream the reply under the history, saving it as it grows.
 
-Nothing is lost: the reply joins the conversation before the request is sent and its
-text is copied back in a ``finally``, so an error, the Stop button (Streamlit raises
-``StopException`` at the next element update) or a rerun all leave the partial reply
-in the history, marked with how it ended.
+The decisions are ``chatlab.turns``'s; this draws, streams and saves. Nothing is lost:
+the user's message is stored before the request is sent, the reply is saved every
+second, and a ``finally`` records how it ended — an error, the Stop button (Streamlit
+raises ``StopException`` at the next element update) or a newer run all leave the
+partial reply in the conversation, marked. One writer per reply: a newer run that wants
+a turn (a second click on Continue) first closes the reply in flight and waits until
+its run has saved it, so two runs never race on one message.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from chatlab.client import start_reply
+from chatlab import turns
+from chatlab.background import BackgroundReply
+from chatlab.client import Quirks, start_reply
 from chatlab.config import Endpoint
+from chatlab.deadline import Watch
 from chatlab.errors import ChatError
-from chatlab.messages import (
-    ChatMessage,
-    ChatSettings,
-    Status,
-    api_messages,
-    drop_oldest_turns,
-    is_blank,
-)
+from chatlab.messages import ChatMessage
 from chatlab.stream import ReplyStream
-from components import model_client, session
+from chatlab.turns import Plan
+from components import branches, conversations, model_client, session
 from components.conversations import Keeper
-from components.history import render_footer
+from components.history import render_footer, render_message
 from components.reply import draw_stream
 
-CONTINUE_PROMPT = (
-    "Continue exactly where your last message stopped. Do not repeat anything, "
-    "do not add a preamble."
-)
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
-FINISH_STATUS = {"length": Status.LENGTH, "content_filter": Status.CONTENT_FILTER}
+SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
 
 
-@dataclass
-class Turn:
-    """A reply about to be streamed; ``continuing`` appends to text it already has."""
-
-    reply: ChatMessage
-    continuing: bool = False
-
-
-def begin(prompt: str | None, action: session.Action | None, keeper: Keeper) -> Turn | None:
-    """Update the history for what the user asked, before it is drawn."""
-    history = session.messages()
-    if prompt is not None and not is_blank(prompt):
-        parent = history[-1].id if history else None
-        history.append(ChatMessage(role="user", content=prompt, parent_id=parent))
-        keeper.save(history[-1])  # the user's words are stored before anything can fail
-    elif action == "continue" and history and history[-1].role == "assistant":
-        return Turn(history.pop(), continuing=True)
-    elif action in ("retry", "trim_and_retry") and history:
-        if history[-1].role == "assistant":
-            keeper.forget(history.pop())  # a failed or stopped partial gives way to the new reply
-        if action == "trim_and_retry":
-            # Only the working copy (and so the request) loses the oldest turns; the
-            # stored conversation keeps them.
-            history[:] = drop_oldest_turns(history)
+def take_turn(prompt: str | None) -> Plan | None:
+    """Plan what the user asked for and store their message; None when nothing was asked."""
+    action = session.take_action()
+    if prompt is None and action is None:
+        return None
+    _supersede()
+    current = session.state()
+    conversation, settings = current.conversation, session.chat_settings()
+    if prompt is not None:
+        plan = turns.plan_send(conversation, prompt, settings)
+    elif action is None:
+        plan = None
+    elif action.kind == "continue":
+        plan = turns.plan_continue(conversation, settings)
+    elif action.kind == "trim_and_retry":
+        plan = turns.plan_trim_and_retry(conversation, settings)
+    elif action.kind == "regenerate" and action.message_id:
+        plan = turns.plan_regenerate(conversation, action.message_id, settings)
     else:
+        plan = turns.plan_retry(conversation, settings)
+    if plan is None:
         return None
-    if not history or history[-1].role != "user":
-        return None
-    return Turn(ChatMessage("assistant", "", Status.STREAMING, parent_id=history[-1].id))
+    turns.begin(conversation, plan)
+    if plan.user is not None:
+        conversations.keeper().save(plan.user)  # stored before anything can fail
+    current.error = None
+    return plan
 
 
-def run(endpoint: Endpoint, settings: ChatSettings, planned: Turn, keeper: Keeper) -> None:
-    """Stream the planned reply under the history, saving it as it grows."""
-    _reply(endpoint, settings, planned, keeper)
+def _supersede() -> None:
+    """Close the reply still streaming in an older run and wait until it is saved."""
+    current = session.state()
+    if current.in_flight is not None:
+        current.in_flight.close()
+    if current.turn_lock.acquire(timeout=SUPERSEDE_WAIT):
+        current.turn_lock.release()
 
 
-def _reply(endpoint: Endpoint, settings: ChatSettings, planned: Turn, keeper: Keeper) -> None:
-    reply, continuing = planned.reply, planned.continuing
-    history = session.messages()
-    request = api_messages(settings.system_prompt, history + ([reply] if continuing else []))
-    if continuing:
-        request.append({"role": "user", "content": CONTINUE_PROMPT})
-    prefix = reply.content
-    history.append(reply)
-    reply.status, reply.settings = Status.STREAMING, settings
-    session.set_error(None)
-    stream: ReplyStream | None = None
+def stream(endpoint: Endpoint, plan: Plan) -> None:
+    """Stream the planned reply, saving it as it grows and settling it however it ends."""
+    current = session.state()
+    settings = plan.settings
+    keeper = conversations.keeper()
+    learnt: list[Quirks] = []
+    client, known = model_client.client(endpoint), session.quirks(settings.model)
+
+    def start(watch: Watch) -> ReplyStream:
+        opened, quirks = start_reply(client, settings, plan.request, quirks=known, watch=watch)
+        learnt.append(quirks)
+        return opened
+
     slot = st.empty()  # emptied again if the reply ends with nothing to show
-    with slot.container(), st.chat_message("assistant"):
+    with current.turn_lock, slot.container(), st.chat_message("assistant"):
+        worker = current.in_flight = BackgroundReply(start)
+        failed = False
         try:
-            with st.spinner("Waiting for the first token…"):
-                stream, learnt = start_reply(
-                    model_client.client(endpoint),
-                    settings,
-                    request,
-                    quirks=session.quirks(settings.model),
-                )
-            session.remember_quirks(settings.model, learnt)
-            draw_stream(_saving(stream, reply, prefix, keeper), prefix)
-            reply.status = FINISH_STATUS.get(stream.finish_reason or "", Status.COMPLETE)
+            draw_stream(_saving(worker, plan, keeper), plan.prefix)
         except ChatError as err:
-            reply.status = Status.FAILED
-            session.set_error(err)
+            failed, current.error = True, err
         finally:
-            _settle(history, reply, prefix, stream, keeper)
-        if reply.content:
-            render_footer(reply)
-    if not reply.content:
+            kept = _settle(worker, plan, keeper, failed=failed)
+            current.in_flight = None
+            if learnt:
+                current.quirks[settings.model] = learnt[0]
+        if kept:
+            render_footer(plan.reply)
+            branches.render_message_tools(keeper.conversation, plan.reply)
+    if not kept:
+        _show_instead(slot, keeper.conversation.leaf)
+
+
+def _show_instead(slot: DeltaGenerator, leaf: ChatMessage | None) -> None:
+    """A retry that brought nothing: the reply it was to replace is shown again."""
+    if leaf is None or leaf.role != "assistant":
         slot.empty()
+        return
+    with slot.container():
+        render_message(
+            leaf, lambda message: branches.render_message_tools(session.conversation(), message)
+        )
 
 
-def _saving(stream: ReplyStream, reply: ChatMessage, prefix: str, keeper: Keeper) -> Iterator[str]:
+def _saving(worker: BackgroundReply, plan: Plan, keeper: Keeper) -> Iterator[str]:
     """Pass the deltas on, saving the partial reply every ``SAVE_EVERY`` seconds."""
     saved_at = time.monotonic()
-    for delta in stream:
+    for delta in worker.deltas():
         yield delta
-        if time.monotonic() - saved_at >= SAVE_EVERY:
-            reply.content = prefix + stream.text
-            keeper.save(reply)
+        if delta and time.monotonic() - saved_at >= SAVE_EVERY and worker.stream is not None:
+            plan.reply.content = plan.prefix + worker.stream.text
+            keeper.save(plan.reply)
             saved_at = time.monotonic()
 
 
-def _settle(
-    history: list[ChatMessage],
-    reply: ChatMessage,
-    prefix: str,
-    stream: ReplyStream | None,
-    keeper: Keeper,
-) -> None:
-    """Copy what arrived into the message and save it; a reply cut short says so.
+def _settle(worker: BackgroundReply, plan: Plan, keeper: Keeper, *, failed: bool) -> bool:
+    """Record what arrived and how it ended, and save it; False if nothing arrived.
 
     Runs on Stop too, when Streamlit refuses ``st`` calls and session-state access:
     so it touches only plain objects and the store.
     """
-    if stream is not None:
-        stream.close()
-        reply.content = prefix + stream.text
-        reply.stats = stream.stats()
-        reply.notices = stream.notices
-    if reply.status == Status.STREAMING:
-        reply.status = Status.STOPPED
-    if reply.content:
-        keeper.save(reply)
-        return
-    if history and history[-1] is reply:
-        history.pop()
-    keeper.forget(reply)
+    worker.close()
+    opened = worker.stream
+    kept = turns.settle(
+        keeper.conversation,
+        plan,
+        opened.text if opened is not None else "",
+        finish_reason=opened.finish_reason if opened is not None and not failed else None,
+        failed=failed,
+        stats=opened.stats() if opened is not None else None,
+        notices=opened.notices if opened is not None else (),
+    )
+    if kept:
+        keeper.save(plan.reply)
+    return kept

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_openai import FakeOpenAI
+from testing.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KEY = "sk-test-key-123"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chatlab.conversation import Conversation
+from chatlab.messages import ChatMessage
+from components.session import ChatState
+from testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, TEST_KEY
-from tests.fake_openai import FakeOpenAI
 
 AppFactory = Callable[[], AppTest]
 
@@ -31,6 +35,40 @@ def make_app(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
 def app(make_app: AppFactory) -> AppTest:
     """The app after its first run."""
     return make_app().run()
+
+
+def send(at: AppTest, text: str, timeout: float = 10) -> AppTest:
+    """Type ``text`` into the chat box and press Enter; the run that follows is done."""
+    return at.chat_input[0].set_value(text).run(timeout=timeout)
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    """Click the one button labelled ``label``."""
+    (button,) = [b for b in at.button if b.label == label]
+    return button.click().run()
+
+
+def shown(at: AppTest) -> list[tuple[str, str]]:
+    """(role, text) of every chat message on the page."""
+    return [(m.name, "".join(md.value for md in m.markdown)) for m in at.chat_message]
+
+
+def chat_state(at: AppTest) -> ChatState:
+    """The session's typed state (components.session.ChatState)."""
+    found: ChatState = at.session_state["chatlab"]
+    return found
+
+
+def plant(at: AppTest, messages: list[ChatMessage]) -> None:
+    """Make ``messages`` (chained parent to child) the open, never-stored conversation."""
+    for parent, child in itertools.pairwise(messages):
+        child.parent_id = parent.id
+    chat_state(at).conversation = Conversation.of(messages)
+
+
+def kept(at: AppTest) -> list[tuple[str, str]]:
+    """(role, content) of the shown path of the conversation held in the session."""
+    return [(m.role, m.content) for m in chat_state(at).conversation.path()]
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

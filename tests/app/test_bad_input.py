@@ -12,9 +12,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab.messages import ChatMessage, Role
-from tests.fake_openai import FakeOpenAI, Reply
+from components.prompt import MAX_MESSAGE_CHARS
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import kept, plant
 
-LIMIT = 100_000  # pages/chat.py MAX_MESSAGE_CHARS
+LIMIT = MAX_MESSAGE_CHARS
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}
 
 
@@ -23,13 +25,11 @@ def send(at: AppTest, text: str) -> AppTest:
 
 
 def bubbles(at: AppTest) -> list[tuple[str, str]]:
-    """(role, Markdown) of every chat message on the page."""
-    return [(m.name, "".join(md.value for md in m.markdown)) for m in at.chat_message]
-
-
-def kept(at: AppTest) -> list[tuple[str, str]]:
-    """(role, content) of the conversation held in the session."""
-    return [(m.role, m.content) for m in at.session_state["messages"]]
+    """(role, text) of every chat message on the page: its Markdown, or its plain-text blocks."""
+    return [
+        (m.name, "".join(md.value for md in m.markdown) or "\n\n".join(c.value for c in m.code))
+        for m in at.chat_message
+    ]
 
 
 def assert_calm(at: AppTest, *, saved: bool = True) -> None:
@@ -77,8 +77,10 @@ def long_text(length: int) -> str:
     return lines[: length - 1] + "."
 
 
-def test_chat_input_has_the_limit_the_browser_enforces(app: AppTest) -> None:
-    assert app.chat_input[0].proto.max_chars == LIMIT
+def test_chat_input_sets_no_browser_limit_that_would_empty_a_long_paste(app: AppTest) -> None:
+    # With max_chars the browser silently empties the box on a paste over the limit;
+    # the limit is checked by the page instead, where the user can be told.
+    assert app.chat_input[0].proto.max_chars == 0
 
 
 def test_message_at_the_limit_is_sent_and_drawn_whole(app: AppTest, fake: FakeOpenAI) -> None:
@@ -91,16 +93,18 @@ def test_message_at_the_limit_is_sent_and_drawn_whole(app: AppTest, fake: FakeOp
     assert bubbles(app)[0] == ("user", text)
 
 
-def test_text_over_the_limit_is_cut_to_the_limit_not_refused(
+def test_text_over_the_limit_is_refused_with_the_limit_and_kept_to_copy(
     app: AppTest, fake: FakeOpenAI
 ) -> None:
-    # The browser stops typing at max_chars; Streamlit cuts anything longer that another
-    # client sends, so the page never sees more than the limit.
     text = long_text(LIMIT + 500)
-    fake.enqueue(Reply(text="Got it."))
     send(app, text)
-    assert_calm(app)
-    assert fake.last_chat_body["messages"][-1]["content"] == text[:LIMIT]  # type: ignore[index]
+    assert not app.exception
+    assert fake.chat_requests == []
+    assert kept(app) == []
+    (error,) = app.error
+    assert f"{LIMIT + 500:,}" in error.value and f"{LIMIT:,}" in error.value
+    assert "Nothing was sent" in error.value
+    assert [c.value for c in app.code] == [text[:LIMIT]]
 
 
 # -- characters that are easy to mangle -------------------------------------------------------
@@ -193,7 +197,7 @@ def test_three_thousand_messages_are_all_sent_but_only_fifty_drawn(
     app: AppTest, fake: FakeOpenAI
 ) -> None:
     roles: list[Role] = ["user", "assistant"]
-    app.session_state["messages"] = [ChatMessage(roles[i % 2], f"message {i}") for i in range(3000)]
+    plant(app, [ChatMessage(roles[i % 2], f"message {i}") for i in range(3000)])
     app.run()
     assert_calm(app)
     assert len(app.chat_message) == 50

@@ -8,27 +8,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab.client import TEMPERATURE_IGNORED
-from tests.app.conftest import AppFactory, wait_until
+from chatlab.markdown import plain
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, chat_state, click, plant, send, shown, wait_until
 from tests.conftest import TEST_KEY
-from tests.fake_openai import FakeOpenAI, Reply
-
-
-def send(at: AppTest, text: str, timeout: float = 10) -> AppTest:
-    return at.chat_input[0].set_value(text).run(timeout=timeout)
-
-
-def shown(at: AppTest) -> list[tuple[str, str]]:
-    """(role, text) of every chat message on the page."""
-    return [(m.name, "".join(md.value for md in m.markdown)) for m in at.chat_message]
 
 
 def captions(at: AppTest) -> str:
     return " ".join(c.value for c in at.caption)
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    (button,) = [b for b in at.button if b.label == label]
-    return button.click().run()
 
 
 def test_connection_panel_starts_closed_when_configured(app: AppTest) -> None:
@@ -188,6 +175,11 @@ def test_each_fault_explains_keeps_the_message_and_retries(
     partial = [text for role, text in shown(app) if role == "assistant"]
     if (fault.fault and fault.fault != "malformed") or fault.finish_reason is None:
         assert partial and partial[0].startswith("partial words")  # what arrived is kept
+    if fault.error and fault.error.get("code") == "insufficient_quota":
+        # Retrying cannot help until the account has credit: its message says so, no button.
+        assert "retrying will not help" in app.error[0].value
+        assert not [b for b in app.button if b.label == "Retry"]
+        return
     fake.enqueue(Reply(text="Recovered answer"))
     click(app, "Retry")
     assert not app.error
@@ -224,7 +216,7 @@ def test_stop_keeps_the_partial_reply_and_sends_it_as_context(
     with pytest.raises(RuntimeError, match="timed out"):
         send(app, "count", timeout=1.5)
     fake.release()
-    wait_until(lambda: app.session_state["messages"][-1].status == "stopped")
+    wait_until(lambda: chat_state(app).conversation.path()[-1].status == "stopped")
     app.chat_input[0].set_value(None)  # the browser clears the input once it is sent
     app.run()
     assert shown(app)[-1] == ("assistant", "one two three")
@@ -262,16 +254,17 @@ def test_reasoning_model_notice_and_retry(app: AppTest, fake: FakeOpenAI) -> Non
     fake.enqueue(Reply(text="deep thought"))
     send(app, "think")
     assert shown(app)[-1] == ("assistant", "deep thought")
-    assert TEMPERATURE_IGNORED in captions(app)
+    assert plain(TEMPERATURE_IGNORED) in captions(app)
     assert "max_completion_tokens" in fake.last_chat_body  # type: ignore[operator]
 
 
 def test_long_conversation_renders_only_recent_messages(app: AppTest, fake: FakeOpenAI) -> None:
     from chatlab.messages import ChatMessage
 
-    app.session_state["messages"] = [
-        ChatMessage("user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(120)
-    ]
+    plant(
+        app,
+        [ChatMessage("user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(120)],
+    )
     app.run()
     assert len(app.chat_message) == 50
     assert shown(app)[0][1] == "message 70"
@@ -298,5 +291,5 @@ def test_sessions_share_nothing_typed(
     sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
     assert "alice's secret plan" not in sent
     assert shown(bob)[0] == ("user", "bob here")
-    assert "typed_api_key" in alice.session_state
-    assert bob.session_state["typed_api_key"] is None
+    assert chat_state(alice).typed_key == "sk-alice-only"
+    assert chat_state(bob).typed_key is None

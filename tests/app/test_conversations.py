@@ -9,10 +9,11 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from chatlab import config
+from chatlab.markdown import plain
 from chatlab.storage import Store
-from tests.app.conftest import AppFactory, wait_until
-from tests.app.test_chat_page import click, send, shown
-from tests.fake_openai import FakeOpenAI, Reply
+from components.conversations import UNTITLED
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, click, send, shown, wait_until
 
 
 @pytest.fixture
@@ -30,7 +31,13 @@ def reopen(make_app: AppFactory, conversation_id: str, **user: object) -> AppTes
 
 
 def titles(at: AppTest) -> list[str]:
+    """The conversation list's titles, as the escaped labels the page sends."""
     return [b.label for b in at.button if b.key and b.key.startswith("open-")]
+
+
+def listed(*titles: str) -> list[str]:
+    """Titles as they are drawn: escaped to show literally, never as Markdown."""
+    return [plain(title, empty=UNTITLED) for title in titles]
 
 
 def test_reload_brings_the_conversation_back(make_app: AppFactory, fake: FakeOpenAI) -> None:
@@ -41,7 +48,7 @@ def test_reload_brings_the_conversation_back(make_app: AppFactory, fake: FakeOpe
     st.cache_resource.clear()  # and a restart: a fresh store and clients
     again = reopen(make_app, conversation).run()
     assert shown(again) == [("user", "Tell me about otters"), ("assistant", "first answer")]
-    assert titles(again) == ["Tell me about otters"]
+    assert titles(again) == listed("Tell me about otters")
     fake.enqueue(Reply(text="second answer"))
     send(again, "And beavers?")
     sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
@@ -85,18 +92,18 @@ def test_switch_rename_search_and_delete(make_app: AppFactory, fake: FakeOpenAI)
     send(at, "About apples")
     click(at, "New chat")
     send(at, "About pears")
-    assert titles(at) == ["About pears", "About apples"]  # newest first
+    assert titles(at) == listed("About pears", "About apples")  # newest first
     click(at, "About apples")
     assert shown(at)[0] == ("user", "About apples")
     conversation = at.query_params["c"]
     at.text_input(key=f"title_input-{conversation}").input("Fruit notes").run()
-    assert titles(at) == ["About pears", "Fruit notes"]
+    assert titles(at) == listed("About pears", "Fruit notes")
     at.text_input(key="conversation_search").input("pear").run()
-    assert titles(at) == ["About pears"]
+    assert titles(at) == listed("About pears")
     at.text_input(key="conversation_search").input("").run()
     click(at, "Delete conversation")
     click(at, "Delete")
-    assert titles(at) == ["About pears"]
+    assert titles(at) == listed("About pears")
     assert shown(at) == [] and "c" not in at.query_params
 
 
@@ -168,4 +175,4 @@ def test_with_auth_each_user_sees_only_their_conversations(
     assert shown(bob) == []
     assert titles(bob) == []
     assert any("not yours" in t.value for t in bob.toast)
-    assert titles(as_user("alice").run()) == ["alice's diary"]
+    assert titles(as_user("alice").run()) == listed("alice's diary")

@@ -21,7 +21,8 @@ import pytest
 import werkzeug.serving
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.app_process import AppDidNotStart, start, stop
+from testing.app_process import AppDidNotStart, start, stop
+from testing.fake_openai import HOST, FakeOpenAI, unused_port
 from tests.e2e.conftest import (
     LOGS,
     UI_TIMEOUT_MS,
@@ -30,7 +31,6 @@ from tests.e2e.conftest import (
     Traffic,
     save_failure,
 )
-from tests.fake_openai import HOST, FakeOpenAI, unused_port
 
 with warnings.catch_warnings():
     # The provider imports Authlib's deprecated ``authlib.jose``; Authlib installs an "always"

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from testing.fake_openai import FakeOpenAI, Recorded, Reply, split_words
 from tests.e2e.conftest import ChatPage, copy_to_docs
-from tests.fake_openai import FakeOpenAI, Recorded, Reply, split_words
 
 pytestmark = pytest.mark.e2e
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect
 
+from testing.fake_openai import FakeOpenAI, Reply, unused_port
 from tests.e2e.conftest import ChatPage
-from tests.fake_openai import FakeOpenAI, Reply, unused_port
 
 pytestmark = pytest.mark.e2e
 

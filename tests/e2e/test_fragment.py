@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from testing.fake_openai import FakeOpenAI
 from tests.e2e.conftest import ChatPage
-from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import load
-from tests.app_process import AppProcess
-from tests.fake_openai import FakeOpenAI, Reply
+from testing import load
+from testing.app_process import AppProcess
+from testing.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.e2e
 

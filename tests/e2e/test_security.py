@@ -10,8 +10,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from testing.fake_openai import FakeOpenAI, Recorded, Reply, last_user_text
 from tests.e2e.conftest import ENV_KEY, AppServer, ChatPage, OpenPage
-from tests.fake_openai import FakeOpenAI, Recorded, Reply, last_user_text
 
 pytestmark = pytest.mark.e2e
 

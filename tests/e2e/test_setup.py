@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from testing.fake_openai import FakeOpenAI
 from tests.e2e.conftest import AppServer, OpenPage
-from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.e2e
 

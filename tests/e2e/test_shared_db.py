@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, expect
 
+from testing.fake_openai import FakeOpenAI
 from tests.e2e.conftest import AppServer, OpenPage, start_app, stop_process
-from tests.fake_openai import FakeOpenAI
 
 if TYPE_CHECKING:  # imported for real by pytest_plugins, which rewrites its asserts
     from tests.postgres import PostgresCluster

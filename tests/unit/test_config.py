@@ -3,7 +3,14 @@ from pathlib import Path
 import pytest
 
 from chatlab import config
-from chatlab.config import Timeouts, default_model, resolve_endpoint, timeouts
+from chatlab.config import (
+    MAX_REPLY_CHARS,
+    Timeouts,
+    default_model,
+    max_reply_chars,
+    resolve_endpoint,
+    timeouts,
+)
 
 
 def test_sidebar_beats_secrets_beats_environment() -> None:
@@ -79,3 +86,19 @@ def test_server_side_sources_mix_and_a_typed_key_follows_the_server_url() -> Non
     assert (endpoint.api_key, endpoint.key_source) == ("e", "environment")
     mine = resolve_endpoint({"OPENAI_API_KEY": "t"}, {}, {"OPENAI_BASE_URL": "http://e/v1"})
     assert (mine.api_key, mine.base_url) == ("t", "http://e/v1")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("30", 30.0), ("", 600.0), ("inf", 600.0), ("nan", 600.0), ("0", 600.0)]
+)
+def test_reply_timeout_from_environment(raw: str, expected: float) -> None:
+    assert timeouts({"CHATLAB_REPLY_TIMEOUT": raw}).reply == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("5000", 5000), ("1_000_000", 1_000_000), ("", MAX_REPLY_CHARS), ("-1", MAX_REPLY_CHARS)],
+)
+def test_max_reply_chars_from_environment(raw: str, expected: int) -> None:
+    assert max_reply_chars({"CHATLAB_MAX_REPLY_CHARS": raw}) == expected
+    assert max_reply_chars({}) == 200_000

@@ -2,7 +2,18 @@ import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
-from chatlab.errors import Kind, empty_reply, missing_key, retry_after_seconds, to_chat_error
+import pytest
+
+from chatlab.errors import (
+    ChatError,
+    ChatLabError,
+    Kind,
+    empty_reply,
+    reply_too_long,
+    retry_after_seconds,
+    server_count,
+    to_chat_error,
+)
 
 
 def test_retry_after_seconds_forms() -> None:
@@ -25,5 +36,22 @@ def test_unknown_exception_is_explained_without_its_text() -> None:
 
 
 def test_fixed_errors_have_actions() -> None:
-    assert "sidebar" in missing_key().action and not missing_key().retryable
     assert empty_reply().kind == Kind.EMPTY
+
+
+ABSURD: list[object] = [-1, 1.5, 10**9, float("inf"), float("nan"), True, "12", None, []]
+PLAUSIBLE: list[tuple[object, int | None]] = [(0, 0), (12, 12), (12.0, 12), (10**8, 10**8)]
+
+
+@pytest.mark.parametrize(("value", "expected"), PLAUSIBLE + [(v, None) for v in ABSURD])
+def test_server_counts_are_plausible_whole_numbers_or_unknown(
+    value: object, expected: object
+) -> None:
+    assert server_count(value) == expected
+
+
+def test_chat_errors_are_chatlab_errors_that_read_as_words() -> None:
+    err = reply_too_long(5000)
+    assert isinstance(err, ChatError) and isinstance(err, ChatLabError)
+    assert str(err) == f"{err.message} {err.action}" and "5,000" in str(err)
+    assert not err.retryable

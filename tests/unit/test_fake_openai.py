@@ -10,8 +10,6 @@ import http.client
 import json
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ import pytest
 from openai import OpenAI
 from openai.types.chat import ChatCompletionChunk
 
-from tests.fake_openai import FakeOpenAI, Reply, blackhole, split_words, unused_port
+from testing.fake_openai import FakeOpenAI, Reply, blackhole, split_words, unused_port
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Hi there"}]
 ROOT = Path(__file__).resolve().parents[2]
@@ -536,50 +534,93 @@ def test_reject_temperature_unless_default(server: FakeOpenAI, client: OpenAI) -
     assert len(server.chat_requests) == 2
 
 
-# -- HTTP control ----------------------------------------------------------------------------
-
-
-def test_http_control_endpoints(server: FakeOpenAI, client: OpenAI) -> None:
-    replies = [{"text": "from http"}, {"status": 429, "error": {"code": "rate_limit_exceeded"}}]
-    assert raw_post(server, "/_fake/enqueue", replies) == (200, b'{"queued":2}')
-    assert text_of(stream(client)) == "from http"
-    with pytest.raises(openai.RateLimitError):
-        stream(client)
-    status, body = raw_get(server, "/_fake/requests")
-    assert status == 200
-    assert [b["messages"] for b in json.loads(body)] == [MESSAGES, MESSAGES]
-    assert all(not r.path.startswith("/_fake") for r in server.requests)
-    assert raw_post(server, "/_fake/reset", {})[0] == 200
-    assert json.loads(raw_get(server, "/_fake/requests")[1]) == []
-
-
-def test_http_control_config_and_bad_input(server: FakeOpenAI, client: OpenAI) -> None:
-    config = {"models": ["only-one"], "reject_params": ["max_tokens"]}
-    assert raw_post(server, "/_fake/config", config)[0] == 200
-    assert [m.id for m in client.models.list().data] == ["only-one"]
-    with pytest.raises(openai.BadRequestError):
-        stream(client, max_tokens=5)
-    status, body = raw_post(server, "/_fake/enqueue", [{"txet": "typo"}])
-    assert status == 400
-    assert "txet" in json.loads(body)["error"]["message"]
-    assert raw_post(server, "/_fake/enqueue", [{"fault": "nope"}])[0] == 400
-
-
 def test_reply_rejects_unknown_fault() -> None:
     with pytest.raises(ValueError, match="unknown fault"):
         Reply(fault="explode")
 
 
-def test_command_line_server() -> None:
-    port = unused_port()
-    command = [sys.executable, "-m", "tests.fake_openai", "--port", str(port), "--chunk-delay", "0"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        base_url = process.stdout.readline().strip()
-        assert base_url == f"http://127.0.0.1:{port}/v1"
-        with make_client(base_url) as c:
-            assert text_of(stream(c)) == "Echo: Hi there"
-    finally:
-        process.terminate()
-        assert process.wait(timeout=5) == 0
+# -- hostile servers -------------------------------------------------------------------------
+
+
+def raw_first_bytes(server: FakeOpenAI, body: dict[str, Any], size: int) -> bytes:
+    """The first `size` bytes of the response, then hang up."""
+    data = json.dumps(body).encode()
+    request = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n%s" % (len(data), data)
+    )
+    received = b""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(request)
+        while len(received) < size and (chunk := sock.recv(size - len(received))):
+            received += chunk
+    return received
+
+
+STREAM_BODY: dict[str, Any] = {"model": "m", "messages": MESSAGES, "stream": True}
+
+
+def test_trickle_sends_sse_comment_bytes_one_chunk_each(server: FakeOpenAI) -> None:
+    server.enqueue(Reply(text="a b", fault="trickle", fault_after=1, trickle_every=0.01))
+    raw = raw_first_bytes(server, STREAM_BODY, 2000)
+    _, _, body = raw.partition(b"\r\n\r\n")
+    assert b'"content":"a"' in body and b'"content":" b"' not in body
+    assert b"1\r\n:\r\n1\r\n \r\n1\r\nk\r\n1\r\ne\r\n" in body  # ": keep-alive\n", a byte each
+
+
+def test_trickle_headers_never_finishes_the_header_block(server: FakeOpenAI) -> None:
+    server.enqueue(Reply(fault="trickle_headers", trickle_every=0.01))
+    raw = raw_first_bytes(server, STREAM_BODY, 40)
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\nX-Trickle: aaa") and b"\r\n\r\n" not in raw
+
+
+def test_endless_streams_until_the_client_leaves(server: FakeOpenAI, client: OpenAI) -> None:
+    server.enqueue(Reply(text="x ", fault="endless"))
+    received = ""
+    with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as chunks:
+        for chunk in chunks:
+            received += text_of([chunk])
+            if len(received) >= 10_000:
+                break
+    assert received.startswith("x x x x ")
+    server.close()  # returns although the endless handler was mid-write
+
+
+def test_html_fault_is_a_200_web_page(server: FakeOpenAI) -> None:
+    server.enqueue(Reply(fault="html"))
+    status, body = raw_post(server, "/v1/chat/completions", STREAM_BODY)
+    assert status == 200 and body.startswith(b"<!doctype html>")
+
+
+def test_huge_headers_are_refused_by_the_client(server: FakeOpenAI, client: OpenAI) -> None:
+    server.enqueue(Reply(fault="huge_headers"))
+    with pytest.raises(openai.APIConnectionError) as caught:
+        stream(client)
+    assert "too long" in str(caught.value.__cause__)
+
+
+def test_json_fault_answers_a_stream_request_with_one_completion(server: FakeOpenAI) -> None:
+    server.enqueue(Reply(text="Whole", fault="json"))
+    status, body = raw_post(server, "/v1/chat/completions", STREAM_BODY)
+    completion = json.loads(body)
+    assert status == 200 and completion["object"] == "chat.completion"
+    assert completion["choices"][0]["message"]["content"] == "Whole"
+    server.enqueue(Reply(fault="json", body='{"status":"ok"}'))
+    assert raw_post(server, "/v1/chat/completions", STREAM_BODY) == (200, b'{"status":"ok"}')
+
+
+def test_raw_usage_json_and_surrogates_go_out_as_written(server: FakeOpenAI) -> None:
+    usage = '{"prompt_tokens":Infinity,"completion_tokens":NaN}'
+    server.enqueue(Reply(chunks=["a\ud800", [{"type": "text", "text": "b"}], 7], usage_json=usage))
+    body = {**STREAM_BODY, "stream_options": {"include_usage": True}}
+    raw = raw_stream_bytes(server, body)
+    assert b'"content":"a\\ud800"' in raw
+    assert b'"content":[{"type":"text","text":"b"}]' in raw and b'"content":7' in raw
+    assert b'"usage":' + usage.encode() in raw
+
+
+def test_raw_error_body_goes_out_as_written(server: FakeOpenAI, client: OpenAI) -> None:
+    body = '{"error":"context the overflows","n_ctx":4096}'
+    server.enqueue(Reply(status=400, body=body))
+    status, received = raw_post(server, "/v1/chat/completions", STREAM_BODY)
+    assert (status, received) == (400, body.encode())

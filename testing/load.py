@@ -12,7 +12,7 @@ Time to first token is measured as the user feels it: from sending the message t
 first delta that puts reply text in the new assistant bubble. Sessions load the page
 first and then all send together, the worst case for the app.
 
-``python -m benchmarks.load`` runs this part of ``make bench`` alone;
+``python -m testing.load`` runs this part of ``make bench`` alone;
 ``tests/e2e/test_load.py`` runs the same sessions as a correctness test.
 """
 
@@ -42,8 +42,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.app_process import AppProcess, start, stop  # noqa: E402
-from tests.fake_openai import FakeOpenAI, Reply  # noqa: E402
+from testing.app_process import AppProcess, start, stop  # noqa: E402
+from testing.fake_openai import FakeOpenAI, Reply  # noqa: E402
 
 LEVELS = (1, 10, 20, 50)  # sessions chatting at once
 MIN_SAMPLES = 20  # replies per level at least, so a p95 is not one unlucky reply

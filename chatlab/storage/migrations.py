@@ -7,11 +7,15 @@ Lab upgrades itself and a fresh one is built by the same code path (the same ide
 simonw/llm's ``migrations.py``). Rules that keep this safe:
 
 * Never edit or reorder a migration that has shipped; add a new one at the end.
-* Migrations define their own tables rather than import ``chatlab.storage``'s, so each
-  step stays frozen as it was written while the current schema moves on.
+* Migrations define their own tables rather than import ``chatlab.storage.schema``, so
+  each step stays frozen as it was written while the current schema moves on.
 * Write Core or SQL that both SQLite and PostgreSQL accept. All steps run in one
   transaction (both databases have transactional DDL), so a failed upgrade leaves the
   database as it was.
+* On SQLite the store runs them with foreign keys off: a step that rebuilds a table
+  (copy, drop, rename; what SQLite needs to add a constraint) would otherwise
+  cascade-delete the rows pointing at it. ``PRAGMA foreign_key_check`` then runs before
+  the commit, so a step that leaves a dangling reference fails and changes nothing.
 """
 
 from __future__ import annotations
@@ -44,6 +48,14 @@ class SchemaTooNew(Exception):
         self.unknown = unknown
 
 
+class BrokenReferences(Exception):
+    """A migration left rows pointing at rows that do not exist (SQLite's foreign_key_check)."""
+
+    def __init__(self, tables: list[str]) -> None:
+        super().__init__(", ".join(tables))
+        self.tables = tables
+
+
 def m001_conversations(conn: Connection) -> None:
     sa.Table(
         "conversations",
@@ -54,7 +66,7 @@ def m001_conversations(conn: Connection) -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         # No foreign key: messages does not exist yet, and a cycle between the two tables
-        # would complicate every later table rebuild. storage.py keeps it pointing at a row.
+        # would complicate every later table rebuild. the store keeps it pointing at a row.
         sa.Column("current_leaf_id", sa.Text),
     ).create(conn)
 
@@ -101,7 +113,18 @@ def m003_indexes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_messages_parent ON messages (parent_id)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_conversations, m002_messages, m003_indexes)
+def m004_conversation_version(conn: Connection) -> None:
+    # Lets a tab tell cheaply whether the conversation changed since it read it. A plain
+    # column with a constant default: both databases add it without rebuilding the table.
+    conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_conversations,
+    m002_messages,
+    m003_indexes,
+    m004_conversation_version,
+)
 
 
 def migrate(conn: Connection, *, upto: int | None = None) -> list[str]:
@@ -121,7 +144,15 @@ def migrate(conn: Connection, *, upto: int | None = None) -> list[str]:
         applied_at = datetime.now(UTC).isoformat()
         conn.execute(sa.insert(_applied).values(name=migration.__name__, applied_at=applied_at))
         ran.append(migration.__name__)
+    if conn.dialect.name == "sqlite":
+        _check_references(conn)
     return ran
+
+
+def _check_references(conn: Connection) -> None:
+    broken = sorted({row[0] for row in conn.exec_driver_sql("PRAGMA foreign_key_check")})
+    if broken:
+        raise BrokenReferences(broken)
 
 
 def applied(conn: Connection) -> list[str]:

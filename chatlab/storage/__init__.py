@@ -1,0 +1,56 @@
+"""Conversations and their messages in SQLite or PostgreSQL, behind one small ``Store``.
+
+Design decisions:
+
+* **A message records its parent.** A conversation is a tree, not a list: regenerating a
+  reply or editing a question adds a sibling under the same parent instead of overwriting
+  anything. The conversation row points at its current leaf, and what the UI shows (the
+  "current path") is that leaf and its ancestors. Switching branches needs no schema
+  change, only a new current leaf. A version number on the conversation, bumped by every
+  change to its messages or leaf, lets a tab see cheaply that another one moved on.
+* **Settings, stats and notices are JSON columns.** They are written and read whole with
+  their message and never searched into; a column per knob would need a migration each
+  time the reply telemetry grows a field. Their keys are the dataclass field names.
+* **Never store what cannot be read back; open whatever is stored** (``rows``).
+* **A numbered, append-only migration list** (``migrations``) so a database made by any
+  earlier version upgrades itself on start, on both backends, with no extra tool. The
+  declared schema (``schema``) is what queries are built from; a test checks the two agree.
+* **Every call names its owner.** Messages are only reached through a conversation owned
+  by the caller; someone else's id behaves exactly like an id that does not exist.
+  Imported conversations get fresh ids, so a file can never touch rows it names.
+* **Short transactions; SQLite writers take the lock first** (``engine``). One ``Store``
+  (one engine and pool) serves every session of the process. SQLite allows one writer at
+  a time, and a transaction that reads and then writes cannot wait for the lock, it fails
+  at once. So write transactions start with ``BEGIN IMMEDIATE`` and wait up to the busy
+  timeout; WAL lets readers go on meanwhile. With ``synchronous=NORMAL`` in WAL mode a
+  committed save survives the process being killed; only an OS crash can lose the last
+  commits.
+* What goes in and out as files (titles, the Markdown export, checking a JSON import)
+  lives in ``chatlab.transfer``; this package only stores.
+* Times are UTC. SQLite keeps no zone, so they are stored as UTC and read back as UTC.
+"""
+
+from chatlab.storage.errors import (
+    ConversationNotFound,
+    InvalidImport,
+    StorageError,
+)
+from chatlab.storage.store import (
+    MAX_SEARCH_LENGTH,
+    ConversationSummary,
+    Store,
+    StoredTree,
+)
+from chatlab.transfer import DEFAULT_TITLE, title_from
+
+__all__ = [
+    "DEFAULT_TITLE",
+    "MAX_SEARCH_LENGTH",
+    "ConversationNotFound",
+    "ConversationSummary",
+    "InvalidImport",
+    "StorageError",
+    "Store",
+    "StoredTree",
+    "title_from",
+]

@@ -1,0 +1,111 @@
+"""The engine: which databases Chat Lab accepts, and how SQLite connections are set up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine
+
+from chatlab.storage.errors import StorageError, unwritable
+
+BUSY_TIMEOUT_MS = 15_000
+WRITE = "chatlab_write"  # execution option: this transaction will write
+FOREIGN_KEYS_OFF = "chatlab_foreign_keys_off"  # execution option: a migration runs
+CASEFOLD = "chatlab_casefold"  # SQL function name: Python's str.casefold, on SQLite
+
+
+def parse_url(url: str) -> URL:
+    """The URL as SQLAlchemy reads it, or a ``StorageError`` saying why it cannot be used."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StorageError(
+            "DATABASE_URL is not a database URL.",
+            "Use sqlite:///path/to/chatlab.db or postgresql+psycopg://user@host/dbname.",
+            retryable=False,
+        ) from exc
+    if parsed.drivername in ("postgres", "postgresql"):
+        # "postgres://" is what many hosting providers hand out.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StorageError(
+            f"Chat Lab cannot store conversations in {parsed.get_backend_name()}.",
+            "Set DATABASE_URL to a SQLite file (sqlite:///…) or a PostgreSQL database "
+            "(postgresql+psycopg://…).",
+            retryable=False,
+        )
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        # Each pooled connection would get its own empty in-memory database.
+        raise StorageError(
+            "An in-memory SQLite database cannot be shared between sessions.",
+            "Use a file, e.g. sqlite:///data/chatlab.db (a temporary folder works for tests).",
+            retryable=False,
+        )
+    return parsed
+
+
+def make_folder(url: URL) -> None:
+    """Create the folder a SQLite file will live in."""
+    folder = Path(url.database or "").parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unwritable(str(folder)) from exc
+
+
+def create_engine(url: URL) -> Engine:
+    """An engine for the URL; SQLite connections get the pragmas and locking below."""
+    try:
+        if url.get_backend_name() == "postgresql":
+            return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise StorageError(
+            f"Chat Lab cannot use the database driver named in DATABASE_URL ({exc}).",
+            "Install the requirements (make run), or fix DATABASE_URL.",
+            retryable=False,
+        ) from exc
+    sa.event.listen(engine, "connect", _sqlite_connected)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control away from the sqlite3 module: it would BEGIN lazily and
+    # DEFERRED, which cannot wait for the write lock (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+    # A byte sequence that is not UTF-8 (written by another program) must not make a
+    # whole conversation unreadable: it reads with U+FFFD in place of the bad bytes.
+    dbapi_connection.text_factory = lambda raw: raw.decode("utf-8", "replace")
+    # SQLite's own lower() and LIKE fold ASCII only; search folds all of Unicode.
+    dbapi_connection.create_function(CASEFOLD, 1, _casefold, deterministic=True)
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in (
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the pragmas below may wait
+            "PRAGMA journal_mode = WAL",  # readers do not block the writer, nor it them
+            "PRAGMA synchronous = NORMAL",  # durable against a killed process in WAL mode
+            "PRAGMA foreign_keys = ON",  # off by default; the cascades depend on it
+        ):
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _casefold(text: object) -> object:
+    return text.casefold() if isinstance(text, str) else text
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    options = conn.get_execution_options()
+    if options.get(FOREIGN_KEYS_OFF):
+        # Only outside a transaction does this pragma take effect (sqlite.org/foreignkeys.html
+        # §5): a migration that rebuilds a table (copy, drop, rename) would otherwise
+        # cascade-delete every row that points at the dropped table.
+        conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
+    if options.get(WRITE):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        conn.exec_driver_sql("BEGIN")

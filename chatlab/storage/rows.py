@@ -1,0 +1,144 @@
+"""Messages to rows and back; a row that cannot be read whole still opens.
+
+What is written is checked first (``transfer``'s field rules): text with lone surrogates
+gets U+FFFD, telemetry out of bounds is stored as unknown. Rows written by older versions
+or edited by hand may still hold anything, so reading never trusts a row: a bad field
+turns that one message into a FAILED one carrying whatever text could be read and a
+notice saying what was wrong, and the rest of the conversation opens as usual.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Row
+
+from chatlab.messages import ChatMessage, Role, Status
+from chatlab.storage.schema import messages
+from chatlab.transfer import (
+    MAX_NOTICE_LENGTH,
+    MAX_NOTICES,
+    ROLES,
+    STATUSES,
+    InvalidDocument,
+    clean_text,
+    notices_from,
+    settings_from,
+    settings_json,
+    stats_from,
+    stats_json,
+)
+
+_T = TypeVar("_T")
+UNREADABLE = "Part of this message could not be read ({problem}); it is shown as far as it could."
+
+
+def message_row(conversation_id: str, message: ChatMessage, now: datetime) -> dict[str, Any]:
+    """The row to store for ``message``: only what reads back."""
+    return {
+        "id": message.id,
+        "conversation_id": conversation_id,
+        "parent_id": message.parent_id,
+        "role": message.role,
+        "content": clean_text(message.content),
+        "status": Status(message.status).value,
+        "created_at": now,
+        "updated_at": now,
+        "settings": settings_json(message.settings),
+        "stats": stats_json(message.stats),
+        "notices": [clean_text(n)[:MAX_NOTICE_LENGTH] for n in message.notices[:MAX_NOTICES]],
+    }
+
+
+def readable_columns() -> list[sa.ColumnElement[Any]]:
+    """The message columns to select: JSON as text, so a bad value cannot fail the query."""
+    m = messages.c
+    as_text = [sa.cast(column, sa.Text).label(column.name) for column in (m.settings, m.stats)]
+    notices = sa.cast(m.notices, sa.Text).label("notices")
+    return [m.id, m.parent_id, m.role, m.content, m.status, m.created_at, *as_text, notices]
+
+
+def message_from(row: Row[Any]) -> ChatMessage:
+    """The message a row holds; a bad field makes it FAILED with a notice, never an error."""
+    problems: list[str] = []
+    content = _text(row.content)
+    role: Role = row.role if row.role in ROLES else "assistant"
+    if role != row.role:
+        problems.append(f"unknown role {_shown(row.role)}")
+    status = Status(row.status) if row.status in STATUSES else Status.FAILED
+    if status.value != row.status:
+        problems.append(f"unknown status {_shown(row.status)}")
+    settings = _field(row.settings, "settings", settings_from, problems)
+    stats = _field(row.stats, "stats", stats_from, problems)
+    notices = _field(row.notices, "notices", notices_from, problems) or ()
+    if problems:
+        status = Status.FAILED
+        notices = (*notices, UNREADABLE.format(problem="; ".join(problems)))
+    return ChatMessage(
+        role=role,
+        content=content,
+        status=status,
+        id=row.id,
+        parent_id=row.parent_id,
+        settings=settings,
+        stats=stats,
+        notices=notices,
+    )
+
+
+def message_json(message: ChatMessage, created_at: datetime) -> dict[str, Any]:
+    """A message in the export's form (from the message as read, so it is always valid)."""
+    return {
+        "id": message.id,
+        "parent_id": message.parent_id,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status.value,
+        "created_at": created_at.isoformat(),
+        "settings": settings_json(message.settings),
+        "stats": stats_json(message.stats),
+        "notices": list(message.notices),
+    }
+
+
+def _field(
+    raw: object, name: str, read: Callable[[object, str], _T], problems: list[str]
+) -> _T | None:
+    """One JSON column read and checked; on a problem, None and the problem noted."""
+    if raw is None:
+        return None
+    try:
+        return read(json.loads(raw) if isinstance(raw, str) else raw, name)
+    except (InvalidDocument, ValueError, RecursionError) as exc:
+        problem = exc.problem if isinstance(exc, InvalidDocument) else f"{name} is not JSON"
+        problems.append(problem)
+        return None
+
+
+def _text(raw: object) -> str:
+    if isinstance(raw, bytes):
+        return raw.decode("utf-8", "replace")
+    return clean_text(raw) if isinstance(raw, str) else ("" if raw is None else str(raw))
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:40]
+
+
+def renamed(message: ChatMessage, fresh: Mapping[str, str]) -> ChatMessage:
+    """``message`` under its new id, its parent's new id too (an import's fresh ids)."""
+    parent = None if message.parent_id is None else fresh[message.parent_id]
+    return ChatMessage(
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        id=fresh[message.id],
+        parent_id=parent,
+        settings=message.settings,
+        stats=message.stats,
+        notices=message.notices,
+    )

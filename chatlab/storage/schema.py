@@ -1,0 +1,78 @@
+"""The schema as the migrations leave it: the one declaration queries are built from.
+
+Tables are never created from it (``migrations`` builds the database); a test checks that
+what the migrations build equals this, on both backends.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False, server_default="local"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("current_leaf_id", sa.Text),
+    # Bumped by every write that changes the messages or the current leaf.
+    sa.Column("version", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Index(
+        "ix_conversations_owner_updated",
+        "owner",
+        sa.text("updated_at DESC"),
+        sa.text("id DESC"),
+    ),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column(
+        "conversation_id",
+        sa.Text,
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("parent_id", sa.Text, sa.ForeignKey("messages.id", ondelete="CASCADE")),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("settings", sa.JSON(none_as_null=True)),
+    sa.Column("stats", sa.JSON(none_as_null=True)),
+    sa.Column("notices", sa.JSON, nullable=False),
+    sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
+    sa.Index("ix_messages_parent", "parent_id"),
+)
+
+# What a later save of the same message id may change; role and parent are fixed at birth.
+MUTABLE = ("content", "status", "settings", "stats", "notices", "updated_at")

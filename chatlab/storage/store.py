@@ -1,0 +1,520 @@
+"""The ``Store``: every read and write of conversations, each in one short transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine, Row
+
+from chatlab.messages import ChatMessage, new_id
+from chatlab.storage import engine as engines
+from chatlab.storage import errors, migrations, rows, tree
+from chatlab.storage.errors import InvalidImport, StorageError
+from chatlab.storage.schema import MUTABLE, conversations, messages
+from chatlab.transfer import (
+    DEFAULT_TITLE,
+    EXPORT_FORMAT,
+    EXPORT_VERSION,
+    ROLES,
+    InvalidDocument,
+    clean_title,
+    markdown_document,
+    parse_document,
+    title_from,
+)
+
+# Search looks at this much of what was typed: enough for any phrase worth finding.
+MAX_SEARCH_LENGTH = 200
+# A PostgreSQL collation whose lower() knows all of Unicode (the database's own may be C).
+_ICU = "und-x-icu"
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the conversation list."""
+
+    id: str
+    title: str
+    updated_at: datetime
+    message_count: int  # stored messages, every branch included
+
+
+@dataclass(frozen=True)
+class StoredTree:
+    """A whole conversation: every message of every branch, and where the user is in it."""
+
+    messages: list[ChatMessage]  # parents before children, siblings oldest first
+    leaf_id: str | None
+    version: int
+    title: str
+
+
+class Store:
+    """Conversations of many owners in one database; safe to share between threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._fold_collation: str | None = None
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect, create the data folder if needed, and bring the schema up to date."""
+        parsed = engines.parse_url(url)
+        if parsed.get_backend_name() == "sqlite" and not parsed.query.get("uri"):
+            engines.make_folder(parsed)  # a "file:" URI names its path its own way
+        store = cls(engines.create_engine(parsed))
+        try:
+            store._migrate()
+            store._fold_collation = store._find_fold_collation()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def location(self) -> str:
+        """Where the data lives, fit to show (no password)."""
+        return self._engine.url.render_as_string(hide_password=True)
+
+    # -- conversations -----------------------------------------------------------------
+
+    def create_conversation(self, owner: str, title: str = DEFAULT_TITLE) -> str:
+        """Start an empty conversation; returns its id."""
+        conversation_id, now = new_id(), _now()
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                sa.insert(conversations).values(
+                    id=conversation_id,
+                    owner=owner,
+                    title=clean_title(title),
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return conversation_id
+
+    def get_conversation(self, owner: str, conversation_id: str) -> ConversationSummary | None:
+        """One conversation's summary, or None if the owner has no such conversation."""
+        query = _summaries(owner).where(conversations.c.id == conversation_id)
+        with self._transaction(write=False) as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else _summary(row)
+
+    def list_conversations(
+        self, owner: str, *, search: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ConversationSummary]:
+        """The owner's conversations, most recently updated first, optionally searched.
+
+        Search ignores case in every script and looks at the first ``MAX_SEARCH_LENGTH``
+        characters of what was typed.
+        """
+        c = conversations.c
+        query = _summaries(owner)
+        wanted = (search or "").strip()[:MAX_SEARCH_LENGTH].strip()
+        if wanted:
+            # Fold the words as the database folds the column: PostgreSQL's lower() keeps
+            # "ß" where str.casefold() makes "ss".
+            sqlite_db = self._engine.dialect.name == "sqlite"
+            folded = wanted.casefold() if sqlite_db else wanted.lower()
+            pattern = "%" + _escape_like(folded) + "%"
+            in_messages = sa.exists().where(
+                messages.c.conversation_id == c.id,
+                self._folded(messages.c.content).like(pattern, escape="\\"),
+            )
+            query = query.where(
+                sa.or_(self._folded(c.title).like(pattern, escape="\\"), in_messages)
+            )
+        query = query.order_by(c.updated_at.desc(), c.id.desc())
+        query = query.limit(max(0, limit)).offset(max(0, offset))
+        with self._transaction(write=False) as conn:
+            return [_summary(row) for row in conn.execute(query)]
+
+    def rename_conversation(self, owner: str, conversation_id: str, title: str) -> bool:
+        """Set the title (blank means the default); False if there is no such conversation."""
+        # updated_at stays: renaming should not move a conversation to the top of the list.
+        query = (
+            sa.update(conversations)
+            .where(conversations.c.id == conversation_id, conversations.c.owner == owner)
+            .values(title=clean_title(title))
+        )
+        with self._transaction(write=True) as conn:
+            return conn.execute(query).rowcount > 0
+
+    def delete_conversation(self, owner: str, conversation_id: str) -> bool:
+        """Delete a conversation and all its messages; False if there is no such conversation."""
+        query = sa.delete(conversations).where(
+            conversations.c.id == conversation_id, conversations.c.owner == owner
+        )
+        with self._transaction(write=True) as conn:
+            return conn.execute(query).rowcount > 0
+
+    def conversation_version(self, owner: str, conversation_id: str) -> int | None:
+        """How many times its messages or current leaf changed; None if there is none."""
+        c = conversations.c
+        query = sa.select(c.version).where(c.id == conversation_id, c.owner == owner)
+        with self._transaction(write=False) as conn:
+            version: int | None = conn.execute(query).scalar_one_or_none()
+        return version
+
+    # -- messages ----------------------------------------------------------------------
+
+    def load_messages(self, owner: str, conversation_id: str) -> list[ChatMessage] | None:
+        """The current path, oldest first; None if the owner has no such conversation."""
+        loaded = self._load(owner, conversation_id)
+        if loaded is None:
+            return None
+        head, found = loaded
+        return [rows.message_from(row) for row in tree.path_to(found, head.current_leaf_id)]
+
+    def load_tree(self, owner: str, conversation_id: str) -> StoredTree | None:
+        """Every message of every branch, the current leaf and the version; None if none."""
+        loaded = self._load(owner, conversation_id)
+        if loaded is None:
+            return None
+        head, found = loaded
+        return StoredTree(
+            messages=[rows.message_from(row) for row in tree.parents_first(found)],
+            leaf_id=head.current_leaf_id,
+            version=head.version,
+            title=head.title,
+        )
+
+    def set_current_leaf(self, owner: str, conversation_id: str, leaf_id: str) -> int:
+        """Show another branch: ``leaf_id`` becomes the current leaf; returns the new version.
+
+        Raises ``ValueError`` if ``leaf_id`` is not a message of that conversation.
+        """
+        c, m = conversations.c, messages.c
+        with self._transaction(write=True) as conn:
+            if _owned(conn, owner, conversation_id, lock=True) is None:
+                raise errors.not_found()
+            if not _exists(conn, m.id == leaf_id, m.conversation_id == conversation_id):
+                raise ValueError(f"{leaf_id!r} is not a message of this conversation")
+            query = (
+                sa.update(conversations)
+                .where(c.id == conversation_id)
+                .values(current_leaf_id=leaf_id, version=c.version + 1)
+                .returning(c.version)
+            )
+            version: int = conn.execute(query).scalar_one()
+        return version
+
+    def save_message(
+        self,
+        owner: str,
+        conversation_id: str,
+        message: ChatMessage,
+    ) -> int:
+        """Insert or update a message by id; a new one becomes the current leaf.
+
+        Returns the conversation's new version. Cheap enough to call every second
+        while a reply streams. The first user message of a conversation still
+        called ``DEFAULT_TITLE`` gives it its title.
+        """
+        if message.role not in ROLES:
+            raise ValueError(f"unknown role {message.role!r}")
+        now = _now()
+        with self._transaction(write=True) as conn:
+            head = _owned(conn, owner, conversation_id, lock=True)
+            if head is None:
+                raise errors.not_found()
+            is_new = _check_placement(conn, conversation_id, message)
+            conn.execute(_touch(conversation_id, message, now, is_new))
+            if _upsert(conn, rows.message_row(conversation_id, message, now)) == 0:
+                raise errors.id_taken()
+        return int(head.version) + 1  # _touch bumped it, under the row lock
+
+    def delete_message(self, owner: str, conversation_id: str, message_id: str) -> bool:
+        """Delete a message and the replies below it; False if there is no such message."""
+        c, m = conversations.c, messages.c
+        with self._transaction(write=True) as conn:
+            owned = _owned(conn, owner, conversation_id, lock=True)
+            if owned is None:
+                return False
+            here = (m.id == message_id, m.conversation_id == conversation_id)
+            target = conn.execute(sa.select(m.parent_id).where(*here)).one_or_none()
+            if target is None:
+                return False
+            conn.execute(sa.delete(messages).where(*here))
+            leaf = owned.current_leaf_id
+            if leaf is not None and not _exists(conn, m.id == leaf):
+                leaf = target.parent_id or _newest_message(conn, conversation_id)
+            conn.execute(
+                sa.update(conversations)
+                .where(c.id == conversation_id)
+                .values(current_leaf_id=leaf, updated_at=_now(), version=c.version + 1)
+            )
+        return True
+
+    # -- export and import -------------------------------------------------------------
+
+    def export_json(self, owner: str, conversation_id: str) -> dict[str, Any] | None:
+        """The whole conversation, every branch, as JSON-ready data (re-importable)."""
+        loaded = self._load(owner, conversation_id)
+        if loaded is None:
+            return None
+        head, found = loaded
+        return {
+            "format": EXPORT_FORMAT,
+            "version": EXPORT_VERSION,
+            "title": head.title,
+            "created_at": head.created_at.isoformat(),
+            "updated_at": head.updated_at.isoformat(),
+            "current_leaf_id": head.current_leaf_id,
+            "messages": [
+                rows.message_json(rows.message_from(row), row.created_at)
+                for row in tree.parents_first(found)
+            ],
+        }
+
+    def export_markdown(self, owner: str, conversation_id: str) -> str | None:
+        """The current path as a Markdown document."""
+        summary = self.get_conversation(owner, conversation_id)
+        path = self.load_messages(owner, conversation_id)
+        if summary is None or path is None:
+            return None
+        return markdown_document(summary.title, path)
+
+    def import_json(self, owner: str, data: object) -> str:
+        """Add a conversation from an export (parsed, or its text/bytes); returns the new id.
+
+        The whole document is checked before anything is written; on any problem
+        ``InvalidImport`` says what is wrong and the database is unchanged.
+        """
+        try:
+            document = parse_document(data)
+        except InvalidDocument as exc:
+            raise InvalidImport(exc.message, exc.action, retryable=False) from exc
+        conversation_id, now = new_id(), _now()
+        fresh = {message.id: new_id() for message, _ in document.messages}
+        written = [
+            rows.message_row(conversation_id, rows.renamed(message, fresh), created_at)
+            for message, created_at in document.messages
+        ]
+        with self._transaction(write=True) as conn:
+            conn.execute(
+                sa.insert(conversations).values(
+                    id=conversation_id,
+                    owner=owner,
+                    title=document.title,
+                    created_at=document.created_at or now,
+                    updated_at=now,
+                    current_leaf_id=fresh[document.leaf_id] if document.leaf_id else None,
+                )
+            )
+            if written:
+                conn.execute(sa.insert(messages), written)
+        return conversation_id
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _load(self, owner: str, conversation_id: str) -> tuple[Row[Any], list[Row[Any]]] | None:
+        """The conversation's row and its message rows (oldest first), or None."""
+        c = conversations.c
+        head_query = sa.select(conversations).where(c.id == conversation_id, c.owner == owner)
+        with self._transaction(write=False) as conn:
+            head = conn.execute(head_query).one_or_none()
+            if head is None:
+                return None
+            found = conn.execute(_messages_of(conversation_id)).all()
+        return head, list(found)
+
+    def _folded(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """``column`` case-folded for all of Unicode, as the backend best can."""
+        if self._engine.dialect.name == "sqlite":
+            return sa.func.chatlab_casefold(column)
+        if self._fold_collation:
+            return sa.func.lower(column.collate(self._fold_collation))
+        return sa.func.lower(column)
+
+    def _find_fold_collation(self) -> str | None:
+        if self._engine.dialect.name != "postgresql":
+            return None
+        query = sa.text("SELECT collname FROM pg_collation WHERE collname = :name")
+        with self._transaction(write=False) as conn:
+            found: str | None = conn.execute(query, {"name": _ICU}).scalar_one_or_none()
+        return found
+
+    def _migrate(self) -> None:
+        try:
+            with self._engine.connect() as conn:
+                sqlite_db = conn.dialect.name == "sqlite"
+                conn.execution_options(**{engines.WRITE: True, engines.FOREIGN_KEYS_OFF: sqlite_db})
+                try:
+                    with conn.begin():
+                        migrations.migrate(conn)
+                        if sqlite_db:
+                            # A write on every start: a read-only file fails here, not when
+                            # the first reply is saved. The migration count is its version.
+                            count = len(migrations.MIGRATIONS)
+                            conn.exec_driver_sql(f"PRAGMA user_version = {count}")
+                finally:
+                    if sqlite_db:
+                        _foreign_keys_on(conn)
+        except sa.exc.SQLAlchemyError as exc:
+            raise errors.explain(exc, self._engine.url) from exc
+        except migrations.SchemaTooNew as exc:
+            raise StorageError(
+                f"The database at {self.location} was written by a newer version of Chat Lab "
+                f"(it has had migrations {', '.join(exc.unknown)}).",
+                "Update Chat Lab, or set DATABASE_URL to another database.",
+                retryable=False,
+            ) from exc
+        except migrations.BrokenReferences as exc:
+            raise StorageError(
+                f"Upgrading the database at {self.location} would leave rows in "
+                f"{', '.join(exc.tables)} pointing at rows that do not exist; "
+                "nothing was changed.",
+                "Keep using the previous version of Chat Lab and report this as a bug.",
+                retryable=False,
+            ) from exc
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Connection]:
+        """One short transaction; database errors come out as ``StorageError``."""
+        try:
+            with self._engine.connect() as conn:
+                conn.execution_options(**{engines.WRITE: write})
+                with conn.begin():
+                    yield conn
+        except sa.exc.SQLAlchemyError as exc:
+            raise errors.explain(exc, self._engine.url) from exc
+
+
+def _foreign_keys_on(conn: Connection) -> None:
+    """Turn SQLite's foreign keys back on, outside any transaction (they only change there)."""
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is None:
+        return
+    dbapi.execute("PRAGMA foreign_keys = ON")
+    if dbapi.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
+        conn.invalidate()  # never hand a connection without its cascades back to the pool
+
+
+# -- queries -----------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _summaries(owner: str) -> sa.Select[Any]:
+    c = conversations.c
+    count = (
+        sa.select(sa.func.count())
+        .where(messages.c.conversation_id == c.id)
+        .scalar_subquery()
+        .label("message_count")
+    )
+    return sa.select(c.id, c.title, c.updated_at, count).where(c.owner == owner)
+
+
+def _summary(row: Row[Any]) -> ConversationSummary:
+    return ConversationSummary(
+        id=row.id, title=row.title, updated_at=row.updated_at, message_count=row.message_count
+    )
+
+
+def _messages_of(conversation_id: str) -> sa.Select[Any]:
+    m = messages.c
+    return (
+        sa.select(*rows.readable_columns())
+        .where(m.conversation_id == conversation_id)
+        .order_by(m.created_at, m.id)
+    )
+
+
+def _owned(
+    conn: Connection, owner: str, conversation_id: str, *, lock: bool = False
+) -> Row[Any, Any] | None:
+    """The conversation's leaf and version if the owner has it (locked, if asked)."""
+    c = conversations.c
+    query = sa.select(c.current_leaf_id, c.version).where(c.id == conversation_id, c.owner == owner)
+    return conn.execute(query.with_for_update() if lock else query).one_or_none()
+
+
+def _exists(conn: Connection, *where: sa.ColumnElement[bool]) -> bool:
+    found: bool = conn.execute(sa.select(sa.exists().where(*where))).scalar_one()
+    return found
+
+
+def _newest_message(conn: Connection, conversation_id: str) -> str | None:
+    m = messages.c
+    query = (
+        sa.select(m.id)
+        .where(m.conversation_id == conversation_id)
+        .order_by(m.created_at.desc())
+        .limit(1)
+    )
+    newest: str | None = conn.execute(query).scalar_one_or_none()
+    return newest
+
+
+def _check_placement(conn: Connection, conversation_id: str, message: ChatMessage) -> bool:
+    """Whether the message is new; refuse an id or a parent from another conversation."""
+    m = messages.c
+    home = conn.execute(sa.select(m.conversation_id).where(m.id == message.id)).scalar()
+    if home is not None and home != conversation_id:
+        raise errors.id_taken()
+    if home is None and message.parent_id is not None:
+        here = (m.id == message.parent_id, m.conversation_id == conversation_id)
+        if not _exists(conn, *here):
+            raise errors.parent_missing()
+    return home is None
+
+
+def _touch(conversation_id: str, message: ChatMessage, now: datetime, is_new: bool) -> sa.Update:
+    """Bump updated_at and the version; a new message becomes the leaf; a first question
+    names the chat."""
+    c = conversations.c
+    values: dict[str, Any] = {"updated_at": now, "version": c.version + 1}
+    if is_new:
+        values["current_leaf_id"] = message.id
+    title = clean_title(title_from(message.content)) if message.role == "user" else ""
+    if title and title != DEFAULT_TITLE:
+        values["title"] = sa.case((c.title == DEFAULT_TITLE, title), else_=c.title)
+    return sa.update(conversations).where(c.id == conversation_id).values(values)
+
+
+def _upsert(conn: Connection, row: dict[str, Any]) -> int:
+    """Insert, or update the mutable columns if the id exists in the same conversation.
+
+    Returns the rows written: 0 means the id belongs to another conversation. (SQLAlchemy
+    must be told to keep an INSERT's rowcount; the driver drops it with the cursor.)
+    """
+    # Both dialects spell "INSERT ... ON CONFLICT DO UPDATE" alike; only the import differs.
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    new = insert(messages).values(row)
+    upsert = new.on_conflict_do_update(
+        index_elements=[messages.c.id],
+        set_={name: new.excluded[name] for name in MUTABLE},
+        where=messages.c.conversation_id == new.excluded.conversation_id,
+    )
+    written: int = conn.execute(upsert.execution_options(preserve_rowcount=True)).rowcount
+    return written
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

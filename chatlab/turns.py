@@ -1,0 +1,227 @@
+"""Turn planning: what the user asked for, decided as plain data before anything is drawn.
+
+Given the open ``Conversation`` and what the user did (a new message, Retry, Continue,
+"drop oldest turns", regenerating a reply), ``plan_*`` returns a ``Plan``: the user
+message to store first, the reply to stream into and under which parent, and the exact
+``messages`` to send. Planning changes nothing; ``begin`` applies a plan to the
+conversation and ``settle`` records how the reply ended. The component only draws,
+streams and saves. Nothing here deletes a message that had text: a retried or
+regenerated reply stays as an alternative of the new one.
+
+The request always alternates roles (system, then user/assistant, ending with the user):
+strict chat templates (Gemma, Mistral, Llama 2) reject anything else with a 400, which
+would make a conversation unusable after one failed turn. So consecutive messages of one
+role (an unanswered question followed by the next) are sent joined, and replies with no
+text are left out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from chatlab.conversation import Conversation
+from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, is_blank
+
+CONTINUE_PROMPT = (
+    "Continue exactly where your last message stopped. Do not repeat anything, "
+    "do not add a preamble."
+)
+CONTINUABLE = frozenset({Status.LENGTH, Status.STOPPED, Status.FAILED})
+FINISH_STATUS = {"length": Status.LENGTH, "content_filter": Status.CONTENT_FILTER}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One reply about to be streamed, and everything it needs."""
+
+    reply: ChatMessage  # new (no text yet), or the reply being continued
+    request: list[dict[str, str]]  # the ``messages`` to send
+    settings: ChatSettings  # what the request is made with
+    user: ChatMessage | None = None  # a new user message, stored before the request
+    prefix: str = ""  # text the reply already has (Continue appends to it)
+    previous_leaf: str | None = None  # shown again if the reply ends with no text
+    previous_stats: ReplyStats | None = None  # Continue: the earlier part's telemetry
+    context_from: str | None = None  # the first message sent as context from now on
+
+
+def plan_send(conversation: Conversation, prompt: str, settings: ChatSettings) -> Plan | None:
+    """A new user message under the current leaf, and a reply to it."""
+    if is_blank(prompt):
+        return None
+    user = ChatMessage("user", prompt, parent_id=conversation.leaf_id)
+    path = [*conversation.path(), user]
+    return Plan(
+        reply=_new_reply(user, settings),
+        request=request_messages(settings.system_prompt, path, conversation.context_from),
+        settings=settings,
+        user=user,
+        previous_leaf=user.id,
+        context_from=conversation.context_from,
+    )
+
+
+def plan_retry(
+    conversation: Conversation,
+    settings: ChatSettings,
+    *,
+    upto: str | None = None,
+    context_from: str | None = None,
+) -> Plan | None:
+    """A new reply to the last question (or the one ``upto`` names); the old one stays."""
+    path = conversation.path(upto)
+    while path and path[-1].role == "assistant":
+        path.pop()
+    if not path:
+        return None
+    context = context_from or conversation.context_from
+    return Plan(
+        reply=_new_reply(path[-1], settings),
+        request=request_messages(settings.system_prompt, path, context),
+        settings=settings,
+        previous_leaf=conversation.leaf_id,
+        context_from=context,
+    )
+
+
+def plan_regenerate(
+    conversation: Conversation, reply_id: str, settings: ChatSettings
+) -> Plan | None:
+    """A new alternative of any earlier reply, with the context that led to it."""
+    target = conversation.messages.get(reply_id)
+    if target is None or target.role != "assistant" or target.parent_id is None:
+        return None
+    return plan_retry(conversation, settings, upto=target.parent_id)
+
+
+def plan_continue(conversation: Conversation, settings: ChatSettings) -> Plan | None:
+    """Ask the model to go on with a reply that was cut off, appending to the same reply."""
+    reply = conversation.leaf
+    if reply is None or reply.role != "assistant" or reply.status not in CONTINUABLE:
+        return None
+    if is_blank(reply.content) or context_full(reply):
+        return None
+    path = conversation.path()
+    request = request_messages(settings.system_prompt, path, conversation.context_from)
+    request.append({"role": "user", "content": CONTINUE_PROMPT})
+    return Plan(
+        reply=reply,
+        request=request,
+        settings=settings,
+        prefix=reply.content,
+        previous_leaf=reply.id,
+        previous_stats=reply.stats,
+        context_from=conversation.context_from,
+    )
+
+
+def plan_trim_and_retry(conversation: Conversation, settings: ChatSettings) -> Plan | None:
+    """Leave the oldest turn out of the context from now on, then retry."""
+    path = conversation.path()
+    while path and path[-1].role == "assistant":
+        path.pop()
+    start = _index_of(path, conversation.context_from)
+    later_users = [m.id for m in path[start + 1 :] if m.role == "user"]
+    # The question being retried always stays.
+    context = later_users[0] if later_users else conversation.context_from
+    return plan_retry(conversation, settings, context_from=context)
+
+
+def begin(conversation: Conversation, plan: Plan) -> None:
+    """Apply a plan: the user's message and the reply join the conversation."""
+    conversation.context_from = plan.context_from
+    if plan.user is not None:
+        conversation.add(plan.user)
+    plan.reply.status = Status.STREAMING
+    plan.reply.settings = plan.settings
+    conversation.add(plan.reply)
+
+
+def settle(
+    conversation: Conversation,
+    plan: Plan,
+    text: str,
+    *,
+    finish_reason: str | None,
+    failed: bool,
+    stats: ReplyStats | None,
+    notices: tuple[str, ...] = (),
+) -> bool:
+    """Record how the reply ended; False when it ended with no text (and is gone)."""
+    reply = plan.reply
+    reply.content = plan.prefix + text
+    if stats is not None:
+        previous = plan.previous_stats
+        reply.stats = stats if previous is None else previous.followed_by(stats)
+    reply.notices = notices or reply.notices
+    if failed:
+        reply.status = Status.FAILED
+    elif finish_reason is None:
+        reply.status = Status.STOPPED
+    else:
+        reply.status = FINISH_STATUS.get(finish_reason, Status.COMPLETE)
+    if reply.content:
+        return True
+    conversation.remove(reply, leaf_id=plan.previous_leaf)
+    return False
+
+
+def context_full(reply: ChatMessage) -> bool:
+    """True when a reply cut off for length hit the context window, not its max tokens.
+
+    Both end with ``finish_reason: length``. A reply that stopped well short of the
+    max-tokens it asked for ran out of room for prompt plus reply: Continue would only
+    overflow again; dropping old turns (or a bigger context) is what helps.
+    """
+    if reply.status != Status.LENGTH or reply.stats is None or reply.settings is None:
+        return False
+    written = reply.stats.usage.completion_tokens
+    margin = 0.8 if reply.stats.usage.estimated else 1.0  # an estimate may be off by a fifth
+    return written < reply.settings.max_tokens * margin * reply.stats.parts
+
+
+def request_messages(
+    system_prompt: str, path: Iterable[ChatMessage], context_from: str | None = None
+) -> list[dict[str, str]]:
+    """The request's ``messages``: system first, then strictly alternating turns."""
+    turns = list(path)
+    turns = turns[_index_of(turns, context_from) :]
+    out: list[dict[str, str]] = []
+    for message in turns:
+        if is_blank(message.content):
+            continue
+        if not out and message.role == "assistant":
+            continue  # a request's first turn is the user's
+        if out and out[-1]["role"] == message.role:
+            out[-1] = {**out[-1], "content": out[-1]["content"] + "\n\n" + message.content}
+        else:
+            out.append({"role": message.role, "content": message.content})
+    if not is_blank(system_prompt):
+        out.insert(0, {"role": "system", "content": system_prompt})
+    return out
+
+
+def unanswered(path: list[ChatMessage]) -> set[str]:
+    """Ids of user messages sent joined with the next one (no reply came between them)."""
+    return {
+        message.id
+        for message, following in itertools.pairwise(path)
+        if message.role == "user" and following.role == "user"
+    }
+
+
+def dropped(path: list[ChatMessage], context_from: str | None) -> int:
+    """How many of the shown messages are no longer sent as context."""
+    return _index_of(path, context_from)
+
+
+def _new_reply(parent: ChatMessage, settings: ChatSettings) -> ChatMessage:
+    return ChatMessage("assistant", "", Status.STREAMING, parent_id=parent.id, settings=settings)
+
+
+def _index_of(path: list[ChatMessage], message_id: str | None) -> int:
+    for index, message in enumerate(path):
+        if message.id == message_id:
+            return index
+    return 0

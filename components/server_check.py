@@ -1,0 +1,36 @@
+"""The "Check this server" button and the table of what it found."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab.config import Endpoint
+from chatlab.markdown import plain
+from chatlab.server_check import ServerReport, check_server
+
+
+def render_server_check(
+    endpoint: Endpoint, model: str, report: ServerReport | None = None
+) -> ServerReport | None:
+    """Draw the button and the latest report; return a new report when the button ran one."""
+    fresh = None
+    if st.button("Check this server", icon=":material/fact_check:", disabled=not endpoint.usable):
+        with st.spinner("Checking the server with a few tiny requests…"):
+            fresh = check_server(endpoint, model)
+    shown = fresh or report
+    if shown is not None:
+        st.markdown(report_table(shown))
+    return fresh
+
+
+def report_table(report: ServerReport) -> str:
+    """The report as a Markdown table; every cell is plain text (server text included)."""
+    rows = ["| | Check | Found | What Chat Lab does |", "| --- | --- | --- | --- |"]
+    for check in report.checks:
+        cells = (check.symbol, check.name, check.finding, check.consequence)
+        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def _cell(text: str) -> str:
+    return plain(" ".join(text.split())) or "—"

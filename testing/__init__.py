@@ -1,0 +1,1 @@
+"""What tests and benchmarks share: the fake model server, the app launcher, load."""

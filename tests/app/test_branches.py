@@ -1,0 +1,179 @@
+"""Nothing lost across retries, failures, other tabs and deletions (issue 11 §2, issue 12 #6)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chatlab import config
+from chatlab.storage import Store
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, chat_state
+from tests.app.test_chat_page import click, send, shown
+
+
+@pytest.fixture
+def store() -> Store:
+    return Store.open(config.database_url())
+
+
+def stored_contents(store: Store, conversation_id: str) -> list[tuple[str, str]]:
+    tree = store.load_tree("local", conversation_id)
+    assert tree is not None
+    return [(m.role, m.content) for m in tree.messages]
+
+
+def sent_roles(fake: FakeOpenAI) -> list[str]:
+    return [m["role"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
+
+
+def test_retry_keeps_the_failed_partial_until_a_new_reply_replaces_it(
+    app: AppTest, fake: FakeOpenAI, store: Store
+) -> None:
+    fake.enqueue(Reply(text="a partial answer that was cut", fault="cut", fault_after=3))
+    send(app, "question")
+    assert shown(app)[-1] == ("assistant", "a partial answer")
+    conversation_id = app.query_params["c"]
+    fake.enqueue(Reply(status=500, error={"message": "still down"}))
+    click(app, "Retry")
+    # The server is still down: the partial is still on screen and still stored.
+    assert shown(app)[-1] == ("assistant", "a partial answer")
+    assert ("assistant", "a partial answer") in stored_contents(store, conversation_id)
+    fake.enqueue(Reply(text="a whole answer"))
+    click(app, "Retry")
+    assert shown(app)[-1] == ("assistant", "a whole answer")
+    assert [c for r, c in stored_contents(store, conversation_id) if r == "assistant"] == [
+        "a partial answer",
+        "a whole answer",
+    ]
+    # Both are reachable: 2/2 now, and the previous one is one click away.
+    assert "2/2" in [c.value for c in app.caption]
+    partial = next(m for m in chat_state(app).conversation.messages.values() if "partial" in m.content)
+    new = chat_state(app).conversation.leaf
+    assert new is not None
+    app.button(key=f"previous-{new.id}").click().run()
+    assert shown(app)[-1] == ("assistant", "a partial answer")
+    send(app, "next")
+    sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
+    assert sent[-2:] == ["a partial answer", "next"], "the shown alternative is what is sent"
+    assert chat_state(app).conversation.path()[1].id == partial.id
+
+
+def test_after_a_failed_turn_the_next_request_still_alternates(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(status=500, error={"message": "boom"}))
+    send(app, "first")
+    fake.enqueue(Reply(text="ok"))
+    send(app, "second")
+    assert sent_roles(fake) == ["system", "user"]
+    assert fake.last_chat_body["messages"][1]["content"] == "first\n\nsecond"  # type: ignore[index]
+    assert shown(app) == [("user", "first"), ("user", "second"), ("assistant", "ok")]
+    assert any("sent together with the next one" in c.value for c in app.caption)
+    fake.enqueue(Reply(text="fine"))
+    send(app, "third")
+    assert sent_roles(fake) == ["system", "user", "assistant", "user"]
+
+
+def test_a_conversation_reopened_after_a_failure_still_alternates(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(status=500, error={"message": "boom"}))
+    send(at, "lonely question")
+    again = make_app()
+    again.query_params["c"] = at.query_params["c"]
+    again.run()
+    fake.enqueue(Reply(text="answered"))
+    send(again, "follow-up")
+    assert sent_roles(fake) == ["system", "user"]
+    assert shown(again)[-1] == ("assistant", "answered")
+
+
+def test_regenerate_keeps_both_replies_and_sends_the_shown_one(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(text="first take"))
+    send(app, "write a line")
+    first = chat_state(app).conversation.leaf
+    assert first is not None
+    fake.enqueue(Reply(text="second take"))
+    app.button(key=f"regenerate-{first.id}").click().run()
+    assert shown(app)[-1] == ("assistant", "second take")
+    assert [m["content"] for m in fake.last_chat_body["messages"]][-1] == "write a line"  # type: ignore[index]
+    assert "2/2" in [c.value for c in app.caption]
+
+
+def test_two_tabs_writing_one_conversation_branch_visibly(
+    make_app: AppFactory, fake: FakeOpenAI, store: Store
+) -> None:
+    first = make_app().run()
+    fake.enqueue(Reply(text="a1"))
+    send(first, "q1")
+    conversation_id = first.query_params["c"]
+    second = make_app()
+    second.query_params["c"] = conversation_id
+    second.run()
+    fake.enqueue(Reply(text="from tab one"))
+    send(first, "tab one asks")
+    fake.enqueue(Reply(text="from tab two"))
+    send(second, "tab two asks")
+    assert any("changed in another tab" in t.value for t in second.toast)
+    # Tab two's message went under the reply it saw, beside tab one's: a visible branch.
+    assert shown(second)[-2:] == [("user", "tab two asks"), ("assistant", "from tab two")]
+    assert "2/2" in [c.value for c in second.caption]
+    fresh = make_app()
+    fresh.query_params["c"] = conversation_id
+    fresh.run()
+    assert "2/2" in [c.value for c in fresh.caption]
+    tab_two_question = chat_state(fresh).conversation.path()[2]
+    fresh.button(key=f"previous-{tab_two_question.id}").click().run()
+    assert shown(fresh)[-2:] == [("user", "tab one asks"), ("assistant", "from tab one")]
+
+
+def test_deleted_in_another_tab_keeps_the_text_and_offers_to_save_it(
+    app: AppTest, fake: FakeOpenAI, store: Store
+) -> None:
+    fake.enqueue(Reply(text="kept answer"))
+    send(app, "keep me")
+    conversation_id = app.query_params["c"]
+    assert store.delete_conversation("local", conversation_id)
+    fake.enqueue(Reply(text="an answer nobody saved"))
+    send(app, "after the delete")
+    assert not app.exception
+    assert shown(app)[-2:] == [
+        ("user", "after the delete"),
+        ("assistant", "an answer nobody saved"),
+    ]
+    assert any("deleted in another tab" in w.value for w in app.warning)
+    click(app, "Save it as a new conversation")
+    saved = app.query_params["c"]
+    assert saved != conversation_id
+    assert stored_contents(store, saved) == [
+        ("user", "keep me"),
+        ("assistant", "kept answer"),
+        ("user", "after the delete"),
+        ("assistant", "an answer nobody saved"),
+    ]
+    assert not any("deleted in another tab" in w.value for w in app.warning)
+
+
+def test_one_tab_alone_is_never_told_of_another(app: AppTest, fake: FakeOpenAI) -> None:
+    for question in ("one", "two", "three"):
+        fake.enqueue(Reply(text=f"answer {question}"))
+        send(app, question)
+        app.run()
+        assert not [t.value for t in app.toast if "another tab" in t.value]
+
+
+def test_a_full_context_is_told_apart_from_max_tokens(app: AppTest, fake: FakeOpenAI) -> None:
+    # The server stopped at 12 tokens although 1,024 were allowed: its window is full.
+    fake.enqueue(Reply(text="The window is full", finish_reason="length", completion_tokens=12))
+    send(app, "a long conversation's question")
+    app.run()
+    notes = " ".join(c.value for c in app.caption)
+    assert "context window is full" in notes and "max\\-tokens" not in notes
+    assert not [b for b in app.button if b.label == "Continue"]
+    fake.enqueue(Reply(text="fits"))
+    click(app, "Drop oldest turns and retry")
+    assert shown(app)[-1] == ("assistant", "fits")

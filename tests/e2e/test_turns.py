@@ -1,0 +1,85 @@
+"""In a real browser: what a user sees is what is stored, however fast they click (issue 11 §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.e2e.conftest import ENV_KEY, AppServer, ChatPage, OpenPage, start_app, stop_process
+
+CURSOR = "▌"
+STOPPED_NOTE = "Stopped. The partial reply is kept and sent as context."
+
+
+def test_continue_clicked_twice_stores_what_the_screen_shows(
+    chat: ChatPage, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(text="part one", finish_reason="length"))
+    chat.send("Tell me a long story.")
+    expect(chat.replies.last).to_contain_text("finish: length")
+    chat.wait_idle()
+
+    # The first Continue is slow to answer; the second click lands while it waits.
+    fake.enqueue(
+        Reply(chunks=[" part", " two"], first_token_delay=1.0, chunk_delay=0.3),
+        Reply(text=" part three"),
+    )
+    continue_button = chat.button("Continue")
+    box = continue_button.bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    chat.page.mouse.click(x, y)
+    fake.wait_for_chat_requests(2)  # the first Continue reached the server
+    chat.page.mouse.click(x, y)
+    expect(chat.replies.last).to_contain_text("part three")
+    expect(chat.replies.last).to_contain_text("finish: stop")
+    chat.wait_idle()
+    on_screen = chat.reply_text().removesuffix(CURSOR).strip()
+    assert on_screen.startswith("part one") and on_screen.endswith("part three")
+
+    chat.page.reload()
+    expect(chat.replies.last).to_contain_text("part three")
+    chat.wait_idle()
+    assert chat.reply_text().strip() == on_screen, "after a reload, the stored reply is the same"
+    expect(chat.replies).to_have_count(1)
+
+
+@pytest.fixture(scope="module")
+def patient_app(
+    browser: Browser, fake_server: FakeOpenAI, app_scratch: Path
+) -> Iterator[AppServer]:
+    """The app with a read timeout far longer than any wait below: only Stop can end a reply."""
+    env = {
+        "OPENAI_API_KEY": ENV_KEY,
+        "OPENAI_BASE_URL": fake_server.base_url,
+        "CHATLAB_READ_TIMEOUT": "120",
+    }
+    server = start_app("patient", env, app_scratch)
+    yield server
+    stop_process(server.process)
+
+
+def test_stop_ends_a_reply_from_a_server_that_trickles_and_hangs_up(
+    open_page: OpenPage, patient_app: AppServer, fake: FakeOpenAI
+) -> None:
+    chat = open_page(patient_app)
+    # One word, then keep-alive bytes every 0.2 s: no timeout would end this for minutes.
+    fake.enqueue(Reply(text="first words", fault="trickle", fault_after=1, trickle_every=0.2))
+    chat.send("Say something.")
+    expect(chat.replies.last).to_contain_text("first")
+    chat.stop_button.click()
+    chat.wait_idle()
+    expect(chat.input).to_be_enabled()
+    # Far sooner than any timeout could: Stop itself hung up on the server.
+    assert fake.wait_until_answered(timeout=10), "Stop closed the connection to the server"
+    chat.chat("Still there?", "Echo: Still there?")
+    # Stopped by the user, not ended by the read timeout: no error, marked as stopped.
+    expect(chat.error).to_have_count(0)
+    expect(chat.replies.first).to_contain_text(STOPPED_NOTE)
+    sent = fake.last_chat_body
+    assert sent is not None
+    assert [m["content"] for m in sent["messages"]][-2:] == ["first", "Still there?"]
