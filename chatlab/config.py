@@ -29,8 +29,13 @@ def load_env_file() -> None:
     load_dotenv(Path(path), override=False)
 
 
+# Invisible characters a copy from a web page (or from this one, where ``markdown.plain``
+# puts word joiners into ":word:" patterns) can carry into a pasted value.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u2068\u2069"))
+
+
 def _clean(value: object) -> str | None:
-    text = str(value).strip() if value is not None else ""
+    text = str(value).translate(_INVISIBLE).strip() if value is not None else ""
     return text or None
 
 

@@ -381,10 +381,11 @@ _CLEAN = {
 _FIRST_STRONG_ISOLATE, _POP_ISOLATE = "\u2068", "\u2069"
 _RTL = {"R", "AL", "AN"}
 # Streamlit's renderer also rewrites plain text nodes (after escapes are resolved):
-# remark-emoji (":smile:"), ":streamlit:", and remark-gfm's literal autolinks
-# ("http://x", "www.x", "a@b.c"). A WORD JOINER (invisible) breaks each pattern.
+# remark-emoji (":smile:") and ":streamlit:" become pictures. A WORD JOINER (invisible)
+# breaks the pattern. Literal autolinks ("http://x") are left alone on purpose: a link is
+# never fetched, and a URL in an error message must copy out exactly as shown.
 _WORD_JOINER = "\u2060"
-_TEXT_REWRITES = re.compile(r"(?<=:)(?=[\w+-]+:|//)|(?<=\bwww)(?=\.)|(?<=@)(?=[\w-])", re.I)
+_TEXT_REWRITES = re.compile(r"(?<=:)(?=[\w+-]+:)")
 _LINE_INDENT = re.compile(r"^[ \t]+", re.M)
 # Characters that draw nothing: a text made only of these gets the caller's stand-in.
 _INVISIBLE_CATEGORIES = {"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"}

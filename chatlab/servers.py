@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx2
 
+from chatlab.deadline import Watch, watch_client
+
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 LOCALHOST = "127.0.0.1"
 # Each family's default port; discovery reports the kind the answer shows, else this one.
@@ -81,8 +83,14 @@ def list_server_models(
     *,
     timeout: float = 5.0,
 ) -> list[ServerModel]:
-    """The server's models with the context window each reports (None where it says nothing)."""
-    with _client(api_key, timeout) as client:
+    """The server's models with the context window each reports (None where it says nothing).
+
+    ``timeout`` bounds each request, and twice that all of them, however slowly a server
+    trickles its answer.
+    """
+    watch = Watch()
+    watch.start(timeout, 2 * timeout)
+    with watch.active(), _client(api_key, timeout) as client:
         entries = _listing(client, _v1(base_url))
         models = [_from_entry(entry) for entry in entries]
         if base_url is None or all(m.context_window for m in models):
@@ -244,7 +252,8 @@ def _headers(api_key: str | None) -> dict[str, str]:
 def _client(api_key: str | None, timeout: float, *, local_only: bool = False) -> httpx2.Client:
     """A client carrying the key, if any. ``local_only`` ignores proxy settings: a proxy
     would carry a 127.0.0.1 probe to another host."""
-    return httpx2.Client(headers=_headers(api_key), timeout=timeout, trust_env=not local_only)
+    client = httpx2.Client(headers=_headers(api_key), timeout=timeout, trust_env=not local_only)
+    return watch_client(client)
 
 
 def _listing(client: httpx2.Client, prefix: str) -> list[dict[str, Any]]:

@@ -10,9 +10,11 @@ regenerated reply stays as an alternative of the new one.
 
 The request always alternates roles (system, then user/assistant, ending with the user):
 strict chat templates (Gemma, Mistral, Llama 2) reject anything else with a 400, which
-would make a conversation unusable after one failed turn. So consecutive messages of one
-role (an unanswered question followed by the next) are sent joined, and replies with no
-text are left out.
+would make a conversation unusable after one failed turn. So a question that got no
+reply before the next one was asked is left out of the context (the page says so), as
+are replies with no text. Leaving it out rather than joining it to the next question
+matters when it failed for being too long: joined, it would make every later question
+overflow the same way.
 """
 
 from __future__ import annotations
@@ -193,7 +195,9 @@ def request_messages(
             continue
         if not out and message.role == "assistant":
             continue  # a request's first turn is the user's
-        if out and out[-1]["role"] == message.role:
+        if out and out[-1]["role"] == message.role == "user":
+            out[-1] = {"role": "user", "content": message.content}  # the unanswered one
+        elif out and out[-1]["role"] == message.role:
             out[-1] = {**out[-1], "content": out[-1]["content"] + "\n\n" + message.content}
         else:
             out.append({"role": message.role, "content": message.content})
@@ -203,10 +207,11 @@ def request_messages(
 
 
 def unanswered(path: list[ChatMessage]) -> set[str]:
-    """Ids of user messages sent joined with the next one (no reply came between them)."""
+    """Ids of questions left out of the context: no reply came before the next one."""
+    said = [message for message in path if not is_blank(message.content)]
     return {
         message.id
-        for message, following in itertools.pairwise(path)
+        for message, following in itertools.pairwise(said)
         if message.role == "user" and following.role == "user"
     }
 

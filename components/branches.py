@@ -17,7 +17,7 @@ from chatlab.messages import ChatMessage
 from chatlab.storage import Store
 from components import conversations, session
 
-UNANSWERED = "No reply came to this message: it is sent together with the next one."
+UNANSWERED = "No reply came to this message, so it is left out of what the model sees."
 NOT_SENT = "Earlier messages are no longer sent as context (dropped to fit the window)."
 
 

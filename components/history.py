@@ -102,6 +102,8 @@ def telemetry_line(stats: ReplyStats) -> str:
     )
     if stats.cost_usd is not None:
         parts.append(f"{approx}\\${stats.cost_usd:.6f}")
+    if stats.parts > 1:  # Continue: one reply, several requests, all counted
+        parts.append(f"{stats.parts} requests")
     parts.append(f"{stats.total_time:.1f} s")
     parts.append(f"finish: {plain(stats.finish_reason or 'none')}")
     return " · ".join(parts)

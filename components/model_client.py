@@ -17,6 +17,8 @@ from chatlab import config
 from chatlab.client import list_models, make_client
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
+from chatlab.servers import ServerModel, context_window, list_server_models
+from chatlab.tokens import model_info
 from components import session
 
 MODELS_TTL = 600.0
@@ -64,3 +66,25 @@ def models(endpoint: Endpoint) -> list[str] | ChatError:
         found = cache[key] = (expires, listed)
     result: list[str] | ChatError = found[1]
     return result
+
+
+def window(endpoint: Endpoint, model: str) -> int | None:
+    """The model's context window: what the server says, else the model-facts table.
+
+    The server's answer is cached in the session like the model list (it carries the
+    endpoint's key); a report from "Check this server" for this model wins.
+    """
+    report = session.state().server_report
+    if report is not None and report.model == model and report.context_window:
+        return report.context_window
+    key = ("windows", _fingerprint(endpoint))
+    cache = session.private_cache()
+    found = cache.get(key)
+    if found is None or time.monotonic() > found[0]:
+        try:
+            listed: list[ServerModel] = list_server_models(endpoint.base_url, endpoint.api_key)
+            expires = time.monotonic() + MODELS_TTL
+        except Exception:  # any failure: the table below answers, and we ask again later
+            listed, expires = [], time.monotonic() + FAILED_TTL
+        found = cache[key] = (expires, listed)
+    return context_window(found[1], model) or model_info(model).context_window

@@ -23,6 +23,7 @@ from chatlab.client import Quirks
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
 from chatlab.messages import ChatSettings, Status
+from chatlab.server_check import ServerReport
 from chatlab.storage import Store
 
 HISTORY_PAGE = 50
@@ -77,6 +78,8 @@ class ChatState:
     owner: str = ""
     store: Store | None = None
     max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
+    sent: str | None = None  # a message the chat box's on_submit caught, until it is planned
+    server_report: ServerReport | None = None  # the last "Check this server" result
 
 
 def init(default_model: str) -> None:
@@ -198,6 +201,31 @@ def widget_value(key: str) -> object:
 
 
 # -- turns, errors and notices ---------------------------------------------------------------
+
+
+def keep_sent() -> None:
+    """The chat box's on_submit: keep the message until the page plans a turn for it.
+
+    Streamlit's browser sends the widget changes of one event-loop task in one rerun,
+    scoped to the first fragment among them (``WidgetStateManager.scheduleFlush``,
+    streamlit/streamlit#12747): a message sent in the same moment a sidebar setting
+    applies arrives with the settings fragment's rerun, which never reaches the page,
+    and would be lost. Callbacks run on every rerun, so it is caught here, and the
+    fragment (``message_waiting``) asks for the full run that sends it.
+    """
+    state().sent = str(st.session_state.get(PROMPT) or "")
+
+
+def message_waiting() -> bool:
+    """True while a message the chat box caught has not been planned yet."""
+    return state().sent is not None
+
+
+def take_sent() -> str | None:
+    """The message the chat box caught, if any; clears it."""
+    current = state()
+    sent, current.sent = current.sent, None
+    return sent
 
 
 def request_action(kind: ActionKind, message_id: str | None = None) -> None:

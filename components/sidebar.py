@@ -10,9 +10,10 @@ from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.messages import ChatSettings
 from chatlab.storage import Store
-from chatlab.tokens import estimate_prompt_tokens, max_output_tokens, model_info
+from chatlab.tokens import estimate_prompt_tokens, max_output_tokens
 from chatlab.turns import request_messages
 from components import conversations, model_client, session
+from components.server_check import render_server_check
 
 TEMPERATURE_HELP = (
     "How adventurous the wording is. Lower (0–0.5): focused and consistent, good for "
@@ -52,6 +53,10 @@ def endpoint_panel() -> Endpoint:
                     "if this server needs one."
                 ),
             )
+            current = session.state()
+            found = render_server_check(endpoint, session.model(), current.server_report)
+            if found is not None:
+                current.server_report = found
     return endpoint
 
 
@@ -73,6 +78,8 @@ def _key_input() -> None:
 @st.fragment
 def settings_panel(endpoint: Endpoint) -> None:
     """Model, sliders and system prompt; reruns alone so the chat is not redrawn."""
+    if session.message_waiting():
+        st.rerun()  # a message came in with this panel's rerun: the page must send it
     _model_picker(endpoint)
     limit = max_output_tokens(session.model())
     if session.max_tokens() > limit or limit != session.state().max_tokens_limit:
@@ -83,7 +90,7 @@ def settings_panel(endpoint: Endpoint) -> None:
     st.slider("Temperature", 0.0, 2.0, step=0.05, key=session.TEMPERATURE, help=TEMPERATURE_HELP)
     st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
-    _context_budget()
+    _context_budget(endpoint)
 
 
 def _model_picker(endpoint: Endpoint) -> None:
@@ -111,12 +118,12 @@ def _model_label(model_id: str) -> str:
     return model_id.rstrip("/").rsplit("/", 1)[-1] or model_id
 
 
-def _context_budget() -> None:
+def _context_budget(endpoint: Endpoint) -> None:
     chat = session.chat_settings()
     conversation = session.conversation()
     request = request_messages(chat.system_prompt, conversation.path(), conversation.context_from)
     used = estimate_prompt_tokens(request)
-    window = model_info(chat.model).context_window
+    window = model_client.window(endpoint, chat.model) if endpoint.usable else None
     if window is None:
         st.caption(f"Context: ≈ {used:,} tokens so far (this model's window is unknown).")
         return

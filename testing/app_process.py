@@ -64,6 +64,7 @@ def clean_environment(extra: Mapping[str, str], scratch: Path) -> dict[str, str]
     env.update(
         CHATLAB_ENV_FILE=str(scratch / "no.env"),  # never a developer's .env
         CHATLAB_DATA_DIR=str(scratch / "data"),  # stored chats stay out of the work tree
+        CHATLAB_DISCOVERY_PORTS="",  # never find a developer's own model server
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)

@@ -474,10 +474,6 @@ class Dialect:
         if self.name not in DIALECTS:
             raise ValueError(f"unknown dialect {self.name!r}; expected one of {sorted(DIALECTS)}")
 
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Dialect:
-        return cls(**dict(data))
-
 
 def dialect_model_entry(dialect: Dialect, model: str) -> dict[str, Any]:
     """One ``/v1/models`` entry as this server family writes it."""

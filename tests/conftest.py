@@ -22,6 +22,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CHATLAB_READ_TIMEOUT", "5")
     monkeypatch.setenv("CHATLAB_CONNECT_TIMEOUT", "2")
     monkeypatch.setenv("CHATLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CHATLAB_DISCOVERY_PORTS", "")  # never find a developer's own server
 
 
 @pytest.fixture

@@ -42,8 +42,6 @@ class ConversationSummary:
 
     id: str
     title: str
-    updated_at: datetime
-    message_count: int  # stored messages, every branch included
 
 
 @dataclass(frozen=True)
@@ -422,19 +420,11 @@ def _now() -> datetime:
 
 def _summaries(owner: str) -> sa.Select[Any]:
     c = conversations.c
-    count = (
-        sa.select(sa.func.count())
-        .where(messages.c.conversation_id == c.id)
-        .scalar_subquery()
-        .label("message_count")
-    )
-    return sa.select(c.id, c.title, c.updated_at, count).where(c.owner == owner)
+    return sa.select(c.id, c.title).where(c.owner == owner)
 
 
 def _summary(row: Row[Any]) -> ConversationSummary:
-    return ConversationSummary(
-        id=row.id, title=row.title, updated_at=row.updated_at, message_count=row.message_count
-    )
+    return ConversationSummary(id=row.id, title=row.title)
 
 
 def _messages_of(conversation_id: str) -> sa.Select[Any]:

@@ -8,8 +8,7 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.storage import Store
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, chat_state
-from tests.app.test_chat_page import click, send, shown
+from tests.app.conftest import AppFactory, chat_state, click, send, shown
 
 
 @pytest.fixture
@@ -48,7 +47,9 @@ def test_retry_keeps_the_failed_partial_until_a_new_reply_replaces_it(
     ]
     # Both are reachable: 2/2 now, and the previous one is one click away.
     assert "2/2" in [c.value for c in app.caption]
-    partial = next(m for m in chat_state(app).conversation.messages.values() if "partial" in m.content)
+    partial = next(
+        m for m in chat_state(app).conversation.messages.values() if "partial" in m.content
+    )
     new = chat_state(app).conversation.leaf
     assert new is not None
     app.button(key=f"previous-{new.id}").click().run()
@@ -67,9 +68,9 @@ def test_after_a_failed_turn_the_next_request_still_alternates(
     fake.enqueue(Reply(text="ok"))
     send(app, "second")
     assert sent_roles(fake) == ["system", "user"]
-    assert fake.last_chat_body["messages"][1]["content"] == "first\n\nsecond"  # type: ignore[index]
+    assert fake.last_chat_body["messages"][1]["content"] == "second"  # type: ignore[index]
     assert shown(app) == [("user", "first"), ("user", "second"), ("assistant", "ok")]
-    assert any("sent together with the next one" in c.value for c in app.caption)
+    assert any("left out of what the model sees" in c.value for c in app.caption)
     fake.enqueue(Reply(text="fine"))
     send(app, "third")
     assert sent_roles(fake) == ["system", "user", "assistant", "user"]

@@ -37,7 +37,7 @@ from playwright.sync_api import (
 )
 
 from testing.app_process import AppDidNotStart, AppProcess, start, stop
-from testing.fake_openai import DEFAULT_MODELS, FakeOpenAI, Reply
+from testing.fake_openai import DEFAULT_MODELS, Dialect, FakeOpenAI, Reply
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -69,10 +69,7 @@ expect.set_options(timeout=UI_TIMEOUT_MS)
 # -- the app under test ----------------------------------------------------------------------
 
 
-AppServer = AppProcess
-
-
-def start_app(name: str, extra_env: dict[str, str], scratch: Path) -> AppServer:
+def start_app(name: str, extra_env: dict[str, str], scratch: Path) -> AppProcess:
     """Start the app (short read timeouts for "hang" faults) and wait until it is healthy."""
     prune_logs()
     # The pid keeps two test runs on one machine from writing (and checking) one log.
@@ -102,9 +99,6 @@ def is_running(pid: int) -> bool:
     return True
 
 
-stop_process = stop
-
-
 @pytest.fixture(scope="session")
 def fake_server() -> Iterator[FakeOpenAI]:
     """The fake model server all app processes talk to, for the whole session."""
@@ -127,6 +121,7 @@ def reset_fake(server: FakeOpenAI) -> None:
     server.models = list(DEFAULT_MODELS)
     server.models_reply = None
     server.reject_params = set()
+    server.dialect = Dialect()
 
 
 @pytest.fixture(scope="session")
@@ -135,20 +130,20 @@ def app_scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def app(browser: Browser, fake_server: FakeOpenAI, app_scratch: Path) -> Iterator[AppServer]:
+def app(browser: Browser, fake_server: FakeOpenAI, app_scratch: Path) -> Iterator[AppProcess]:
     """The app with a server-side key, talking to the fake server."""
     env = {"OPENAI_API_KEY": ENV_KEY, "OPENAI_BASE_URL": fake_server.base_url}
     server = start_app("main", env, app_scratch)
     yield server
-    stop_process(server.process)
+    stop(server.process)
 
 
 @pytest.fixture(scope="session")
-def keyless_app(browser: Browser, app_scratch: Path) -> Iterator[AppServer]:
+def keyless_app(browser: Browser, app_scratch: Path) -> Iterator[AppProcess]:
     """The app with neither a key nor a base URL: what a fresh clone shows."""
     server = start_app("keyless", {}, app_scratch)
     yield server
-    stop_process(server.process)
+    stop(server.process)
 
 
 # -- the browser ------------------------------------------------------------------------------
@@ -191,7 +186,7 @@ class Traffic:
 class ChatPage:
     """The chat page as a user sees it; locators by test id, role and label."""
 
-    def __init__(self, page: Page, app: AppServer, traffic: Traffic) -> None:
+    def __init__(self, page: Page, app: AppProcess, traffic: Traffic) -> None:
         self.page = page
         self.app = app
         self.traffic = traffic
@@ -348,7 +343,7 @@ def open_page(
     """Open the app in a new browser context (a new Streamlit session); closed after the test."""
     opened: list[tuple[BrowserContext, ChatPage, int]] = []
 
-    def open_(app: AppServer, *, viewport: ViewportSize | None = None) -> ChatPage:
+    def open_(app: AppProcess, *, viewport: ViewportSize | None = None) -> ChatPage:
         context = browser.new_context(viewport=viewport or VIEWPORT)
         context.set_default_timeout(UI_TIMEOUT_MS)
         traffic = Traffic()
@@ -379,12 +374,12 @@ def open_page(
 
 
 @pytest.fixture
-def chat(open_page: OpenPage, app: AppServer) -> ChatPage:
+def chat(open_page: OpenPage, app: AppProcess) -> ChatPage:
     """The main app, open in a fresh session."""
     return open_page(app)
 
 
-def assert_no_traceback_logged(app: AppServer, start: int) -> None:
+def assert_no_traceback_logged(app: AppProcess, start: int) -> None:
     logged = app.log()[start:]
     assert "Traceback" not in logged, f"the app logged a traceback:\n{logged}"
 

@@ -21,16 +21,9 @@ import pytest
 import werkzeug.serving
 from playwright.sync_api import Browser, BrowserContext, expect
 
-from testing.app_process import AppDidNotStart, start, stop
+from testing.app_process import AppDidNotStart, AppProcess, start, stop
 from testing.fake_openai import HOST, FakeOpenAI, unused_port
-from tests.e2e.conftest import (
-    LOGS,
-    UI_TIMEOUT_MS,
-    AppServer,
-    ChatPage,
-    Traffic,
-    save_failure,
-)
+from tests.e2e.conftest import LOGS, UI_TIMEOUT_MS, ChatPage, Traffic, save_failure
 
 with warnings.catch_warnings():
     # The provider imports Authlib's deprecated ``authlib.jose``; Authlib installs an "always"
@@ -67,7 +60,7 @@ def identity_provider() -> Iterator[str]:
 @pytest.fixture
 def auth_app(
     browser: Browser, fake: FakeOpenAI, identity_provider: str, tmp_path: Path
-) -> Iterator[AppServer]:
+) -> Iterator[AppProcess]:
     """The app with an ``[auth]`` section pointing at the mock provider."""
     port = unused_port()
     secrets_file = tmp_path / "secrets.toml"
@@ -96,7 +89,7 @@ SignIn = Callable[[str], ChatPage]
 
 @pytest.fixture
 def sign_in(
-    browser: Browser, auth_app: AppServer, request: pytest.FixtureRequest
+    browser: Browser, auth_app: AppProcess, request: pytest.FixtureRequest
 ) -> Iterator[SignIn]:
     """Sign a user in, in a browser context of their own; contexts closed after the test."""
     opened: list[tuple[BrowserContext, ChatPage]] = []
@@ -140,7 +133,7 @@ def listed(chat: ChatPage) -> list[str]:
 
 
 @pytest.mark.e2e
-def test_each_user_sees_only_their_own_conversations(sign_in: SignIn, auth_app: AppServer) -> None:
+def test_each_user_sees_only_their_own_conversations(sign_in: SignIn, auth_app: AppProcess) -> None:
     alice = sign_in("alice")
     alice.chat("alice secret", "Echo: alice secret")
     alice_id = conversation_id(alice)

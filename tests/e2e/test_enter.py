@@ -6,6 +6,8 @@ test also checks this; the tests here aim at the moments a fragment rerun is in 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from playwright.sync_api import expect
 
@@ -36,9 +38,11 @@ SETTING_AND_MESSAGE_IN_ONE_TASK = """async ([systemPrompt, box]) => {
 }"""
 
 
-def sent_once(fake: FakeOpenAI, text: str) -> dict[str, object]:
+def sent_once(fake: FakeOpenAI, text: str) -> dict[str, Any]:
     """The one request whose newest user message is ``text``."""
-    bodies = [r.body for r in fake.chat_requests if last_user_text(r.body) == text]
+    bodies: list[dict[str, Any]] = [
+        r.body for r in fake.chat_requests if last_user_text(r.body) == text
+    ]
     assert len(bodies) == 1, f"{text!r} reached the model {len(bodies)} times"
     return bodies[0]
 

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Recorded, Reply, last_user_text
-from tests.e2e.conftest import ENV_KEY, AppServer, ChatPage, OpenPage
+from tests.e2e.conftest import ENV_KEY, ChatPage, OpenPage
 
 pytestmark = pytest.mark.e2e
 
@@ -123,13 +124,13 @@ def test_model_output_runs_no_code_and_fetches_nothing(chat: ChatPage, fake: Fak
     assert elsewhere == []
 
 
-def is_app_url(url: str, app: AppServer) -> bool:
+def is_app_url(url: str, app: AppProcess) -> bool:
     parts = urlsplit(url)
     return parts.scheme in {"http", "ws"} and parts.netloc == f"127.0.0.1:{app.port}"
 
 
 def test_two_sessions_at_once_share_nothing(
-    open_page: OpenPage, app: AppServer, fake: FakeOpenAI
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
 ) -> None:
     alice, bob = open_page(app), open_page(app)
     alice_key, bob_key = typed_key("alice"), typed_key("bob")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI
-from tests.e2e.conftest import AppServer, OpenPage
+from tests.e2e.conftest import OpenPage
 
 pytestmark = pytest.mark.e2e
 
 
 def test_without_key_or_base_url_the_setup_panel_shows(
-    open_page: OpenPage, keyless_app: AppServer, fake: FakeOpenAI
+    open_page: OpenPage, keyless_app: AppProcess, fake: FakeOpenAI
 ) -> None:
     chat = open_page(keyless_app)
 
@@ -24,7 +25,7 @@ def test_without_key_or_base_url_the_setup_panel_shows(
 
 
 def test_a_base_url_typed_in_the_setup_state_needs_no_key(
-    open_page: OpenPage, keyless_app: AppServer, fake: FakeOpenAI
+    open_page: OpenPage, keyless_app: AppProcess, fake: FakeOpenAI
 ) -> None:
     chat = open_page(keyless_app)
     chat.set_base_url(fake.base_url)

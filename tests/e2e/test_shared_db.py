@@ -15,8 +15,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Browser, expect
 
+from testing.app_process import AppProcess, stop
 from testing.fake_openai import FakeOpenAI
-from tests.e2e.conftest import AppServer, OpenPage, start_app, stop_process
+from tests.e2e.conftest import OpenPage, start_app
 
 if TYPE_CHECKING:  # imported for real by pytest_plugins, which rewrites its asserts
     from tests.postgres import PostgresCluster
@@ -27,7 +28,7 @@ pytest_plugins = ["tests.postgres"]
 @pytest.fixture
 def two_apps(
     browser: Browser, fake: FakeOpenAI, postgres_cluster: PostgresCluster, tmp_path: Path
-) -> Iterator[tuple[AppServer, AppServer]]:
+) -> Iterator[tuple[AppProcess, AppProcess]]:
     """Two app processes with separate data folders and one shared PostgreSQL database."""
     (tmp_path / "one").mkdir()
     (tmp_path / "two").mkdir()
@@ -40,15 +41,15 @@ def two_apps(
             try:
                 yield first, second
             finally:
-                stop_process(second.process)
+                stop(second.process)
         finally:
-            stop_process(first.process)
+            stop(first.process)
 
 
 @pytest.mark.e2e
 @pytest.mark.postgres
 def test_conversation_written_by_one_app_is_read_by_another(
-    open_page: OpenPage, two_apps: tuple[AppServer, AppServer]
+    open_page: OpenPage, two_apps: tuple[AppProcess, AppProcess]
 ) -> None:
     first, second = two_apps
     writer = open_page(first)

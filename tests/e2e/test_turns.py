@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
+from testing.app_process import AppProcess, stop
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ENV_KEY, AppServer, ChatPage, OpenPage, start_app, stop_process
+from tests.e2e.conftest import ENV_KEY, ChatPage, OpenPage, start_app
 
 CURSOR = "▌"
 STOPPED_NOTE = "Stopped. The partial reply is kept and sent as context."
@@ -51,7 +52,7 @@ def test_continue_clicked_twice_stores_what_the_screen_shows(
 @pytest.fixture(scope="module")
 def patient_app(
     browser: Browser, fake_server: FakeOpenAI, app_scratch: Path
-) -> Iterator[AppServer]:
+) -> Iterator[AppProcess]:
     """The app with a read timeout far longer than any wait below: only Stop can end a reply."""
     env = {
         "OPENAI_API_KEY": ENV_KEY,
@@ -60,11 +61,11 @@ def patient_app(
     }
     server = start_app("patient", env, app_scratch)
     yield server
-    stop_process(server.process)
+    stop(server.process)
 
 
 def test_stop_ends_a_reply_from_a_server_that_trickles_and_hangs_up(
-    open_page: OpenPage, patient_app: AppServer, fake: FakeOpenAI
+    open_page: OpenPage, patient_app: AppProcess, fake: FakeOpenAI
 ) -> None:
     chat = open_page(patient_app)
     # One word, then keep-alive bytes every 0.2 s: no timeout would end this for minutes.

@@ -20,15 +20,14 @@ from playwright.sync_api import expect
 from chatlab.servers import ServerModel, list_server_models
 
 # Fixtures and the report hook of the browser suite, reused as they are.
+from testing.app_process import AppProcess, stop
 from tests.e2e.conftest import (  # noqa: F401
-    AppServer,
     browser,
     fake,
     fake_server,
     open_page,
     pytest_runtest_makereport,
     start_app,
-    stop_process,
 )
 
 BASE_URL = os.environ.get("CHATLAB_REAL_BASE_URL", "").strip()
@@ -58,7 +57,7 @@ def model_id(server_models: list[ServerModel]) -> str:
 
 
 @pytest.fixture(scope="session")
-def real_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
+def real_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
     """The app pointed at the real server, with its model configured when one was given."""
     if not BASE_URL:
         pytest.skip("no BASE_URL")
@@ -67,13 +66,13 @@ def real_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     env |= {"OPENAI_API_KEY": API_KEY} if API_KEY else {}
     server = start_app("real", env, tmp_path_factory.mktemp("real-app"))
     yield server
-    stop_process(server.process)
+    stop(server.process)
 
 
 @pytest.fixture(scope="session")
 def discovering_app(
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[AppServer]:
+) -> Iterator[AppProcess]:
     """The app with no key and no base URL, looking for servers on the real server's port."""
     url = urlsplit(BASE_URL)
     if url.hostname not in {"127.0.0.1", "localhost"} or url.port is None:
@@ -81,4 +80,4 @@ def discovering_app(
     env = {"CHATLAB_DISCOVERY_PORTS": str(url.port), "CHATLAB_READ_TIMEOUT": "120"}
     server = start_app("real-discovery", env, tmp_path_factory.mktemp("real-discovery"))
     yield server
-    stop_process(server.process)
+    stop(server.process)

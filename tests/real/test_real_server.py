@@ -7,7 +7,8 @@ import re
 from playwright.sync_api import expect
 
 from chatlab.servers import ServerModel, context_window, display_name
-from tests.e2e.conftest import AppServer, ChatPage, OpenPage
+from testing.app_process import AppProcess
+from tests.e2e.conftest import ChatPage, OpenPage
 
 DROP_OLDEST = "Drop oldest turns and retry"
 
@@ -39,7 +40,7 @@ def known_window(server_models: list[ServerModel], model_id: str) -> int:
 
 
 def test_a_message_gets_a_streamed_reply_with_telemetry(
-    open_page: OpenPage, real_app: AppServer
+    open_page: OpenPage, real_app: AppProcess
 ) -> None:
     chat = open_page(real_app)
     cap_replies(chat)
@@ -50,7 +51,7 @@ def test_a_message_gets_a_streamed_reply_with_telemetry(
 
 
 def test_the_model_picker_shows_the_servers_model_selected(
-    open_page: OpenPage, real_app: AppServer, model_id: str
+    open_page: OpenPage, real_app: AppProcess, model_id: str
 ) -> None:
     chat = open_page(real_app)
     picker = chat.sidebar.get_by_role("combobox", name="Model")
@@ -58,7 +59,7 @@ def test_the_model_picker_shows_the_servers_model_selected(
 
 
 def test_the_context_window_shown_is_the_servers(
-    open_page: OpenPage, real_app: AppServer, server_models: list[ServerModel], model_id: str
+    open_page: OpenPage, real_app: AppProcess, server_models: list[ServerModel], model_id: str
 ) -> None:
     window = known_window(server_models, model_id)
     chat = open_page(real_app)
@@ -66,7 +67,7 @@ def test_the_context_window_shown_is_the_servers(
 
 
 def test_a_context_overflow_offers_to_drop_the_oldest_turns(
-    open_page: OpenPage, real_app: AppServer, server_models: list[ServerModel], model_id: str
+    open_page: OpenPage, real_app: AppProcess, server_models: list[ServerModel], model_id: str
 ) -> None:
     window = known_window(server_models, model_id)
     chat = open_page(real_app)
@@ -79,7 +80,7 @@ def test_a_context_overflow_offers_to_drop_the_oldest_turns(
     assert finished_reply(chat)
 
 
-def test_stop_keeps_the_partial_reply(open_page: OpenPage, real_app: AppServer) -> None:
+def test_stop_keeps_the_partial_reply(open_page: OpenPage, real_app: AppProcess) -> None:
     chat = open_page(real_app)
     chat.send("Write a very long story about a cat who sails around the world.")
     expect(chat.stop_button).to_be_visible()
@@ -92,7 +93,7 @@ def test_stop_keeps_the_partial_reply(open_page: OpenPage, real_app: AppServer) 
 
 
 def test_continue_after_the_max_tokens_cap_extends_the_reply(
-    open_page: OpenPage, real_app: AppServer
+    open_page: OpenPage, real_app: AppProcess
 ) -> None:
     chat = open_page(real_app)
     chat.set_slider("Max tokens", "Home", *["ArrowRight"] * 7, shows="8")
@@ -106,7 +107,7 @@ def test_continue_after_the_max_tokens_cap_extends_the_reply(
 
 
 def test_after_a_failed_turn_the_next_message_still_gets_a_reply(
-    open_page: OpenPage, real_app: AppServer, server_models: list[ServerModel], model_id: str
+    open_page: OpenPage, real_app: AppProcess, server_models: list[ServerModel], model_id: str
 ) -> None:
     """A strict template (Gemma's) rejects two user turns in a row: the app must never send them."""
     window = known_window(server_models, model_id)
@@ -121,7 +122,7 @@ def test_after_a_failed_turn_the_next_message_still_gets_a_reply(
 
 
 def test_discovery_offers_the_local_server_in_one_click(
-    open_page: OpenPage, discovering_app: AppServer
+    open_page: OpenPage, discovering_app: AppProcess
 ) -> None:
     chat = open_page(discovering_app)
     found = chat.page.get_by_role("button").filter(has_text="at 127.0.0.1")

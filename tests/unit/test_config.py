@@ -102,3 +102,9 @@ def test_reply_timeout_from_environment(raw: str, expected: float) -> None:
 def test_max_reply_chars_from_environment(raw: str, expected: int) -> None:
     assert max_reply_chars({"CHATLAB_MAX_REPLY_CHARS": raw}) == expected
     assert max_reply_chars({}) == 200_000
+
+
+def test_a_base_url_copied_from_the_page_loses_its_invisible_characters() -> None:
+    copied = "http:\u2060//localhost:8080/v1\u200b"
+    endpoint = resolve_endpoint({"OPENAI_BASE_URL": copied}, {}, {})
+    assert endpoint.base_url == "http://localhost:8080/v1"

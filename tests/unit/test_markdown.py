@@ -86,12 +86,11 @@ def test_blocks_and_tail_keep_every_non_blank_line(text: str, rnd: random.Random
 # -- plain ----------------------------------------------------------------------------------
 
 _GFM = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-# What Streamlit's renderer rewrites inside text nodes, after escapes are resolved:
-# remark-gfm's literal autolinks (mdast-util-gfm-autolink-literal), remark-emoji,
-# and Streamlit's own ":material/…:" and ":streamlit:" replacements.
-_TEXT_NODE_REWRITES = re.compile(
-    r"(https?://|www(?=\.))[-.\w]+|[-.\w+]+@[-\w]+(\.[-\w]+)+|:[\w+-]+:|:material_\w+:", re.I
-)
+# What Streamlit's renderer rewrites inside text nodes into something else than text,
+# after escapes are resolved: remark-emoji, and Streamlit's own ":material/…:" and
+# ":streamlit:" replacements. (Literal autolinks stay: a link is not fetched, and a URL
+# must copy out as shown.)
+_TEXT_NODE_REWRITES = re.compile(r":[\w+-]+:|:material_\w+:", re.I)
 HOSTILE = [
     "**bold** _em_ ~~gone~~ `code` # heading",
     "title\n-----",

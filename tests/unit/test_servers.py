@@ -252,3 +252,11 @@ def test_check_switches_to_max_completion_tokens_for_reasoning_models(fake: Fake
     report = check_server(keyless(fake), "o3-mini", timeout=3)
     assert report.status(STREAMING) == "yes"
     assert "max_completion_tokens" in fake.chat_requests[-1].body
+
+
+@pytest.mark.parametrize("fault", ["trickle", "trickle_headers"])
+def test_a_trickling_model_listing_cannot_hold_the_sidebar(fake: FakeOpenAI, fault: str) -> None:
+    # One byte every 0.1 s would keep a per-read timeout of 0.5 s waiting for ever.
+    fake.models_reply = Reply(fault=fault, trickle_every=0.1)
+    with pytest.raises(httpx2.TimeoutException):
+        list_server_models(fake.base_url, timeout=0.5)
