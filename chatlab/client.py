@@ -6,6 +6,11 @@ temperature but 1, answering 400 with ``code`` ``unsupported_parameter`` or
 hand, only know ``max_tokens``. So we send ``max_tokens`` first and learn per model: a
 rejection adjusts ``Quirks`` and the request is retried once per setting; the page keeps
 the quirks so later requests go right the first time.
+
+The optional sampling parameters (top_p, seed, stop, the penalties, reasoning_effort) are
+sent only when the user set them, and learnt the same way: a model that rejects one gets
+the request again without it, from then on, and a notice names the control that has no
+effect.
 """
 
 from __future__ import annotations
@@ -40,6 +45,22 @@ TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slid
 MAX_TOKENS_IGNORED = (
     "This model does not accept a reply-length cap: the max tokens slider has no effect."
 )
+# Optional request parameters, each with the sidebar control that sets it.
+OPTIONAL_PARAMS: dict[str, str] = {
+    "top_p": "Top p",
+    "seed": "Seed",
+    "stop": "Stop sequences",
+    "presence_penalty": "Presence penalty",
+    "frequency_penalty": "Frequency penalty",
+    "reasoning_effort": "Reasoning effort",
+}
+
+
+def param_ignored(param: str) -> str:
+    """The notice for an optional parameter this model rejected."""
+    return (
+        f"This model does not accept {param}: the {OPTIONAL_PARAMS[param]} setting has no effect."
+    )
 
 
 def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
@@ -85,12 +106,17 @@ class Quirks:
     no_max_tokens: bool = False
     no_temperature: bool = False
     no_stream_options: bool = False
+    dropped: frozenset[str] = frozenset()  # optional parameters (OPTIONAL_PARAMS) it rejects
 
     def adjusted_for(self, exc: openai.BadRequestError) -> Quirks | None:
         """The quirks that avoid this rejection, or None when it is not about a setting."""
         if exc.code not in {"unsupported_parameter", "unsupported_value"}:
             return None
         param = exc.param or ""
+        # A rejected stop sequence may be named by its place in the list ("stop[1]").
+        name = param.split("[", 1)[0].split(".", 1)[0]
+        if name in OPTIONAL_PARAMS and name not in self.dropped:
+            return replace(self, dropped=self.dropped | {name})
         if param == "temperature" and not self.no_temperature:
             return replace(self, no_temperature=True)
         if param == "max_tokens" and not self.completion_tokens_param:
@@ -101,20 +127,35 @@ class Quirks:
             return replace(self, no_stream_options=True)
         return None
 
-    def notices(self) -> tuple[str, ...]:
-        """What to tell the user about sliders this model ignores."""
+    def notices(self, settings: ChatSettings) -> tuple[str, ...]:
+        """What to tell the user about controls this model ignores (optional ones if set)."""
         found = []
         if self.no_temperature:
             found.append(TEMPERATURE_IGNORED)
         if self.no_max_tokens:
             found.append(MAX_TOKENS_IGNORED)
+        wanted = optional_params(settings)
+        found += [param_ignored(name) for name in wanted if name in self.dropped]
         return tuple(found)
+
+
+def optional_params(settings: ChatSettings) -> dict[str, Any]:
+    """The optional parameters the user set, as the request carries them."""
+    values: dict[str, Any] = {
+        "top_p": settings.top_p,
+        "seed": settings.seed,
+        "stop": list(settings.stop) or None,
+        "presence_penalty": settings.presence_penalty,
+        "frequency_penalty": settings.frequency_penalty,
+        "reasoning_effort": settings.reasoning_effort,
+    }
+    return {name: value for name, value in values.items() if value is not None}
 
 
 def request_options(
     settings: ChatSettings, messages: list[dict[str, str]], quirks: Quirks
 ) -> dict[str, Any]:
-    """The body of a streaming chat completion request."""
+    """The body of a streaming chat completion request: what the user set and the model takes."""
     body: dict[str, Any] = {"model": settings.model, "messages": messages, "stream": True}
     if not quirks.no_stream_options:
         body["stream_options"] = {"include_usage": True}
@@ -123,6 +164,9 @@ def request_options(
     if not quirks.no_max_tokens:
         param = "max_completion_tokens" if quirks.completion_tokens_param else "max_tokens"
         body[param] = settings.max_tokens
+    for name, value in optional_params(settings).items():
+        if name not in quirks.dropped:
+            body[name] = value
     return body
 
 
@@ -146,15 +190,15 @@ def start_reply(
     timeouts = timeouts or config.timeouts()
     watch = watch or Watch()
     started = clock()
-    # Ends: each pass returns, raises, or turns on one more quirk (there are four).
+    # Ends: each pass returns, raises, or turns on one more quirk (four flags and one
+    # dropped name per optional parameter).
     while True:
         watch.start(timeouts.connect + timeouts.read, timeouts.reply)
         try:
             with watch.active():
+                body = request_options(settings, messages, quirks)
                 chunks = _checked(
-                    client.chat.completions.create(
-                        **request_options(settings, messages, quirks), extra_headers=_auth(client)
-                    ),
+                    client.chat.completions.create(**body, extra_headers=_auth(client)),
                     max_chars or config.max_reply_chars(),
                 )
         except openai.BadRequestError as exc:
@@ -171,10 +215,12 @@ def start_reply(
             prompt_tokens=estimate_prompt_tokens(messages),
             started=started,
             clock=clock,
-            notices=quirks.notices(),
+            notices=quirks.notices(settings),
             watch=watch,
             timeouts=timeouts,
             max_chars=max_chars or config.max_reply_chars(),
+            request=body,
+            base_url=str(client.base_url),
         )
         return stream, quirks
 

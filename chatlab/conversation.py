@@ -86,6 +86,26 @@ class Conversation:
         self._children = None
         self.leaf_id = leaf_id if leaf_id in self.messages else message.parent_id
 
+    def remove_branch(self, message_id: str) -> str | None:
+        """Take out a message and everything below it; returns the leaf shown after."""
+        gone = self.messages.get(message_id)
+        if gone is None:
+            return self.leaf_id
+        doomed, stack = set(), [message_id]
+        while stack:
+            node = stack.pop()
+            doomed.add(node)
+            stack.extend(child.id for child in self.children(node))
+        self.messages = {k: v for k, v in self.messages.items() if k not in doomed}
+        self._children = None
+        if self.leaf_id in doomed:
+            self.leaf_id = None
+            if gone.parent_id is not None:
+                self.select(gone.parent_id)  # the newest branch left there, or the parent
+        if self.context_from in doomed:
+            self.context_from = None
+        return self.leaf_id
+
     def catch_up(self, stored: Conversation) -> None:
         """Take the stored messages, staying on this tab's branch where it still exists."""
         if self.leaf_id in stored.messages:

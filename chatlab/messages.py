@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal, get_args
 
 Role = Literal["system", "user", "assistant"]
 
@@ -29,16 +29,40 @@ class Status(StrEnum):
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+# The values the openai SDK accepts for ``reasoning_effort`` (``openai.types.ReasoningEffort``);
+# not every reasoning model takes every one.
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+REASONING_EFFORTS: tuple[ReasoningEffort, ...] = get_args(ReasoningEffort)
+MAX_STOP_SEQUENCES = 4  # OpenAI's limit
+MAX_STOP_LENGTH = 200
+PENALTY_LIMIT = 2.0  # presence and frequency penalties run from -2 to 2
 
 
 @dataclass(frozen=True)
 class ChatSettings:
-    """The knobs that produced (or will produce) a reply; the defaults are the app's."""
+    """The knobs that produced (or will produce) a reply; the defaults are the app's.
+
+    The optional parameters default to "not set" (None, or no stop sequences): a request
+    carries only what the user set, and the server's own default applies to the rest.
+    """
 
     model: str
     temperature: float = 0.7
     max_tokens: int = 1024
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    reasoning_effort: ReasoningEffort | None = None
+
+
+def stop_sequences(text: str) -> tuple[str, ...]:
+    """Stop sequences typed one per line: blank lines dropped, at most 4 of 200 characters."""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    kept = [line[:MAX_STOP_LENGTH] for line in lines if line.strip()]
+    return tuple(kept[:MAX_STOP_SEQUENCES])
 
 
 @dataclass(frozen=True)
@@ -120,3 +144,6 @@ class ChatMessage:
     settings: ChatSettings | None = None
     stats: ReplyStats | None = None
     notices: tuple[str, ...] = ()
+    # A reply's request body exactly as sent (the key is a header, never in it); the
+    # last request when Continue made the reply of several.
+    request: dict[str, Any] | None = None

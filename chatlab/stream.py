@@ -39,10 +39,13 @@ from chatlab.errors import (
     to_chat_error,
 )
 from chatlab.messages import ReplyStats, Usage
-from chatlab.tokens import cost_usd, estimate_tokens
+from chatlab.tokens import estimate_tokens, price_usd
 
 Clock = Callable[[], float]
 MAX_NAME = 200  # a model id or finish reason longer than this is not one
+# No single reply costs more (o1-pro's whole window and output run to about $90): a larger
+# reported cost is a broken gateway, not a bill.
+MAX_SERVER_COST = 1_000.0
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _END = object()
 
@@ -95,6 +98,19 @@ def usage_of(value: object) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion)
 
 
+def cached_tokens_of(value: object, prompt_tokens: int) -> int:
+    """``prompt_tokens_details.cached_tokens``: the prompt read from cache (0 if implausible)."""
+    cached = server_count(field(field(value, "prompt_tokens_details"), "cached_tokens"))
+    return cached if cached is not None and cached <= prompt_tokens else 0
+
+
+def server_cost(value: object) -> float | None:
+    """A cost in USD the server reported (OpenRouter's ``usage.cost``), when plausible."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    return float(value) if 0 <= value <= MAX_SERVER_COST else None  # NaN fails both
+
+
 class ReplyStream:
     """Yields a reply's text deltas and records its telemetry.
 
@@ -115,6 +131,8 @@ class ReplyStream:
         watch: Watch | None = None,
         timeouts: Timeouts | None = None,
         max_chars: int = MAX_REPLY_CHARS,
+        request: dict[str, Any] | None = None,
+        base_url: str | None = None,
     ) -> None:
         self._chunks = chunks
         self._clock = clock
@@ -129,12 +147,16 @@ class ReplyStream:
         self.max_chars = max_chars
         self.model = model
         self.notices = notices
+        self.request = request  # the body that was sent (``chatlab.client.request_options``)
         self.started = started
         self.estimated_prompt_tokens = prompt_tokens
         self.first_token_at: float | None = None
         self.ended_at: float | None = None
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.base_url = base_url  # whose list prices apply (``chatlab.tokens.price_usd``)
+        self.cached_tokens = 0
+        self.server_cost: float | None = None
         self.stopped = False
 
     @property
@@ -193,6 +215,10 @@ class ReplyStream:
         usage = field(chunk, "usage")
         if usage is not None:
             self.usage = usage_of(usage) or self.usage
+            if self.usage is not None:
+                self.cached_tokens = cached_tokens_of(usage, self.usage.prompt_tokens)
+            cost = server_cost(field(usage, "cost"))
+            self.server_cost = self.server_cost if cost is None else cost
         self.model = short_name(field(chunk, "model")) or self.model
         choices = field(chunk, "choices")
         for choice in choices if isinstance(choices, list) else ():
@@ -244,5 +270,17 @@ class ReplyStream:
             finish_reason=self.finish_reason,
             time_to_first_token=None if first is None else first - self.started,
             total_time=end - self.started,
-            cost_usd=cost_usd(self.model, usage.prompt_tokens, usage.completion_tokens),
+            cost_usd=self._cost(usage),
+        )
+
+    def _cost(self, usage: Usage) -> float | None:
+        """The server's own figure where it sent one, else the endpoint's list prices."""
+        if self.server_cost is not None:
+            return self.server_cost
+        return price_usd(
+            self.model,
+            base_url=self.base_url,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cached_tokens=0 if usage.estimated else self.cached_tokens,
         )

@@ -1,4 +1,4 @@
-"""Token counts when the server sends none, and what a reply costs.
+"""Token counts when the server sends none, model limits, and what a reply costs.
 
 Many OpenAI-compatible servers send no usage chunk. We then estimate, and say so:
 an exact count would need the model's own tokenizer, which is not always known and
@@ -7,13 +7,24 @@ the hot path or offline. The estimate follows OpenAI's rule of thumb (about four
 characters of English per token) and counts each non-ASCII character as most of a
 token, which keeps CJK and emoji from being undercounted badly. It runs at C speed:
 the sidebar's context budget counts the whole conversation on every slider move.
+
+Prices come from genai-prices (pydantic's table; its data ships in the wheel, so a
+lookup never touches the network: its ``UpdatePrices`` downloader is opt-in and never
+started here). Limits no package provides live in ``model_facts.toml`` beside this file.
 """
 
 from __future__ import annotations
 
 import math
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from types import MappingProxyType
+
+from genai_prices import Usage as PriceUsage
+from genai_prices import calc_price
 
 # Per-message framing tokens in the chat format (OpenAI cookbook: "3 per message,
 # plus 3 to prime the reply").
@@ -41,54 +52,70 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, str]]) -> int:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What we know of a model: limits, and USD prices per million tokens."""
+    """What we know of a model's limits, in tokens."""
 
     context_window: int | None = None
     max_output: int | None = None
-    input_price: float | None = None
-    output_price: float | None = None
 
 
 UNKNOWN_MODEL = ModelInfo()
 DEFAULT_MAX_OUTPUT = 4096
+FACTS_FILE = "model_facts.toml"
 
-# Public list prices and limits (USD per 1M tokens), longest matching prefix wins, so
-# dated snapshots ("gpt-4o-mini-2024-07-18") find their family. Check your provider's
-# page before trusting a cost to the cent.
-CATALOG: dict[str, ModelInfo] = {
-    "gpt-5-nano": ModelInfo(400_000, 128_000, 0.05, 0.40),
-    "gpt-5-mini": ModelInfo(400_000, 128_000, 0.25, 2.00),
-    "gpt-5": ModelInfo(400_000, 128_000, 1.25, 10.00),
-    "gpt-4.1-nano": ModelInfo(1_047_576, 32_768, 0.10, 0.40),
-    "gpt-4.1-mini": ModelInfo(1_047_576, 32_768, 0.40, 1.60),
-    "gpt-4.1": ModelInfo(1_047_576, 32_768, 2.00, 8.00),
-    "gpt-4o-mini": ModelInfo(128_000, 16_384, 0.15, 0.60),
-    "gpt-4o": ModelInfo(128_000, 16_384, 2.50, 10.00),
-    "gpt-4-turbo": ModelInfo(128_000, 4_096, 10.00, 30.00),
-    "gpt-3.5-turbo": ModelInfo(16_385, 4_096, 0.50, 1.50),
-    "o4-mini": ModelInfo(200_000, 100_000, 1.10, 4.40),
-    "o3-mini": ModelInfo(200_000, 100_000, 1.10, 4.40),
-    "o3": ModelInfo(200_000, 100_000, 2.00, 8.00),
-    "o1-mini": ModelInfo(128_000, 65_536, 1.10, 4.40),
-    "o1": ModelInfo(200_000, 100_000, 15.00, 60.00),
-}
+
+def read_families(text: str) -> dict[str, ModelInfo]:
+    """Model families by name prefix, from the facts file's TOML ``text``."""
+    table = tomllib.loads(text)["families"]
+    return {
+        prefix: ModelInfo(int(facts["context_window"]), int(facts["max_output"]))
+        for prefix, facts in table.items()
+    }
+
+
+@cache
+def families() -> Mapping[str, ModelInfo]:
+    """The model facts shipped with Chat Lab (read once)."""
+    text = resources.files("chatlab").joinpath(FACTS_FILE).read_text(encoding="utf-8")
+    return MappingProxyType(read_families(text))
 
 
 def model_info(model: str) -> ModelInfo:
-    """Limits and prices for ``model`` (empty when unknown)."""
-    name = model.rsplit("/", 1)[-1].lower()
-    matches = [prefix for prefix in CATALOG if name.startswith(prefix)]
-    return CATALOG[max(matches, key=len)] if matches else UNKNOWN_MODEL
+    """Context window and output limit for ``model`` (empty when unknown)."""
+    name = model.rsplit("/", 1)[-1].lower()  # "openai/gpt-4o" is gpt-4o's family
+    known = families()
+    matches = [prefix for prefix in known if name.startswith(prefix)]
+    return known[max(matches, key=len)] if matches else UNKNOWN_MODEL
 
 
 def max_output_tokens(model: str) -> int:
-    """The largest reply the model can write (4096 when unknown)."""
+    """The largest reply the model can write (4096 when unknown): the slider's range."""
     return model_info(model).max_output or DEFAULT_MAX_OUTPUT
 
 
-def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """What a reply cost at list prices, or None for a model without a price."""
-    info = model_info(model)
-    if info.input_price is None or info.output_price is None:
+def price_usd(
+    model: str,
+    *,
+    base_url: str | None,
+    prompt_tokens: int,
+    completion_tokens: int,
+    cached_tokens: int = 0,
+) -> float | None:
+    """What a reply cost at the endpoint's list prices, or None where none is known.
+
+    The provider is the one genai-prices recognises in ``base_url`` (api.openai.com,
+    OpenRouter, Groq, ...). A local or unrecognised server gets None even for a model
+    name a provider prices: it is not that provider's model at that provider's price.
+    ``cached_tokens`` are the part of ``prompt_tokens`` read from the prompt cache.
+    """
+    if not base_url:
         return None
-    return (prompt_tokens * info.input_price + completion_tokens * info.output_price) / 1e6
+    usage = PriceUsage(
+        input_tokens=prompt_tokens,
+        cache_read_tokens=cached_tokens,
+        output_tokens=completion_tokens,
+    )
+    try:
+        price = calc_price(usage, model, provider_api_url=base_url)
+    except (LookupError, ValueError):  # unknown provider or model; counts it refuses
+        return None
+    return float(price.total_price)

@@ -18,7 +18,18 @@ from typing import Any, Literal, TypeVar, get_args
 
 from chatlab.errors import ChatLabError
 from chatlab.markdown import plain
-from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Role, Status, Usage
+from chatlab.messages import (
+    MAX_STOP_LENGTH,
+    MAX_STOP_SEQUENCES,
+    PENALTY_LIMIT,
+    REASONING_EFFORTS,
+    ChatMessage,
+    ChatSettings,
+    ReplyStats,
+    Role,
+    Status,
+    Usage,
+)
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -37,13 +48,24 @@ MAX_TOKENS = 1_000_000_000
 MAX_TEMPERATURE = 2.0
 MAX_SECONDS = 1_000_000.0
 MAX_COST_USD = 1_000_000.0
+MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the widest any server takes
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 # The most JSON containers (objects, lists) and values (commas) a file of at most
-# MAX_IMPORT_MESSAGES messages can hold: a message is an object with settings, stats,
-# usage and a list of notices, about twenty fields and at most MAX_NOTICES notices.
-MAX_IMPORT_CONTAINERS = 5 * MAX_IMPORT_MESSAGES + 10
-MAX_IMPORT_VALUES = (30 + MAX_NOTICES) * MAX_IMPORT_MESSAGES + 100
+# MAX_IMPORT_MESSAGES messages can hold: a message is an object with settings (and their
+# list of stop sequences), stats, usage and a list of notices, about thirty fields and at
+# most MAX_NOTICES notices.
+MAX_IMPORT_CONTAINERS = 6 * MAX_IMPORT_MESSAGES + 10
+MAX_IMPORT_VALUES = (40 + MAX_NOTICES) * MAX_IMPORT_MESSAGES + 100
+# A reply's stored request repeats the conversation before it, so requests dominate a
+# long conversation's export: about n²/4 message objects for n messages. The allowance
+# holds the requests of a conversation of about 1,000 messages and keeps what a file of
+# empty objects can make the parser build to a few megabytes; a longer conversation's
+# export keeps the requests of its newest replies (``fit_requests``).
+MAX_REQUEST_CHARS = 4_000_000  # one request's JSON; a 1M-token context is about this
+MAX_REQUEST_DEPTH = 32  # a request body nests a few levels; an import cannot go deeper
+MAX_REQUEST_CONTAINERS = 250_000
+MAX_REQUEST_VALUES = 3 * MAX_REQUEST_CONTAINERS
 ROLES: tuple[str, ...] = get_args(Role)
 _T = TypeVar("_T")
 STATUSES: tuple[str, ...] = tuple(s.value for s in Status)
@@ -81,19 +103,53 @@ def _is_text(value: object) -> bool:
     return value.isascii() or _SURROGATE.search(value) is None
 
 
-def _is_number(value: object, top: float) -> bool:
+def _is_number(value: object, top: float, bottom: float = 0) -> bool:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return False
-    return math.isfinite(value) and 0 <= value <= top
+    return math.isfinite(value) and bottom <= value <= top
 
 
-FieldKind = Literal["text", "temperature", "seconds", "usd", "count", "flag"]
+def _is_seed(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_SEED <= value <= MAX_SEED
+
+
+def _is_stop_list(value: object) -> bool:
+    if not isinstance(value, list | tuple) or len(value) > MAX_STOP_SEQUENCES:
+        return False
+    return all(_is_text(item) and 0 < len(item) <= MAX_STOP_LENGTH for item in value)
+
+
+FieldKind = Literal[
+    "text",
+    "temperature",
+    "fraction",
+    "penalty",
+    "seed",
+    "stop",
+    "effort",
+    "seconds",
+    "usd",
+    "count",
+    "flag",
+]
 _KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
     "text": (_is_text, "a string of valid Unicode text"),
     "temperature": (
         lambda v: _is_number(v, MAX_TEMPERATURE),
         f"a number from 0 to {MAX_TEMPERATURE:g}",
     ),
+    "fraction": (lambda v: _is_number(v, 1.0), "a number from 0 to 1"),
+    "penalty": (
+        lambda v: _is_number(v, PENALTY_LIMIT, -PENALTY_LIMIT),
+        f"a number from -{PENALTY_LIMIT:g} to {PENALTY_LIMIT:g}",
+    ),
+    "seed": (_is_seed, "a whole number"),
+    "stop": (
+        _is_stop_list,
+        f"a list of at most {MAX_STOP_SEQUENCES} non-empty strings of at most "
+        f"{MAX_STOP_LENGTH} characters",
+    ),
+    "effort": (lambda v: v in REASONING_EFFORTS, f"one of {', '.join(REASONING_EFFORTS)}"),
     "seconds": (
         lambda v: _is_number(v, MAX_SECONDS),
         f"a number of seconds up to {MAX_SECONDS:,.0f}",
@@ -105,12 +161,19 @@ _KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
     ),
     "flag": (lambda v: isinstance(v, bool), "true or false"),
 }
-# name -> (kind, may be null)
+# name -> (kind, may be null). Settings written before a nullable field existed lack it:
+# absent reads as null, which is "not set".
 _SETTINGS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "model": ("text", False),
     "temperature": ("temperature", False),
     "max_tokens": ("count", False),
     "system_prompt": ("text", False),
+    "top_p": ("fraction", True),
+    "seed": ("seed", True),
+    "stop": ("stop", True),
+    "presence_penalty": ("penalty", True),
+    "frequency_penalty": ("penalty", True),
+    "reasoning_effort": ("effort", True),
 }
 _STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "model": ("text", False),
@@ -134,6 +197,12 @@ def settings_from(data: object, where: str = "settings") -> ChatSettings:
         temperature=float(item["temperature"]),
         max_tokens=item["max_tokens"],
         system_prompt=item["system_prompt"],
+        top_p=_optional_float(item.get("top_p")),
+        seed=item.get("seed"),
+        stop=tuple(item.get("stop") or ()),
+        presence_penalty=_optional_float(item.get("presence_penalty")),
+        frequency_penalty=_optional_float(item.get("frequency_penalty")),
+        reasoning_effort=item.get("reasoning_effort"),
     )
 
 
@@ -166,7 +235,9 @@ def _parts(value: object) -> int:
 
 def settings_json(settings: ChatSettings | None) -> dict[str, Any] | None:
     """Settings as stored: their JSON form, or None (unknown) when a field is out of bounds."""
-    return None if settings is None else _readable(asdict(settings), settings_from)
+    if settings is None:
+        return None
+    return _readable({**asdict(settings), "stop": list(settings.stop)}, settings_from)
 
 
 def stats_json(stats: ReplyStats | None) -> dict[str, Any] | None:
@@ -178,6 +249,62 @@ def stats_json(stats: ReplyStats | None) -> dict[str, Any] | None:
         if nullable and not _KIND_CHECKS[kind][0](data.get(name)):
             data[name] = None
     return _readable(data, stats_from)
+
+
+def request_json(request: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A request body as stored: lone surrogates replaced; None when it cannot be stored."""
+    if request is None:
+        return None
+    try:  # the round trip also copies it, so later changes to the sent lists do not leak in
+        text = json.dumps(request, ensure_ascii=False, allow_nan=False)
+        copied = json.loads(clean_text(text))
+        return request_from(copied)
+    except (TypeError, ValueError, RecursionError, InvalidDocument):
+        return None
+
+
+def fit_requests(exported: list[dict[str, Any]]) -> None:
+    """Drop the oldest replies' requests from an export until the rest fit an import."""
+    room = MAX_REQUEST_CONTAINERS
+    for message in reversed(exported):
+        request = message.get("request")
+        if request is None:
+            continue
+        text = json.dumps(request)  # counts braces inside strings too: errs on the safe side
+        room -= text.count("{") + text.count("[")
+        if room < 0:
+            message["request"] = None
+
+
+def request_from(data: object, where: str = "request") -> dict[str, Any]:
+    """A request body from its JSON form: an object of valid, bounded JSON values."""
+    request = dict(_object(data, where))
+    _check_json_values(request, where)
+    if len(json.dumps(request, ensure_ascii=False)) > MAX_REQUEST_CHARS:
+        raise _invalid(f"{where} must be at most {MAX_REQUEST_CHARS:,} characters of JSON")
+    return request
+
+
+def _check_json_values(data: object, where: str) -> None:
+    """Every value valid JSON of valid text, finite numbers, nested at most a few levels."""
+    pending: list[tuple[object, int]] = [(data, 0)]  # a loop, not recursion: imports nest
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_REQUEST_DEPTH:
+            raise _invalid(f"{where} nests deeper than {MAX_REQUEST_DEPTH} levels")
+        if isinstance(value, dict):
+            if not all(_is_text(key) for key in value):
+                raise _invalid(f"{where} must have only keys of valid Unicode text")
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            if not _is_text(value):
+                raise _invalid(f"{where} must hold only strings of valid Unicode text")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise _invalid(f"{where} must hold only finite numbers")
+        elif value is not None and not isinstance(value, bool | int | float):
+            raise _invalid(f"{where} must hold only JSON values")
 
 
 def _readable(data: dict[str, Any], read: Callable[[object], object]) -> dict[str, Any] | None:
@@ -340,7 +467,11 @@ def _counts_fit(data: str | bytes) -> bool:
         return data.count(char.encode()) if isinstance(data, bytes) else data.count(char)
 
     containers = count("{") + count("[")
-    return containers <= MAX_IMPORT_CONTAINERS and count(",") <= MAX_IMPORT_VALUES
+    values = count(",")
+    return (
+        containers <= MAX_IMPORT_CONTAINERS + MAX_REQUEST_CONTAINERS
+        and values <= MAX_IMPORT_VALUES + MAX_REQUEST_VALUES
+    )
 
 
 def _parse_messages(raw_messages: list[object]) -> list[tuple[ChatMessage, datetime]]:
@@ -385,6 +516,7 @@ def _parse_message(raw: object, where: str, seen: set[str]) -> tuple[ChatMessage
         settings=_parse_optional(item.get("settings"), f"{where}.settings", settings_from),
         stats=_parse_optional(item.get("stats"), f"{where}.stats", stats_from),
         notices=notices_from(item.get("notices", []), f"{where}.notices"),
+        request=_parse_optional(item.get("request"), f"{where}.request", request_from),
     )
     return message, _time(item.get("created_at"), f"{where}.created_at") or datetime.now(UTC)
 

@@ -97,6 +97,27 @@ def plan_regenerate(
     return plan_retry(conversation, settings, upto=target.parent_id)
 
 
+def plan_edit(
+    conversation: Conversation, message_id: str, text: str, settings: ChatSettings
+) -> Plan | None:
+    """An edited question, sent as a new branch from where the original stood."""
+    original = conversation.messages.get(message_id)
+    if original is None or original.role != "user" or is_blank(text):
+        return None
+    user = ChatMessage("user", text, parent_id=original.parent_id)
+    earlier = conversation.path(original.parent_id) if original.parent_id else []
+    return Plan(
+        reply=_new_reply(user, settings),
+        request=request_messages(
+            settings.system_prompt, [*earlier, user], conversation.context_from
+        ),
+        settings=settings,
+        user=user,
+        previous_leaf=user.id,
+        context_from=conversation.context_from,
+    )
+
+
 def plan_continue(conversation: Conversation, settings: ChatSettings) -> Plan | None:
     """Ask the model to go on with a reply that was cut off, appending to the same reply."""
     reply = conversation.leaf

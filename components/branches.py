@@ -1,5 +1,8 @@
 """Under a message: its alternatives (``< 2/3 >``) and what can be done with it.
 
+Edit resends a question as a new branch; Regenerate asks again for a reply; the menu
+copies the message as Markdown or deletes it with what follows on its branch.
+
 A retried or regenerated reply, or a message written in another tab at the same point,
 is a sibling in the conversation tree; the switcher shows which one is on screen (and
 sent as context) and reaches every other, so no branch is ever out of sight.
@@ -15,7 +18,7 @@ from chatlab import turns
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
 from chatlab.storage import Store
-from components import conversations, session
+from components import conversations, request_view, session
 
 UNANSWERED = "No reply came to this message, so it is left out of what the model sees."
 NOT_SENT = "Earlier messages are no longer sent as context (dropped to fit the window)."
@@ -38,17 +41,33 @@ def tools_for(conversation: Conversation, path: list[ChatMessage]) -> Callable[[
 def render_message_tools(
     conversation: Conversation, message: ChatMessage, *, unanswered: bool = False
 ) -> None:
-    """The switcher between alternatives, and Regenerate for a reply."""
+    """Alternatives, Edit (a question) or Regenerate (a reply), the request, copy, delete."""
     if unanswered:
         st.caption(f":orange[{UNANSWERED}]")
+    if message.role == "user" and session.editing() == message.id:
+        _edit_box(message)
+        return
+    if session.showing_source() == message.id:
+        st.code(message.content, language="markdown", wrap_lines=True)  # with a copy button
+    if session.deleting() == message.id:
+        _confirm_delete(message)
     siblings = conversation.siblings(message)
     regenerable = message.role == "assistant" and bool(message.content)
-    if len(siblings) < 2 and not regenerable:
-        return
     current = session.state()
-    with st.container(horizontal=True, gap="small"):
+    with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         if len(siblings) > 1:
             _switcher(current.store, current.owner, siblings, message)
+        if message.role == "user":
+            st.button(
+                "",
+                key=f"edit-{message.id}",
+                icon=":material/edit:",
+                help="Edit and resend: the edited question starts a new branch here; this "
+                "one stays as an alternative.",
+                type="tertiary",
+                on_click=session.start_edit,
+                args=(message.id, message.content),
+            )
         if regenerable:
             st.button(
                 "",
@@ -60,6 +79,62 @@ def render_message_tools(
                 on_click=session.request_action,
                 args=("regenerate", message.id),
             )
+        request_view.render_request(message, request_view.current_base_url())
+        _more(message)
+
+
+def _more(message: ChatMessage) -> None:
+    """Copying and deleting, out of the way in a small menu."""
+    with st.popover("", icon=":material/more_horiz:", help="More", type="tertiary"):
+        st.button(
+            "Hide the Markdown" if session.showing_source() == message.id else "Copy as Markdown",
+            key=f"source-{message.id}",
+            icon=":material/content_copy:",
+            type="tertiary",
+            on_click=session.toggle_source,
+            args=(message.id,),
+        )
+        st.button(
+            "Delete…",
+            key=f"delete-{message.id}",
+            icon=":material/delete:",
+            type="tertiary",
+            on_click=session.ask_delete_message,
+            args=(message.id,),
+        )
+
+
+def _confirm_delete(message: ChatMessage) -> None:
+    current = session.state()
+    st.warning("Delete this message and everything after it on this branch, for good?")
+    with st.container(horizontal=True, gap="small"):
+        st.button(
+            "Delete",
+            key=f"confirm-delete-{message.id}",
+            type="primary",
+            on_click=conversations.delete_message,
+            args=(current.store, current.owner, message.id),
+        )
+        st.button(
+            "Cancel",
+            key=f"cancel-delete-{message.id}",
+            on_click=session.ask_delete_message,
+            args=(None,),
+        )
+
+
+def _edit_box(message: ChatMessage) -> None:
+    st.text_area("Edit your message", key=session.EDIT_INPUT, label_visibility="collapsed")
+    with st.container(horizontal=True, gap="small"):
+        st.button(
+            "Send",
+            key=f"send-edit-{message.id}",
+            icon=":material/send:",
+            type="primary",
+            on_click=session.send_edit,
+            args=(message.id,),
+        )
+        st.button("Cancel", key=f"cancel-edit-{message.id}", on_click=session.cancel_edit)
 
 
 def _switcher(
@@ -76,7 +151,7 @@ def _switcher(
         on_click=conversations.select,
         args=(store, owner, siblings[max(0, index - 1)].id),
     )
-    st.caption(f"{index + 1}/{len(siblings)}")
+    st.caption(f"{index + 1}/{len(siblings)}", width="content")
     st.button(
         "",
         key=f"next-{message.id}",

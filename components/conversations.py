@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -150,6 +150,35 @@ def select(store: Store | None, owner: str, message_id: str) -> None:
     version = _guarded(lambda: store.set_current_leaf(owner, current.id or "", leaf))
     if version is not None:
         current.version = version
+
+
+def delete_message(store: Store | None, owner: str, message_id: str) -> None:
+    """Delete a message and everything after it on its branch, here and in the store."""
+    current = session.conversation()
+    session.ask_delete_message(None)
+    leaf = current.remove_branch(message_id)
+    if store is None or current.id is None or current.orphaned:
+        return
+    conversation_id = current.id
+
+    def write() -> int | None:
+        store.delete_message(owner, conversation_id, message_id)
+        if leaf is not None:
+            return store.set_current_leaf(owner, conversation_id, leaf)
+        return store.conversation_version(owner, conversation_id)
+
+    version = _guarded(write)
+    if version is not None:
+        current.version = version
+
+
+def load_request(message_id: str) -> dict[str, Any] | None:
+    """The stored request a reply of the open conversation came from (None: not kept)."""
+    current = session.state()
+    store, conversation_id = current.store, current.conversation.id
+    if store is None or conversation_id is None:
+        return None
+    return _guarded(lambda: store.load_request(current.owner, conversation_id, message_id))
 
 
 def sync_url() -> None:

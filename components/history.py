@@ -100,8 +100,9 @@ def telemetry_line(stats: ReplyStats) -> str:
     parts.append(
         f"{approx}{usage.prompt_tokens:,} in / {approx}{usage.completion_tokens:,} out tokens"
     )
-    if stats.cost_usd is not None:
-        parts.append(f"{approx}\\${stats.cost_usd:.6f}")
+    # "$" is escaped: Streamlit reads "$...$" as LaTeX. No price is never shown as $0.
+    cost = stats.cost_usd
+    parts.append("cost unknown" if cost is None else f"{approx}\\${cost:.6f}")
     if stats.parts > 1:  # Continue: one reply, several requests, all counted
         parts.append(f"{stats.parts} requests")
     parts.append(f"{stats.total_time:.1f} s")

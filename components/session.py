@@ -22,7 +22,7 @@ from chatlab.background import BackgroundReply
 from chatlab.client import Quirks
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
-from chatlab.messages import ChatSettings, Status
+from chatlab.messages import REASONING_EFFORTS, ChatSettings, Status, stop_sequences
 from chatlab.server_check import ServerReport
 from chatlab.storage import Store
 
@@ -35,6 +35,17 @@ MODEL = "model"
 TEMPERATURE = "temperature"
 MAX_TOKENS = "max_tokens"
 SYSTEM_PROMPT = "system_prompt"
+# The Advanced settings. top_p has a switch: "not set" is not the same as 1.0 on servers
+# whose own default is lower (llama.cpp, Ollama).
+TOP_P_SET = "top_p_set"
+TOP_P = "top_p"
+SEED = "seed"
+STOP = "stop_sequences"
+PRESENCE_PENALTY = "presence_penalty"
+FREQUENCY_PENALTY = "frequency_penalty"
+REASONING_EFFORT = "reasoning_effort"
+EFFORT_NOT_SET = "default"  # the reasoning-effort choice that sends nothing
+ADVANCED = (TOP_P_SET, TOP_P, SEED, STOP, PRESENCE_PENALTY, FREQUENCY_PENALTY, REASONING_EFFORT)
 KEY_INPUT = "api_key_input"
 BASE_URL_INPUT = "base_url_input"
 PROMPT = "prompt"
@@ -43,7 +54,8 @@ TITLE_INPUT = "title_input"
 IMPORT_INPUT = "import_file"
 _STATE = "chatlab"
 
-ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate"]
+ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
+EDIT_INPUT = "edit_text"  # the edit box of the message being edited
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class Action:
 
     kind: ActionKind
     message_id: str | None = None
+    text: str = ""  # an edited question's new text
 
 
 @dataclass
@@ -80,6 +93,9 @@ class ChatState:
     max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
     sent: str | None = None  # a message the chat box's on_submit caught, until it is planned
     server_report: ServerReport | None = None  # the last "Check this server" result
+    editing: str | None = None  # the id of the question being edited
+    deleting: str | None = None  # the message whose deletion waits for a confirmation
+    showing_source: str | None = None  # the message shown as Markdown source, to copy
 
 
 def init(default_model: str) -> None:
@@ -91,6 +107,14 @@ def init(default_model: str) -> None:
         TEMPERATURE: defaults.temperature,
         MAX_TOKENS: defaults.max_tokens,
         SYSTEM_PROMPT: defaults.system_prompt,
+        TOP_P_SET: defaults.top_p is not None,
+        TOP_P: 1.0 if defaults.top_p is None else defaults.top_p,  # the API's own default
+        SEED: defaults.seed,
+        STOP: "\n".join(defaults.stop),
+        # 0 is the API's default: the slider's "not set".
+        PRESENCE_PENALTY: defaults.presence_penalty or 0.0,
+        FREQUENCY_PENALTY: defaults.frequency_penalty or 0.0,
+        REASONING_EFFORT: defaults.reasoning_effort or EFFORT_NOT_SET,
         BASE_URL_INPUT: "",
     }
     for key, value in widgets.items():
@@ -166,13 +190,27 @@ def set_page_context(owner: str, store: Store | None) -> None:
 
 
 def chat_settings() -> ChatSettings:
-    """The sidebar's current settings."""
+    """The sidebar's current settings; an Advanced control left alone is "not set"."""
+    values = st.session_state
+    seed = values[SEED]
+    effort = values[REASONING_EFFORT]
     return ChatSettings(
-        model=str(st.session_state[MODEL]).strip(),
-        temperature=float(st.session_state[TEMPERATURE]),
-        max_tokens=int(st.session_state[MAX_TOKENS]),
-        system_prompt=str(st.session_state[SYSTEM_PROMPT]),
+        model=str(values[MODEL]).strip(),
+        temperature=float(values[TEMPERATURE]),
+        max_tokens=int(values[MAX_TOKENS]),
+        system_prompt=str(values[SYSTEM_PROMPT]),
+        top_p=float(values[TOP_P]) if values[TOP_P_SET] else None,
+        seed=None if seed is None else int(seed),
+        stop=stop_sequences(str(values[STOP] or "")),
+        presence_penalty=_penalty(values[PRESENCE_PENALTY]),
+        frequency_penalty=_penalty(values[FREQUENCY_PENALTY]),
+        reasoning_effort=effort if effort in REASONING_EFFORTS else None,
     )
+
+
+def _penalty(value: object) -> float | None:
+    number = float(value) if isinstance(value, int | float) else 0.0
+    return number or None  # 0 is the API's default: not sent
 
 
 def model() -> str:
@@ -231,6 +269,46 @@ def take_sent() -> str | None:
 def request_action(kind: ActionKind, message_id: str | None = None) -> None:
     """Button callback: remember what to do on this rerun."""
     state().action = Action(kind, message_id)
+
+
+def start_edit(message_id: str, text: str) -> None:
+    """Edit button: open the edit box of a question, filled with its text."""
+    state().editing = message_id
+    st.session_state[EDIT_INPUT] = text
+
+
+def cancel_edit() -> None:
+    state().editing = None
+
+
+def send_edit(message_id: str) -> None:
+    """The edit box's Send: resend the question as edited, as a new branch."""
+    state().editing = None
+    state().action = Action("edit", message_id, str(st.session_state.get(EDIT_INPUT) or ""))
+
+
+def ask_delete_message(message_id: str | None) -> None:
+    """Delete button: ask for a confirmation (None: the user cancelled)."""
+    state().deleting = message_id
+
+
+def deleting() -> str | None:
+    return state().deleting
+
+
+def toggle_source(message_id: str) -> None:
+    """Show (or hide again) a message's Markdown source, to copy."""
+    current = state()
+    current.showing_source = None if current.showing_source == message_id else message_id
+
+
+def showing_source() -> str | None:
+    return state().showing_source
+
+
+def editing() -> str | None:
+    """The id of the question whose edit box is open."""
+    return state().editing
 
 
 def take_action() -> Action | None:

@@ -8,7 +8,13 @@ from chatlab import config
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.markdown import plain
-from chatlab.messages import ChatSettings
+from chatlab.messages import (
+    MAX_STOP_LENGTH,
+    MAX_STOP_SEQUENCES,
+    PENALTY_LIMIT,
+    REASONING_EFFORTS,
+    ChatSettings,
+)
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens, max_output_tokens
 from chatlab.turns import request_messages
@@ -24,6 +30,40 @@ MAX_TOKENS_HELP = (
     "The cap on the reply's length, in tokens (about ¾ of a word each). A reply that "
     "hits it is cut off mid-sentence; use Continue to get the rest."
 )
+TOP_P_HELP = (
+    "Sample only from the most likely tokens whose probabilities add up to p: 0.1 keeps "
+    "the top tenth of the probability, 1 keeps everything. Lower is more focused. Change "
+    "this or temperature, not both; 0.8–1.0 is the usual range. Not set: the server's own "
+    "default (1 on OpenAI, often 0.9–0.95 on local servers)."
+)
+SEED_HELP = (
+    "The same seed with the same request and settings asks for the same reply again: "
+    "repeatable on most local servers, best effort on OpenAI. Blank: a fresh random draw "
+    "each time."
+)
+STOP_HELP = (
+    f"Up to {MAX_STOP_SEQUENCES} sequences, one per line (at most {MAX_STOP_LENGTH} "
+    "characters each): the reply ends just before the first one it would write, and that "
+    "text is left out. Blank: none."
+)
+PRESENCE_PENALTY_HELP = (
+    "Positive values discourage repeating anything already said, however often, nudging "
+    "the model towards new topics; negative values encourage it. −2 to 2, 0.1–1 is the "
+    "usual range; 0 is the default and is not sent."
+)
+FREQUENCY_PENALTY_HELP = (
+    "Positive values discourage repeating a token the more often it has appeared, cutting "
+    "word-for-word repetition; negative values encourage it. −2 to 2, 0.1–1 is the usual "
+    "range; 0 is the default and is not sent."
+)
+REASONING_EFFORT_HELP = (
+    "For reasoning models (o-series, gpt-5): how long they think before answering. Lower "
+    "is faster and cheaper, higher is more thorough; not every model takes every value. "
+    "Default: not sent, the model's own (usually medium). Other models reject it, and "
+    "the reply then says so."
+)
+NO_EFFECT = "No effect with this model: the server rejected it."
+MAX_SEED = 2**31 - 1  # a seed every server takes (some keep it in 32 bits)
 
 
 def endpoint_panel() -> Endpoint:
@@ -36,6 +76,7 @@ def endpoint_panel() -> Endpoint:
         session.TEMPERATURE,
         session.MAX_TOKENS,
         session.SYSTEM_PROMPT,
+        *session.ADVANCED,
     )
     endpoint = config.resolve_endpoint(session.sidebar_values(), session.secrets())
     with st.sidebar:
@@ -90,7 +131,67 @@ def settings_panel(endpoint: Endpoint) -> None:
     st.slider("Temperature", 0.0, 2.0, step=0.05, key=session.TEMPERATURE, help=TEMPERATURE_HELP)
     st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
+    _advanced_settings()
     _context_budget(endpoint)
+
+
+def _advanced_settings() -> None:
+    """The sampling parameters people change less often; each is sent only when set."""
+    known = session.quirks(session.model())
+    rejected = known.dropped if known is not None else frozenset()
+    with st.expander("Advanced", icon=":material/science:"):
+        st.checkbox("Set top_p", key=session.TOP_P_SET, help=TOP_P_HELP)
+        top_p_set = bool(session.widget_value(session.TOP_P_SET))
+        st.slider("Top p", 0.0, 1.0, step=0.01, key=session.TOP_P, disabled=not top_p_set)
+        _no_effect("top_p", rejected)
+        st.number_input(
+            "Seed",
+            min_value=0,
+            max_value=MAX_SEED,
+            # Blank means "not set": without value=None a cleared field reads as 0.
+            value=None,
+            step=1,
+            key=session.SEED,
+            placeholder="random",
+            help=SEED_HELP,
+        )
+        _no_effect("seed", rejected)
+        st.text_area(
+            "Stop sequences",
+            key=session.STOP,
+            height=100,
+            placeholder="one per line",
+            help=STOP_HELP,
+        )
+        _stop_note(str(session.widget_value(session.STOP) or ""))
+        _no_effect("stop", rejected)
+        for label, key, help_text in (
+            ("Presence penalty", session.PRESENCE_PENALTY, PRESENCE_PENALTY_HELP),
+            ("Frequency penalty", session.FREQUENCY_PENALTY, FREQUENCY_PENALTY_HELP),
+        ):
+            st.slider(label, -PENALTY_LIMIT, PENALTY_LIMIT, step=0.1, key=key, help=help_text)
+            _no_effect(key, rejected)
+        st.selectbox(
+            "Reasoning effort",
+            [session.EFFORT_NOT_SET, *REASONING_EFFORTS],
+            key=session.REASONING_EFFORT,
+            help=REASONING_EFFORT_HELP,
+        )
+        _no_effect("reasoning_effort", rejected)
+
+
+def _no_effect(param: str, rejected: frozenset[str]) -> None:
+    if param in rejected:
+        st.caption(f":orange[{NO_EFFECT}]")
+
+
+def _stop_note(typed: str) -> None:
+    """Say so when the stop sequences sent are not quite what was typed."""
+    lines = [line for line in typed.split("\n") if line.strip()]
+    if len(lines) > MAX_STOP_SEQUENCES:
+        st.caption(f":orange[Only the first {MAX_STOP_SEQUENCES} lines are sent.]")
+    if any(len(line.rstrip("\r")) > MAX_STOP_LENGTH for line in lines):
+        st.caption(f":orange[A line is cut at {MAX_STOP_LENGTH} characters.]")
 
 
 def _model_picker(endpoint: Endpoint) -> None:

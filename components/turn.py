@@ -53,6 +53,8 @@ def take_turn(prompt: str | None) -> Plan | None:
         plan = turns.plan_trim_and_retry(conversation, settings)
     elif action.kind == "regenerate" and action.message_id:
         plan = turns.plan_regenerate(conversation, action.message_id, settings)
+    elif action.kind == "edit" and action.message_id:
+        plan = turns.plan_edit(conversation, action.message_id, action.text, settings)
     else:
         plan = turns.plan_retry(conversation, settings)
     if plan is None:
@@ -84,6 +86,7 @@ def stream(endpoint: Endpoint, plan: Plan) -> None:
     def start(watch: Watch) -> ReplyStream:
         opened, quirks = start_reply(client, settings, plan.request, quirks=known, watch=watch)
         learnt.append(quirks)
+        plan.reply.request = opened.request  # saved with the reply, shown under it
         return opened
 
     slot = st.empty()  # emptied again if the reply ends with nothing to show

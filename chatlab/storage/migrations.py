@@ -119,11 +119,20 @@ def m004_conversation_version(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0")
 
 
+def m005_message_request(conn: Connection) -> None:
+    # The exact request body each reply came from (the viewer under a reply). Nullable with
+    # no default: both databases add it without rebuilding the table, and messages from
+    # before it (and questions, which send nothing) simply have none. JSON, not JSONB, on
+    # PostgreSQL: JSONB reorders keys, and the body is shown as it was sent.
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN request JSON")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
     m003_indexes,
     m004_conversation_version,
+    m005_message_request,
 )
 
 

@@ -10,7 +10,7 @@ notice saying what was wrong, and the rest of the conversation opens as usual.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -26,7 +26,10 @@ from chatlab.transfer import (
     STATUSES,
     InvalidDocument,
     clean_text,
+    fit_requests,
     notices_from,
+    request_from,
+    request_json,
     settings_from,
     settings_json,
     stats_from,
@@ -51,13 +54,24 @@ def message_row(conversation_id: str, message: ChatMessage, now: datetime) -> di
         "settings": settings_json(message.settings),
         "stats": stats_json(message.stats),
         "notices": [clean_text(n)[:MAX_NOTICE_LENGTH] for n in message.notices[:MAX_NOTICES]],
+        "request": request_json(message.request),
     }
 
 
-def readable_columns() -> list[sa.ColumnElement[Any]]:
-    """The message columns to select: JSON as text, so a bad value cannot fail the query."""
+def readable_columns(*, with_request: bool) -> list[sa.ColumnElement[Any]]:
+    """The message columns to select: JSON as text, so a bad value cannot fail the query.
+
+    A reply's request repeats the conversation before it, so a conversation's requests
+    grow with the square of its length: opening one leaves them out (``with_request``
+    False) and ``Store.load_request`` reads one when it is asked for.
+    """
     m = messages.c
-    as_text = [sa.cast(column, sa.Text).label(column.name) for column in (m.settings, m.stats)]
+    json_columns = (m.settings, m.stats, m.request) if with_request else (m.settings, m.stats)
+    as_text: list[sa.ColumnElement[Any]] = [
+        sa.cast(column, sa.Text).label(column.name) for column in json_columns
+    ]
+    if not with_request:
+        as_text.append(sa.null().label("request"))
     notices = sa.cast(m.notices, sa.Text).label("notices")
     return [m.id, m.parent_id, m.role, m.content, m.status, m.created_at, *as_text, notices]
 
@@ -75,6 +89,7 @@ def message_from(row: Row[Any]) -> ChatMessage:
     settings = _field(row.settings, "settings", settings_from, problems)
     stats = _field(row.stats, "stats", stats_from, problems)
     notices = _field(row.notices, "notices", notices_from, problems) or ()
+    request = _field(row.request, "request", request_from, problems)
     if problems:
         status = Status.FAILED
         notices = (*notices, UNREADABLE.format(problem="; ".join(problems)))
@@ -87,7 +102,15 @@ def message_from(row: Row[Any]) -> ChatMessage:
         settings=settings,
         stats=stats,
         notices=notices,
+        request=request,
     )
+
+
+def messages_json(found: Iterable[Row[Any]]) -> list[dict[str, Any]]:
+    """Rows in the export's form, with as many replies' requests as an import takes."""
+    exported = [message_json(message_from(row), row.created_at) for row in found]
+    fit_requests(exported)
+    return exported
 
 
 def message_json(message: ChatMessage, created_at: datetime) -> dict[str, Any]:
@@ -102,6 +125,7 @@ def message_json(message: ChatMessage, created_at: datetime) -> dict[str, Any]:
         "settings": settings_json(message.settings),
         "stats": stats_json(message.stats),
         "notices": list(message.notices),
+        "request": message.request,
     }
 
 
@@ -141,4 +165,5 @@ def renamed(message: ChatMessage, fresh: Mapping[str, str]) -> ChatMessage:
         settings=message.settings,
         stats=message.stats,
         notices=message.notices,
+        request=message.request,
     )

@@ -70,9 +70,10 @@ messages = sa.Table(
     sa.Column("settings", sa.JSON(none_as_null=True)),
     sa.Column("stats", sa.JSON(none_as_null=True)),
     sa.Column("notices", sa.JSON, nullable=False),
+    sa.Column("request", sa.JSON(none_as_null=True)),  # a reply's request body as sent
     sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
     sa.Index("ix_messages_parent", "parent_id"),
 )
 
 # What a later save of the same message id may change; role and parent are fixed at birth.
-MUTABLE = ("content", "status", "settings", "stats", "notices", "updated_at")
+MUTABLE = ("content", "status", "settings", "stats", "notices", "request", "updated_at")

@@ -270,7 +270,7 @@ class Store:
 
     def export_json(self, owner: str, conversation_id: str) -> dict[str, Any] | None:
         """The whole conversation, every branch, as JSON-ready data (re-importable)."""
-        loaded = self._load(owner, conversation_id)
+        loaded = self._load(owner, conversation_id, with_requests=True)
         if loaded is None:
             return None
         head, found = loaded
@@ -281,10 +281,7 @@ class Store:
             "created_at": head.created_at.isoformat(),
             "updated_at": head.updated_at.isoformat(),
             "current_leaf_id": head.current_leaf_id,
-            "messages": [
-                rows.message_json(rows.message_from(row), row.created_at)
-                for row in tree.parents_first(found)
-            ],
+            "messages": rows.messages_json(tree.parents_first(found)),
         }
 
     def export_markdown(self, owner: str, conversation_id: str) -> str | None:
@@ -328,16 +325,37 @@ class Store:
 
     # -- plumbing ----------------------------------------------------------------------
 
-    def _load(self, owner: str, conversation_id: str) -> tuple[Row[Any], list[Row[Any]]] | None:
+    def _load(
+        self, owner: str, conversation_id: str, *, with_requests: bool = False
+    ) -> tuple[Row[Any], list[Row[Any]]] | None:
         """The conversation's row and its message rows (oldest first), or None."""
         c = conversations.c
         head_query = sa.select(conversations).where(c.id == conversation_id, c.owner == owner)
+        query = _messages_of(conversation_id, with_request=with_requests)
         with self._transaction(write=False) as conn:
             head = conn.execute(head_query).one_or_none()
             if head is None:
                 return None
-            found = conn.execute(_messages_of(conversation_id)).all()
+            found = conn.execute(query).all()
         return head, list(found)
+
+    def load_request(
+        self, owner: str, conversation_id: str, message_id: str
+    ) -> dict[str, Any] | None:
+        """The request a stored reply came from; None when none was kept (or no such reply)."""
+        m = messages.c
+        query = (
+            sa.select(*rows.readable_columns(with_request=True))
+            .join(conversations, conversations.c.id == m.conversation_id)
+            .where(
+                m.id == message_id,
+                m.conversation_id == conversation_id,
+                conversations.c.owner == owner,
+            )
+        )
+        with self._transaction(write=False) as conn:
+            row = conn.execute(query).one_or_none()
+        return None if row is None else rows.message_from(row).request
 
     def _folded(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """``column`` case-folded for all of Unicode, as the backend best can."""
@@ -427,10 +445,10 @@ def _summary(row: Row[Any]) -> ConversationSummary:
     return ConversationSummary(id=row.id, title=row.title)
 
 
-def _messages_of(conversation_id: str) -> sa.Select[Any]:
+def _messages_of(conversation_id: str, *, with_request: bool = False) -> sa.Select[Any]:
     m = messages.c
     return (
-        sa.select(*rows.readable_columns())
+        sa.select(*rows.readable_columns(with_request=with_request))
         .where(m.conversation_id == conversation_id)
         .order_by(m.created_at, m.id)
     )
@@ -499,7 +517,16 @@ def _upsert(conn: Connection, row: dict[str, Any]) -> int:
     new = insert(messages).values(row)
     upsert = new.on_conflict_do_update(
         index_elements=[messages.c.id],
-        set_={name: new.excluded[name] for name in MUTABLE},
+        set_={
+            name: (
+                # A message loaded without its request (see rows.readable_columns) and
+                # saved again keeps the stored one.
+                sa.func.coalesce(new.excluded[name], messages.c[name])
+                if name == "request"
+                else new.excluded[name]
+            )
+            for name in MUTABLE
+        },
         where=messages.c.conversation_id == new.excluded.conversation_id,
     )
     written: int = conn.execute(upsert.execution_options(preserve_rowcount=True)).rowcount

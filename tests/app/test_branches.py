@@ -178,3 +178,64 @@ def test_a_full_context_is_told_apart_from_max_tokens(app: AppTest, fake: FakeOp
     fake.enqueue(Reply(text="fits"))
     click(app, "Drop oldest turns and retry")
     assert shown(app)[-1] == ("assistant", "fits")
+
+
+def test_edit_and_resend_makes_a_branch_that_survives_a_reload(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="answer one"), Reply(text="answer two"))
+    send(at, "one")
+    send(at, "two")
+    first = chat_state(at).conversation.path()[0]
+    at.button(key=f"edit-{first.id}").click().run()
+    box = at.text_area(key="edit_text")
+    assert box.value == "one"
+    box.input("one, edited").run()
+    fake.enqueue(Reply(text="a new answer"))
+    at.button(key=f"send-edit-{first.id}").click().run()
+    sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
+    assert sent == ["You are a helpful assistant.", "one, edited"]
+    assert shown(at) == [("user", "one, edited"), ("assistant", "a new answer")]
+
+    again = make_app()
+    again.query_params["c"] = at.query_params["c"]
+    again.run()
+    assert shown(again) == [("user", "one, edited"), ("assistant", "a new answer")]
+    assert "2/2" in [c.value for c in again.caption]
+    edited = chat_state(again).conversation.path()[0]
+    again.button(key=f"previous-{edited.id}").click().run()
+    assert shown(again) == [
+        ("user", "one"),
+        ("assistant", "answer one"),
+        ("user", "two"),
+        ("assistant", "answer two"),
+    ]
+
+
+def test_copy_shows_the_markdown_and_delete_takes_the_branch_for_good(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="**answer** one"), Reply(text="answer two"))
+    send(at, "one")
+    send(at, "two")
+    at.run()
+    first_reply = chat_state(at).conversation.path()[1]
+    at.button(key=f"source-{first_reply.id}").click().run()
+    assert [c.value for c in at.code] == ["**answer** one"]
+
+    second_question = chat_state(at).conversation.path()[2]
+    at.button(key=f"delete-{second_question.id}").click().run()
+    assert shown(at)[-1] == ("assistant", "answer two")  # nothing gone before confirming
+    at.button(key=f"confirm-delete-{second_question.id}").click().run()
+    assert shown(at) == [("user", "one"), ("assistant", "**answer** one")]
+
+    again = make_app()
+    again.query_params["c"] = at.query_params["c"]
+    again.run()
+    assert shown(again) == [("user", "one"), ("assistant", "**answer** one")]
+    fake.enqueue(Reply(text="fresh"))
+    send(again, "three")
+    sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
+    assert sent[1:] == ["one", "**answer** one", "three"]

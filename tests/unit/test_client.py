@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any, get_args
 
 import httpx2
 import openai
@@ -10,15 +12,18 @@ import pytest
 
 from chatlab.client import (
     MAX_TOKENS_IGNORED,
+    OPTIONAL_PARAMS,
     TEMPERATURE_IGNORED,
     Quirks,
     list_models,
     make_client,
+    param_ignored,
+    request_options,
     start_reply,
 )
 from chatlab.config import Endpoint, Timeouts
 from chatlab.errors import ChatError, Kind
-from chatlab.messages import ChatSettings
+from chatlab.messages import REASONING_EFFORTS, ChatSettings
 from testing.fake_openai import FakeOpenAI, Reply, blackhole, unused_port
 
 SETTINGS = ChatSettings(model="gpt-4o-mini", temperature=0.3, max_tokens=50)
@@ -67,7 +72,7 @@ def test_usage_chunk_is_recorded_exactly(fake: FakeOpenAI, client: openai.OpenAI
     assert stats.finish_reason == "stop"
     assert stats.time_to_first_token is not None
     assert 0 <= stats.time_to_first_token <= stats.total_time
-    assert stats.cost_usd == pytest.approx((11 * 0.15 + 3 * 0.60) / 1e6)
+    assert stats.cost_usd is None  # a local server has no list price: tests/unit/test_prices.py
 
 
 def test_usage_is_estimated_and_marked_when_server_sends_none(
@@ -122,6 +127,118 @@ def test_server_that_knows_neither_token_param_gets_none(
     _, stream, learnt = _reply(client)
     assert learnt.no_max_tokens
     assert MAX_TOKENS_IGNORED in stream.notices  # type: ignore[attr-defined]
+
+
+# One value per optional parameter, as ChatSettings holds it and as the request carries it.
+SET_PARAMS: dict[str, tuple[Any, Any]] = {
+    "top_p": (0.4, 0.4),
+    "seed": (42, 42),
+    "stop": (("END", "\n\n"), ["END", "\n\n"]),
+    "presence_penalty": (-0.5, -0.5),
+    "frequency_penalty": (1.5, 1.5),
+    "reasoning_effort": ("low", "low"),
+}
+
+
+def _with(name: str) -> ChatSettings:
+    return replace(SETTINGS, **{name: SET_PARAMS[name][0]})
+
+
+def test_every_optional_param_has_a_control_and_a_test_value() -> None:
+    assert SET_PARAMS.keys() == OPTIONAL_PARAMS.keys()
+
+
+def test_request_carries_no_optional_param_unless_set() -> None:
+    body = request_options(SETTINGS, MESSAGES, Quirks())
+    assert set(body) == {
+        "model", "messages", "stream", "stream_options", "temperature", "max_tokens"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SET_PARAMS)
+def test_request_carries_exactly_the_optional_param_set(name: str) -> None:
+    body = request_options(_with(name), MESSAGES, Quirks())
+    added = set(body) - set(request_options(SETTINGS, MESSAGES, Quirks()))
+    assert added == {name}
+    assert body[name] == SET_PARAMS[name][1]
+
+
+@pytest.mark.parametrize("name", SET_PARAMS)
+def test_rejected_param_is_dropped_for_the_model_and_the_user_told(
+    fake: FakeOpenAI, client: openai.OpenAI, name: str
+) -> None:
+    fake.reject_params = {name}
+    fake.enqueue(Reply(text="fine without it"))
+    stream, learnt = start_reply(client, _with(name), MESSAGES)
+    assert "".join(stream) == "fine without it"
+    first, retried = [r.body for r in fake.chat_requests]
+    assert first[name] == SET_PARAMS[name][1] and name not in retried
+    assert learnt == Quirks(dropped=frozenset({name}))
+    assert stream.notices == (param_ignored(name),)
+    label = OPTIONAL_PARAMS[name]
+    assert f"the {label} setting has no effect" in param_ignored(name)
+
+    stream, _ = start_reply(client, _with(name), MESSAGES, quirks=learnt)
+    "".join(stream)
+    assert len(fake.chat_requests) == 3  # learnt: right the first time
+    assert name not in fake.chat_requests[-1].body
+    assert stream.notices == (param_ignored(name),)
+
+
+def test_each_rejected_param_is_learnt_in_turn(fake: FakeOpenAI, client: openai.OpenAI) -> None:
+    fake.reject_params = {"seed", "top_p", "max_tokens"}
+    settings = replace(SETTINGS, seed=7, top_p=0.9, presence_penalty=0.3)
+    stream, learnt = start_reply(client, settings, MESSAGES)
+    "".join(stream)
+    assert len(fake.chat_requests) == 4  # three rejections, then the reply
+    last = fake.chat_requests[-1].body
+    assert (last["presence_penalty"], last["max_completion_tokens"]) == (0.3, 50)
+    assert not {"seed", "top_p", "max_tokens"} & set(last)
+    assert learnt.dropped == {"seed", "top_p"} and learnt.completion_tokens_param
+    assert stream.notices == (param_ignored("top_p"), param_ignored("seed"))
+
+
+def test_a_param_not_set_is_never_rejected_nor_noted(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    fake.reject_params = {"seed"}
+    stream, learnt = start_reply(client, SETTINGS, MESSAGES)
+    "".join(stream)
+    assert len(fake.chat_requests) == 1 and learnt == Quirks()
+    known = Quirks(dropped=frozenset({"seed"}))
+    stream, _ = start_reply(client, SETTINGS, MESSAGES, quirks=known)
+    "".join(stream)
+    assert stream.notices == ()  # the seed is not set: nothing to tell
+
+
+def test_a_stop_sequence_rejected_by_its_place_drops_stop(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    rejection = {
+        "message": "Unsupported value: 'stop[1]' is not supported with this model.",
+        "type": "invalid_request_error",
+        "param": "stop[1]",
+        "code": "unsupported_value",
+    }
+    fake.enqueue(Reply(status=400, error=rejection), Reply(text="ok"))
+    stream, learnt = start_reply(client, _with("stop"), MESSAGES)
+    assert "".join(stream) == "ok"
+    assert learnt.dropped == {"stop"} and "stop" not in fake.chat_requests[-1].body
+
+
+def test_other_bad_requests_about_a_param_are_not_retried(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    invalid = {"message": "top_p must be <= 1", "param": "top_p", "code": "invalid_value"}
+    fake.enqueue(Reply(status=400, error=invalid))
+    with pytest.raises(ChatError):
+        start_reply(client, _with("top_p"), MESSAGES)
+    assert len(fake.chat_requests) == 1
+
+
+def test_reasoning_efforts_are_the_sdks() -> None:
+    sdk_values = get_args(get_args(openai.types.ReasoningEffort)[0])
+    assert set(REASONING_EFFORTS) == set(sdk_values)
 
 
 def test_keyless_server_gets_no_authorization_header(fake: FakeOpenAI) -> None:

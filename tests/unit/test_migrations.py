@@ -128,7 +128,7 @@ _MESSAGE_COLUMNS = (
     " parent_id TEXT REFERENCES messages (id) ON DELETE CASCADE,"
     " role TEXT NOT NULL, content TEXT NOT NULL, status TEXT NOT NULL,"
     " created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,"
-    " settings JSON, stats JSON, notices JSON NOT NULL"
+    " settings JSON, stats JSON, notices JSON NOT NULL, request JSON"
 )
 
 
@@ -248,3 +248,56 @@ def test_m004_adds_the_version_to_existing_conversations(
         assert tree.leaf_id == "a1" and tree.version == 0 and tree.title == "From before"
         store.save_message(OWNER, "old", ChatMessage("user", "Still here?", parent_id="a1"))
         assert store.conversation_version(OWNER, "old") == 1
+
+
+def test_m005_gives_existing_messages_no_request_and_new_ones_theirs(
+    database_url: str, engine: sa.Engine
+) -> None:
+    with engine.begin() as conn:
+        migrations.migrate(conn, upto=4)
+        conn.execute(
+            sa.text(
+                "INSERT INTO conversations (id, owner, title, created_at, updated_at,"
+                " current_leaf_id, version) VALUES ('old', 'alice', 'Before', :at, :at, 'a1', 2)"
+            ),
+            {"at": "2024-01-02 03:04:05.000000"},
+        )
+        for id_, parent, role, text, second in (
+            ("q1", None, "user", "Hi", 6),
+            ("a1", "q1", "assistant", "Hello", 7),
+        ):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO messages (id, conversation_id, parent_id, role, content, status,"
+                    " created_at, updated_at, settings, notices)"
+                    " VALUES (:id, 'old', :parent, :role, :text, 'complete', :at, :at,"
+                    " NULL, '[]')"
+                ),
+                {
+                    "id": id_,
+                    "parent": parent,
+                    "role": role,
+                    "text": text,
+                    "at": f"2024-01-02 03:04:0{second}",
+                },
+            )
+
+    sent = {"model": "m", "messages": [{"role": "user", "content": "Again?"}], "stream": True}
+    with Store.open(database_url) as store:
+        tree = store.load_tree(OWNER, "old")
+        assert tree is not None
+        assert [(m.content, m.request, m.status.value) for m in tree.messages] == [
+            ("Hi", None, "complete"),
+            ("Hello", None, "complete"),
+        ]
+        question = ChatMessage("user", "Again?", parent_id="a1")
+        answer = ChatMessage("assistant", "Yes", parent_id=question.id, request=sent)
+        store.save_message(OWNER, "old", question)
+        store.save_message(OWNER, "old", answer)
+
+    with Store.open(database_url) as reopened:
+        loaded = reopened.load_messages(OWNER, "old")
+    assert loaded is not None
+    assert [m.request for m in loaded] == [None, None, None, sent]
+    with engine.connect() as conn:
+        assert migrations.applied(conn)[-1] == "m005_message_request"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from chatlab import config
+from chatlab import config, transfer
 from chatlab.errors import ChatLabError
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
@@ -867,3 +867,184 @@ def test_bytes_that_are_not_utf8_read_as_replacement_characters(tmp_path: Path) 
             )
         loaded = store.load_messages(ALICE, conversation_id)
     assert loaded is not None and [m.content for m in loaded] == ["Q", "Cao\ufffd"]
+
+
+# -- a reply's request ---------------------------------------------------------------------
+
+# Keys out of alphabetical order on purpose: the body is kept as it was sent.
+REQUEST: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": 'Quotes " \' """, a \\ backslash, 한국어, 👩‍👩‍👧\nand a line'},
+    ],
+    "stream": True,
+    "stream_options": {"include_usage": True},
+    "temperature": 0.3,
+    "max_tokens": 256,
+}
+
+
+def test_a_reply_keeps_the_exact_request_it_came_from(database_url: str) -> None:
+    question = user("Hi")
+    answer = reply("Hello", question, request=REQUEST)
+    with Store.open(database_url) as store:
+        conversation_id = store.create_conversation(ALICE)
+        store.save_message(ALICE, conversation_id, question)
+        store.save_message(ALICE, conversation_id, answer)
+
+    with Store.open(database_url) as reopened:
+        loaded = reopened.load_messages(ALICE, conversation_id)
+        stored = reopened.load_request(ALICE, conversation_id, answer.id)
+        assert reopened.load_request(BOB, conversation_id, answer.id) is None  # not Bob's
+
+    # Opening a conversation leaves requests out (they grow with its square); asked, one is read.
+    assert loaded is not None and [m.request for m in loaded] == [None, None]
+    assert [m.content for m in loaded] == ["Hi", "Hello"]
+    assert stored == REQUEST and list(stored) == list(REQUEST)  # same keys, same order
+    assert json.dumps(stored, ensure_ascii=False) == json.dumps(REQUEST, ensure_ascii=False)
+
+
+def test_a_continued_reply_keeps_its_latest_request(store: Store) -> None:
+    conversation_id, (_, answer) = chat(store, ALICE, "Hi", "Hel")
+    answer.request = REQUEST
+    store.save_message(ALICE, conversation_id, answer)
+    later = {**REQUEST, "messages": [*REQUEST["messages"], {"role": "user", "content": "Go on"}]}
+    answer.content, answer.request = "Hello", later
+    store.save_message(ALICE, conversation_id, answer)
+
+    assert store.load_request(ALICE, conversation_id, answer.id) == later
+    # A save without the request (a message loaded lazily) keeps the stored one.
+    answer.request = None
+    store.save_message(ALICE, conversation_id, answer)
+    assert store.load_request(ALICE, conversation_id, answer.id) == later
+
+
+def test_a_request_that_cannot_be_stored_is_cleaned_or_left_out(store: Store) -> None:
+    conversation_id, (question,) = chat(store, ALICE, "Hi")
+    surrogate = reply("A", question, request={**REQUEST, "messages": [{"content": "x\ud800y"}]})
+    not_finite = reply("B", question, request={**REQUEST, "temperature": math.inf})
+    huge = reply("C", question, request={**REQUEST, "pad": ["x" * 900_000] * 5})
+    for message in (surrogate, not_finite, huge):
+        store.save_message(ALICE, conversation_id, message)
+
+    tree = store.load_tree(ALICE, conversation_id)
+
+    assert tree is not None
+    requests = {m.content: store.load_request(ALICE, conversation_id, m.id) for m in tree.messages}
+    assert requests["A"] is not None and requests["A"]["messages"] == [{"content": "x\ufffdy"}]
+    assert requests["B"] is None and requests["C"] is None
+    assert {m.content: m.status for m in tree.messages}["A"] == Status.COMPLETE
+
+
+def test_the_request_travels_in_the_json_export(store: Store) -> None:
+    conversation_id, (question,) = chat(store, ALICE, "Hi")
+    store.save_message(ALICE, conversation_id, reply("Hello", question, request=REQUEST))
+    exported = store.export_json(ALICE, conversation_id)
+    assert exported is not None and exported["messages"][1]["request"] == REQUEST
+
+    copy_id = store.import_json(BOB, json.dumps(exported))
+    copied = store.load_messages(BOB, copy_id)
+
+    assert copied is not None
+    assert [store.load_request(BOB, copy_id, m.id) for m in copied] == [None, REQUEST]
+
+
+def test_exports_from_before_requests_were_kept_still_import(store: Store) -> None:
+    document = _valid_document()
+    assert all("request" not in message for message in document["messages"])
+
+    imported = store.import_json(ALICE, document)
+    loaded = store.load_messages(ALICE, imported)
+
+    assert loaded is not None
+    assert [store.load_request(ALICE, imported, m.id) for m in loaded] == [None, None]
+
+
+def _nested(depth: int) -> object:
+    value: object = "deep"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+INVALID_REQUESTS = {
+    "not an object": (["model", "m"], "messages[1].request must be a JSON object"),
+    "not finite": (
+        '{"model": "m", "temperature": NaN}',
+        "messages[1].request must hold only finite numbers",
+    ),
+    "a lone surrogate": ('{"model": "m\\ud800"}', "messages[1].request must hold only strings"),
+    "too deep": ({"messages": _nested(40)}, "messages[1].request nests deeper than 32"),
+    "too large": ({"pad": ["x" * 900_000] * 5}, "messages[1].request must be at most 4,000,000"),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_REQUESTS, ids=list(INVALID_REQUESTS))
+def test_an_import_with_a_bad_request_is_refused_and_writes_nothing(
+    store: Store, engine: sa.Engine, case: str
+) -> None:
+    request, problem = INVALID_REQUESTS[case]
+    document = _valid_document()
+    if isinstance(request, str):  # only the file's text can hold these
+        text = json.dumps(document)
+        marker = '"notices": ["note"]'
+        data: object = text.replace(marker, f'{marker}, "request": {request}')
+    else:
+        document["messages"][1]["request"] = request
+        data = document
+
+    with pytest.raises(InvalidImport) as raised:
+        store.import_json(ALICE, data)
+
+    assert problem in raised.value.message
+    assert count_rows(engine, "messages") == 0
+
+
+def test_a_damaged_stored_request_still_opens_the_conversation(
+    store: Store, engine: sa.Engine
+) -> None:
+    conversation_id, (question, answer) = chat(store, ALICE, "Q", "The answer")
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE messages SET request = CAST(:value AS json) WHERE id = :id"),
+            {"value": "[1, 2]", "id": answer.id},
+        )
+
+    loaded = store.load_messages(ALICE, conversation_id)
+
+    # The conversation opens whole (requests are read only when asked for) ...
+    assert loaded is not None and loaded == [question, answer]
+    # ... and the damaged request reads as none kept, never as an error.
+    assert store.load_request(ALICE, conversation_id, answer.id) is None
+    exported = store.export_json(ALICE, conversation_id)
+    assert exported is not None and exported["messages"][1]["status"] == Status.FAILED
+    assert "request must be a JSON object" in exported["messages"][1]["notices"][-1]
+
+
+def test_a_long_conversation_exports_the_newest_requests_that_an_import_takes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # REQUEST holds 5 objects and lists; room for two of them, not three.
+    monkeypatch.setattr(transfer, "MAX_REQUEST_CONTAINERS", 12)
+    conversation_id, (question,) = chat(store, ALICE, "Hi")
+    parent = question
+    for text in ("one", "two", "three"):
+        answer = reply(text, parent, request={**REQUEST, "n": text})
+        store.save_message(ALICE, conversation_id, answer)
+        parent = user(f"after {text}", answer)
+        store.save_message(ALICE, conversation_id, parent)
+
+    exported = store.export_json(ALICE, conversation_id)
+    assert exported is not None
+    kept = [
+        m["request"] and m["request"]["n"] for m in exported["messages"] if m["role"] == "assistant"
+    ]
+    assert kept == [None, "two", "three"]
+
+    copy_id = store.import_json(BOB, json.dumps(exported))
+    copied = store.load_messages(BOB, copy_id)
+
+    assert copied is not None
+    requests = [store.load_request(BOB, copy_id, m.id) for m in copied if m.role == "assistant"]
+    assert [r and r["n"] for r in requests] == kept

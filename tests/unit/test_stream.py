@@ -65,7 +65,7 @@ def test_absurd_usage_counts_become_an_estimate(  # ("12" the SDK itself turns i
     stats = stream.stats()
     assert stats.usage.estimated
     assert 0 < stats.usage.completion_tokens < 10
-    assert stats.cost_usd is not None and 0 <= stats.cost_usd < 0.01
+    assert stats.cost_usd is None  # a local server has no list price: never a made-up one
     json.dumps([stats.usage.prompt_tokens, stats.usage.completion_tokens], allow_nan=False)
 
 

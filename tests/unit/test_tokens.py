@@ -2,11 +2,13 @@ import pytest
 
 from chatlab.tokens import (
     DEFAULT_MAX_OUTPUT,
-    cost_usd,
+    ModelInfo,
     estimate_prompt_tokens,
     estimate_tokens,
+    families,
     max_output_tokens,
     model_info,
+    read_families,
 )
 
 
@@ -27,13 +29,38 @@ def test_prompt_estimate_adds_per_message_framing() -> None:
 
 @pytest.mark.parametrize(
     ("model", "max_out"),
-    [("gpt-4o-mini-2024-07-18", 16_384), ("gpt-4o", 16_384), ("llama3:8b", DEFAULT_MAX_OUTPUT)],
+    [
+        ("gpt-4o-mini-2024-07-18", 16_384),  # a dated snapshot finds its family
+        ("gpt-4o", 16_384),
+        ("gpt-5-pro-2025-10-06", 272_000),  # the longest prefix wins over "gpt-5"
+        ("gpt-5.2", 128_000),  # a point release finds its family
+        ("openai/o3-pro", 100_000),  # a gateway's "vendor/model" id
+        ("GPT-4.1-mini", 32_768),
+        ("llama3:8b", DEFAULT_MAX_OUTPUT),
+        ("", DEFAULT_MAX_OUTPUT),
+    ],
 )
-def test_longest_prefix_finds_the_family(model: str, max_out: int) -> None:
+def test_the_max_tokens_slider_reaches_the_models_output_limit(model: str, max_out: int) -> None:
     assert max_output_tokens(model) == max_out
 
 
-def test_cost_uses_list_prices_and_is_none_for_unknown_models() -> None:
-    assert cost_usd("gpt-4o-mini", 1_000_000, 1_000_000) == pytest.approx(0.75)
-    assert cost_usd("my-local-model", 10, 10) is None
+def test_an_unknown_model_has_no_context_window() -> None:
+    assert model_info("my-local-model") == ModelInfo(None, None)
     assert model_info("openrouter/gpt-4o").context_window == 128_000
+
+
+def test_every_shipped_model_family_has_sane_limits() -> None:
+    known = families()
+    assert len(known) >= 15
+    for prefix, info in known.items():
+        assert prefix == prefix.strip().lower() and "/" not in prefix, prefix
+        assert info.context_window is not None and info.max_output is not None, prefix
+        assert 1_000 <= info.max_output <= info.context_window <= 10_000_000, prefix
+
+
+def test_the_facts_file_is_read_whole() -> None:
+    text = """
+    [families]
+    "tiny" = { context_window = 2_048, max_output = 512 }
+    """
+    assert read_families(text) == {"tiny": ModelInfo(2_048, 512)}

@@ -114,6 +114,80 @@ def test_absurd_import_is_refused_naming_the_field(case: str) -> None:
     assert not raised.value.retryable
 
 
+# Each advanced setting just past its bounds, or of the wrong type.
+SETTINGS_REFUSED: dict[str, tuple[str, object]] = {
+    "top_p above 1": ("top_p", 1.01),
+    "negative top_p": ("top_p", -0.1),
+    "top_p as text": ("top_p", "0.5"),
+    "presence penalty above 2": ("presence_penalty", 2.5),
+    "frequency penalty below -2": ("frequency_penalty", -2.01),
+    "infinite penalty": ("presence_penalty", math.inf),
+    "fractional seed": ("seed", 1.5),
+    "seed as true": ("seed", True),
+    "seed past 64 bits": ("seed", 2**64),
+    "five stop sequences": ("stop", ["a", "b", "c", "d", "e"]),
+    "stop as a string": ("stop", "END"),
+    "a stop sequence too long": ("stop", ["x" * 201]),
+    "an empty stop sequence": ("stop", [""]),
+    "a number as stop sequence": ("stop", [1]),
+    "unknown reasoning effort": ("reasoning_effort", "extreme"),
+    "reasoning effort as a list": ("reasoning_effort", ["low"]),
+}
+
+
+@pytest.mark.parametrize("case", SETTINGS_REFUSED, ids=list(SETTINGS_REFUSED))
+def test_advanced_setting_out_of_bounds_is_refused_naming_it(case: str) -> None:
+    name, value = SETTINGS_REFUSED[case]
+    with pytest.raises(InvalidDocument) as raised:
+        parse_document(json.dumps(_document(**{f"settings__{name}": value})))
+    assert f"messages[0].settings.{name} must be" in raised.value.problem
+
+
+def test_advanced_settings_at_their_bounds_are_imported() -> None:
+    edges = {
+        "top_p": 0,
+        "seed": -(2**63 - 1),
+        "stop": ["x" * 200, "a", "b", "\n\n"],
+        "presence_penalty": -2,
+        "frequency_penalty": 2.0,
+        "reasoning_effort": "minimal",
+    }
+    fields = {f"settings__{name}": value for name, value in edges.items()}
+    ((message, _),) = parse_document(json.dumps(_document(**fields))).messages
+    assert message.settings == ChatSettings(
+        "m",
+        temperature=0.7,
+        max_tokens=10,
+        system_prompt="",
+        top_p=0.0,
+        seed=-(2**63 - 1),
+        stop=("x" * 200, "a", "b", "\n\n"),
+        presence_penalty=-2.0,
+        frequency_penalty=2.0,
+        reasoning_effort="minimal",
+    )
+
+
+def test_settings_from_before_the_advanced_ones_load_as_not_set() -> None:
+    ((message, _),) = parse_document(json.dumps(_document())).messages  # the four old fields
+    assert message.settings == ChatSettings("m", temperature=0.7, max_tokens=10, system_prompt="")
+    nulls = {f"settings__{name}": None for name in ("top_p", "seed", "stop", "reasoning_effort")}
+    ((message, _),) = parse_document(_document(**nulls)).messages
+    assert message.settings is not None and message.settings.stop == ()
+
+
+def test_advanced_settings_are_stored_as_json_that_reads_back() -> None:
+    settings = ChatSettings(
+        "m", top_p=0.9, seed=7, stop=("END",), presence_penalty=0.5, reasoning_effort="high"
+    )
+    stored = settings_json(settings)
+    assert stored is not None and stored["stop"] == ["END"]
+    document = _document(settings=json.loads(json.dumps(stored, allow_nan=False)))
+    ((message, _),) = parse_document(document).messages
+    assert message.settings == settings
+    assert settings_json(replace(settings, top_p=1.5)) is None  # never stored unreadable
+
+
 def test_an_object_as_current_leaf_is_refused() -> None:
     document = _document()
     document["current_leaf_id"] = {"id": "a1"}
@@ -167,6 +241,12 @@ def test_telemetry_out_of_bounds_is_stored_as_unknown() -> None:
         "temperature": 0.7,
         "max_tokens": 1024,
         "system_prompt": "You are a helpful assistant.",
+        "top_p": None,
+        "seed": None,
+        "stop": [],
+        "presence_penalty": None,
+        "frequency_penalty": None,
+        "reasoning_effort": None,
     }
     json.dumps([kept, settings_json(ChatSettings("m"))], allow_nan=False)
 

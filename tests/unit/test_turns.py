@@ -161,7 +161,7 @@ outcomes = st.sampled_from(["stop", "length", "stopped", "failed"])
 actions = st.one_of(
     st.tuples(st.just("send"), texts, texts, outcomes),
     st.tuples(st.sampled_from(["retry", "continue", "trim"]), st.just(""), texts, outcomes),
-    st.tuples(st.just("regenerate"), st.integers(0, 20), texts, outcomes),
+    st.tuples(st.sampled_from(["regenerate", "edit"]), st.integers(0, 20), texts, outcomes),
     st.tuples(st.just("select"), st.integers(0, 20), st.just(""), st.just("")),
 )
 
@@ -183,6 +183,8 @@ def plan_for(session: Session, action: tuple[object, ...]) -> Plan | None:
     target = ids[int(str(arg)) % len(ids)]
     if kind == "regenerate":
         return turns.plan_regenerate(conversation, target, SETTINGS)
+    if kind == "edit":
+        return turns.plan_edit(conversation, target, "edited " + str(action[2]), SETTINGS)
     conversation.select(target)
     return None
 
@@ -279,3 +281,40 @@ def test_a_length_cut_far_below_max_tokens_is_a_full_context_not_continued() -> 
     plan.reply.stats = capped
     assert not turns.context_full(plan.reply)
     assert turns.plan_continue(conversation, SETTINGS) is not None
+
+
+def test_editing_an_earlier_question_branches_and_keeps_the_old_branch() -> None:
+    conversation = Conversation()
+    for question in ("one", "two"):
+        plan = turns.plan_send(conversation, question, SETTINGS)
+        assert plan is not None
+        run(conversation, plan, f"answer {question}")
+    first_question = conversation.path()[0]
+    edited = turns.plan_edit(conversation, first_question.id, "one, better", SETTINGS)
+    assert edited is not None and edited.user is not None
+    assert [m["content"] for m in edited.request] == ["Be brief.", "one, better"]
+    run(conversation, edited, "a better answer")
+    assert [m.content for m in conversation.path()] == ["one, better", "a better answer"]
+    assert [m.content for m in conversation.siblings(edited.user)] == ["one", "one, better"]
+    conversation.select(first_question.id)
+    assert [m.content for m in conversation.path()][-1] == "answer two"
+    assert turns.plan_edit(conversation, first_question.id, "  ", SETTINGS) is None
+    assert turns.plan_edit(conversation, conversation.path()[1].id, "x", SETTINGS) is None
+
+
+def test_deleting_a_message_takes_its_branch_and_shows_what_is_left() -> None:
+    conversation = Conversation()
+    for question in ("one", "two"):
+        plan = turns.plan_send(conversation, question, SETTINGS)
+        assert plan is not None
+        run(conversation, plan, f"answer {question}")
+    second_question = conversation.path()[2]
+    leaf = conversation.remove_branch(second_question.id)
+    assert [m.content for m in conversation.path()] == ["one", "answer one"]
+    assert leaf == conversation.path()[-1].id
+    assert len(conversation.messages) == 2
+    again = turns.plan_regenerate(conversation, conversation.path()[1].id, SETTINGS)
+    assert again is not None
+    run(conversation, again, "another answer")
+    conversation.remove_branch(again.reply.id)  # back to the remaining alternative
+    assert [m.content for m in conversation.path()] == ["one", "answer one"]
