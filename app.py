@@ -13,4 +13,10 @@ if owner is None:
     account.render_login()
     st.stop()
 session.set_page_context(owner, conversations.open_store())
-st.navigation([st.Page("pages/chat.py", title="Chat", icon="💬", default=True)]).run()
+st.navigation(
+    [
+        st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
+        st.Page("pages/usage.py", title="Usage", icon="📊"),
+        st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+    ]
+).run()

@@ -41,6 +41,7 @@ class Kind(StrEnum):
     STREAM_ERROR = "stream_error"
     INCOMPLETE = "incomplete"
     EMPTY = "empty"
+    NO_ANSWER = "no_answer"  # max tokens reached before any answer (spent on thinking)
     TOO_LONG = "too_long"  # the reply reached CHATLAB_MAX_REPLY_CHARS
     STOPPED = "stopped"  # the user stopped the request before the reply began
     UNKNOWN = "unknown"
@@ -139,6 +140,20 @@ def empty_reply() -> ChatError:
         Kind.EMPTY,
         "The model sent an empty reply.",
         "Retry, or rephrase your message.",
+    )
+
+
+def no_answer_at_length(reasoning_tokens: int | None, thought: bool) -> ChatError:
+    """The reply hit max tokens before any answer: all of them went to thinking, say."""
+    if reasoning_tokens:
+        why = f"{reasoning_tokens:,} of them went to thinking"
+    else:
+        why = "the model spent them thinking" if thought else "none was left for an answer"
+    return ChatError(
+        Kind.NO_ANSWER,
+        f"The reply used up its max tokens before writing any answer: {why}. "
+        "They were billed all the same.",
+        "Raise Max tokens (reasoning models often need several thousand) and retry.",
     )
 
 

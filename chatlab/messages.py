@@ -85,6 +85,7 @@ class ReplyStats:
     total_time: float
     cost_usd: float | None = None
     parts: int = 1  # requests that made this reply (Continue adds one)
+    reasoning_tokens: int | None = None  # of the completion tokens, spent thinking
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -115,7 +116,12 @@ class ReplyStats:
             total_time=self.total_time + later.total_time,
             cost_usd=cost,
             parts=self.parts + later.parts,
+            reasoning_tokens=_sum(self.reasoning_tokens, later.reasoning_tokens),
         )
+
+
+def _sum(first: int | None, second: int | None) -> int | None:
+    return None if first is None and second is None else (first or 0) + (second or 0)
 
 
 # Characters that draw nothing but which str.strip() keeps.
@@ -147,3 +153,5 @@ class ChatMessage:
     # A reply's request body exactly as sent (the key is a header, never in it); the
     # last request when Continue made the reply of several.
     request: dict[str, Any] | None = None
+    # A reasoning model's thinking (chatlab.reasoning): shown and stored, never sent.
+    reasoning: str = ""

@@ -32,6 +32,7 @@ from chatlab.errors import (
     ChatError,
     empty_reply,
     incomplete_stream,
+    no_answer_at_length,
     reply_timed_out,
     reply_too_long,
     server_count,
@@ -39,6 +40,7 @@ from chatlab.errors import (
     to_chat_error,
 )
 from chatlab.messages import ReplyStats, Usage
+from chatlab.reasoning import ThinkSplitter
 from chatlab.tokens import estimate_tokens, price_usd
 
 Clock = Callable[[], float]
@@ -137,6 +139,8 @@ class ReplyStream:
         self._chunks = chunks
         self._clock = clock
         self._parts: list[str] = []
+        self._thoughts: list[str] = []  # reasoning, never part of ``text``
+        self._think = ThinkSplitter()
         self._length = 0
         self._watch = watch or Watch()
         self._timeouts = timeouts
@@ -156,6 +160,7 @@ class ReplyStream:
         self.usage: Usage | None = None
         self.base_url = base_url  # whose list prices apply (``chatlab.tokens.price_usd``)
         self.cached_tokens = 0
+        self.reasoning_tokens: int | None = None
         self.server_cost: float | None = None
         self.stopped = False
 
@@ -164,9 +169,17 @@ class ReplyStream:
         """Everything received so far."""
         return "".join(self._parts)
 
+    @property
+    def reasoning(self) -> str:
+        """The model's thinking received so far (shown apart, never sent back)."""
+        return "".join(self._thoughts)
+
     def __iter__(self) -> Iterator[str]:
         try:
             yield from self._read()
+            if not self.stopped:
+                thinking, answer = self._think.flush()
+                yield from self._keep(thinking, answer)
         except ChatError:
             raise
         except Exception as exc:
@@ -182,6 +195,8 @@ class ReplyStream:
             raise incomplete_stream()
         if not self._parts and self.finish_reason == "stop":
             raise empty_reply()
+        if not self._parts and self.finish_reason == "length":
+            raise no_answer_at_length(self.reasoning_tokens, bool(self._thoughts))
 
     def _read(self) -> Iterator[str]:
         chunks = iter(self._chunks)
@@ -217,6 +232,8 @@ class ReplyStream:
             self.usage = usage_of(usage) or self.usage
             if self.usage is not None:
                 self.cached_tokens = cached_tokens_of(usage, self.usage.prompt_tokens)
+            details = field(usage, "completion_tokens_details")
+            self.reasoning_tokens = server_count(field(details, "reasoning_tokens"))
             cost = server_cost(field(usage, "cost"))
             self.server_cost = self.server_cost if cost is None else cost
         self.model = short_name(field(chunk, "model")) or self.model
@@ -225,16 +242,30 @@ class ReplyStream:
             finish = field(choice, "finish_reason")
             if finish is not None:
                 self.finish_reason = short_name(finish) or self.finish_reason
-            text = content_text(field(field(choice, "delta"), "content"))
-            room = self.max_chars - self._length
-            if text[:room]:
-                if self.first_token_at is None:
-                    self.first_token_at = self._clock()
-                self._parts.append(text[:room])
-                self._length += len(text[:room])
-                yield text[:room]
-            if len(text) > room:
-                raise reply_too_long(self.max_chars)
+            delta = field(choice, "delta")
+            said = field(delta, "reasoning_content") or field(delta, "reasoning")
+            thinking, answer = self._think.feed(content_text(field(delta, "content")))
+            yield from self._keep(content_text(said) + thinking, answer)
+
+    def _keep(self, thinking: str, answer: str) -> Iterator[str]:
+        """Record thinking and answer text (within the size cap); yield the answer."""
+        if (thinking or answer) and self.first_token_at is None:
+            self.first_token_at = self._clock()  # thinking is the model's first output too
+        room, cut = self.max_chars - self._length, False
+        if len(thinking) > room:
+            thinking, answer, cut = thinking[:room], "", True
+        room -= len(thinking)
+        if len(answer) > room:
+            answer, cut = answer[:room], True
+        if thinking:
+            self._thoughts.append(thinking)
+            self._length += len(thinking)
+        if answer:
+            self._parts.append(answer)
+            self._length += len(answer)
+            yield answer
+        if cut:
+            raise reply_too_long(self.max_chars)
 
     def close(self) -> None:
         """Stop: end the reply quietly and close its connection. Safe from any thread."""
@@ -271,6 +302,7 @@ class ReplyStream:
             time_to_first_token=None if first is None else first - self.started,
             total_time=end - self.started,
             cost_usd=self._cost(usage),
+            reasoning_tokens=self.reasoning_tokens,
         )
 
     def _cost(self, usage: Usage) -> float | None:

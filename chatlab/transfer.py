@@ -181,6 +181,7 @@ _STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "time_to_first_token": ("seconds", True),
     "total_time": ("seconds", False),
     "cost_usd": ("usd", True),
+    "reasoning_tokens": ("count", True),
 }
 _USAGE_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "prompt_tokens": ("count", False),
@@ -224,6 +225,7 @@ def stats_from(data: object, where: str = "stats") -> ReplyStats:
         total_time=float(item["total_time"]),
         cost_usd=_optional_float(item.get("cost_usd")),
         parts=_parts(item.get("parts")),
+        reasoning_tokens=item.get("reasoning_tokens"),
     )
 
 
@@ -481,7 +483,7 @@ def _parse_messages(raw_messages: list[object]) -> list[tuple[ChatMessage, datet
     for index, raw in enumerate(raw_messages):
         message, created_at = _parse_message(raw, f"messages[{index}]", seen)
         seen.add(message.id)
-        total += len(message.content)
+        total += len(message.content) + len(message.reasoning)
         if total > MAX_IMPORT_CHARS:
             raise _invalid(f"its messages hold more than {MAX_IMPORT_CHARS:,} characters")
         parsed.append((message, created_at))
@@ -503,7 +505,7 @@ def _parse_message(raw: object, where: str, seen: set[str]) -> tuple[ChatMessage
     role = item.get("role")
     if not isinstance(role, str) or role not in ROLES:
         raise _invalid(f"{where}.role must be one of {', '.join(ROLES)}")
-    _check_fields(item, {"content": ("text", False)}, where)
+    _check_fields(item, {"content": ("text", False), "reasoning": ("text", True)}, where)
     status = item.get("status", Status.COMPLETE.value)
     if not isinstance(status, str) or status not in STATUSES:
         raise _invalid(f"{where}.status must be one of {', '.join(STATUSES)}")
@@ -517,6 +519,7 @@ def _parse_message(raw: object, where: str, seen: set[str]) -> tuple[ChatMessage
         stats=_parse_optional(item.get("stats"), f"{where}.stats", stats_from),
         notices=notices_from(item.get("notices", []), f"{where}.notices"),
         request=_parse_optional(item.get("request"), f"{where}.request", request_from),
+        reasoning=item.get("reasoning") or "",  # exports from before it have none
     )
     return message, _time(item.get("created_at"), f"{where}.created_at") or datetime.now(UTC)
 

@@ -43,6 +43,7 @@ class Plan:
     settings: ChatSettings  # what the request is made with
     user: ChatMessage | None = None  # a new user message, stored before the request
     prefix: str = ""  # text the reply already has (Continue appends to it)
+    prefix_reasoning: str = ""  # and the thinking it already has
     previous_leaf: str | None = None  # shown again if the reply ends with no text
     previous_stats: ReplyStats | None = None  # Continue: the earlier part's telemetry
     context_from: str | None = None  # the first message sent as context from now on
@@ -133,6 +134,7 @@ def plan_continue(conversation: Conversation, settings: ChatSettings) -> Plan | 
         request=request,
         settings=settings,
         prefix=reply.content,
+        prefix_reasoning=reply.reasoning,
         previous_leaf=reply.id,
         previous_stats=reply.stats,
         context_from=conversation.context_from,
@@ -170,10 +172,12 @@ def settle(
     failed: bool,
     stats: ReplyStats | None,
     notices: tuple[str, ...] = (),
+    reasoning: str = "",
 ) -> bool:
-    """Record how the reply ended; False when it ended with no text (and is gone)."""
+    """Record how the reply ended; False when it ended with nothing at all (and is gone)."""
     reply = plan.reply
     reply.content = plan.prefix + text
+    reply.reasoning = joined_reasoning(plan, reasoning)
     if stats is not None:
         previous = plan.previous_stats
         reply.stats = stats if previous is None else previous.followed_by(stats)
@@ -184,10 +188,17 @@ def settle(
         reply.status = Status.STOPPED
     else:
         reply.status = FINISH_STATUS.get(finish_reason, Status.COMPLETE)
-    if reply.content:
+    if reply.content or reply.reasoning:  # thinking with no answer yet is kept too
         return True
     conversation.remove(reply, leaf_id=plan.previous_leaf)
     return False
+
+
+def joined_reasoning(plan: Plan, reasoning: str) -> str:
+    """The reply's thinking: what it had before Continue, then this request's."""
+    if plan.prefix_reasoning and reasoning:
+        return plan.prefix_reasoning + "\n\n" + reasoning
+    return plan.prefix_reasoning or reasoning
 
 
 def context_full(reply: ChatMessage) -> bool:

@@ -20,7 +20,7 @@ from chatlab.conversation import Conversation
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.storage import ConversationNotFound, StorageError, Store
-from components import session
+from components import session, usage_view
 
 T = TypeVar("T")
 URL_PARAM = "c"
@@ -240,6 +240,8 @@ def render_actions(store: Store, owner: str) -> None:
             on_change=_rename,
             args=(store, owner, summary.id),
         )
+        if totals := usage_view.conversation_totals(session.conversation()):
+            st.caption(totals)
         left, right = st.columns(2)
         left.download_button(
             "Markdown",

@@ -50,10 +50,18 @@ def render_message(
 ) -> None:
     """One message: Markdown without HTML, then its notes and numbers."""
     with st.chat_message(message.role):
+        if message.reasoning:
+            render_thinking(message.reasoning)
         render_text(message.content)
         render_footer(message)
         if tools is not None:
             tools(message)
+
+
+def render_thinking(reasoning: str) -> None:
+    """A reasoning model's thinking, collapsed above its answer (it is never sent back)."""
+    with st.expander("Thinking", icon=":material/psychology:"):
+        render_text(reasoning)
 
 
 def render_text(text: str) -> None:
@@ -97,8 +105,10 @@ def telemetry_line(stats: ReplyStats) -> str:
         parts.append(f"{stats.time_to_first_token:.2f} s to first token")
     if stats.tokens_per_second is not None:
         parts.append(f"{stats.tokens_per_second:.0f} tok/s")
+    thought = f" ({stats.reasoning_tokens:,} thinking)" if stats.reasoning_tokens else ""
     parts.append(
         f"{approx}{usage.prompt_tokens:,} in / {approx}{usage.completion_tokens:,} out tokens"
+        + thought
     )
     # "$" is escaped: Streamlit reads "$...$" as LaTeX. No price is never shown as $0.
     cost = stats.cost_usd

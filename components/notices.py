@@ -7,6 +7,7 @@ import streamlit as st
 from chatlab.errors import ChatError, ChatLabError, Kind
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
+from chatlab.tokens import max_output_tokens
 from chatlab.turns import CONTINUABLE, context_full
 from components import session
 
@@ -28,6 +29,15 @@ def render_error(err: ChatLabError) -> None:
                 on_click=session.request_action,
                 args=("retry",),
                 type="primary",
+            )
+        if isinstance(err, ChatError) and err.kind == Kind.NO_ANSWER:
+            limit = max_output_tokens(session.model())
+            right.button(
+                "Raise max tokens and retry",
+                icon=":material/expand:",
+                on_click=session.raise_max_tokens_and_retry,
+                args=(limit,),
+                disabled=session.max_tokens() >= limit,
             )
         if isinstance(err, ChatError) and err.kind == Kind.CONTEXT_LENGTH:
             right.button(

@@ -25,6 +25,7 @@ from chatlab.errors import ChatError
 from chatlab.messages import REASONING_EFFORTS, ChatSettings, Status, stop_sequences
 from chatlab.server_check import ServerReport
 from chatlab.storage import Store
+from chatlab.sweep import Run, Sweep
 
 HISTORY_PAGE = 50
 LIST_PAGE = 20
@@ -96,6 +97,9 @@ class ChatState:
     editing: str | None = None  # the id of the question being edited
     deleting: str | None = None  # the message whose deletion waits for a confirmation
     showing_source: str | None = None  # the message shown as Markdown source, to copy
+    # The compare page's run: a live sweep (it runs on, across pages, until it ends or is
+    # stopped) or a stored run reopened.
+    compare: Sweep | Run | None = None
 
 
 def init(default_model: str) -> None:
@@ -306,9 +310,24 @@ def showing_source() -> str | None:
     return state().showing_source
 
 
+def compare_run() -> Sweep | Run | None:
+    """The compare page's run: live, or reopened from storage."""
+    return state().compare
+
+
+def set_compare_run(run: Sweep | Run | None) -> None:
+    state().compare = run
+
+
 def editing() -> str | None:
     """The id of the question whose edit box is open."""
     return state().editing
+
+
+def raise_max_tokens_and_retry(limit: int) -> None:
+    """A reply that spent every token thinking: allow four times as many, then retry."""
+    set_max_tokens(min(limit, max(4 * max_tokens(), 4096)))
+    request_action("retry")
 
 
 def take_action() -> Action | None:

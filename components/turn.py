@@ -23,12 +23,13 @@ from chatlab.client import Quirks, start_reply
 from chatlab.config import Endpoint
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError
+from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.stream import ReplyStream
 from chatlab.turns import Plan
 from components import branches, conversations, model_client, session
 from components.conversations import Keeper
-from components.history import render_footer, render_message
+from components.history import render_footer, render_message, render_thinking
 from components.reply import draw_stream
 
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
@@ -92,9 +93,10 @@ def stream(endpoint: Endpoint, plan: Plan) -> None:
     slot = st.empty()  # emptied again if the reply ends with nothing to show
     with current.turn_lock, slot.container(), st.chat_message("assistant"):
         worker = current.in_flight = BackgroundReply(start)
+        thinking = Thinking(st.empty(), plan.prefix_reasoning)
         failed = False
         try:
-            draw_stream(_saving(worker, plan, keeper), plan.prefix)
+            draw_stream(_saving(worker, plan, keeper, thinking), plan.prefix)
         except ChatError as err:
             failed, current.error = True, err
         finally:
@@ -103,10 +105,36 @@ def stream(endpoint: Endpoint, plan: Plan) -> None:
             if learnt:
                 current.quirks[settings.model] = learnt[0]
         if kept:
+            thinking.done(plan.reply.reasoning)
             render_footer(plan.reply)
             branches.render_message_tools(keeper.conversation, plan.reply)
     if not kept:
         _show_instead(slot, keeper.conversation.leaf)
+
+
+class Thinking:
+    """The model's thinking above the answer: its latest lines while it streams (redrawn a
+    few times a second), then one collapsed block."""
+
+    EVERY = 0.25  # seconds between redraws
+    TAIL = 300  # characters shown while it streams
+
+    def __init__(self, slot: DeltaGenerator, before: str) -> None:
+        self.slot, self.before, self.shown, self.drawn_at = slot, before, 0, 0.0
+
+    def show(self, reasoning: str) -> None:
+        if len(reasoning) == self.shown or time.monotonic() - self.drawn_at < self.EVERY:
+            return
+        self.shown, self.drawn_at = len(reasoning), time.monotonic()
+        tail = " ".join(reasoning[-self.TAIL :].split())
+        self.slot.caption(f"Thinking… {plain(tail)}")
+
+    def done(self, reasoning: str) -> None:
+        if not reasoning:
+            self.slot.empty()
+            return
+        with self.slot.container():
+            render_thinking(reasoning)
 
 
 def _show_instead(slot: DeltaGenerator, leaf: ChatMessage | None) -> None:
@@ -120,15 +148,24 @@ def _show_instead(slot: DeltaGenerator, leaf: ChatMessage | None) -> None:
         )
 
 
-def _saving(worker: BackgroundReply, plan: Plan, keeper: Keeper) -> Iterator[str]:
-    """Pass the deltas on, saving the partial reply every ``SAVE_EVERY`` seconds."""
-    saved_at = time.monotonic()
+def _saving(
+    worker: BackgroundReply, plan: Plan, keeper: Keeper, thinking: Thinking
+) -> Iterator[str]:
+    """Pass the deltas on, showing the thinking as it grows and saving the partial reply
+    every ``SAVE_EVERY`` seconds (thinking included: it was billed too)."""
+    saved_at, saved_size = time.monotonic(), 0
     for delta in worker.deltas():
         yield delta
-        if delta and time.monotonic() - saved_at >= SAVE_EVERY and worker.stream is not None:
-            plan.reply.content = plan.prefix + worker.stream.text
+        opened = worker.stream
+        if opened is None:
+            continue
+        thinking.show(opened.reasoning)
+        size = len(opened.text) + len(opened.reasoning)
+        if size > saved_size and time.monotonic() - saved_at >= SAVE_EVERY:
+            plan.reply.content = plan.prefix + opened.text
+            plan.reply.reasoning = turns.joined_reasoning(plan, opened.reasoning)
             keeper.save(plan.reply)
-            saved_at = time.monotonic()
+            saved_at, saved_size = time.monotonic(), size
 
 
 def _settle(worker: BackgroundReply, plan: Plan, keeper: Keeper, *, failed: bool) -> bool:
@@ -147,6 +184,7 @@ def _settle(worker: BackgroundReply, plan: Plan, keeper: Keeper, *, failed: bool
         failed=failed,
         stats=opened.stats() if opened is not None else None,
         notices=opened.notices if opened is not None else (),
+        reasoning=opened.reasoning if opened is not None else "",
     )
     if kept:
         keeper.save(plan.reply)

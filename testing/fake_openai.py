@@ -101,6 +101,10 @@ class Reply:
     fault: str | None = None
     fault_after: int = 0
     model: str | None = None
+    # Reasoning streamed before the content, in the delta field a server family uses:
+    # "reasoning_content" (DeepSeek, vLLM) or "reasoning" (Ollama, OpenRouter).
+    reasoning: str | None = None
+    reasoning_field: str = "reasoning_content"
     usage_json: str | None = None
     body: str | None = None
     trickle_every: float = 1.0
@@ -245,6 +249,7 @@ class _Context:
     include_usage: bool
     prompt_tokens: int
     completion_tokens: int
+    reasoning_tokens: int
     release_gen: int  # release() calls after this generation free this request's hang
 
 
@@ -851,6 +856,7 @@ class _ChatResponder:
             include_usage=include_usage,
             prompt_tokens=estimate_prompt_tokens(body) if prompt is None else prompt,
             completion_tokens=len(reply.pieces()) if completion is None else completion,
+            reasoning_tokens=len(split_words(reply.reasoning or "")),
             release_gen=gen,
         )
 
@@ -935,6 +941,8 @@ class _SSEStream:
         if reply.fault != "slow_headers":
             self.fake._sleep(reply.first_token_delay)
         self.event(self.chunk({"role": "assistant", "content": "", "refusal": None}))
+        for thought in split_words(reply.reasoning or ""):
+            self.event(self.chunk({"content": None, reply.reasoning_field: thought}))
         pieces = reply.pieces()
         split = reply.fault_after if reply.fault in _INTERRUPTING else len(pieces)
         self.send_content(pieces[:split])
@@ -986,6 +994,9 @@ class _SSEStream:
                 self.event(self.chunk({}, reply.finish_reason))
             if self.context.include_usage and reply.usage and self.fake.dialect.usage_chunk:
                 usage = usage_object(self.context.prompt_tokens, self.context.completion_tokens)
+                usage["completion_tokens_details"]["reasoning_tokens"] = (
+                    self.context.reasoning_tokens
+                )
                 data = _dumps(self.envelope([], usage))
                 if reply.usage_json is not None:  # raw, so it may hold what JSON forbids
                     data = data.replace(_dumps(usage), reply.usage_json)

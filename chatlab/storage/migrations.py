@@ -127,12 +127,42 @@ def m005_message_request(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN request JSON")
 
 
+def m006_compare_runs(conn: Connection) -> None:
+    # A compare page run, written and read whole as one JSON document (grid, messages sent,
+    # results and telemetry; ``chatlab.storage.runs``). Its own owner column: a run
+    # belongs to no conversation.
+    sa.Table(
+        "compare_runs",
+        sa.MetaData(),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("requests", sa.Integer, nullable=False),
+        sa.Column("run", sa.JSON, nullable=False),
+    ).create(conn)
+    # The list of one owner's runs, newest first.
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_compare_runs_owner_created"
+        " ON compare_runs (owner, created_at DESC, id DESC)"
+    )
+
+
+def m007_message_reasoning(conn: Connection) -> None:
+    # A reasoning model's thinking, shown apart from its answer and never sent back. A
+    # constant default: both databases add the column without rebuilding the table.
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
     m003_indexes,
     m004_conversation_version,
     m005_message_request,
+    m006_compare_runs,
+    m007_message_reasoning,
 )
 
 

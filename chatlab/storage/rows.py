@@ -55,6 +55,7 @@ def message_row(conversation_id: str, message: ChatMessage, now: datetime) -> di
         "stats": stats_json(message.stats),
         "notices": [clean_text(n)[:MAX_NOTICE_LENGTH] for n in message.notices[:MAX_NOTICES]],
         "request": request_json(message.request),
+        "reasoning": clean_text(message.reasoning),
     }
 
 
@@ -73,7 +74,11 @@ def readable_columns(*, with_request: bool) -> list[sa.ColumnElement[Any]]:
     if not with_request:
         as_text.append(sa.null().label("request"))
     notices = sa.cast(m.notices, sa.Text).label("notices")
-    return [m.id, m.parent_id, m.role, m.content, m.status, m.created_at, *as_text, notices]
+    return [
+        *(m.id, m.parent_id, m.role, m.content, m.reasoning, m.status, m.created_at),
+        *as_text,
+        notices,
+    ]
 
 
 def message_from(row: Row[Any]) -> ChatMessage:
@@ -103,6 +108,7 @@ def message_from(row: Row[Any]) -> ChatMessage:
         stats=stats,
         notices=notices,
         request=request,
+        reasoning=_text(row.reasoning),
     )
 
 
@@ -126,6 +132,7 @@ def message_json(message: ChatMessage, created_at: datetime) -> dict[str, Any]:
         "stats": stats_json(message.stats),
         "notices": list(message.notices),
         "request": message.request,
+        "reasoning": message.reasoning,
     }
 
 
@@ -166,4 +173,5 @@ def renamed(message: ChatMessage, fresh: Mapping[str, str]) -> ChatMessage:
         stats=message.stats,
         notices=message.notices,
         request=message.request,
+        reasoning=message.reasoning,
     )

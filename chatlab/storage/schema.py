@@ -71,9 +71,34 @@ messages = sa.Table(
     sa.Column("stats", sa.JSON(none_as_null=True)),
     sa.Column("notices", sa.JSON, nullable=False),
     sa.Column("request", sa.JSON(none_as_null=True)),  # a reply's request body as sent
+    sa.Column("reasoning", sa.Text, nullable=False, server_default=""),  # never sent back
     sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
     sa.Index("ix_messages_parent", "parent_id"),
 )
 
 # What a later save of the same message id may change; role and parent are fixed at birth.
-MUTABLE = ("content", "status", "settings", "stats", "notices", "request", "updated_at")
+MUTABLE = (
+    "content",
+    "status",
+    "settings",
+    "stats",
+    "notices",
+    "request",
+    "reasoning",
+    "updated_at",
+)
+
+compare_runs = sa.Table(
+    "compare_runs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("requests", sa.Integer, nullable=False),
+    sa.Column("run", sa.JSON, nullable=False),  # chatlab.storage.runs.run_json
+    sa.Index(
+        "ix_compare_runs_owner_created", "owner", sa.text("created_at DESC"), sa.text("id DESC")
+    ),
+)

@@ -15,9 +15,11 @@ from sqlalchemy.engine import Connection, Engine, Row
 
 from chatlab.messages import ChatMessage, new_id
 from chatlab.storage import engine as engines
-from chatlab.storage import errors, migrations, rows, tree
+from chatlab.storage import errors, migrations, rows, runs, tree
 from chatlab.storage.errors import InvalidImport, StorageError
+from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
+from chatlab.sweep import Run
 from chatlab.transfer import (
     DEFAULT_TITLE,
     EXPORT_FORMAT,
@@ -29,6 +31,7 @@ from chatlab.transfer import (
     parse_document,
     title_from,
 )
+from chatlab.usage import StoredUsage, UsageRecords, records_from
 
 # Search looks at this much of what was typed: enough for any phrase worth finding.
 MAX_SEARCH_LENGTH = 200
@@ -322,6 +325,53 @@ class Store:
             if written:
                 conn.execute(sa.insert(messages), written)
         return conversation_id
+
+    # -- usage -------------------------------------------------------------------------
+
+    def usage_records(
+        self, owner: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> UsageRecords:
+        """Every reply of the owner's with telemetry, started in [since, until), oldest first.
+
+        One query of four columns, stats as text: a row that fails the field rules is
+        skipped and counted (``UsageRecords.skipped``), never an error.
+        """
+        c, m = conversations.c, messages.c
+        query = (
+            sa.select(m.conversation_id, c.title, m.created_at, sa.cast(m.stats, sa.Text))
+            .join(conversations, c.id == m.conversation_id)
+            .where(c.owner == owner, m.role == "assistant", m.stats.is_not(None))
+            .order_by(m.created_at, m.id)
+        )
+        if since is not None:
+            query = query.where(m.created_at >= since)
+        if until is not None:
+            query = query.where(m.created_at < until)
+        with self._transaction(write=False) as conn:
+            found = conn.execute(query).all()
+        return records_from(StoredUsage(*row) for row in found)
+
+    # -- compare runs (chatlab.storage.runs) -------------------------------------------
+
+    def save_run(self, owner: str, run: Run) -> None:
+        """Insert or update a compare run; cheap enough to call as each cell ends."""
+        with self._transaction(write=True) as conn:
+            runs.save(conn, owner, run)
+
+    def list_runs(self, owner: str, *, limit: int = 50) -> list[RunSummary]:
+        """The owner's compare runs, newest first."""
+        with self._transaction(write=False) as conn:
+            return runs.summaries(conn, owner, limit=limit)
+
+    def load_run(self, owner: str, run_id: str) -> Run | None:
+        """One compare run, or None if the owner has none by that id."""
+        with self._transaction(write=False) as conn:
+            return runs.load(conn, owner, run_id)
+
+    def delete_run(self, owner: str, run_id: str) -> bool:
+        """Delete a compare run; False if the owner has none by that id."""
+        with self._transaction(write=True) as conn:
+            return runs.delete(conn, owner, run_id)
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -239,3 +239,37 @@ def test_copy_shows_the_markdown_and_delete_takes_the_branch_for_good(
     send(again, "three")
     sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
     assert sent[1:] == ["one", "**answer** one", "three"]
+
+
+def test_thinking_is_shown_apart_stored_and_never_sent_back(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="Forty-two.", reasoning="Let me add six and seven, times..."))
+    send(at, "What is six times seven?")
+    (thinking,) = [e for e in at.expander if e.label == "Thinking"]
+    assert "Let me add six" in thinking.markdown[0].value
+    assert shown(at)[-1][1].endswith("Forty-two.")
+    assert any("(7 thinking)" in c.value for c in at.caption)
+    fake.enqueue(Reply(text="Yes."))
+    send(at, "Sure?")
+    sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
+    assert sent[1:] == ["What is six times seven?", "Forty-two.", "Sure?"]
+    again = make_app()
+    again.query_params["c"] = at.query_params["c"]
+    again.run()
+    assert [e.label for e in again.expander if e.label == "Thinking"] == ["Thinking"]
+
+
+def test_a_reply_that_only_thought_explains_itself_and_offers_more_tokens(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(text="", reasoning="On and on and on", finish_reason="length"))
+    send(app, "Hard question")
+    (error,) = app.error
+    assert "before writing any answer" in error.value and "5 of them went to" in error.value
+    assert [e.label for e in app.expander if e.label == "Thinking"] == ["Thinking"]
+    fake.enqueue(Reply(text="An answer at last."))
+    click(app, "Raise max tokens and retry")
+    assert fake.last_chat_body["max_tokens"] == 4096  # type: ignore[index]
+    assert shown(app)[-1] == ("assistant", "An answer at last.")

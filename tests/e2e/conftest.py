@@ -211,8 +211,10 @@ class ChatPage:
 
     @property
     def user_texts(self) -> Locator:
-        """What the user's messages say (without the avatar's icon name)."""
-        return self.user_messages.get_by_test_id("stChatMessageContent")
+        """What the user's messages say: their text, without the avatar's icon name, the
+        buttons under them (edit, more) or the notes (captions) about them."""
+        captions = self.page.get_by_test_id("stCaptionContainer")
+        return self.user_messages.get_by_test_id("stMarkdown").filter(has_not=captions)
 
     @property
     def replies(self) -> Locator:

@@ -94,7 +94,7 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str, declare
     built, wanted = _shape(database_url), _shape(declared_url)
 
     assert built == wanted
-    assert set(wanted) == {"conversations", "messages"}
+    assert set(wanted) == {"conversations", "messages", "compare_runs"}
     assert wanted["conversations"]["columns"]["version"][:2] == ("Integer", False)
     assert len(wanted["messages"]["indexes"]) == 2
 
@@ -128,8 +128,29 @@ _MESSAGE_COLUMNS = (
     " parent_id TEXT REFERENCES messages (id) ON DELETE CASCADE,"
     " role TEXT NOT NULL, content TEXT NOT NULL, status TEXT NOT NULL,"
     " created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,"
-    " settings JSON, stats JSON, notices JSON NOT NULL, request JSON"
+    " settings JSON, stats JSON, notices JSON NOT NULL, request JSON,"
+    " reasoning TEXT NOT NULL DEFAULT ''"
 )
+
+
+def test_m007_gives_existing_messages_no_thinking_and_new_ones_theirs(
+    database_url: str, engine: sa.Engine
+) -> None:
+    with Store.open(database_url) as store:
+        conversation_id, seeded = _seed(store)
+    with engine.begin() as conn:  # as a database from before m007 would be
+        conn.execute(sa.text("DELETE FROM _migrations WHERE name = 'm007_message_reasoning'"))
+        conn.execute(sa.text("ALTER TABLE messages DROP COLUMN reasoning"))
+    with Store.open(database_url) as store:
+        tree = store.load_tree(OWNER, conversation_id)
+        assert tree is not None
+        assert [(m.content, m.reasoning) for m in tree.messages] == [
+            (m.content, "") for m in seeded
+        ]
+        thought = ChatMessage("assistant", "Because", parent_id=seeded[-1].id, reasoning="Hmm.")
+        store.save_message(OWNER, conversation_id, thought)
+        loaded = store.load_messages(OWNER, conversation_id)
+    assert loaded is not None and loaded[-1].reasoning == "Hmm."
 
 
 def m900_rebuild_both_tables(conn: Connection) -> None:
@@ -297,7 +318,8 @@ def test_m005_gives_existing_messages_no_request_and_new_ones_theirs(
 
     with Store.open(database_url) as reopened:
         loaded = reopened.load_messages(OWNER, "old")
-    assert loaded is not None
-    assert [m.request for m in loaded] == [None, None, None, sent]
+        assert loaded is not None
+        requests = [reopened.load_request(OWNER, "old", m.id) for m in loaded]
+    assert requests == [None, None, None, sent]
     with engine.connect() as conn:
-        assert migrations.applied(conn)[-1] == "m005_message_request"
+        assert "m005_message_request" in migrations.applied(conn)

@@ -107,6 +107,8 @@ def test_reply_stream_yields_exactly_the_text_and_exact_or_estimated_usage(
     assert all(yielded)  # no empty deltas reach the page
     if not expected and finish == "stop":
         assert err is not None and err.kind == Kind.EMPTY
+    elif not expected and finish == "length":  # max tokens spent before any answer
+        assert err is not None and err.kind == Kind.NO_ANSWER
     else:
         assert err is None
     assert source.closed

@@ -1048,3 +1048,19 @@ def test_a_long_conversation_exports_the_newest_requests_that_an_import_takes(
     assert copied is not None
     requests = [store.load_request(BOB, copy_id, m.id) for m in copied if m.role == "assistant"]
     assert [r and r["n"] for r in requests] == kept
+
+
+def test_thinking_is_stored_exported_and_imported_with_its_reply(store: Store) -> None:
+    conversation_id, (question,) = chat(store, ALICE, "Why?")
+    stats = replace(STATS, reasoning_tokens=12)
+    answer = reply("Because.", question, reasoning="Let me see\ud800.", stats=stats)
+    store.save_message(ALICE, conversation_id, answer)
+    loaded = store.load_messages(ALICE, conversation_id)
+    assert loaded is not None
+    assert loaded[1].reasoning == "Let me see\ufffd."  # nothing stored that reads back wrong
+    assert loaded[1].stats is not None and loaded[1].stats.reasoning_tokens == 12
+
+    exported = store.export_json(ALICE, conversation_id)
+    assert exported is not None and exported["messages"][1]["reasoning"] == "Let me see\ufffd."
+    copied = store.load_messages(BOB, store.import_json(BOB, json.dumps(exported)))
+    assert copied is not None and [m.reasoning for m in copied] == ["", "Let me see\ufffd."]

@@ -1,0 +1,195 @@
+"""Compare runs (``chatlab.sweep.Run``) as rows, and as the JSON they are stored and exported in.
+
+A run is written and read whole, as one JSON document: the grid, the messages sent and
+every result with its telemetry. Nothing in it is ever queried into, and a run is small
+(at most ``MAX_CELLS`` replies). Settings and stats go through ``transfer``'s field rules
+both ways, as messages' do: what cannot be read back is stored as unknown, and a stored
+result that cannot be read opens as a failed one saying so, with the rest of the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from chatlab.messages import ChatSettings
+from chatlab.storage.schema import compare_runs
+from chatlab.sweep import Cell, Grid, Result, Run, State
+from chatlab.transfer import (
+    InvalidDocument,
+    clean_text,
+    request_json,
+    settings_from,
+    settings_json,
+    stats_from,
+    stats_json,
+    title_from,
+)
+
+RUN_FORMAT = "chatlab.compare_run"
+RUN_VERSION = 1
+UNREADABLE = "This result could not be read ({problem})."
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of the list of stored runs."""
+
+    id: str
+    title: str
+    created_at: datetime
+    requests: int
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """The run as JSON-ready data: what is stored, and what the JSON export holds."""
+    grid = run.grid
+    return {
+        "format": RUN_FORMAT,
+        "version": RUN_VERSION,
+        "id": run.id,
+        "created_at": run.created_at.isoformat(),
+        "prompt": clean_text(run.prompt),
+        "system_prompt": clean_text(run.system_prompt),
+        "messages": [{k: clean_text(v) for k, v in m.items()} for m in run.messages],
+        "stopped": run.stopped,
+        "grid": {
+            "base": settings_json(grid.base),
+            "axes": [[name, list(values)] for name, values in grid.axes],
+            "models": [clean_text(model) for model in grid.models],
+            "samples": grid.samples,
+        },
+        "results": [_result_json(result) for result in run.results],
+    }
+
+
+def _result_json(result: Result) -> dict[str, Any]:
+    return {
+        "settings": settings_json(result.cell.settings),
+        "varied": [[name, _plain_value(value)] for name, value in result.cell.varied],
+        "sample": result.cell.sample,
+        "state": result.state.value,
+        "text": clean_text(result.text),
+        "stats": stats_json(result.stats),
+        "error": None if result.error is None else clean_text(result.error),
+        "request": request_json(result.request),
+        "mean_logprob": result.mean_logprob,
+    }
+
+
+def _plain_value(value: Any) -> Any:
+    return clean_text(value) if isinstance(value, str) else value
+
+
+def run_from(data: Any) -> Run:
+    """A run from its JSON form; ``InvalidDocument`` if its frame is unreadable."""
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise InvalidDocument("it is not a Chat Lab compare run")
+    grid_data = data.get("grid") or {}
+    base = settings_from(grid_data.get("base"), "grid.base")
+    grid = Grid(
+        base=base,
+        axes=tuple((str(name), tuple(values)) for name, values in grid_data.get("axes") or []),
+        models=tuple(str(model) for model in grid_data.get("models") or []),
+        samples=int(grid_data.get("samples") or 1),
+    )
+    return Run(
+        id=str(data["id"]),
+        prompt=str(data.get("prompt") or ""),
+        system_prompt=str(data.get("system_prompt") or ""),
+        messages=tuple(dict(m) for m in data.get("messages") or []),
+        grid=grid,
+        results=tuple(_result_from(item, base) for item in data.get("results") or []),
+        created_at=datetime.fromisoformat(str(data["created_at"])),
+        stopped=bool(data.get("stopped")),
+    )
+
+
+def _result_from(item: Any, base: ChatSettings) -> Result:
+    """One stored result; a damaged one opens failed, naming the problem."""
+    if not isinstance(item, dict):
+        return Result(
+            Cell(base, (), 1), State.FAILED, error=UNREADABLE.format(problem="not an object")
+        )
+    sample = item.get("sample")
+    try:
+        varied = tuple((str(name), value) for name, value in item.get("varied") or [])
+        cell = Cell(settings_from(item.get("settings")), varied, int(sample or 1))
+        stats = None if item.get("stats") is None else stats_from(item["stats"])
+        state = State(str(item.get("state")))
+        if state in {State.WAITING, State.STREAMING}:
+            state = State.STOPPED  # the process ended mid-run
+        text, error = str(item.get("text") or ""), item.get("error")
+        logprob = item.get("mean_logprob")
+    except (InvalidDocument, ValueError, AttributeError, TypeError) as exc:
+        problem = exc.problem if isinstance(exc, InvalidDocument) else "a bad field"
+        cell = Cell(base, (), sample if isinstance(sample, int) else 1)
+        return Result(cell, State.FAILED, error=UNREADABLE.format(problem=problem))
+    return Result(
+        cell,
+        state,
+        text=text,
+        stats=stats,
+        error=None if error is None else str(error),
+        request=item.get("request") if isinstance(item.get("request"), dict) else None,
+        mean_logprob=float(logprob) if isinstance(logprob, int | float) else None,
+    )
+
+
+def save(conn: Connection, owner: str, run: Run) -> None:
+    """Insert the run, or replace its results if it is already stored (the owner's only)."""
+    row = {
+        "id": run.id,
+        "owner": owner,
+        "title": title_from(run.prompt),
+        "created_at": run.created_at,
+        "updated_at": datetime.now(UTC),
+        "requests": len(run.results),
+        "run": run_json(run),
+    }
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    new = insert(compare_runs).values(row)
+    conn.execute(
+        new.on_conflict_do_update(
+            index_elements=[compare_runs.c.id],
+            set_={name: new.excluded[name] for name in ("updated_at", "run")},
+            where=compare_runs.c.owner == new.excluded.owner,
+        )
+    )
+
+
+def summaries(conn: Connection, owner: str, *, limit: int = 50) -> list[RunSummary]:
+    """The owner's runs, newest first."""
+    r = compare_runs.c
+    query = (
+        sa.select(r.id, r.title, r.created_at, r.requests)
+        .where(r.owner == owner)
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(max(0, limit))
+    )
+    found = conn.execute(query)
+    return [RunSummary(row.id, row.title, row.created_at, row.requests) for row in found]
+
+
+def load(conn: Connection, owner: str, run_id: str) -> Run | None:
+    """One stored run; None if the owner has none by that id or it cannot be read at all."""
+    r = compare_runs.c
+    found = conn.execute(sa.select(r.run).where(r.id == run_id, r.owner == owner)).scalar()
+    if found is None:
+        return None
+    try:
+        return run_from(found)
+    except (InvalidDocument, KeyError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def delete(conn: Connection, owner: str, run_id: str) -> bool:
+    """Delete one run; False if the owner has none by that id."""
+    r = compare_runs.c
+    query = sa.delete(compare_runs).where(r.id == run_id, r.owner == owner)
+    return conn.execute(query).rowcount > 0

@@ -1,0 +1,203 @@
+"""Usage over time: stored replies' telemetry, added up per model and per day.
+
+The store hands over one row per reply with its ``stats`` JSON as text; each is checked
+with the same field rules as an import (``transfer.stats_from``). A row that fails them
+is skipped and counted, never an error: one hand-edited row must not hide a month of
+usage. Everything else here is plain arithmetic over ``UsageRecord``s, so the page does
+one query and no per-model or per-day round trips.
+
+Cost is only ever added up where it is known: a reply without a price (a local server,
+an unlisted model) is counted as "cost unknown", never as $0.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+
+from chatlab.messages import ReplyStats
+from chatlab.transfer import InvalidDocument, stats_from
+
+SLOWEST = 10  # replies listed as the slowest
+
+
+@dataclass(frozen=True)
+class StoredUsage:
+    """One reply's row as the store reads it: the stats still JSON text (or parsed)."""
+
+    conversation_id: str
+    title: str
+    created_at: datetime
+    stats: object
+
+
+@dataclass(frozen=True)
+class UsageRecord:
+    """One reply's telemetry, where it lives and when it started."""
+
+    conversation_id: str
+    title: str
+    created_at: datetime
+    stats: ReplyStats
+
+
+@dataclass(frozen=True)
+class UsageRecords:
+    """The readable replies of a period, oldest first, and how many could not be read."""
+
+    records: list[UsageRecord]
+    skipped: int = 0
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Requests, tokens and cost added up; cost only over the replies that have one."""
+
+    replies: int = 0
+    requests: int = 0  # a reply made of several parts (Continue) counts each
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated_replies: int = 0  # token counts we estimated (the server sent none)
+    cost_usd: float = 0.0  # of the replies whose cost is known
+    unknown_cost_replies: int = 0
+    unknown_cost_requests: int = 0
+
+    @property
+    def cost_known(self) -> bool:
+        """True when at least one reply had a known cost."""
+        return self.unknown_cost_replies < self.replies
+
+
+@dataclass(frozen=True)
+class DayUsage:
+    """One model's usage on one day."""
+
+    day: date
+    model: str
+    totals: Totals
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A distribution in five numbers: 5th percentile, quartiles, median, 95th percentile."""
+
+    model: str
+    count: int
+    low: float
+    q1: float
+    median: float
+    q3: float
+    high: float
+
+
+def records_from(rows: Iterable[StoredUsage]) -> UsageRecords:
+    """Check each row's stats with the import rules; a bad one is skipped and counted."""
+    records: list[UsageRecord] = []
+    skipped = 0
+    for row in rows:
+        try:
+            data = json.loads(row.stats) if isinstance(row.stats, str | bytes) else row.stats
+            if data is None:  # JSON null: a reply without telemetry, nothing to count
+                continue
+            stats = stats_from(data)
+        except (InvalidDocument, ValueError, TypeError, RecursionError):
+            skipped += 1
+            continue
+        records.append(UsageRecord(row.conversation_id, row.title, row.created_at, stats))
+    return UsageRecords(records, skipped)
+
+
+def add_up(stats: Iterable[ReplyStats]) -> Totals:
+    """The totals of some replies (a period's, a model's, one conversation's)."""
+    replies = requests = prompt = completion = estimated = unknown = unknown_requests = 0
+    cost = 0.0
+    for one in stats:
+        replies += 1
+        requests += one.parts
+        prompt += one.usage.prompt_tokens
+        completion += one.usage.completion_tokens
+        estimated += one.usage.estimated
+        if one.cost_usd is None:
+            unknown += 1
+            unknown_requests += one.parts
+        else:
+            cost += one.cost_usd
+    return Totals(replies, requests, prompt, completion, estimated, cost, unknown, unknown_requests)
+
+
+def models(records: Iterable[UsageRecord]) -> list[str]:
+    """Every model that replied, sorted."""
+    return sorted({record.stats.model for record in records})
+
+
+def only_models(records: Iterable[UsageRecord], wanted: Sequence[str]) -> list[UsageRecord]:
+    """The records of the ``wanted`` models (all of them when none is named)."""
+    if not wanted:
+        return list(records)
+    keep = set(wanted)
+    return [record for record in records if record.stats.model in keep]
+
+
+def by_model(records: Iterable[UsageRecord]) -> dict[str, Totals]:
+    """Totals per model, models sorted."""
+    grouped: dict[str, list[ReplyStats]] = defaultdict(list)
+    for record in records:
+        grouped[record.stats.model].append(record.stats)
+    return {model: add_up(grouped[model]) for model in sorted(grouped)}
+
+
+def by_day(records: Iterable[UsageRecord], zone: tzinfo) -> list[DayUsage]:
+    """Totals per day (in ``zone``) and model, oldest day first."""
+    grouped: dict[tuple[date, str], list[ReplyStats]] = defaultdict(list)
+    for record in records:
+        grouped[(record.created_at.astimezone(zone).date(), record.stats.model)].append(
+            record.stats
+        )
+    return [DayUsage(day, model, add_up(grouped[(day, model)])) for day, model in sorted(grouped)]
+
+
+def spreads(
+    records: Iterable[UsageRecord], measure: Callable[[ReplyStats], float | None]
+) -> list[Spread]:
+    """Per model, the spread of ``measure`` over the replies where it can be told."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        value = measure(record.stats)
+        if value is not None:
+            grouped[record.stats.model].append(value)
+    return [spread(model, grouped[model]) for model in sorted(grouped)]
+
+
+def spread(model: str, values: Sequence[float]) -> Spread:
+    """Five numbers of ``values`` (at least one)."""
+    if len(values) == 1:
+        only = values[0]
+        return Spread(model, 1, only, only, only, only, only)
+    cuts = statistics.quantiles(values, n=20, method="inclusive")  # every 5th percentile
+    return Spread(model, len(values), cuts[0], cuts[4], cuts[9], cuts[14], cuts[18])
+
+
+def time_to_first_token(stats: ReplyStats) -> float | None:
+    """Seconds until the first token (None when no token came)."""
+    return stats.time_to_first_token
+
+
+def tokens_per_second(stats: ReplyStats) -> float | None:
+    """Output speed after the first token (None when it cannot be told)."""
+    return stats.tokens_per_second
+
+
+def slowest(records: Iterable[UsageRecord], count: int = SLOWEST) -> list[UsageRecord]:
+    """The ``count`` replies that took longest, slowest first."""
+    return sorted(records, key=lambda record: record.stats.total_time, reverse=True)[:count]
+
+
+def period(first: date, last: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The instants from the start of ``first`` to the end of ``last``, days in ``zone``."""
+    since = datetime(first.year, first.month, first.day, tzinfo=zone)
+    after = last + timedelta(days=1)
+    return since, datetime(after.year, after.month, after.day, tzinfo=zone)

@@ -1,0 +1,139 @@
+"""Compare runs: starting one, the stored ones to reopen, and a result taken into the chat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+
+import streamlit as st
+
+from chatlab.client import Quirks, start_reply
+from chatlab.config import Endpoint
+from chatlab.conversation import Conversation
+from chatlab.deadline import Watch
+from chatlab.markdown import plain
+from chatlab.messages import ChatMessage, Status
+from chatlab.storage import StorageError, Store
+from chatlab.stream import ReplyStream
+from chatlab.sweep import Cell, Result, Run, State, Sweep, new_run
+from chatlab.turns import FINISH_STATUS
+from components import model_client, session
+from components.compare_form import SweepRequest
+
+LISTED = 20
+SaveRun = Callable[[Run], None]
+RESULT_STATUS = {State.FAILED: Status.FAILED, State.STOPPED: Status.STOPPED}
+
+
+def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner: str) -> None:
+    """Store the new run and start its sweep; it becomes the page's run."""
+    client = model_client.client(endpoint)
+    learnt: dict[str, Quirks] = session.state().quirks  # what each model rejects, shared
+    messages = request.messages
+
+    def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
+        model = cell.settings.model
+        stream, quirks = start_reply(
+            client, cell.settings, list(messages), quirks=learnt.get(model), watch=watch
+        )
+        learnt[model] = quirks  # later cells of this model go right the first time
+        return stream
+
+    save = saver(store, owner, session.state().problems)
+    run = new_run(request.grid, request.prompt, messages)
+    save(run)
+    sweep = Sweep(run, start_cell, concurrency=request.concurrency, on_change=save)
+    session.set_compare_run(sweep)
+
+
+def saver(store: Store | None, owner: str, problems: list[str]) -> SaveRun:
+    """Stores a run as it grows; called on worker threads, so it touches no session state."""
+
+    def save(run: Run) -> None:
+        if store is None:
+            return
+        try:
+            store.save_run(owner, run)
+        except StorageError as err:
+            problems.append(f"Could not save the compare run: {err}")
+
+    return save
+
+
+def render_stored(store: Store | None, owner: str) -> None:
+    """The owner's stored runs, newest first: open one, or delete the one shown."""
+    if store is None:
+        st.caption("Runs are not being saved.")
+        return
+    try:
+        listed = store.list_runs(owner, limit=LISTED)
+    except StorageError as err:
+        st.caption(plain(str(err)))
+        return
+    if not listed:
+        st.caption("No runs yet.")
+    for summary in listed:
+        when = summary.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        st.button(
+            f"{summary.title} · {summary.requests} requests · {when}",
+            key=f"compare_open_{summary.id}",
+            on_click=_open,
+            args=(store, owner, summary.id),
+            width="stretch",
+        )
+
+
+def _open(store: Store, owner: str, run_id: str) -> None:
+    try:
+        found = store.load_run(owner, run_id)
+    except StorageError as err:
+        session.add_notice(str(err))
+        return
+    if found is None:
+        session.add_notice("That run is gone, or it cannot be read.")
+        return
+    session.set_compare_run(found)
+
+
+def delete(store: Store | None, owner: str, run: Run) -> None:
+    """Delete the shown run (its sweep is stopped first) and show none."""
+    current = session.compare_run()
+    if isinstance(current, Sweep):
+        current.stop()
+        current.wait(5.0)  # its last save must not bring the row back
+    if store is not None:
+        try:
+            store.delete_run(owner, run.id)
+        except StorageError as err:
+            session.add_notice(str(err))
+            return
+    session.set_compare_run(None)
+
+
+def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> None:
+    """A new conversation: the prompt and this result as its first exchange, then open it."""
+    settings = result.cell.settings
+    question = ChatMessage("user", run.prompt)
+    reply = ChatMessage(
+        "assistant",
+        result.text,
+        RESULT_STATUS.get(result.state, _finish_status(result)),
+        parent_id=question.id,
+        settings=settings,
+        stats=result.stats,
+        request=result.request,
+    )
+    conversation = Conversation.of([question, reply])
+    if store is not None:
+        try:
+            conversation.id = store.create_conversation(owner)
+            store.save_message(owner, conversation.id, question)
+            conversation.version = store.save_message(owner, conversation.id, reply)
+        except StorageError as err:
+            session.add_notice(f"Could not save the new conversation: {err}")
+    session.open_conversation(conversation)
+
+
+def _finish_status(result: Result) -> Status:
+    reason = result.stats.finish_reason if result.stats is not None else None
+    return FINISH_STATUS.get(reason or "", Status.COMPLETE)

@@ -1,0 +1,55 @@
+"""Compare: one prompt over a grid of settings and models, side by side, with charts."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab.markdown import plain
+from chatlab.sweep import Sweep
+from components import compare_results, compare_runs, compare_view, session, sidebar
+from components.compare_form import render_form
+from components.setup_panel import render_setup
+
+store, owner = session.state().store, session.state().owner
+endpoint = sidebar.endpoint_panel()
+with st.sidebar:
+    sidebar.settings_panel(endpoint)
+    with st.expander("Compare runs", icon=":material/history:", expanded=True):
+        compare_runs.render_stored(store, owner)
+for note in session.take_notices():
+    st.toast(plain(note), icon=":material/info:")
+
+st.title("Compare")
+st.caption(
+    "One prompt, run at several settings and models, several samples each: see how the "
+    "replies differ, how fast and long they are, and how varied."
+)
+if not endpoint.usable:
+    render_setup()
+    st.stop()
+
+current = session.compare_run()
+running = isinstance(current, Sweep) and not current.finished
+asked = render_form(endpoint, running=running)
+if asked is not None:
+    compare_runs.start(endpoint, asked, store, owner)
+    current = session.compare_run()
+if current is None:
+    st.stop()
+
+st.divider()
+st.caption(
+    f"Prompt: {plain(current.snapshot().prompt if isinstance(current, Sweep) else current.prompt)}"
+)
+run = compare_view.render_run(current)
+frame = compare_results.results_rows(run)
+compare_results.render_table(frame)
+compare_results.render_charts(run, frame)
+compare_results.render_exports(run, frame)
+chosen = compare_results.pick_result(run)
+if chosen is not None:
+    compare_runs.take_to_chat(store, owner, run, chosen)
+    st.switch_page("pages/chat.py")
+if st.button("Delete this run", icon=":material/delete:", key="compare_delete"):
+    compare_runs.delete(store, owner, run)
+    st.rerun()

@@ -1,0 +1,41 @@
+"""Usage: requests, tokens, cost and speed over time, from the stored replies' telemetry."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab import usage
+from chatlab.markdown import plain
+from chatlab.storage import StorageError
+from components import session, usage_view
+
+store, owner = session.state().store, session.state().owner
+st.title("Usage")
+if store is None:
+    st.info("Usage is read from saved conversations, and they cannot be read now.")
+    st.stop()
+
+zone = usage_view.browser_zone()
+dates, model_filter = st.columns(2)
+first, last = usage_view.pick_period(dates, zone)
+since, until = usage.period(first, last, zone)
+try:
+    found = store.usage_records(owner, since=since, until=until)  # one query, this owner's
+except StorageError as err:
+    st.error(plain(str(err)), icon=":material/error:")
+    st.stop()
+usage_view.render_skipped(found.skipped)
+if not found.records:
+    usage_view.render_empty(first, last)
+    st.stop()
+
+wanted = usage_view.pick_models(model_filter, usage.models(found.records))
+chosen = usage.only_models(found.records, wanted)
+usage_view.render_totals(usage.add_up(record.stats for record in chosen))
+usage_view.render_over_time(usage.by_day(chosen, zone))
+usage_view.render_per_model(usage.by_model(chosen))
+usage_view.render_speed(
+    usage.spreads(chosen, usage.time_to_first_token),
+    usage.spreads(chosen, usage.tokens_per_second),
+)
+usage_view.render_slowest(usage.slowest(chosen), zone)

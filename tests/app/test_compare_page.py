@@ -1,0 +1,199 @@
+"""The compare page under AppTest: the sweep reaches the server as asked, results are shown,
+charted, stored and reopened, and a result becomes a conversation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from chatlab.sweep import Sweep
+from components.session import ChatState
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, chat_state, click
+
+COMPARE_PAGE = "pages/compare.py"
+PROMPT = "Name a colour."
+
+
+def open_compare(make_app: AppFactory) -> AppTest:
+    at = make_app().run()
+    return at.switch_page(COMPARE_PAGE).run()
+
+
+def run_sweep(
+    at: AppTest, *, temperatures: str = "0, 0.7, 1.4", samples: int = 2, at_once: int = 4
+) -> AppTest:
+    at.text_area(key="compare_prompt").set_value(PROMPT)
+    at.text_input(key="compare_values_temperature").set_value(temperatures)
+    at.number_input(key="compare_samples").set_value(samples)
+    at.number_input(key="compare_concurrency").set_value(at_once)
+    return click(at, "Run")
+
+
+def state(at: AppTest) -> ChatState:
+    return chat_state(at)
+
+
+def test_the_page_launches_with_the_default_grid(make_app: AppFactory) -> None:
+    at = open_compare(make_app)
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Compare"]
+    assert at.text_input(key="compare_values_temperature").value == "0, 0.7, 1.4"
+    assert at.number_input(key="compare_samples").value == 3
+    assert at.number_input(key="compare_concurrency").value == 4
+
+
+def test_three_temperatures_by_two_samples_send_six_requests(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = run_sweep(open_compare(make_app))
+    assert not at.exception
+    bodies = [r.body for r in fake.chat_requests]
+    assert len(bodies) == 6
+    assert sorted(b["temperature"] for b in bodies) == [0.0, 0.0, 0.7, 0.7, 1.4, 1.4]
+    for body in bodies:
+        assert body["model"] == "gpt-4o-mini"
+        assert body["messages"] == [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": PROMPT},
+        ]
+        assert body["stream"] is True
+    shown = " ".join(md.value for md in at.markdown)
+    assert shown.count(f"Echo: {PROMPT}") == 6
+
+
+def test_a_second_parameter_and_model_multiply_the_grid(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = open_compare(make_app)
+    at.text_input(key="compare_values_seed").set_value("1, 2")
+    at.multiselect(key="compare_models").set_value(["gpt-4o-mini", "gpt-4o"])
+    at = run_sweep(at, temperatures="0.5", samples=1)
+    bodies = [r.body for r in fake.chat_requests]
+    assert sorted((b["model"], b["seed"], b["temperature"]) for b in bodies) == [
+        ("gpt-4o", 1, 0.5),
+        ("gpt-4o", 2, 0.5),
+        ("gpt-4o-mini", 1, 0.5),
+        ("gpt-4o-mini", 2, 0.5),
+    ]
+
+
+def test_a_failing_cell_shows_its_error_and_the_others_carry_on(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(
+        Reply(text="First."),
+        Reply(status=500, error={"message": "The model crashed", "type": "server_error"}),
+    )
+    at = run_sweep(open_compare(make_app), at_once=1)  # one at a time: the queue's order
+    assert not at.exception
+    assert len(fake.chat_requests) == 6
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1
+    assert "server" in errors[0].lower()
+    shown = " ".join(md.value for md in at.markdown)
+    assert "First." in shown
+    assert shown.count(f"Echo: {PROMPT}") == 4
+    table = at.dataframe[0].value
+    assert list(table["state"]) == ["done", "failed", "done", "done", "done", "done"]
+
+
+def test_the_table_and_charts_are_built_from_the_results(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(
+        Reply(text="red red red", completion_tokens=3, prompt_tokens=20),
+        Reply(text="blue green", completion_tokens=2, prompt_tokens=20),
+    )
+    at = run_sweep(open_compare(make_app), temperatures="0, 1", at_once=1)
+    table = at.dataframe[0].value
+    assert (
+        list(table["setting"])
+        == ["temperature=0.0 · gpt-4o-mini"] * 2 + ["temperature=1.0 · gpt-4o-mini"] * 2
+    )
+    assert list(table["temperature"]) == [0.0, 0.0, 1.0, 1.0]
+    assert list(table["sample"]) == [1, 2, 1, 2]
+    assert list(table["output"])[:2] == ["red red red", "blue green"]
+    assert list(table["tokens out"])[:2] == [3, 2]
+    assert list(table["tokens in"])[:2] == [20, 20]
+    assert list(table["finish reason"]) == ["stop"] * 4
+    assert table["total time (s)"].notna().all()
+    assert table["mean logprob"].isna().all()
+    drawn = charts(at)
+    assert len(drawn) >= 3  # time, length, diversity (cost is unknown on a local server)
+    (diversity,) = [rows for spec, rows in drawn if "xOffset" in json.dumps(spec)]
+    distinct_1 = {r["setting"]: r["value"] for r in diversity if r["measure"] == "distinct 1-grams"}
+    # "red red red" and "blue green": three distinct words of five.
+    assert distinct_1["temperature=0.0 · gpt-4o-mini"] == 3 / 5
+    similarity = {r["setting"]: r["value"] for r in diversity if r["measure"] == "similarity"}
+    assert similarity["temperature=1.0 · gpt-4o-mini"] == 1.0  # two identical echoes
+    times = [rows for spec, rows in drawn if "Total time" in json.dumps(spec)]
+    assert len(times) == 1 and len(times[0]) == 4
+
+
+def charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every Altair chart: its Vega-Lite spec and the rows it draws (Streamlit sends Arrow)."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        rows = [
+            row
+            for dataset in element.proto.datasets
+            for row in pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+        ]
+        found.append((json.loads(element.proto.spec), rows))
+    return found
+
+
+def test_a_stored_run_reopens_after_a_restart(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    at = run_sweep(open_compare(make_app), temperatures="0.2", samples=2)
+    live = state(at).compare
+    assert isinstance(live, Sweep)
+    run_id = live.id
+    st.cache_resource.clear()  # a new process: the store is opened again
+
+    again = open_compare(make_app)
+    (opened,) = [b for b in again.button if b.key == f"compare_open_{run_id}"]
+    assert PROMPT in opened.label and "2 requests" in opened.label
+    again = opened.click().run()
+    assert not again.exception
+    shown = " ".join(md.value for md in again.markdown)
+    assert shown.count(f"Echo: {PROMPT}") == 2
+    assert list(again.dataframe[0].value["temperature"]) == [0.2, 0.2]
+    assert len(fake.chat_requests) == 2  # reopening sends nothing
+
+
+def test_a_result_taken_into_the_chat_starts_a_conversation(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(text="Teal."), Reply(text="Mauve."))
+    at = run_sweep(open_compare(make_app), temperatures="0.3", samples=2, at_once=1)
+    at.selectbox(key="compare_take").set_value(1)
+    at = click(at, "Open in chat")
+    assert not at.exception
+    conversation = state(at).conversation
+    assert [(m.role, m.content) for m in conversation.path()] == [
+        ("user", PROMPT),
+        ("assistant", "Mauve."),
+    ]
+    reply = conversation.path()[1]
+    assert reply.settings is not None and reply.settings.temperature == 0.3
+    assert reply.stats is not None and reply.request is not None
+    assert conversation.id is not None
+    assert ("assistant", "Mauve.") in [(m.name, m.markdown[0].value) for m in at.chat_message]
+    store = state(at).store
+    assert store is not None
+    stored = store.load_messages(state(at).owner, conversation.id)
+    assert stored is not None and [m.content for m in stored] == [PROMPT, "Mauve."]
+
+
+def test_a_bad_value_is_refused_before_anything_is_sent(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = run_sweep(open_compare(make_app), temperatures="0, hot")
+    (error,) = at.error
+    assert "hot" in error.value and "is not a number" in error.value
+    assert fake.chat_requests == []

@@ -1,0 +1,168 @@
+"""The usage page: totals, charts and the slowest replies from the stored telemetry."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from chatlab import config
+from chatlab.messages import ChatMessage, ReplyStats, Usage
+from chatlab.storage import Store
+from components.account import LOCAL_OWNER
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, send
+
+USAGE_PAGE = "pages/usage.py"
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-cookie-secret",
+    "client_id": "chatlab",
+    "client_secret": "secret",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+
+
+def open_usage(at: AppTest) -> AppTest:
+    """Go to the usage page (the app has run once) and wait for its run."""
+    return at.switch_page(USAGE_PAGE).run()
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every Altair chart: its Vega-Lite spec and the rows it draws (Streamlit sends Arrow)."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        rows = [
+            row
+            for dataset in element.proto.datasets
+            for row in pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+        ]
+        found.append((json.loads(element.proto.spec), rows))
+    return found
+
+
+def as_user(make_app: AppFactory, name: str) -> AppTest:
+    at = make_app()
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "iss": "http://idp", "sub": name, "name": name}
+    return at
+
+
+def test_usage_page_opens_with_no_data(make_app: AppFactory) -> None:
+    at = open_usage(make_app().run())
+    assert not at.exception
+    (info,) = at.info
+    assert "No replies from" in info.value
+    assert not at.metric and not charts(at)
+    assert at.get("page_link")  # the way to the chat
+
+
+def test_usage_page_shows_totals_and_charts_of_the_replies(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="one", prompt_tokens=11, completion_tokens=3))
+    send(at, "first")
+    fake.enqueue(Reply(text="two three", prompt_tokens=20, completion_tokens=5))
+    send(at, "second")
+    conversation = at.query_params["c"]
+    open_usage(at)
+    assert not at.exception
+    assert metrics(at) == {
+        "Requests": "2",
+        "Tokens in": "31",
+        "Tokens out": "8",
+        "Cost": "unknown",  # a local server has no price: never a made-up $0
+    }
+    assert any("Cost unknown for 2 of 2 replies" in c for c in captions(at))
+    drawn = charts(at)
+    assert len(drawn) == 6  # four over time, two speed spreads
+    (spec, (row,)) = drawn[0]
+    assert spec["encoding"]["y"]["field"] == "requests"
+    _, first_token = drawn[4]
+    assert [(r["model"], r["count"]) for r in first_token] == [("gpt-4o-mini", 2)]
+    assert (row["model"], row["requests"], row["tokens_in"]) == ("gpt-4o-mini", 2, 31)
+    assert row["day"] == datetime.now(UTC).date().isoformat()  # no browser zone: UTC days
+    per_model, slowest = at.dataframe
+    assert list(per_model.value["model"]) == ["gpt-4o-mini"]
+    assert list(slowest.value["open"]) == [f"./?c={conversation}"] * 2
+
+
+def test_conversation_totals_show_in_the_sidebar(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="one", prompt_tokens=11, completion_tokens=3))
+    send(at, "first")
+    fake.enqueue(Reply(text="two three", prompt_tokens=20, completion_tokens=5))
+    send(at, "second")
+    at.run()  # the sidebar is drawn before a reply streams: it counts it from the next run
+    totals = [c for c in captions(at) if c.startswith("Used so far")]
+    assert totals == ["Used so far: 2 requests · 31 in / 8 out tokens · cost unknown"]
+
+
+def add_reply(store: Store, stats: ReplyStats, owner: str = LOCAL_OWNER) -> str:
+    conversation_id = store.create_conversation(owner)
+    question = ChatMessage("user", "Which *model*?")
+    store.save_message(owner, conversation_id, question)
+    reply = ChatMessage("assistant", "this one", parent_id=question.id, stats=stats)
+    store.save_message(owner, conversation_id, reply)
+    return conversation_id
+
+
+def stats(model: str, cost: float | None, total_time: float) -> ReplyStats:
+    return ReplyStats(model, Usage(100, 40), "stop", 0.2, total_time, cost_usd=cost)
+
+
+def test_filters_by_model_and_date(make_app: AppFactory) -> None:
+    with Store.open(config.database_url()) as store:
+        add_reply(store, stats("gpt-4o", 0.5, 3.0))
+        slow = add_reply(store, stats("gpt-4o-mini", None, 9.0))
+    at = open_usage(make_app().run())
+    assert metrics(at)["Cost"] == "$0.5000"
+    assert any("Cost unknown for 1 of 2 replies (1 request" in c for c in captions(at))
+    assert at.dataframe[1].value["open"][0] == f"./?c={slow}"  # the slowest first
+    at.multiselect[0].set_value(["gpt-4o"]).run()
+    assert metrics(at)["Requests"] == "1" and metrics(at)["Cost"] == "$0.5000"
+    assert not any("Cost unknown" in c for c in captions(at))
+    at.date_input[0].set_value((date(2020, 1, 1), date(2020, 1, 31))).run()
+    assert "No replies from 2020-01-01 to 2020-01-31" in at.info[0].value
+
+
+def test_a_damaged_row_is_left_out_and_said(make_app: AppFactory) -> None:
+    with Store.open(config.database_url()) as store:
+        add_reply(store, stats("gpt-4o", 0.5, 3.0))
+        damaged = add_reply(store, stats("gpt-4o", 0.5, 3.0))
+    engine = sa.create_engine(config.database_url())  # a hand edit, behind the store's back
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "UPDATE messages SET stats = :bad WHERE conversation_id = :id AND stats IS NOT NULL"
+            ),
+            {"bad": '{"model": 5}', "id": damaged},
+        )
+    engine.dispose()
+    at = open_usage(make_app().run())
+    assert not at.exception
+    assert metrics(at)["Requests"] == "1"
+    assert any("1 stored reply could not be read" in c for c in captions(at))
+
+
+def test_a_user_sees_only_their_own_usage(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    alice = as_user(make_app, "alice").run()
+    fake.enqueue(Reply(text="private", prompt_tokens=7, completion_tokens=1))
+    send(alice, "alice's question")
+    assert metrics(open_usage(alice))["Requests"] == "1"
+    bob = open_usage(as_user(make_app, "bob").run())
+    assert not bob.metric
+    assert "No replies" in bob.info[0].value

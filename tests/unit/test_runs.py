@@ -1,0 +1,144 @@
+"""Compare runs in the database: saved, listed, reopened, deleted, per owner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+
+import pytest
+import sqlalchemy as sa
+
+from chatlab.messages import ChatSettings, ReplyStats, Usage
+from chatlab.storage import Store
+from chatlab.storage.runs import run_from, run_json
+from chatlab.sweep import Grid, Result, Run, State, new_run
+
+pytest_plugins = ["tests.postgres"]
+
+ALICE, BOB = "alice", "bob"
+BASE = ChatSettings(model="gpt-4o-mini", system_prompt="Be brief.")
+STATS = ReplyStats(
+    model="gpt-4o-mini",
+    usage=Usage(prompt_tokens=9, completion_tokens=4),
+    finish_reason="stop",
+    time_to_first_token=0.1,
+    total_time=0.5,
+    cost_usd=None,
+)
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with Store.open(database_url) as opened:
+        yield opened
+
+
+def finished_run(prompt: str = "Name a colour.") -> Run:
+    grid = Grid(BASE, axes=(("temperature", (0.0, 1.4)),), samples=2)
+    run = new_run(grid, prompt, [{"role": "user", "content": prompt}])
+    results = list(run.results)
+    results[0] = replace(results[0], state=State.DONE, text="Blue.", stats=STATS)
+    results[1] = replace(results[1], state=State.FAILED, text="Re", error="The server failed.")
+    results[2] = replace(results[2], state=State.STOPPED, request={"model": "gpt-4o-mini"})
+    return replace(run, results=tuple(results), stopped=True)
+
+
+def test_a_saved_run_reopens_whole(store: Store) -> None:
+    run = finished_run()
+    store.save_run(ALICE, run)
+    loaded = store.load_run(ALICE, run.id)
+    assert loaded is not None
+    assert loaded.prompt == run.prompt
+    assert loaded.grid == run.grid
+    assert loaded.messages == run.messages
+    assert loaded.stopped
+    assert [(r.state, r.text, r.error) for r in loaded.results] == [
+        (State.DONE, "Blue.", None),
+        (State.FAILED, "Re", "The server failed."),
+        (State.STOPPED, "", None),
+        (State.STOPPED, "", None),  # stored while waiting: the run is over now
+    ]
+    assert loaded.results[0].stats == STATS
+    assert loaded.results[2].request == {"model": "gpt-4o-mini"}
+    assert [r.cell for r in loaded.results] == [r.cell for r in run.results]
+
+
+def test_saving_again_updates_the_results(store: Store) -> None:
+    run = finished_run()
+    store.save_run(ALICE, run)
+    later = replace(run, results=(replace(run.results[0], text="Green."), *run.results[1:]))
+    store.save_run(ALICE, later)
+    loaded = store.load_run(ALICE, run.id)
+    assert loaded is not None and loaded.results[0].text == "Green."
+    assert len(store.list_runs(ALICE)) == 1
+
+
+def test_runs_are_listed_newest_first_with_their_prompt(store: Store) -> None:
+    first, second = finished_run("First question"), finished_run("Second question")
+    second = replace(second, created_at=first.created_at.replace(year=first.created_at.year + 1))
+    store.save_run(ALICE, first)
+    store.save_run(ALICE, second)
+    listed = store.list_runs(ALICE)
+    assert [(s.id, s.title, s.requests) for s in listed] == [
+        (second.id, "Second question", 4),
+        (first.id, "First question", 4),
+    ]
+
+
+def test_another_owner_cannot_see_touch_or_delete_a_run(store: Store) -> None:
+    run = finished_run()
+    store.save_run(ALICE, run)
+    assert store.list_runs(BOB) == []
+    assert store.load_run(BOB, run.id) is None
+    assert store.delete_run(BOB, run.id) is False
+    store.save_run(BOB, replace(run, prompt="hijacked"))  # same id: not Alice's row
+    loaded = store.load_run(ALICE, run.id)
+    assert loaded is not None and loaded.prompt == "Name a colour."
+
+
+def test_a_deleted_run_is_gone(store: Store) -> None:
+    run = finished_run()
+    store.save_run(ALICE, run)
+    assert store.delete_run(ALICE, run.id) is True
+    assert store.load_run(ALICE, run.id) is None
+    assert store.list_runs(ALICE) == []
+
+
+def test_a_run_stopped_mid_cell_reopens_stopped_not_streaming(store: Store) -> None:
+    run = finished_run()
+    run = replace(run, results=(replace(run.results[0], state=State.STREAMING), *run.results[1:]))
+    store.save_run(ALICE, run)
+    loaded = store.load_run(ALICE, run.id)
+    assert loaded is not None and loaded.results[0].state == State.STOPPED
+
+
+def test_a_damaged_result_opens_failed_and_the_rest_opens(store: Store, database_url: str) -> None:
+    run = finished_run()
+    store.save_run(ALICE, run)
+    data = run_json(run)
+    data["results"][1]["settings"]["temperature"] = "very hot"
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE compare_runs SET run = :run"), {"run": _dumps(data)})
+    engine.dispose()
+    loaded = store.load_run(ALICE, run.id)
+    assert loaded is not None
+    assert loaded.results[0].text == "Blue."
+    damaged = loaded.results[1]
+    assert damaged.state == State.FAILED
+    assert damaged.error is not None and "could not be read" in damaged.error
+
+
+def test_json_round_trip_keeps_unicode_and_drops_lone_surrogates() -> None:
+    run = finished_run("Café 🙂 \ud800")
+    back = run_from(run_json(run))
+    assert back.prompt == "Café 🙂 \ufffd"
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data)
+
+
+def test_result_defaults_are_waiting() -> None:
+    assert Result(finished_run().results[0].cell).state == State.WAITING
