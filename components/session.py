@@ -106,23 +106,32 @@ def init(default_model: str) -> None:
     """Give every key its starting value (once per session)."""
     st.session_state.setdefault(_STATE, ChatState())
     defaults = ChatSettings(model=default_model)
-    widgets: dict[str, object] = {
-        MODEL: defaults.model,
-        TEMPERATURE: defaults.temperature,
-        MAX_TOKENS: defaults.max_tokens,
-        SYSTEM_PROMPT: defaults.system_prompt,
-        TOP_P_SET: defaults.top_p is not None,
-        TOP_P: 1.0 if defaults.top_p is None else defaults.top_p,  # the API's own default
-        SEED: defaults.seed,
-        STOP: "\n".join(defaults.stop),
-        # 0 is the API's default: the slider's "not set".
-        PRESENCE_PENALTY: defaults.presence_penalty or 0.0,
-        FREQUENCY_PENALTY: defaults.frequency_penalty or 0.0,
-        REASONING_EFFORT: defaults.reasoning_effort or EFFORT_NOT_SET,
-        BASE_URL_INPUT: "",
-    }
-    for key, value in widgets.items():
+    for key, value in {**_widget_values(defaults), BASE_URL_INPUT: ""}.items():
         st.session_state.setdefault(key, value)
+
+
+def _widget_values(settings: ChatSettings) -> dict[str, object]:
+    """What the settings widgets hold for ``settings`` (the inverse of ``chat_settings``)."""
+    return {
+        MODEL: settings.model,
+        TEMPERATURE: settings.temperature,
+        MAX_TOKENS: settings.max_tokens,
+        SYSTEM_PROMPT: settings.system_prompt,
+        TOP_P_SET: settings.top_p is not None,
+        TOP_P: 1.0 if settings.top_p is None else settings.top_p,  # the API's own default
+        SEED: settings.seed,
+        STOP: "\n".join(settings.stop),
+        # 0 is the API's default: the slider's "not set".
+        PRESENCE_PENALTY: settings.presence_penalty or 0.0,
+        FREQUENCY_PENALTY: settings.frequency_penalty or 0.0,
+        REASONING_EFFORT: settings.reasoning_effort or EFFORT_NOT_SET,
+    }
+
+
+def apply_settings(settings: ChatSettings) -> None:
+    """Set the sidebar to ``settings`` (a reopened conversation's last turn)."""
+    for key, value in _widget_values(settings).items():
+        st.session_state[key] = value
 
 
 def state() -> ChatState:
@@ -166,6 +175,9 @@ def open_conversation(opened: Conversation) -> None:
             message.status = Status.STOPPED
     current = state()
     current.conversation = opened
+    made = [m.settings for m in opened.path() if m.role == "assistant" and m.settings]
+    if made:  # the conversation goes on as it was last made
+        apply_settings(made[-1])
     current.error = None
     current.history_shown = HISTORY_PAGE
     current.confirm_delete = False

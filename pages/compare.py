@@ -10,6 +10,7 @@ from components import compare_results, compare_runs, compare_view, session, sid
 from components.compare_form import render_form
 from components.setup_panel import render_setup
 
+st.set_page_config(page_title="Chat Lab · Compare", layout="wide")
 store, owner = session.state().store, session.state().owner
 endpoint = sidebar.endpoint_panel()
 with st.sidebar:

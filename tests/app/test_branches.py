@@ -273,3 +273,27 @@ def test_a_reply_that_only_thought_explains_itself_and_offers_more_tokens(
     click(app, "Raise max tokens and retry")
     assert fake.last_chat_body["max_tokens"] == 4096  # type: ignore[index]
     assert shown(app)[-1] == ("assistant", "An answer at last.")
+
+
+def test_reopening_a_conversation_brings_back_its_settings(app: AppTest, fake: FakeOpenAI) -> None:
+    app.slider(key="temperature").set_value(1.3)
+    app.text_area(key="system_prompt").input("Answer like a pirate.")
+    app.checkbox(key="top_p_set").check()
+    app.run()
+    fake.enqueue(Reply(text="Arr."))
+    send(app, "Hello")
+    first = app.query_params["c"]
+    click(app, "New chat")
+    app.slider(key="temperature").set_value(0.2)
+    app.text_area(key="system_prompt").input("Be plain.")
+    app.checkbox(key="top_p_set").uncheck()
+    app.run()
+    app.button(key=f"open-{first}").click().run()
+    assert app.slider(key="temperature").value == 1.3
+    assert app.text_area(key="system_prompt").value == "Answer like a pirate."
+    fake.enqueue(Reply(text="Aye."))
+    send(app, "Again")
+    body = fake.last_chat_body
+    assert body is not None
+    assert (body["temperature"], body["messages"][0]["content"]) == (1.3, "Answer like a pirate.")
+    assert body["top_p"] == 1.0

@@ -1,0 +1,147 @@
+"""The compare page in Chromium: replies stream into several cards at once, and Stop keeps
+what arrived."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, expect
+
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.conftest import ROOT
+from tests.e2e.conftest import ChatPage
+
+pytestmark = pytest.mark.e2e
+
+PROMPT = "Describe the sea at night in a few words please"
+ECHO = f"Echo: {PROMPT}"
+LAST_WORD = "please"
+COMPARE_SCREENSHOT = ROOT / "docs" / "compare.png"
+SCREENSHOT_REPLIES = {  # three samples each of temperatures 0, 0.7 and 1.4, in grid order
+    0.0: ["The sea at night is dark, calm and quiet."] * 3,
+    0.7: [
+        "The sea at night is dark and calm, silver where the moon falls.",
+        "At night the sea is a dark, calm mirror under the moon.",
+        "The sea at night: dark, calm, and softly breathing.",
+    ],
+    1.4: [
+        "Ink-black swells hum a lullaby to the drowsy harbour lights.",
+        "Moonlight stitches silver seams across a restless velvet tide.",
+        "A whispering abyss, star-freckled, rocking the sleeping boats.",
+    ],
+}
+
+
+class ComparePage:
+    """The compare page as a user sees it."""
+
+    def __init__(self, chat: ChatPage) -> None:
+        self.chat = chat
+        self.page = chat.page
+
+    def open(self) -> ComparePage:
+        self.page.goto(f"{self.chat.app.url}/compare")
+        expect(self.page.get_by_role("heading", name="Compare")).to_be_visible()
+        self.chat.wait_idle()
+        return self
+
+    def field(self, label: str) -> Locator:
+        main = self.chat.main
+        return main.get_by_role("textbox", name=label, exact=True)
+
+    def number(self, label: str) -> Locator:
+        return self.chat.main.get_by_role("spinbutton", name=label)
+
+    def card(self, index: int) -> Locator:
+        return self.page.locator(f".st-key-compare_card_{index}")
+
+    def fill(self, locator: Locator, value: str) -> None:
+        locator.fill(value)
+        locator.press("Tab")  # a text field applies on blur
+        expect(locator).to_have_value(value)
+        self.chat.wait_idle()
+
+    def run(self, *, samples: int, at_once: int = 4) -> None:
+        self.fill(self.field("Prompt"), PROMPT)
+        self.fill(self.number("Samples per setting"), str(samples))
+        self.fill(self.number("Requests at once"), str(at_once))
+        self.page.get_by_role("button", name="Run", exact=True).click()
+
+    @property
+    def stop(self) -> Locator:
+        return self.page.locator(".st-key-compare_stop").get_by_role("button")
+
+
+@pytest.fixture
+def compare(chat: ChatPage) -> ComparePage:
+    return ComparePage(chat).open()
+
+
+def test_replies_stream_into_several_cards_at_once(compare: ComparePage, fake: FakeOpenAI) -> None:
+    fake.default_reply = Reply(chunk_delay=0.4)  # the echo of the prompt, a word at a time
+    compare.run(samples=1)
+
+    cards = [compare.card(index) for index in range(3)]
+    for card in cards:
+        expect(card).to_contain_text("Echo:")
+    # Each of three ten-word replies takes four seconds: all three have begun, and at most
+    # one can have ended.
+    texts = [card.inner_text() for card in cards]
+    assert sum(LAST_WORD not in text for text in texts) >= 2
+    for card in cards:
+        expect(card).to_contain_text(ECHO)
+        expect(card).to_contain_text("finish: stop")
+    compare.chat.wait_idle()
+    assert sorted(r.body["temperature"] for r in fake.chat_requests) == [0.0, 0.7, 1.4]
+
+
+def test_stop_ends_the_run_and_keeps_what_arrived(compare: ComparePage, fake: FakeOpenAI) -> None:
+    # Two words, then silence until released: no reply can end by itself.
+    fake.default_reply = Reply(fault="hang", fault_after=2)
+    compare.run(samples=2, at_once=2)
+    first, second = compare.card(0), compare.card(1)
+    expect(first).to_contain_text("Echo: Describe")
+    expect(second).to_contain_text("Echo: Describe")
+    expect(compare.card(2)).to_contain_text("Waiting for its turn")
+
+    compare.stop.click()
+    expect(first).to_contain_text("Stopped: what arrived is kept.")
+    expect(second).to_contain_text("Stopped: what arrived is kept.")
+    expect(compare.card(5)).to_contain_text("Not run.")
+    compare.chat.wait_idle()
+    assert "Echo: Describe" in first.inner_text()
+    assert len(fake.chat_requests) == 2  # the waiting cells were never sent
+    assert fake.wait_until_answered()  # Stop hung up: the server is not still writing
+    table = compare.page.get_by_test_id("stDataFrame")
+    expect(table).to_be_visible()
+
+
+def test_results_table_and_charts_show_under_the_cards(
+    compare: ComparePage, fake: FakeOpenAI
+) -> None:
+    for replies in SCREENSHOT_REPLIES.values():
+        fake.enqueue(*(Reply(text=text, chunk_delay=0.01) for text in replies))
+    compare.run(samples=3, at_once=1)  # one at a time: the queue's order is the grid's
+    expect(compare.card(8)).to_contain_text("finish: stop")
+    compare.chat.wait_idle()
+    expect(compare.page.get_by_test_id("stDataFrame")).to_be_visible()
+    charts = compare.page.get_by_test_id("stVegaLiteChart")
+    expect(charts).to_have_count(3)  # time, length, variety (a local server has no prices)
+    expect(compare.page.get_by_text("How varied the samples are")).to_be_visible()
+    expect(compare.page.get_by_role("button", name="Download CSV")).to_be_visible()
+    compare.page.set_viewport_size({"width": 1280, "height": 1000})
+    compare.page.get_by_text(
+        "temperature=0.0 · gpt-4o-mini", exact=True
+    ).scroll_into_view_if_needed()
+    expect(charts.first).to_be_visible()
+    copy_compare_to_docs(compare.chat.screenshot("compare-results"))
+
+
+def copy_compare_to_docs(screenshot: Path) -> None:
+    """Make ``screenshot`` the README's docs/compare.png (when missing, or asked to)."""
+    if COMPARE_SCREENSHOT.exists() and os.environ.get("UPDATE_DOCS_SCREENSHOT") != "1":
+        return
+    shutil.copyfile(screenshot, COMPARE_SCREENSHOT)
