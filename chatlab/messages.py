@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
@@ -155,3 +156,5 @@ class ChatMessage:
     request: dict[str, Any] | None = None
     # A reasoning model's thinking (chatlab.reasoning): shown and stored, never sent.
     reasoning: str = ""
+    # When it was first written (UTC); stored rows carry it, a new message gets it now.
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)

@@ -86,6 +86,8 @@ def render_message_tools(
 def _more(message: ChatMessage) -> None:
     """Copying and deleting, out of the way in a small menu."""
     with st.popover("", icon=":material/more_horiz:", help="More", type="tertiary"):
+        verb = "Sent" if message.role == "user" else "Written"
+        st.caption(f"{verb} {message.created_at:%Y-%m-%d %H:%M:%S} UTC")
         st.button(
             "Hide the Markdown" if session.showing_source() == message.id else "Copy as Markdown",
             key=f"source-{message.id}",

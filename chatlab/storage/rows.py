@@ -109,6 +109,7 @@ def message_from(row: Row[Any]) -> ChatMessage:
         notices=notices,
         request=request,
         reasoning=_text(row.reasoning),
+        created_at=row.created_at,
     )
 
 
@@ -174,4 +175,5 @@ def renamed(message: ChatMessage, fresh: Mapping[str, str]) -> ChatMessage:
         notices=message.notices,
         request=message.request,
         reasoning=message.reasoning,
+        created_at=message.created_at,
     )

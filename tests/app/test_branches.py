@@ -224,6 +224,8 @@ def test_copy_shows_the_markdown_and_delete_takes_the_branch_for_good(
     first_reply = chat_state(at).conversation.path()[1]
     at.button(key=f"source-{first_reply.id}").click().run()
     assert [c.value for c in at.code] == ["**answer** one"]
+    when = f"Written {first_reply.created_at:%Y-%m-%d %H:%M:%S} UTC"
+    assert when in [c.value for c in at.caption]
 
     second_question = chat_state(at).conversation.path()[2]
     at.button(key=f"delete-{second_question.id}").click().run()
