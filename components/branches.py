@@ -59,7 +59,7 @@ def render_message_tools(
             _switcher(current.store, current.owner, siblings, message)
         if message.role == "user":
             st.button(
-                "",
+                "Edit",
                 key=f"edit-{message.id}",
                 icon=":material/edit:",
                 help="Edit and resend: the edited question starts a new branch here; this "
@@ -70,7 +70,7 @@ def render_message_tools(
             )
         if regenerable:
             st.button(
-                "",
+                "Regenerate",
                 key=f"regenerate-{message.id}",
                 icon=":material/refresh:",
                 help="Regenerate: a new reply with the sidebar's settings; this one stays "
@@ -85,7 +85,7 @@ def render_message_tools(
 
 def _more(message: ChatMessage) -> None:
     """Copying and deleting, out of the way in a small menu."""
-    with st.popover("", icon=":material/more_horiz:", help="More", type="tertiary"):
+    with st.popover("More", icon=":material/more_horiz:", type="tertiary"):
         verb = "Sent" if message.role == "user" else "Written"
         st.caption(f"{verb} {message.created_at:%Y-%m-%d %H:%M:%S} UTC")
         st.button(
