@@ -10,6 +10,7 @@ so the numbers mean the same on a fast or a slow machine.
 3. rerun: one rerun of the chat page with 2,000 messages in the history vs with 50 (the
    window drawn on each rerun): what the history beyond the window costs.
 4. text: linear time of every text transformation (benchmarks/text.py).
+5. sweep: a 3 x 3 compare sweep's wall time vs its slowest cell's own (benchmarks/sweep.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import text  # noqa: E402
+from benchmarks import sweep, text  # noqa: E402
 from chatlab.client import make_client, start_reply  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
@@ -122,6 +123,7 @@ def main() -> None:
             f"{window * 1000:.0f} ms -> ratio {long / window:.2f}"
         )
     text.main()
+    sweep.main()
     load.main()
 
 

@@ -10,7 +10,7 @@ the quirks so later requests go right the first time.
 The optional sampling parameters (top_p, seed, stop, the penalties, reasoning_effort) are
 sent only when the user set them, and learnt the same way: a model that rejects one gets
 the request again without it, from then on, and a notice names the control that has no
-effect.
+effect. ``logprobs`` / ``top_logprobs`` (the Probabilities toggle) go and are dropped together.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from chatlab.errors import (
     to_chat_error,
     web_page,
 )
+from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
 from chatlab.stream import ChunkStream, Clock, ReplyStream, field, short_name
 from chatlab.tokens import estimate_prompt_tokens
@@ -45,6 +46,7 @@ TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slid
 MAX_TOKENS_IGNORED = (
     "This model does not accept a reply-length cap: the max tokens slider has no effect."
 )
+LOGPROB_PARAMS = frozenset({"logprobs", "top_logprobs"})  # asked for, and refused, together
 # Optional request parameters, each with the sidebar control that sets it.
 OPTIONAL_PARAMS: dict[str, str] = {
     "top_p": "Top p",
@@ -107,6 +109,7 @@ class Quirks:
     no_temperature: bool = False
     no_stream_options: bool = False
     dropped: frozenset[str] = frozenset()  # optional parameters (OPTIONAL_PARAMS) it rejects
+    no_logprobs: bool = False
 
     def adjusted_for(self, exc: openai.BadRequestError) -> Quirks | None:
         """The quirks that avoid this rejection, or None when it is not about a setting."""
@@ -117,6 +120,8 @@ class Quirks:
         name = param.split("[", 1)[0].split(".", 1)[0]
         if name in OPTIONAL_PARAMS and name not in self.dropped:
             return replace(self, dropped=self.dropped | {name})
+        if name in LOGPROB_PARAMS and not self.no_logprobs:
+            return replace(self, no_logprobs=True)
         if param == "temperature" and not self.no_temperature:
             return replace(self, no_temperature=True)
         if param == "max_tokens" and not self.completion_tokens_param:
@@ -136,6 +141,8 @@ class Quirks:
             found.append(MAX_TOKENS_IGNORED)
         wanted = optional_params(settings)
         found += [param_ignored(name) for name in wanted if name in self.dropped]
+        if self.no_logprobs and settings.logprobs:
+            found.append(NO_LOGPROBS)
         return tuple(found)
 
 
@@ -167,6 +174,10 @@ def request_options(
     for name, value in optional_params(settings).items():
         if name not in quirks.dropped:
             body[name] = value
+    if settings.logprobs and not quirks.no_logprobs:
+        body["logprobs"] = True
+        if settings.top_logprobs:
+            body["top_logprobs"] = settings.top_logprobs
     return body
 
 
@@ -275,7 +286,11 @@ def completion_chunks(payload: object) -> list[dict[str, Any]] | None:
     if message is None:
         return None
     delta = {"content": field(message, "content")}
-    choice = {"delta": delta, "finish_reason": field(first, "finish_reason")}
+    choice = {
+        "delta": delta,
+        "logprobs": field(first, "logprobs"),
+        "finish_reason": field(first, "finish_reason"),
+    }
     return [
         {"model": field(payload, "model"), "usage": field(payload, "usage"), "choices": [choice]}
     ]

@@ -41,6 +41,7 @@ class Kind(StrEnum):
     STREAM_ERROR = "stream_error"
     INCOMPLETE = "incomplete"
     EMPTY = "empty"
+    NO_VISION = "no_vision"  # the model refused an attached image
     NO_ANSWER = "no_answer"  # max tokens reached before any answer (spent on thinking)
     TOO_LONG = "too_long"  # the reply reached CHATLAB_MAX_REPLY_CHARS
     STOPPED = "stopped"  # the user stopped the request before the reply began
@@ -283,6 +284,14 @@ def _status(exc: openai.APIStatusError, model: str) -> ChatError:
     overflow = _context_overflow(exc)
     if overflow is not None:
         return overflow
+    if _NO_VISION_WORDS.search(_server_text(exc)):  # llama.cpp says it with a 500
+        return ChatError(
+            Kind.NO_VISION,
+            f"The model {model!r} does not accept images." if model else _server_text(exc),
+            "Pick a model that reads images (a vision model) in the sidebar and retry, or "
+            "send your text without the image; your message is kept.",
+            detail=detail,
+        )
     if status >= 500:
         return ChatError(
             Kind.SERVER,
@@ -365,6 +374,17 @@ _PROMPT_PATTERNS = [
     re.compile(r"keep the first (\d{1,15}) tokens", re.IGNORECASE),  # LM Studio
     re.compile(r"n_keep: ?(\d{1,15})", re.IGNORECASE),  # LM Studio
 ]
+
+
+# How servers refuse an image sent to a text-only model: OpenAI ("image_url is only
+# supported by certain models"), llama.cpp without an mmproj ("image input is not
+# supported"), vLLM ("is not a multimodal model"), and others' plainer wordings.
+_NO_VISION_WORDS = re.compile(
+    r"image_url is only supported|image input is not supported|not a multimodal model"
+    r"|(does not|doesn't) support (image|vision)|images? (is|are) not supported"
+    r"|vision is not supported",
+    re.IGNORECASE,
+)
 
 
 def _context_overflow(exc: openai.APIError) -> ChatError | None:

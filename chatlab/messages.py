@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Literal, get_args
 
+from chatlab.attachments import Attachment
+from chatlab.logprobs import TokenLogprob
+
 Role = Literal["system", "user", "assistant"]
 
 
@@ -57,6 +60,9 @@ class ChatSettings:
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     reasoning_effort: ReasoningEffort | None = None
+    # Token probabilities (chatlab.logprobs): asked for only when on; top_logprobs 0–20.
+    logprobs: bool = False
+    top_logprobs: int | None = None
 
 
 def stop_sequences(text: str) -> tuple[str, ...]:
@@ -87,6 +93,7 @@ class ReplyStats:
     cost_usd: float | None = None
     parts: int = 1  # requests that made this reply (Continue adds one)
     reasoning_tokens: int | None = None  # of the completion tokens, spent thinking
+    mean_logprob: float | None = None  # where the server sent token probabilities
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -118,7 +125,19 @@ class ReplyStats:
             cost_usd=cost,
             parts=self.parts + later.parts,
             reasoning_tokens=_sum(self.reasoning_tokens, later.reasoning_tokens),
+            mean_logprob=_weighted_mean(self, later),
         )
+
+
+def _weighted_mean(first: ReplyStats, second: ReplyStats) -> float | None:
+    """Both parts' mean log-probability, weighted by their output tokens; None unless both."""
+    if first.mean_logprob is None or second.mean_logprob is None:
+        return None
+    weights = first.usage.completion_tokens, second.usage.completion_tokens
+    total = sum(weights)
+    if total == 0:
+        return (first.mean_logprob + second.mean_logprob) / 2
+    return (first.mean_logprob * weights[0] + second.mean_logprob * weights[1]) / total
 
 
 def _sum(first: int | None, second: int | None) -> int | None:
@@ -158,3 +177,8 @@ class ChatMessage:
     reasoning: str = ""
     # When it was first written (UTC); stored rows carry it, a new message gets it now.
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
+    # Files the user attached (chatlab.attachments); stored once per owner by content.
+    attachments: tuple[Attachment, ...] = ()
+    # A reply's tokens with their probabilities, when asked for and sent (chatlab.logprobs);
+    # stored, but read only when shown (``Store.load_token_logprobs``), as ``request`` is.
+    token_logprobs: tuple[TokenLogprob, ...] = field(default=(), compare=False)

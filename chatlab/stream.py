@@ -39,6 +39,14 @@ from chatlab.errors import (
     stalled,
     to_chat_error,
 )
+from chatlab.logprobs import (
+    MAX_TOKENS,
+    NO_LOGPROBS,
+    TokenLogprob,
+    mean_logprob,
+    perplexity,
+    token_logprob,
+)
 from chatlab.messages import ReplyStats, Usage
 from chatlab.reasoning import ThinkSplitter
 from chatlab.tokens import estimate_tokens, price_usd
@@ -113,6 +121,10 @@ def server_cost(value: object) -> float | None:
     return float(value) if 0 <= value <= MAX_SERVER_COST else None  # NaN fails both
 
 
+def _wants_logprobs(request: dict[str, Any] | None) -> bool:
+    return request is not None and request.get("logprobs") is True
+
+
 class ReplyStream:
     """Yields a reply's text deltas and records its telemetry.
 
@@ -140,6 +152,7 @@ class ReplyStream:
         self._clock = clock
         self._parts: list[str] = []
         self._thoughts: list[str] = []  # reasoning, never part of ``text``
+        self._logprobs: list[TokenLogprob] = []
         self._think = ThinkSplitter()
         self._length = 0
         self._watch = watch or Watch()
@@ -174,23 +187,43 @@ class ReplyStream:
         """The model's thinking received so far (shown apart, never sent back)."""
         return "".join(self._thoughts)
 
+    @property
+    def token_logprobs(self) -> tuple[TokenLogprob, ...]:
+        """Each token received with its probability, where the server sent them."""
+        return tuple(self._logprobs)
+
+    @property
+    def mean_logprob(self) -> float | None:
+        """The reply's mean log-probability (None without token probabilities)."""
+        return mean_logprob(self._logprobs)
+
+    @property
+    def perplexity(self) -> float | None:
+        """exp(-mean log-probability), or None without token probabilities."""
+        return perplexity(self.mean_logprob)
+
     def __iter__(self) -> Iterator[str]:
+        failure: ChatError | None = None
         try:
             yield from self._read()
-            if not self.stopped:
-                thinking, answer = self._think.flush()
-                yield from self._keep(thinking, answer)
-        except ChatError:
-            raise
+        except ChatError as err:
+            failure = err
         except Exception as exc:
             if not self.stopped:
-                raise self._explain(exc) from exc
+                failure = self._explain(exc)
+                failure.__cause__ = exc
         finally:
             self.ended_at = self._clock()
             self._ended = True
             self._release()
+        # Text held back as a possible "<think>" is kept (and shown) however it ended.
+        yield from self._keep(*self._think.flush())
+        if failure is not None:
+            raise failure
         if self.stopped:
             return
+        if _wants_logprobs(self.request) and not self._logprobs:
+            self.notices = (*self.notices, NO_LOGPROBS)  # ignored: said, never an error
         if self.finish_reason is None:
             raise incomplete_stream()
         if not self._parts and self.finish_reason == "stop":
@@ -242,10 +275,20 @@ class ReplyStream:
             finish = field(choice, "finish_reason")
             if finish is not None:
                 self.finish_reason = short_name(finish) or self.finish_reason
+            self._note_logprobs(field(field(choice, "logprobs"), "content"))
             delta = field(choice, "delta")
             said = field(delta, "reasoning_content") or field(delta, "reasoning")
             thinking, answer = self._think.feed(content_text(field(delta, "content")))
             yield from self._keep(content_text(said) + thinking, answer)
+
+    def _note_logprobs(self, content: object) -> None:
+        """Keep each plausible entry of a chunk's ``logprobs.content``, up to ``MAX_TOKENS``."""
+        if not isinstance(content, list):
+            return
+        for entry in content[: max(MAX_TOKENS - len(self._logprobs), 0)]:
+            taken = token_logprob(entry)
+            if taken is not None:
+                self._logprobs.append(taken)
 
     def _keep(self, thinking: str, answer: str) -> Iterator[str]:
         """Record thinking and answer text (within the size cap); yield the answer."""
@@ -303,6 +346,7 @@ class ReplyStream:
             total_time=end - self.started,
             cost_usd=self._cost(usage),
             reasoning_tokens=self.reasoning_tokens,
+            mean_logprob=self.mean_logprob,
         )
 
     def _cost(self, usage: Usage) -> float | None:

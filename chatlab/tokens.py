@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from types import MappingProxyType
+from typing import Any
 
 from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
@@ -30,6 +31,9 @@ from genai_prices import calc_price
 # plus 3 to prime the reply").
 _PER_MESSAGE = 3
 _REPLY_PRIMING = 3
+# What one image costs, without decoding it: OpenAI's high-detail price of a 1024x1024
+# image (85 base + 4 tiles of 170). Other servers differ, so this is a middle guess.
+IMAGE_TOKENS = 765
 
 
 def estimate_tokens(text: str) -> int:
@@ -42,11 +46,26 @@ def estimate_tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4 + extra_bytes * 0.4))
 
 
-def estimate_prompt_tokens(messages: Iterable[Mapping[str, str]]) -> int:
-    """A rough count of the tokens a request's ``messages`` take."""
+def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """A rough count of the tokens a request's ``messages`` take (attachments included)."""
     total = _REPLY_PRIMING
     for message in messages:
-        total += _PER_MESSAGE + estimate_tokens(message.get("content", ""))
+        total += _PER_MESSAGE + _content_tokens(message.get("content", ""))
+    return total
+
+
+def _content_tokens(content: object) -> int:
+    """A content string, or a list of text and image parts (an image: a fixed estimate)."""
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    if not isinstance(content, list):
+        return 0
+    total = 0
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "image_url":
+            total += IMAGE_TOKENS
+        elif isinstance(part, dict) and isinstance(part.get("text"), str):
+            total += estimate_tokens(part["text"])
     return total
 
 

@@ -8,6 +8,7 @@ keys are the dataclass field names, the same form the store keeps in its JSON co
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -16,7 +17,15 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar, get_args
 
+from chatlab.attachments import (
+    MAX_FILES,
+    MAX_IMAGE_BYTES,
+    Attachment,
+    AttachmentError,
+    check_files,
+)
 from chatlab.errors import ChatLabError
+from chatlab.logprobs import MAX_TOP_LOGPROBS, valid_logprob
 from chatlab.markdown import plain
 from chatlab.messages import (
     MAX_STOP_LENGTH,
@@ -49,6 +58,7 @@ MAX_TEMPERATURE = 2.0
 MAX_SECONDS = 1_000_000.0
 MAX_COST_USD = 1_000_000.0
 MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the widest any server takes
+_MAX_BASE64 = (MAX_IMAGE_BYTES + 2) // 3 * 4  # the largest attachment, base64-encoded
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 # The most JSON containers (objects, lists) and values (commas) a file of at most
@@ -131,6 +141,8 @@ FieldKind = Literal[
     "usd",
     "count",
     "flag",
+    "top_k",
+    "logprob",
 ]
 _KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
     "text": (_is_text, "a string of valid Unicode text"),
@@ -160,6 +172,11 @@ _KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
         f"a count (a whole number from 0 to {MAX_TOKENS:,})",
     ),
     "flag": (lambda v: isinstance(v, bool), "true or false"),
+    "top_k": (
+        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TOP_LOGPROBS,
+        f"a whole number from 0 to {MAX_TOP_LOGPROBS}",
+    ),
+    "logprob": (lambda v: valid_logprob(v) is not None, "a number no greater than 0"),
 }
 # name -> (kind, may be null). Settings written before a nullable field existed lack it:
 # absent reads as null, which is "not set".
@@ -174,6 +191,8 @@ _SETTINGS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "presence_penalty": ("penalty", True),
     "frequency_penalty": ("penalty", True),
     "reasoning_effort": ("effort", True),
+    "logprobs": ("flag", True),
+    "top_logprobs": ("top_k", True),
 }
 _STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "model": ("text", False),
@@ -182,6 +201,7 @@ _STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "total_time": ("seconds", False),
     "cost_usd": ("usd", True),
     "reasoning_tokens": ("count", True),
+    "mean_logprob": ("logprob", True),
 }
 _USAGE_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "prompt_tokens": ("count", False),
@@ -204,6 +224,8 @@ def settings_from(data: object, where: str = "settings") -> ChatSettings:
         presence_penalty=_optional_float(item.get("presence_penalty")),
         frequency_penalty=_optional_float(item.get("frequency_penalty")),
         reasoning_effort=item.get("reasoning_effort"),
+        logprobs=bool(item.get("logprobs") or False),
+        top_logprobs=item.get("top_logprobs"),
     )
 
 
@@ -226,6 +248,7 @@ def stats_from(data: object, where: str = "stats") -> ReplyStats:
         cost_usd=_optional_float(item.get("cost_usd")),
         parts=_parts(item.get("parts")),
         reasoning_tokens=item.get("reasoning_tokens"),
+        mean_logprob=_optional_float(item.get("mean_logprob")),
     )
 
 
@@ -372,6 +395,9 @@ def markdown_document(title: str, path: Sequence[ChatMessage]) -> str:
         note = _STATUS_NOTES.get(message.status)
         if note:
             lines += ["", f"*({note})*"]
+        if message.attachments:
+            names = ", ".join(plain(a.name) for a in message.attachments)
+            lines += ["", f"*(attached: {names})*"]
         if message.notices:
             lines += ["", *(_quoted(notice) for notice in message.notices)]
     return "\n".join(lines) + "\n"
@@ -520,8 +546,45 @@ def _parse_message(raw: object, where: str, seen: set[str]) -> tuple[ChatMessage
         notices=notices_from(item.get("notices", []), f"{where}.notices"),
         request=_parse_optional(item.get("request"), f"{where}.request", request_from),
         reasoning=item.get("reasoning") or "",  # exports from before it have none
+        attachments=_parse_optional(
+            item.get("attachments"), f"{where}.attachments", attachments_from
+        )
+        or (),
     )
     return message, _time(item.get("created_at"), f"{where}.created_at") or datetime.now(UTC)
+
+
+def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:
+    """A message's files in the export: name, media type and base64 bytes."""
+    return [
+        {"name": a.name, "mime": a.mime, "data": base64.b64encode(a.data).decode("ascii")}
+        for a in attachments
+    ]
+
+
+def attachments_from(raw: object, where: str = "attachments") -> tuple[Attachment, ...]:
+    """A message's files from an export, checked as if they had just been attached."""
+    if not isinstance(raw, list) or len(raw) > MAX_FILES:
+        raise _invalid(f"{where} must be a list of at most {MAX_FILES} files")
+    files: list[tuple[str, bytes]] = []
+    for index, item in enumerate(raw):
+        entry = _object(item, f"{where}[{index}]")
+        name, data = entry.get("name"), entry.get("data")
+        if not isinstance(name, str) or not _is_text(name):
+            name = None
+        if name is None or not isinstance(data, str) or len(data) > _MAX_BASE64:
+            raise _invalid(
+                f"{where}[{index}] must have a name and base64 data of at most "
+                f"{MAX_IMAGE_BYTES // 1_000_000} MB"
+            )
+        try:
+            files.append((name, base64.b64decode(data, validate=True)))
+        except ValueError:
+            raise _invalid(f"{where}[{index}].data is not base64") from None
+    try:
+        return check_files(files)
+    except AttachmentError as exc:
+        raise _invalid(f"{where}: {exc.message.removeprefix('Nothing was sent: ')}") from exc
 
 
 def _parse_optional(raw: object, where: str, read: Callable[[object, str], _T]) -> _T | None:

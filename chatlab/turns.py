@@ -22,7 +22,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
+from chatlab.attachments import Attachment, message_content
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, is_blank
 
@@ -39,7 +41,7 @@ class Plan:
     """One reply about to be streamed, and everything it needs."""
 
     reply: ChatMessage  # new (no text yet), or the reply being continued
-    request: list[dict[str, str]]  # the ``messages`` to send
+    request: list[dict[str, Any]]  # the ``messages`` to send
     settings: ChatSettings  # what the request is made with
     user: ChatMessage | None = None  # a new user message, stored before the request
     prefix: str = ""  # text the reply already has (Continue appends to it)
@@ -49,11 +51,16 @@ class Plan:
     context_from: str | None = None  # the first message sent as context from now on
 
 
-def plan_send(conversation: Conversation, prompt: str, settings: ChatSettings) -> Plan | None:
-    """A new user message under the current leaf, and a reply to it."""
-    if is_blank(prompt):
+def plan_send(
+    conversation: Conversation,
+    prompt: str,
+    settings: ChatSettings,
+    attachments: tuple[Attachment, ...] = (),
+) -> Plan | None:
+    """A new user message (with any files) under the current leaf, and a reply to it."""
+    if is_blank(prompt) and not attachments:
         return None
-    user = ChatMessage("user", prompt, parent_id=conversation.leaf_id)
+    user = ChatMessage("user", prompt, parent_id=conversation.leaf_id, attachments=attachments)
     path = [*conversation.path(), user]
     return Plan(
         reply=_new_reply(user, settings),
@@ -105,7 +112,8 @@ def plan_edit(
     original = conversation.messages.get(message_id)
     if original is None or original.role != "user" or is_blank(text):
         return None
-    user = ChatMessage("user", text, parent_id=original.parent_id)
+    # The files stay with the edited question: editing changes its text only.
+    user = ChatMessage("user", text, parent_id=original.parent_id, attachments=original.attachments)
     earlier = conversation.path(original.parent_id) if original.parent_id else []
     return Plan(
         reply=_new_reply(user, settings),
@@ -217,33 +225,47 @@ def context_full(reply: ChatMessage) -> bool:
 
 def request_messages(
     system_prompt: str, path: Iterable[ChatMessage], context_from: str | None = None
-) -> list[dict[str, str]]:
-    """The request's ``messages``: system first, then strictly alternating turns."""
+) -> list[dict[str, Any]]:
+    """The request's ``messages``: system first, then strictly alternating turns.
+
+    A question with files attached carries them (``chatlab.attachments.message_content``).
+    """
     turns = list(path)
     turns = turns[_index_of(turns, context_from) :]
-    out: list[dict[str, str]] = []
+    out: list[dict[str, Any]] = []
     for message in turns:
-        if is_blank(message.content):
+        if not said(message):
             continue
         if not out and message.role == "assistant":
             continue  # a request's first turn is the user's
         if out and out[-1]["role"] == message.role == "user":
-            out[-1] = {"role": "user", "content": message.content}  # the unanswered one
+            out[-1] = {"role": "user", "content": _content(message)}  # the unanswered one
         elif out and out[-1]["role"] == message.role:
             out[-1] = {**out[-1], "content": out[-1]["content"] + "\n\n" + message.content}
         else:
-            out.append({"role": message.role, "content": message.content})
+            out.append({"role": message.role, "content": _content(message)})
     if not is_blank(system_prompt):
         out.insert(0, {"role": "system", "content": system_prompt})
     return out
 
 
+def said(message: ChatMessage) -> bool:
+    """True when a message has something to send: text, or files attached."""
+    return bool(message.attachments) or not is_blank(message.content)
+
+
+def _content(message: ChatMessage) -> str | list[dict[str, Any]]:
+    if message.role != "user" or not message.attachments:
+        return message.content
+    return message_content(message.content, message.attachments)
+
+
 def unanswered(path: list[ChatMessage]) -> set[str]:
     """Ids of questions left out of the context: no reply came before the next one."""
-    said = [message for message in path if not is_blank(message.content)]
+    spoken = [message for message in path if said(message)]
     return {
         message.id
-        for message, following in itertools.pairwise(said)
+        for message, following in itertools.pairwise(spoken)
         if message.role == "user" and following.role == "user"
     }
 

@@ -18,7 +18,7 @@ from chatlab import turns
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
 from chatlab.storage import Store
-from components import conversations, request_view, session
+from components import conversations, probabilities_view, request_view, session
 
 UNANSWERED = "No reply came to this message, so it is left out of what the model sees."
 NOT_SENT = "Earlier messages are no longer sent as context (dropped to fit the window)."
@@ -80,6 +80,7 @@ def render_message_tools(
                 args=("regenerate", message.id),
             )
         request_view.render_request(message, request_view.current_base_url())
+        probabilities_view.render_probabilities(message)
         _more(message)
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
-from chatlab.sweep import Result, Run, SettingSummary, summaries, table_rows
+from chatlab.sweep import Run, SettingSummary, summaries, table_rows
 
 CHART_HEIGHT = 260
 
@@ -144,20 +144,3 @@ def render_exports(run: Run, frame: Rows) -> None:
         mime="application/json",
         icon=":material/download:",
     )
-
-
-def pick_result(run: Run) -> Result | None:
-    """The result to take into the chat, once its button is pressed."""
-    with_text = [result for result in run.results if result.text]
-    if not with_text:
-        return None
-    labels = [f"{r.cell.setting} · sample {r.cell.sample}" for r in with_text]
-    chosen = st.selectbox(
-        "Continue a result in the chat",
-        range(len(with_text)),
-        format_func=labels.__getitem__,  # options are drawn as plain text
-        key="compare_take",
-        help="A new conversation: the prompt and this reply as its first exchange.",
-    )
-    pressed = st.button("Open in chat", icon=":material/chat:", key="compare_take_button")
-    return with_text[chosen] if pressed and chosen is not None else None

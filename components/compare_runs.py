@@ -110,6 +110,39 @@ def delete(store: Store | None, owner: str, run: Run) -> None:
     session.set_compare_run(None)
 
 
+TAKE = "compare_take"
+
+
+def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
+    """Choose a result and open it in the chat; True once it is open (switch page then)."""
+    with_text = [result for result in run.results if result.text]
+    if not with_text:
+        return False
+    labels = [f"{r.cell.setting} · sample {r.cell.sample}" for r in with_text]
+    st.selectbox(
+        "Continue a result in the chat",
+        range(len(with_text)),
+        format_func=labels.__getitem__,  # options are drawn as plain text
+        key=TAKE,
+        help="A new conversation: the prompt and this reply as its first exchange.",
+    )
+    return st.button(
+        "Open in chat",
+        icon=":material/chat:",
+        key="compare_take_button",
+        # A callback: opening a conversation sets the sidebar's widgets to its settings,
+        # which Streamlit allows only before they are drawn.
+        on_click=_take_chosen,
+        args=(store, owner, run, with_text),
+    )
+
+
+def _take_chosen(store: Store | None, owner: str, run: Run, with_text: list[Result]) -> None:
+    chosen = session.widget_value(TAKE)
+    index = chosen if isinstance(chosen, int) and 0 <= chosen < len(with_text) else 0
+    take_to_chat(store, owner, run, with_text[index])
+
+
 def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> None:
     """A new conversation: the prompt and this result as its first exchange, then open it."""
     settings = result.cell.settings

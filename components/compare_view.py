@@ -5,12 +5,13 @@ thread and redraws the cards whose result changed, because Streamlit elements ma
 be touched from the script thread. The progress line is redrawn on every poll: Streamlit
 stops a script only at an element update, so Stop takes effect within one poll even
 while no reply moves. Streamlit's own Stop (and a closed tab) stops the sweep too; a
-rerun or a visit to another page does not: the sweep runs on, and the page picks it up
-again when it is next drawn.
+rerun or a visit to another page does not (``_stop_unless_rerun``): the sweep runs on,
+and the page picks it up again when it is next drawn.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 
 import streamlit as st
@@ -21,8 +22,10 @@ from chatlab.markdown import plain
 from chatlab.sweep import FINAL, Result, Run, State, Sweep, groups
 from components import session
 from components.history import render_text, telemetry_line
+from components.session import ChatState
 
 POLL = 0.1  # seconds between redraws while a sweep runs
+RERUN_GRACE = 2.0  # seconds a stopped script's successor has to start (see _stop_unless_rerun)
 COLUMNS = 3  # cards side by side
 
 
@@ -36,8 +39,9 @@ def stop_sweep() -> None:
 def render_run(current: Sweep | Run) -> Run:
     """Draw every card; while the sweep runs, follow it to its end. Returns the run."""
     live = isinstance(current, Sweep) and not current.finished
+    stop_slot = st.empty()
     if live:
-        st.button("Stop", icon=":material/stop:", on_click=stop_sweep, key="compare_stop")
+        stop_slot.button("Stop", icon=":material/stop:", on_click=stop_sweep, key="compare_stop")
     run = current.snapshot() if isinstance(current, Sweep) else current
     progress = st.empty()
     progress.caption(progress_line(run.results))
@@ -46,6 +50,7 @@ def render_run(current: Sweep | Run) -> Run:
         _draw(body, result)
     if isinstance(current, Sweep) and live:
         run = _follow(current, bodies, [r.version for r in run.results], progress)
+        stop_slot.empty()
     return run
 
 
@@ -69,6 +74,8 @@ def _follow(
     sweep: Sweep, bodies: list[DeltaGenerator], shown: list[int], progress: DeltaGenerator
 ) -> Run:
     """Redraw changed cards until every cell has ended (or the script is stopped)."""
+    held = session.state()  # after Stop, session state is out of reach: hold it now
+    runs = held.page_runs
     try:
         while True:
             results = sweep.results()
@@ -81,8 +88,26 @@ def _follow(
                 return sweep.snapshot()
             time.sleep(POLL)
     except StopException:
-        sweep.stop()  # Streamlit's Stop, or the tab closed: hang up on every request
+        _stop_unless_rerun(sweep, held, runs)
         raise
+
+
+def _stop_unless_rerun(sweep: Sweep, held: ChatState, runs: int) -> None:
+    """Stop the sweep unless a new run of this session starts within ``RERUN_GRACE`` s.
+
+    With ``runner.fastReruns`` (the default) Streamlit ends a running script the same way
+    for a rerun, a move to another page, its own Stop button and a closed tab. Only the
+    first two start a new run at once, so the sweep runs on for them and is stopped
+    (every request hung up, what arrived kept) for the others.
+    """
+
+    def check() -> None:
+        if held.page_runs == runs:
+            sweep.stop()
+
+    timer = threading.Timer(RERUN_GRACE, check)
+    timer.daemon = True
+    timer.start()
 
 
 def _draw(body: DeltaGenerator, result: Result) -> None:

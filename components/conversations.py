@@ -17,6 +17,7 @@ import streamlit as st
 
 from chatlab import config
 from chatlab.conversation import Conversation
+from chatlab.logprobs import TokenLogprob
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.storage import ConversationNotFound, StorageError, Store
@@ -179,6 +180,16 @@ def load_request(message_id: str) -> dict[str, Any] | None:
     if store is None or conversation_id is None:
         return None
     return _guarded(lambda: store.load_request(current.owner, conversation_id, message_id))
+
+
+def load_token_logprobs(message_id: str) -> tuple[TokenLogprob, ...]:
+    """The stored tokens of a reply of the open conversation (() when none were kept)."""
+    current = session.state()
+    store, conversation_id = current.store, current.conversation.id
+    if store is None or conversation_id is None:
+        return ()
+    found = _guarded(lambda: store.load_token_logprobs(current.owner, conversation_id, message_id))
+    return found or ()
 
 
 def sync_url() -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from chatlab import logprobs
+from chatlab.attachments import Attachment
 from chatlab.markdown import BlockSplitter, plain, render_mode, safe_markdown
 from chatlab.messages import ChatMessage, ReplyStats, Status
 from chatlab.turns import context_full
@@ -22,6 +24,7 @@ CONTEXT_FULL_NOTE = (
     "Cut off because the model's context window is full (the conversation plus this reply "
     "fill it), not by max tokens. Drop the oldest turns, or use a model with a bigger context."
 )
+THUMBNAIL_WIDTH = 160
 PLAIN_NOTE = "Shown as plain text: this part is too long or too dense in formatting to draw."
 
 
@@ -53,9 +56,23 @@ def render_message(
         if message.reasoning:
             render_thinking(message.reasoning)
         render_text(message.content)
+        if message.attachments:
+            render_attachments(message.attachments)
         render_footer(message)
         if tools is not None:
             tools(message)
+
+
+def render_attachments(files: tuple[Attachment, ...]) -> None:
+    """A message's files: images as thumbnails of the bytes we hold, then every name."""
+    images = [a.data for a in files if a.kind == "image"]
+    if images:
+        try:
+            st.image(images, width=THUMBNAIL_WIDTH)
+        except (OSError, ValueError):  # checked when attached; a hand-edited row may not be
+            st.caption(":orange[An attached image could not be drawn.]")
+    names = " · ".join(plain(a.name) for a in files)  # names come from the user's disk
+    st.caption(f":material/attach_file: {names}")
 
 
 def render_thinking(reasoning: str) -> None:
@@ -117,4 +134,6 @@ def telemetry_line(stats: ReplyStats) -> str:
         parts.append(f"{stats.parts} requests")
     parts.append(f"{stats.total_time:.1f} s")
     parts.append(f"finish: {plain(stats.finish_reason or 'none')}")
+    if stats.mean_logprob is not None:
+        parts.append(logprobs.summary(stats.mean_logprob))
     return " · ".join(parts)

@@ -1,38 +1,71 @@
-"""The message box, and what happens to a message too long to send."""
+"""The message box, its attachments, and what happens to a message that cannot be sent."""
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
+from chatlab import attachments
+from chatlab.attachments import AttachmentError, Prompt
+from chatlab.markdown import plain
 from components import session
 
 MAX_MESSAGE_CHARS = 100_000
+# The limits, stated where the user types (the full wording is in the README).
+PLACEHOLDER = (
+    f"Message the model · attach up to {attachments.MAX_FILES} images or text files "
+    f"({attachments.MAX_IMAGE_BYTES // 1_000_000} MB per image, "
+    f"{attachments.MAX_TEXT_BYTES // 1_000_000} MB per text file, "
+    f"{attachments.MAX_TOTAL_BYTES // 1_000_000} MB in all)"
+)
 
 
-def read_prompt() -> str | None:
-    """The message just sent, if any; a message over the limit is refused, visibly."""
+def read_prompt() -> Prompt | None:
+    """The message just sent, if any; one that cannot be sent is refused, visibly."""
     # No max_chars on the widget: the browser would silently empty the box on a paste
-    # over the limit. The limit is checked here, where the user can be told.
+    # over the limit. The limits are checked here, where the user can be told. The
+    # browser's own per-file cap only keeps absurd uploads off the server.
     st.chat_input(
-        "Message the model", submit_mode="stop", key=session.PROMPT, on_submit=session.keep_sent
+        PLACEHOLDER,
+        submit_mode="stop",
+        key=session.PROMPT,
+        on_submit=session.keep_sent,
+        accept_file="multiple",
+        file_type=list(attachments.FILE_TYPES),
+        max_upload_size=math.ceil(attachments.MAX_IMAGE_BYTES / 1_000_000),
     )
-    prompt = session.take_sent()
-    if prompt is None or len(prompt) <= MAX_MESSAGE_CHARS:
-        return prompt
-    with st.container(border=True):
-        st.error(
-            f"This message is {len(prompt):,} characters long; Chat Lab sends at most "
+    text, files = session.take_sent(), session.take_sent_files()
+    if text is None:
+        return None
+    if len(text) > MAX_MESSAGE_CHARS:
+        _refused(
+            f"This message is {len(text):,} characters long; Chat Lab sends at most "
             f"{MAX_MESSAGE_CHARS:,}. Nothing was sent. Shorten it (or attach less text) "
             "and send it again; your text is below to copy.",
-            icon=":material/error:",
+            text,
         )
+        return None
+    try:
+        checked = attachments.check_files(files)
+    except AttachmentError as exc:
+        _refused(plain(str(exc)), text)  # it quotes file names: untrusted
+        return None
+    return Prompt(text, checked)
+
+
+def _refused(explanation: str, text: str) -> None:
+    """Why nothing was sent, and the user's text to copy or download."""
+    with st.container(border=True):
+        st.error(explanation, icon=":material/error:")
+        if not text:
+            return
         st.download_button(
             "Download your message",
-            data=prompt,
+            data=text,
             file_name="message.txt",
             mime="text/plain",
             icon=":material/download:",
             on_click="ignore",
         )
-        st.code(prompt[:MAX_MESSAGE_CHARS], language=None, wrap_lines=True)
-    return None
+        st.code(text[:MAX_MESSAGE_CHARS], language=None, wrap_lines=True)

@@ -22,6 +22,7 @@ from chatlab.background import BackgroundReply
 from chatlab.client import Quirks
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
+from chatlab.logprobs import MAX_TOP_LOGPROBS
 from chatlab.messages import REASONING_EFFORTS, ChatSettings, Status, stop_sequences
 from chatlab.server_check import ServerReport
 from chatlab.storage import Store
@@ -46,13 +47,30 @@ PRESENCE_PENALTY = "presence_penalty"
 FREQUENCY_PENALTY = "frequency_penalty"
 REASONING_EFFORT = "reasoning_effort"
 EFFORT_NOT_SET = "default"  # the reasoning-effort choice that sends nothing
-ADVANCED = (TOP_P_SET, TOP_P, SEED, STOP, PRESENCE_PENALTY, FREQUENCY_PENALTY, REASONING_EFFORT)
+LOGPROBS = "logprobs"  # the Probabilities toggle
+TOP_LOGPROBS = "top_logprobs"
+DEFAULT_TOP_LOGPROBS = 5
+ADVANCED = (
+    TOP_P_SET,
+    TOP_P,
+    SEED,
+    STOP,
+    PRESENCE_PENALTY,
+    FREQUENCY_PENALTY,
+    REASONING_EFFORT,
+    LOGPROBS,
+    TOP_LOGPROBS,
+)
 KEY_INPUT = "api_key_input"
 BASE_URL_INPUT = "base_url_input"
 PROMPT = "prompt"
 SEARCH = "conversation_search"
 TITLE_INPUT = "title_input"
 IMPORT_INPUT = "import_file"
+# The presets (components.presets): the picker, the name to save under, the file to import.
+PRESET_PICK = "preset_pick"
+PRESET_NAME = "preset_name"
+PRESET_IMPORT = "preset_import"
 _STATE = "chatlab"
 
 ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
@@ -93,6 +111,7 @@ class ChatState:
     store: Store | None = None
     max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
     sent: str | None = None  # a message the chat box's on_submit caught, until it is planned
+    sent_files: tuple[tuple[str, bytes], ...] = ()  # and the (name, bytes) attached to it
     server_report: ServerReport | None = None  # the last "Check this server" result
     editing: str | None = None  # the id of the question being edited
     deleting: str | None = None  # the message whose deletion waits for a confirmation
@@ -100,6 +119,7 @@ class ChatState:
     # The compare page's run: a live sweep (it runs on, across pages, until it ends or is
     # stopped) or a stored run reopened.
     compare: Sweep | Run | None = None
+    page_runs: int = 0  # full runs of any page so far (a stopped run may be a rerun)
 
 
 def init(default_model: str) -> None:
@@ -125,6 +145,10 @@ def _widget_values(settings: ChatSettings) -> dict[str, object]:
         PRESENCE_PENALTY: settings.presence_penalty or 0.0,
         FREQUENCY_PENALTY: settings.frequency_penalty or 0.0,
         REASONING_EFFORT: settings.reasoning_effort or EFFORT_NOT_SET,
+        LOGPROBS: settings.logprobs,
+        TOP_LOGPROBS: (
+            DEFAULT_TOP_LOGPROBS if settings.top_logprobs is None else settings.top_logprobs
+        ),
     }
 
 
@@ -200,6 +224,7 @@ def set_page_context(owner: str, store: Store | None) -> None:
     """Who is signed in and where conversations live (set before every page runs)."""
     current = state()
     current.owner, current.store = owner, store
+    current.page_runs += 1
 
 
 # -- the sidebar's settings --------------------------------------------------------------------
@@ -221,7 +246,16 @@ def chat_settings() -> ChatSettings:
         presence_penalty=_penalty(values[PRESENCE_PENALTY]),
         frequency_penalty=_penalty(values[FREQUENCY_PENALTY]),
         reasoning_effort=effort if effort in REASONING_EFFORTS else None,
+        logprobs=bool(values[LOGPROBS]),
+        top_logprobs=_top_logprobs(values[TOP_LOGPROBS]) if values[LOGPROBS] else None,
     )
+
+
+def _top_logprobs(value: object) -> int:
+    """The top-k field's value, within 0 to 20 (blank reads as the default)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return DEFAULT_TOP_LOGPROBS
+    return min(max(int(value), 0), MAX_TOP_LOGPROBS)
 
 
 def _penalty(value: object) -> float | None:
@@ -254,6 +288,11 @@ def widget_value(key: str) -> object:
     return st.session_state.get(key)
 
 
+def clear_widget(key: str) -> None:
+    """Empty a widget (a picker back to its placeholder): in its callback, or before it is drawn."""
+    st.session_state[key] = None
+
+
 # -- turns, errors and notices ---------------------------------------------------------------
 
 
@@ -267,7 +306,12 @@ def keep_sent() -> None:
     and would be lost. Callbacks run on every rerun, so it is caught here, and the
     fragment (``message_waiting``) asks for the full run that sends it.
     """
-    state().sent = str(st.session_state.get(PROMPT) or "")
+    value = st.session_state.get(PROMPT)
+    # With files accepted the box's value is a ChatInputValue (text and files); read now:
+    # the uploaded files are gone once the run that sent them ends.
+    state().sent = str(getattr(value, "text", value) or "")
+    files = getattr(value, "files", None) or ()
+    state().sent_files = tuple((str(f.name), bytes(f.getvalue())) for f in files)
 
 
 def message_waiting() -> bool:
@@ -280,6 +324,13 @@ def take_sent() -> str | None:
     current = state()
     sent, current.sent = current.sent, None
     return sent
+
+
+def take_sent_files() -> tuple[tuple[str, bytes], ...]:
+    """The (name, bytes) of the files sent with the message the chat box caught; clears them."""
+    current = state()
+    files, current.sent_files = current.sent_files, ()
+    return files
 
 
 def request_action(kind: ActionKind, message_id: str | None = None) -> None:
@@ -364,6 +415,10 @@ def take_notices() -> list[str]:
     found = list(problems)
     problems.clear()
     return found
+
+
+def has_notices() -> bool:
+    return bool(state().problems)
 
 
 def add_notice(text: str) -> None:

@@ -7,6 +7,7 @@ import streamlit as st
 from chatlab import config
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
+from chatlab.logprobs import MAX_TOP_LOGPROBS
 from chatlab.markdown import plain
 from chatlab.messages import (
     MAX_STOP_LENGTH,
@@ -18,7 +19,7 @@ from chatlab.messages import (
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens, max_output_tokens
 from chatlab.turns import request_messages
-from components import conversations, model_client, session
+from components import conversations, model_client, presets, session
 from components.server_check import render_server_check
 
 TEMPERATURE_HELP = (
@@ -61,6 +62,16 @@ REASONING_EFFORT_HELP = (
     "is faster and cheaper, higher is more thorough; not every model takes every value. "
     "Default: not sent, the model's own (usually medium). Other models reject it, and "
     "the reply then says so."
+)
+PROBABILITIES_HELP = (
+    "Ask for each token's probability (logprobs) and its likeliest alternatives, shown "
+    "under the reply token by token, with the reply's mean log-probability and perplexity. "
+    "OpenAI, vLLM, llama.cpp and recent Ollama send them; other servers ignore or refuse "
+    "it, and the reply then says so."
+)
+TOP_LOGPROBS_HELP = (
+    f"How many alternatives to get for each token, 0–{MAX_TOP_LOGPROBS}; "
+    f"{session.DEFAULT_TOP_LOGPROBS} is plenty to see where the reply could have gone."
 )
 NO_EFFECT = "No effect with this model: the server rejected it."
 MAX_SEED = 2**31 - 1  # a seed every server takes (some keep it in 32 bits)
@@ -128,6 +139,7 @@ def settings_panel(endpoint: Endpoint) -> None:
         # falls back to the slider's minimum (see ``session.pin``).
         session.set_max_tokens(min(session.max_tokens(), limit))
         session.state().max_tokens_limit = limit
+    presets.render_presets(session.state().store, session.state().owner)
     st.slider("Temperature", 0.0, 2.0, step=0.05, key=session.TEMPERATURE, help=TEMPERATURE_HELP)
     st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
@@ -178,6 +190,22 @@ def _advanced_settings() -> None:
             help=REASONING_EFFORT_HELP,
         )
         _no_effect("reasoning_effort", rejected)
+        _probabilities_settings(known is not None and known.no_logprobs)
+
+
+def _probabilities_settings(refused: bool) -> None:
+    st.toggle("Probabilities", key=session.LOGPROBS, help=PROBABILITIES_HELP)
+    st.number_input(
+        "Top alternatives per token",
+        min_value=0,
+        max_value=MAX_TOP_LOGPROBS,
+        step=1,
+        key=session.TOP_LOGPROBS,
+        disabled=not session.widget_value(session.LOGPROBS),
+        help=TOP_LOGPROBS_HELP,
+    )
+    if refused:
+        st.caption(f":orange[{NO_EFFECT}]")
 
 
 def _no_effect(param: str, rejected: frozenset[str]) -> None:

@@ -18,6 +18,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab import turns
+from chatlab.attachments import Prompt
 from chatlab.background import BackgroundReply
 from chatlab.client import Quirks, start_reply
 from chatlab.config import Endpoint
@@ -36,7 +37,7 @@ SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
 SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
 
 
-def take_turn(prompt: str | None) -> Plan | None:
+def take_turn(prompt: Prompt | None) -> Plan | None:
     """Plan what the user asked for and store their message; None when nothing was asked."""
     action = session.take_action()
     if prompt is None and action is None:
@@ -45,7 +46,7 @@ def take_turn(prompt: str | None) -> Plan | None:
     current = session.state()
     conversation, settings = current.conversation, session.chat_settings()
     if prompt is not None:
-        plan = turns.plan_send(conversation, prompt, settings)
+        plan = turns.plan_send(conversation, prompt.text, settings, prompt.attachments)
     elif action is None:
         plan = None
     elif action.kind == "continue":
@@ -93,7 +94,7 @@ def stream(endpoint: Endpoint, plan: Plan) -> None:
     slot = st.empty()  # emptied again if the reply ends with nothing to show
     with current.turn_lock, slot.container(), st.chat_message("assistant"):
         worker = current.in_flight = BackgroundReply(start)
-        thinking = Thinking(st.empty(), plan.prefix_reasoning)
+        thinking = Thinking(st.container())
         failed = False
         try:
             draw_stream(_saving(worker, plan, keeper, thinking), plan.prefix)
@@ -113,26 +114,35 @@ def stream(endpoint: Endpoint, plan: Plan) -> None:
 
 
 class Thinking:
-    """The model's thinking above the answer: its latest lines while it streams (redrawn a
-    few times a second), then one collapsed block."""
+    """The model's thinking above the answer: its latest words while it streams (redrawn
+    a few times a second), then one collapsed block.
+
+    Its place is an empty container, filled only if thinking arrives: an ``st.empty``
+    left empty under every reply would be marked stale by each settings-panel rerun.
+    """
 
     EVERY = 0.25  # seconds between redraws
     TAIL = 300  # characters shown while it streams
 
-    def __init__(self, slot: DeltaGenerator, before: str) -> None:
-        self.slot, self.before, self.shown, self.drawn_at = slot, before, 0, 0.0
+    def __init__(self, place: DeltaGenerator) -> None:
+        self.place = place
+        self.slot: DeltaGenerator | None = None
+        self.shown, self.drawn_at = 0, 0.0
 
     def show(self, reasoning: str) -> None:
         if len(reasoning) == self.shown or time.monotonic() - self.drawn_at < self.EVERY:
             return
         self.shown, self.drawn_at = len(reasoning), time.monotonic()
         tail = " ".join(reasoning[-self.TAIL :].split())
+        self.slot = self.slot or self.place.empty()
         self.slot.caption(f"Thinking… {plain(tail)}")
 
     def done(self, reasoning: str) -> None:
         if not reasoning:
-            self.slot.empty()
+            if self.slot is not None:
+                self.slot.empty()
             return
+        self.slot = self.slot or self.place.empty()
         with self.slot.container():
             render_thinking(reasoning)
 
@@ -186,6 +196,8 @@ def _settle(worker: BackgroundReply, plan: Plan, keeper: Keeper, *, failed: bool
         notices=opened.notices if opened is not None else (),
         reasoning=opened.reasoning if opened is not None else "",
     )
+    if opened is not None:  # Continue: the earlier part's tokens come first
+        plan.reply.token_logprobs = (*plan.reply.token_logprobs, *opened.token_logprobs)
     if kept:
         keeper.save(plan.reply)
     return kept

@@ -190,7 +190,11 @@ def render_per_model(per_model: dict[str, Totals]) -> None:
     st.dataframe(
         table,
         hide_index=True,
-        column_config={"cost (USD)": st.column_config.NumberColumn(format="$%.6f")},
+        column_config={
+            "tokens in": st.column_config.NumberColumn(format="localized"),
+            "tokens out": st.column_config.NumberColumn(format="localized"),
+            "cost (USD)": st.column_config.NumberColumn(format="$%.6f"),
+        },
     )
 
 
@@ -226,14 +230,14 @@ def render_slowest(records: list[UsageRecord], zone: tzinfo) -> None:
     st.subheader("Slowest replies")
     table = [
         {
-            "started": f"{record.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
-            "model": record.stats.model,
             "total (s)": record.stats.total_time,
+            "conversation": record.title,
+            "open": conversation_link(record.conversation_id),
+            "model": record.stats.model,
             "first token (s)": record.stats.time_to_first_token,
             "tokens/s": record.stats.tokens_per_second,
             "tokens out": record.stats.usage.completion_tokens,
-            "conversation": record.title,
-            "open": conversation_link(record.conversation_id),
+            "started": f"{record.created_at.astimezone(zone):%Y-%m-%d %H:%M}",
         }
         for record in records
     ]

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatlab.markdown import plain
-from components import account, branches, conversations, session, sidebar, turn
+from components import account, branches, conversations, page, session, sidebar, turn
 from components.history import render_history
 from components.notices import render_continue, render_error
 from components.prompt import read_prompt
 from components.setup_panel import render_setup
 
-store, owner = session.state().store, session.state().owner
+store, owner = page.prepare()
 conversations.follow_url(store, owner)
 conversations.catch_up(store, owner)
 endpoint = sidebar.endpoint_panel()
@@ -19,13 +18,12 @@ prompt = read_prompt() if endpoint.usable else None
 # Planned before the sidebar is drawn, so its context budget counts the new message.
 plan = turn.take_turn(prompt)
 conversations.sync_url()
+page.show_notices()
 with st.sidebar:
     sidebar.settings_panel(endpoint)
     if store is not None:
         sidebar.conversations_panel(store, owner)
 account.render_account()
-for note in session.take_notices():
-    st.toast(plain(note), icon=":material/info:")
 
 if not endpoint.usable:
     render_setup()

@@ -6,19 +6,15 @@ import streamlit as st
 
 from chatlab.markdown import plain
 from chatlab.sweep import Sweep
-from components import compare_results, compare_runs, compare_view, session, sidebar
+from components import compare_results, compare_runs, compare_view, page, session, sidebar
 from components.compare_form import render_form
 from components.setup_panel import render_setup
 
-st.set_page_config(page_title="Chat Lab · Compare", layout="wide")
-store, owner = session.state().store, session.state().owner
+store, owner = page.prepare()
 endpoint = sidebar.endpoint_panel()
+page.show_notices()
 with st.sidebar:
     sidebar.settings_panel(endpoint)
-    with st.expander("Compare runs", icon=":material/history:", expanded=True):
-        compare_runs.render_stored(store, owner)
-for note in session.take_notices():
-    st.toast(plain(note), icon=":material/info:")
 
 st.title("Compare")
 st.caption(
@@ -35,6 +31,8 @@ asked = render_form(endpoint, running=running)
 if asked is not None:
     compare_runs.start(endpoint, asked, store, owner)
     current = session.compare_run()
+with st.sidebar, st.expander("Compare runs", icon=":material/history:", expanded=True):
+    compare_runs.render_stored(store, owner)  # after a new run is stored, so it is listed
 if current is None:
     st.stop()
 
@@ -47,9 +45,7 @@ frame = compare_results.results_rows(run)
 compare_results.render_table(frame)
 compare_results.render_charts(run, frame)
 compare_results.render_exports(run, frame)
-chosen = compare_results.pick_result(run)
-if chosen is not None:
-    compare_runs.take_to_chat(store, owner, run, chosen)
+if compare_runs.render_take_to_chat(store, owner, run):
     st.switch_page("pages/chat.py")
 if st.button("Delete this run", icon=":material/delete:", key="compare_delete"):
     compare_runs.delete(store, owner, run)

@@ -7,9 +7,9 @@ import streamlit as st
 from chatlab import usage
 from chatlab.markdown import plain
 from chatlab.storage import StorageError
-from components import session, usage_view
+from components import page, usage_view
 
-store, owner = session.state().store, session.state().owner
+store, owner = page.prepare()
 st.title("Usage")
 if store is None:
     st.info("Usage is read from saved conversations, and they cannot be read now.")

@@ -13,6 +13,11 @@ Design:
   echo of the last user message (`default_reply` is the template for that echo).
 - Every request is recorded *before* the response starts, so a test sees what was sent even
   when the reply is a fault.
+- `logprobs: true` (with `top_logprobs: k`) is answered as OpenAI does: each content chunk's
+  `choices[0].logprobs.content` holds that token's entry (`logprob_entry`), with values
+  derived from the token's text (`fake_logprob`) so tests can assert them.
+  `Dialect(logprobs=False)` ignores the request silently (`"logprobs": null`);
+  `reject_params = {"logprobs", "top_logprobs"}` refuses it with a 400, as reasoning models do.
 - All waits (delays, "hang") go through one `threading.Event`/`Condition`, so `close()` and
   `release()` cut them short instead of leaving threads sleeping for up to 30 s.
 - Faults a hostile or broken server commits, on the wire: see `Reply`. Every wait (delays,
@@ -215,6 +220,38 @@ def rejection_error(name: str, value: object) -> dict[str, Any]:
     return {"message": message, "type": "invalid_request_error", "param": name, "code": code}
 
 
+MAX_TOP_LOGPROBS = 20  # OpenAI's limit
+
+
+def fake_logprob(token: str) -> float:
+    """The log-probability the fake gives ``token``: derived from its text, from 0 to -1.92."""
+    return -round(sum(token.encode("utf-8", "surrogatepass")) % 97 / 50, 4)
+
+
+def logprob_entry(token: str, top: int) -> dict[str, Any]:
+    """One token's ``logprobs.content`` entry with ``top`` alternatives, the token first.
+
+    Alternative i (1, 2, ...) is ``token + "~i"``, i nats less likely than the token.
+    """
+    chosen = fake_logprob(token)
+
+    def entry(text: str, logprob: float) -> dict[str, Any]:
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8", "replace"))}
+
+    alternatives = [entry(token, chosen)] + [
+        entry(f"{token}~{i}", round(chosen - i, 4)) for i in range(1, top)
+    ]
+    return {**entry(token, chosen), "top_logprobs": alternatives[:top]}
+
+
+def requested_top_logprobs(body: Mapping[str, Any]) -> int | None:
+    """How many alternatives the request asked for, or None when it asked for no logprobs."""
+    if body.get("logprobs") is not True:
+        return None
+    top = body.get("top_logprobs")
+    return min(top, MAX_TOP_LOGPROBS) if isinstance(top, int) and top > 0 else 0
+
+
 def _dumps(payload: object) -> str:
     # Compact separators and raw UTF-8, as OpenAI sends them; a lone surrogate cannot be
     # UTF-8, so such a payload goes out with \u escapes (as a buggy server sends it).
@@ -251,6 +288,7 @@ class _Context:
     completion_tokens: int
     reasoning_tokens: int
     release_gen: int  # release() calls after this generation free this request's hang
+    top_logprobs: int | None = None  # alternatives per token; None: no logprobs sent
 
 
 class FakeOpenAI:
@@ -474,6 +512,11 @@ class Dialect:
     n_ctx_train: int = 32768
     strict_roles: bool = False
     usage_chunk: bool = True
+    vision: bool = True  # False: image parts are refused, as OpenAI refuses a text-only model
+    # False: ``logprobs`` is accepted and silently ignored (``"logprobs": null``), as some
+    # compatible servers do; to refuse it as OpenAI's reasoning models do, use
+    # ``fake.reject_params = {"logprobs", "top_logprobs"}``.
+    logprobs: bool = True
 
     def __post_init__(self) -> None:
         if self.name not in DIALECTS:
@@ -553,6 +596,25 @@ def role_error(dialect: Dialect, body: Mapping[str, Any]) -> tuple[int, dict[str
         return None
     error = {"code": 400, "message": LLAMACPP_TEMPLATE_ERROR, "type": "invalid_request_error"}
     return 400, {"error": error}
+
+
+# OpenAI's answer (HTTP 400) to an image part sent to a model without vision.
+NO_VISION_ERROR = "Invalid content type. image_url is only supported by certain models."
+
+
+def image_error(dialect: Dialect, body: Mapping[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """The 400 a text-only model answers a request with an image part with; None if fine."""
+    if dialect.vision:
+        return None
+    messages = body.get("messages")
+    for m_index, message in enumerate(messages if isinstance(messages, list) else []):
+        content = message.get("content") if isinstance(message, dict) else None
+        for p_index, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                param = f"messages.[{m_index}].content.[{p_index}].type"
+                error = {"message": NO_VISION_ERROR, "type": "invalid_request_error"}
+                return 400, {"error": {**error, "param": param, "code": None}}
+    return None
 
 
 def serve_dialect(handler: _Handler, fake: FakeOpenAI, request: Recorded) -> bool:
@@ -820,7 +882,7 @@ class _ChatResponder:
             message = "We could not parse the JSON body of your request."
             self.handler.send_api_error(400, {"message": message, "type": "invalid_request_error"})
             return
-        refused = role_error(self.fake.dialect, body)
+        refused = role_error(self.fake.dialect, body) or image_error(self.fake.dialect, body)
         if refused is not None:
             self.handler.send_json(*refused)
             return
@@ -858,6 +920,7 @@ class _ChatResponder:
             completion_tokens=len(reply.pieces()) if completion is None else completion,
             reasoning_tokens=len(split_words(reply.reasoning or "")),
             release_gen=gen,
+            top_logprobs=requested_top_logprobs(body) if self.fake.dialect.logprobs else None,
         )
 
     def _complete(self, reply: Reply, context: _Context) -> None:
@@ -888,10 +951,15 @@ def completion_object(reply: Reply, context: _Context, text: str) -> dict[str, A
         "refusal": None,
         "annotations": [],
     }
+    logprobs = None
+    if context.top_logprobs is not None:
+        tokens = [p for p in reply.pieces() if isinstance(p, str)]
+        content = [logprob_entry(token, context.top_logprobs) for token in tokens]
+        logprobs = {"content": content, "refusal": None}
     choice = {
         "index": 0,
         "message": message,
-        "logprobs": None,
+        "logprobs": logprobs,
         "finish_reason": reply.finish_reason,
     }
     payload: dict[str, Any] = {
@@ -1008,11 +1076,21 @@ class _SSEStream:
         for piece in pieces:
             if self.content_sent:
                 self.fake._sleep(self.reply.chunk_delay)
-            self.event(self.chunk({"content": piece}))
+            logprobs = None
+            if self.context.top_logprobs is not None and isinstance(piece, str):
+                entry = logprob_entry(piece, self.context.top_logprobs)
+                logprobs = {"content": [entry], "refusal": None}
+            self.event(self.chunk({"content": piece}, logprobs=logprobs))
             self.content_sent += 1
 
-    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
-        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+    def chunk(
+        self,
+        delta: dict[str, Any],
+        finish_reason: str | None = None,
+        logprobs: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        # OpenAI sends ``logprobs`` on content chunks only; the role and finish chunks carry null.
+        choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish_reason}
         return self.envelope([choice])
 
     def envelope(self, choices: list[Any], usage: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -155,6 +155,67 @@ def m007_message_reasoning(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN reasoning TEXT NOT NULL DEFAULT ''")
 
 
+def m008_presets(conn: Connection) -> None:
+    # A user's own presets (``chatlab.presets``): a name and settings, written and read
+    # whole. One name per owner: saving under a name that exists replaces its settings.
+    sa.Table(
+        "presets",
+        sa.MetaData(),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("settings", sa.JSON, nullable=False),
+    ).create(conn)
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_presets_owner_name ON presets (owner, name)")
+
+
+def m009_attachments(conn: Connection) -> None:
+    # Attached files' bytes, once per owner and content (sha256): the same image sent in
+    # ten messages, or imported twice, is stored once; another owner's copy is their own.
+    metadata = sa.MetaData()
+    sa.Table("messages", metadata, sa.Column("id", sa.Text, primary_key=True))  # a stub
+    sa.Table(
+        "attachments",
+        metadata,
+        sa.Column("owner", sa.Text, primary_key=True),
+        sa.Column("sha256", sa.Text, primary_key=True),
+        sa.Column("mime", sa.Text, nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    # Which files a message carries, in order, under the names they were sent with.
+    # Deleting a message deletes its links; bytes no link points at are then deleted.
+    sa.Table(
+        "message_attachments",
+        metadata,
+        sa.Column(
+            "message_id",
+            sa.Text,
+            sa.ForeignKey("messages.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("position", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("sha256", sa.Text, nullable=False),
+        sa.ForeignKeyConstraint(["owner", "sha256"], ["attachments.owner", "attachments.sha256"]),
+        sa.Index("ix_message_attachments_blob", "owner", "sha256"),
+    )
+    metadata.create_all(
+        conn, tables=[metadata.tables["attachments"], metadata.tables["message_attachments"]]
+    )
+
+
+def m010_message_token_logprobs(conn: Connection) -> None:
+    # A reply's tokens and their probabilities (the Probabilities view), when they were
+    # asked for. Nullable, no default, as m005: no table rebuild, older replies have none.
+    # Read only when the view opens: a long reply holds thousands of tokens.
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN token_logprobs JSON")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
@@ -163,6 +224,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     m005_message_request,
     m006_compare_runs,
     m007_message_reasoning,
+    m008_presets,
+    m009_attachments,
+    m010_message_token_logprobs,
 )
 
 

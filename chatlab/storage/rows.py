@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Row
 
+from chatlab.attachments import Attachment, elide_images
+from chatlab.logprobs import logprobs_json
 from chatlab.messages import ChatMessage, Role, Status
 from chatlab.storage.schema import messages
 from chatlab.transfer import (
@@ -25,6 +27,7 @@ from chatlab.transfer import (
     ROLES,
     STATUSES,
     InvalidDocument,
+    attachments_json,
     clean_text,
     fit_requests,
     notices_from,
@@ -54,9 +57,38 @@ def message_row(conversation_id: str, message: ChatMessage, now: datetime) -> di
         "settings": settings_json(message.settings),
         "stats": stats_json(message.stats),
         "notices": [clean_text(n)[:MAX_NOTICE_LENGTH] for n in message.notices[:MAX_NOTICES]],
-        "request": request_json(message.request),
+        "request": request_json(elide_images(message.request)),
         "reasoning": clean_text(message.reasoning),
+        "token_logprobs": logprobs_json(message.token_logprobs),
     }
+
+
+def attachment_rows(
+    owner: str, message: ChatMessage, now: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows of a message's files: their bytes (by content) and the message's links."""
+    blobs = {
+        a.sha256: {
+            "owner": owner,
+            "sha256": a.sha256,
+            "mime": a.mime,
+            "size": len(a.data),
+            "data": a.data,
+            "created_at": now,
+        }
+        for a in message.attachments
+    }
+    links = [
+        {
+            "message_id": message.id,
+            "position": i,
+            "name": a.name,
+            "owner": owner,
+            "sha256": a.sha256,
+        }
+        for i, a in enumerate(message.attachments)
+    ]
+    return list(blobs.values()), links
 
 
 def readable_columns(*, with_request: bool) -> list[sa.ColumnElement[Any]]:
@@ -81,8 +113,13 @@ def readable_columns(*, with_request: bool) -> list[sa.ColumnElement[Any]]:
     ]
 
 
-def message_from(row: Row[Any]) -> ChatMessage:
-    """The message a row holds; a bad field makes it FAILED with a notice, never an error."""
+def message_from(
+    row: Row[Any], attached: Mapping[str, tuple[Attachment, ...]] | None = None
+) -> ChatMessage:
+    """The message a row holds (with its files, from ``attached`` by message id).
+
+    A bad field makes it FAILED with a notice, never an error.
+    """
     problems: list[str] = []
     content = _text(row.content)
     role: Role = row.role if row.role in ROLES else "assistant"
@@ -110,12 +147,15 @@ def message_from(row: Row[Any]) -> ChatMessage:
         request=request,
         reasoning=_text(row.reasoning),
         created_at=row.created_at,
+        attachments=(attached or {}).get(row.id, ()),
     )
 
 
-def messages_json(found: Iterable[Row[Any]]) -> list[dict[str, Any]]:
+def messages_json(
+    found: Iterable[Row[Any]], attached: Mapping[str, tuple[Attachment, ...]] | None = None
+) -> list[dict[str, Any]]:
     """Rows in the export's form, with as many replies' requests as an import takes."""
-    exported = [message_json(message_from(row), row.created_at) for row in found]
+    exported = [message_json(message_from(row, attached), row.created_at) for row in found]
     fit_requests(exported)
     return exported
 
@@ -134,6 +174,7 @@ def message_json(message: ChatMessage, created_at: datetime) -> dict[str, Any]:
         "notices": list(message.notices),
         "request": message.request,
         "reasoning": message.reasoning,
+        **({"attachments": attachments_json(message.attachments)} if message.attachments else {}),
     }
 
 
@@ -176,4 +217,5 @@ def renamed(message: ChatMessage, fresh: Mapping[str, str]) -> ChatMessage:
         request=message.request,
         reasoning=message.reasoning,
         created_at=message.created_at,
+        attachments=message.attachments,
     )

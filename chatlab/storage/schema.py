@@ -72,6 +72,8 @@ messages = sa.Table(
     sa.Column("notices", sa.JSON, nullable=False),
     sa.Column("request", sa.JSON(none_as_null=True)),  # a reply's request body as sent
     sa.Column("reasoning", sa.Text, nullable=False, server_default=""),  # never sent back
+    # A reply's tokens with their probabilities (chatlab.logprobs), when asked for.
+    sa.Column("token_logprobs", sa.JSON(none_as_null=True)),
     sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
     sa.Index("ix_messages_parent", "parent_id"),
 )
@@ -85,6 +87,7 @@ MUTABLE = (
     "notices",
     "request",
     "reasoning",
+    "token_logprobs",
     "updated_at",
 )
 
@@ -101,4 +104,46 @@ compare_runs = sa.Table(
     sa.Index(
         "ix_compare_runs_owner_created", "owner", sa.text("created_at DESC"), sa.text("id DESC")
     ),
+)
+
+presets = sa.Table(
+    "presets",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),  # chatlab.presets.preset_json's settings
+    sa.Index("ix_presets_owner_name", "owner", "name", unique=True),
+)
+
+# Attached files' bytes, content-addressed per owner (chatlab.attachments).
+attachments = sa.Table(
+    "attachments",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("sha256", sa.Text, primary_key=True),
+    sa.Column("mime", sa.Text, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# The files a message carries, in order, under the names they were sent with.
+message_attachments = sa.Table(
+    "message_attachments",
+    metadata,
+    sa.Column(
+        "message_id",
+        sa.Text,
+        sa.ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text, nullable=False),
+    sa.ForeignKeyConstraint(["owner", "sha256"], ["attachments.owner", "attachments.sha256"]),
+    sa.Index("ix_message_attachments_blob", "owner", "sha256"),
 )

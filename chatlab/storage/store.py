@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,9 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
+from chatlab.attachments import Attachment
+from chatlab.logprobs import TokenLogprob, logprobs_from
 from chatlab.messages import ChatMessage, new_id
+from chatlab.presets import Preset, parse_presets
+from chatlab.storage import attached, errors, migrations, presets, rows, runs, tree
 from chatlab.storage import engine as engines
-from chatlab.storage import errors, migrations, rows, runs, tree
 from chatlab.storage.errors import InvalidImport, StorageError
 from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
@@ -169,7 +173,9 @@ class Store:
             conversations.c.id == conversation_id, conversations.c.owner == owner
         )
         with self._transaction(write=True) as conn:
-            return conn.execute(query).rowcount > 0
+            deleted = conn.execute(query).rowcount > 0
+            attached.prune(conn, owner)
+            return deleted
 
     def conversation_version(self, owner: str, conversation_id: str) -> int | None:
         """How many times its messages or current leaf changed; None if there is none."""
@@ -186,17 +192,18 @@ class Store:
         loaded = self._load(owner, conversation_id)
         if loaded is None:
             return None
-        head, found = loaded
-        return [rows.message_from(row) for row in tree.path_to(found, head.current_leaf_id)]
+        head, found, files = loaded
+        path = tree.path_to(found, head.current_leaf_id)
+        return [rows.message_from(row, files) for row in path]
 
     def load_tree(self, owner: str, conversation_id: str) -> StoredTree | None:
         """Every message of every branch, the current leaf and the version; None if none."""
         loaded = self._load(owner, conversation_id)
         if loaded is None:
             return None
-        head, found = loaded
+        head, found, files = loaded
         return StoredTree(
-            messages=[rows.message_from(row) for row in tree.parents_first(found)],
+            messages=[rows.message_from(row, files) for row in tree.parents_first(found)],
             leaf_id=head.current_leaf_id,
             version=head.version,
             title=head.title,
@@ -245,6 +252,8 @@ class Store:
             conn.execute(_touch(conversation_id, message, now, is_new))
             if _upsert(conn, rows.message_row(conversation_id, message, now)) == 0:
                 raise errors.id_taken()
+            if is_new:
+                attached.link(conn, owner, message, now)
         return int(head.version) + 1  # _touch bumped it, under the row lock
 
     def delete_message(self, owner: str, conversation_id: str, message_id: str) -> bool:
@@ -259,6 +268,7 @@ class Store:
             if target is None:
                 return False
             conn.execute(sa.delete(messages).where(*here))
+            attached.prune(conn, owner)
             leaf = owned.current_leaf_id
             if leaf is not None and not _exists(conn, m.id == leaf):
                 leaf = target.parent_id or _newest_message(conn, conversation_id)
@@ -276,7 +286,7 @@ class Store:
         loaded = self._load(owner, conversation_id, with_requests=True)
         if loaded is None:
             return None
-        head, found = loaded
+        head, found, files = loaded
         return {
             "format": EXPORT_FORMAT,
             "version": EXPORT_VERSION,
@@ -284,7 +294,7 @@ class Store:
             "created_at": head.created_at.isoformat(),
             "updated_at": head.updated_at.isoformat(),
             "current_leaf_id": head.current_leaf_id,
-            "messages": rows.messages_json(tree.parents_first(found)),
+            "messages": rows.messages_json(tree.parents_first(found), files),
         }
 
     def export_markdown(self, owner: str, conversation_id: str) -> str | None:
@@ -307,9 +317,10 @@ class Store:
             raise InvalidImport(exc.message, exc.action, retryable=False) from exc
         conversation_id, now = new_id(), _now()
         fresh = {message.id: new_id() for message, _ in document.messages}
+        renamed = [rows.renamed(message, fresh) for message, _ in document.messages]
         written = [
-            rows.message_row(conversation_id, rows.renamed(message, fresh), created_at)
-            for message, created_at in document.messages
+            rows.message_row(conversation_id, message, created_at)
+            for message, (_, created_at) in zip(renamed, document.messages, strict=True)
         ]
         with self._transaction(write=True) as conn:
             conn.execute(
@@ -324,6 +335,7 @@ class Store:
             )
             if written:
                 conn.execute(sa.insert(messages), written)
+            attached.link_all(conn, owner, renamed, now)
         return conversation_id
 
     # -- usage -------------------------------------------------------------------------
@@ -373,12 +385,47 @@ class Store:
         with self._transaction(write=True) as conn:
             return runs.delete(conn, owner, run_id)
 
+    # -- presets (chatlab.storage.presets) ---------------------------------------------
+
+    def save_preset(self, owner: str, preset: Preset) -> Preset:
+        """Store a preset under its name (replacing one called that); returns it with its id."""
+        with self._transaction(write=True) as conn:
+            return presets.save(conn, owner, preset)
+
+    def list_presets(self, owner: str) -> list[Preset]:
+        """The owner's own presets, by name."""
+        with self._transaction(write=False) as conn:
+            return presets.listing(conn, owner)
+
+    def rename_preset(self, owner: str, preset_id: str, name: str) -> bool:
+        """Rename a preset; False if the owner has none by that id (``PresetError`` if taken)."""
+        with self._transaction(write=True) as conn:
+            return presets.rename(conn, owner, preset_id, name)
+
+    def delete_preset(self, owner: str, preset_id: str) -> bool:
+        """Delete a preset; False if the owner has none by that id."""
+        with self._transaction(write=True) as conn:
+            return presets.delete(conn, owner, preset_id)
+
+    def import_presets(self, owner: str, data: object) -> list[Preset]:
+        """Add the presets of a presets file (parsed, or its text/bytes); returns them stored.
+
+        The whole file is checked first; on any problem ``InvalidImport`` says what is
+        wrong and nothing is written. A name the owner has already gets the file's settings.
+        """
+        try:
+            parsed = parse_presets(data)
+        except InvalidDocument as exc:
+            raise InvalidImport(exc.message, exc.action, retryable=False) from exc
+        with self._transaction(write=True) as conn:
+            return [presets.save(conn, owner, preset) for preset in parsed]
+
     # -- plumbing ----------------------------------------------------------------------
 
     def _load(
         self, owner: str, conversation_id: str, *, with_requests: bool = False
-    ) -> tuple[Row[Any], list[Row[Any]]] | None:
-        """The conversation's row and its message rows (oldest first), or None."""
+    ) -> tuple[Row[Any], list[Row[Any]], dict[str, tuple[Attachment, ...]]] | None:
+        """The conversation's row, its message rows (oldest first) and their files, or None."""
         c = conversations.c
         head_query = sa.select(conversations).where(c.id == conversation_id, c.owner == owner)
         query = _messages_of(conversation_id, with_request=with_requests)
@@ -387,7 +434,8 @@ class Store:
             if head is None:
                 return None
             found = conn.execute(query).all()
-        return head, list(found)
+            files = attached.of_conversation(conn, conversation_id)
+        return head, list(found), files
 
     def load_request(
         self, owner: str, conversation_id: str, message_id: str
@@ -406,6 +454,27 @@ class Store:
         with self._transaction(write=False) as conn:
             row = conn.execute(query).one_or_none()
         return None if row is None else rows.message_from(row).request
+
+    def load_token_logprobs(
+        self, owner: str, conversation_id: str, message_id: str
+    ) -> tuple[TokenLogprob, ...]:
+        """A stored reply's tokens with their probabilities; () when none were kept."""
+        m = messages.c
+        query = (
+            sa.select(sa.cast(m.token_logprobs, sa.Text))  # text: bad JSON cannot fail the query
+            .join(conversations, conversations.c.id == m.conversation_id)
+            .where(
+                m.id == message_id,
+                m.conversation_id == conversation_id,
+                conversations.c.owner == owner,
+            )
+        )
+        with self._transaction(write=False) as conn:
+            raw = conn.execute(query).scalar_one_or_none()
+        try:
+            return logprobs_from(json.loads(raw)) if isinstance(raw, str) else ()
+        except (ValueError, RecursionError):
+            return ()
 
     def _folded(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         """``column`` case-folded for all of Unicode, as the backend best can."""
@@ -569,10 +638,10 @@ def _upsert(conn: Connection, row: dict[str, Any]) -> int:
         index_elements=[messages.c.id],
         set_={
             name: (
-                # A message loaded without its request (see rows.readable_columns) and
-                # saved again keeps the stored one.
+                # A message loaded without its request or tokens (see
+                # rows.readable_columns) and saved again keeps the stored ones.
                 sa.func.coalesce(new.excluded[name], messages.c[name])
-                if name == "request"
+                if name in ("request", "token_logprobs")
                 else new.excluded[name]
             )
             for name in MUTABLE

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections.abc import Callable
+from typing import Any
 
+import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -69,6 +72,41 @@ def plant(at: AppTest, messages: list[ChatMessage]) -> None:
 def kept(at: AppTest) -> list[tuple[str, str]]:
     """(role, content) of the shown path of the conversation held in the session."""
     return [(m.role, m.content) for m in chat_state(at).conversation.path()]
+
+
+# Streamlit's OIDC settings (st.login): with them, every page asks who you are first.
+AUTH = {
+    "redirect_uri": "http://localhost:8501/oauth2callback",
+    "cookie_secret": "test-cookie-secret",
+    "client_id": "chatlab",
+    "client_secret": "secret",
+    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
+}
+
+
+def signed_in(make_app: AppFactory, name: str | None) -> AppTest:
+    """A new session with sign-in on, as ``name`` (None: nobody has signed in yet)."""
+    at = make_app()
+    at.secrets["auth"] = AUTH
+    at.user = (
+        {"is_logged_in": True, "iss": "http://idp", "sub": name, "email": f"{name}@x", "name": name}
+        if name
+        else {"is_logged_in": False}
+    )
+    return at
+
+
+def charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Every Altair chart: its Vega-Lite spec and the rows it draws (Streamlit sends Arrow)."""
+    found = []
+    for element in at.get("vega_lite_chart"):
+        rows = [
+            row
+            for dataset in element.proto.datasets
+            for row in pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+        ]
+        found.append((json.loads(element.proto.spec), rows))
+    return found
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:

@@ -3,17 +3,27 @@ charted, stored and reopened, and a result becomes a conversation."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from chatlab.sweep import Sweep
+from chatlab.deadline import Watch
+from chatlab.messages import ChatSettings
+from chatlab.storage.runs import run_from, run_json
+from chatlab.stream import ReplyStream
+from chatlab.sweep import Cell, Grid, State, Sweep, new_run
+from components import compare_view
+from components.compare_results import csv_text, results_rows
 from components.session import ChatState
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, chat_state, click
+from tests.app.conftest import AppFactory, charts, chat_state, click, wait_until
 
 COMPARE_PAGE = "pages/compare.py"
 PROMPT = "Name a colour."
@@ -135,19 +145,6 @@ def test_the_table_and_charts_are_built_from_the_results(
     assert len(times) == 1 and len(times[0]) == 4
 
 
-def charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Every Altair chart: its Vega-Lite spec and the rows it draws (Streamlit sends Arrow)."""
-    found = []
-    for element in at.get("vega_lite_chart"):
-        rows = [
-            row
-            for dataset in element.proto.datasets
-            for row in pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
-        ]
-        found.append((json.loads(element.proto.spec), rows))
-    return found
-
-
 def test_a_stored_run_reopens_after_a_restart(make_app: AppFactory, fake: FakeOpenAI) -> None:
     at = run_sweep(open_compare(make_app), temperatures="0.2", samples=2)
     live = state(at).compare
@@ -197,3 +194,70 @@ def test_a_bad_value_is_refused_before_anything_is_sent(
     (error,) = at.error
     assert "hot" in error.value and "is not a number" in error.value
     assert fake.chat_requests == []
+
+
+def test_the_exports_hold_every_result(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    at = run_sweep(open_compare(make_app), temperatures="0, 1", samples=1)
+    live = state(at).compare
+    assert isinstance(live, Sweep)
+    run = live.snapshot()
+    rows = list(csv.DictReader(io.StringIO(csv_text(results_rows(run)))))
+    assert [(r["temperature"], r["output"], r["state"]) for r in rows] == [
+        ("0.0", f"Echo: {PROMPT}", "done"),
+        ("1.0", f"Echo: {PROMPT}", "done"),
+    ]
+    exported = run_from(json.loads(json.dumps(run_json(run))))
+    assert [r.text for r in exported.results] == [f"Echo: {PROMPT}"] * 2
+    assert len(at.get("download_button")) == 2
+
+
+def test_a_deleted_run_leaves_the_list(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    at = run_sweep(open_compare(make_app), temperatures="0.2", samples=1)
+    assert any(b.key and b.key.startswith("compare_open_") for b in at.button)
+    at = click(at, "Delete this run")
+    assert not at.exception
+    assert state(at).compare is None
+    assert not any(b.key and b.key.startswith("compare_open_") for b in at.button)
+    assert "No runs yet." in [c.value for c in at.caption]
+
+
+def gated_sweep(gate: threading.Event) -> Sweep:
+    """A one-cell sweep whose reply waits at ``gate``."""
+
+    def start(cell: Cell, watch: Watch) -> ReplyStream:
+        def chunks() -> Iterator[dict[str, Any]]:
+            gate.wait(5)
+            yield {"choices": [{"delta": {"content": "late"}, "finish_reason": "stop"}]}
+
+        return ReplyStream(_Closable(chunks()), model="m", prompt_tokens=1, started=0.0)
+
+    grid = Grid(ChatSettings(model="m"), samples=1)
+    return Sweep(new_run(grid, PROMPT, []), start)
+
+
+class _Closable:
+    def __init__(self, items: Iterator[dict[str, Any]]) -> None:
+        self.items = items
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return self.items
+
+    def close(self) -> None:
+        pass
+
+
+def test_streamlits_own_stop_stops_the_sweep_but_a_rerun_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(compare_view, "RERUN_GRACE", 0.05)
+    gate = threading.Event()
+    held = ChatState()
+    rerun, stopped = gated_sweep(gate), gated_sweep(gate)
+    compare_view._stop_unless_rerun(rerun, held, held.page_runs)
+    held.page_runs += 1  # the next run began: a rerun or another page
+    compare_view._stop_unless_rerun(stopped, held, held.page_runs)  # no run follows
+    wait_until(lambda: stopped.snapshot().stopped)
+    assert not rerun.snapshot().stopped  # runs on
+    gate.set()
+    assert rerun.wait(5) and [r.text for r in rerun.results()] == ["late"]
+    assert stopped.wait(5) and [r.state for r in stopped.results()] == [State.STOPPED]

@@ -13,7 +13,7 @@ from chatlab.markdown import plain
 from chatlab.storage import Store
 from components.conversations import UNTITLED
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, click, send, shown, wait_until
+from tests.app.conftest import AppFactory, click, send, shown, signed_in, wait_until
 
 
 @pytest.fixture
@@ -135,33 +135,11 @@ def test_bad_import_is_refused_and_writes_nothing(
     assert len(store.list_conversations("local")) == before
 
 
-AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "test-cookie-secret",
-    "client_id": "chatlab",
-    "client_secret": "secret",
-    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-}
-
-
 def test_with_auth_each_user_sees_only_their_conversations(
     make_app: AppFactory, fake: FakeOpenAI
 ) -> None:
     def as_user(name: str | None) -> AppTest:
-        at = make_app()
-        at.secrets["auth"] = AUTH
-        at.user = (
-            {
-                "is_logged_in": True,
-                "iss": "http://idp",
-                "sub": name,
-                "email": f"{name}@x",
-                "name": name,
-            }
-            if name
-            else {"is_logged_in": False}
-        )
-        return at
+        return signed_in(make_app, name)
 
     anonymous = as_user(None).run()
     assert [b.label for b in anonymous.button] == ["Sign in"]

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, date, datetime
-from typing import Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
@@ -15,16 +12,9 @@ from chatlab.messages import ChatMessage, ReplyStats, Usage
 from chatlab.storage import Store
 from components.account import LOCAL_OWNER
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, send
+from tests.app.conftest import AppFactory, charts, send, signed_in
 
 USAGE_PAGE = "pages/usage.py"
-AUTH = {
-    "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "test-cookie-secret",
-    "client_id": "chatlab",
-    "client_secret": "secret",
-    "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
-}
 
 
 def open_usage(at: AppTest) -> AppTest:
@@ -40,24 +30,8 @@ def captions(at: AppTest) -> list[str]:
     return [c.value for c in at.caption]
 
 
-def charts(at: AppTest) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Every Altair chart: its Vega-Lite spec and the rows it draws (Streamlit sends Arrow)."""
-    found = []
-    for element in at.get("vega_lite_chart"):
-        rows = [
-            row
-            for dataset in element.proto.datasets
-            for row in pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
-        ]
-        found.append((json.loads(element.proto.spec), rows))
-    return found
-
-
 def as_user(make_app: AppFactory, name: str) -> AppTest:
-    at = make_app()
-    at.secrets["auth"] = AUTH
-    at.user = {"is_logged_in": True, "iss": "http://idp", "sub": name, "name": name}
-    return at
+    return signed_in(make_app, name)
 
 
 def test_usage_page_opens_with_no_data(make_app: AppFactory) -> None:

@@ -94,7 +94,14 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str, declare
     built, wanted = _shape(database_url), _shape(declared_url)
 
     assert built == wanted
-    assert set(wanted) == {"conversations", "messages", "compare_runs"}
+    assert set(wanted) == {
+        "conversations",
+        "messages",
+        "compare_runs",
+        "presets",
+        "attachments",
+        "message_attachments",
+    }
     assert wanted["conversations"]["columns"]["version"][:2] == ("Integer", False)
     assert len(wanted["messages"]["indexes"]) == 2
 
@@ -129,7 +136,7 @@ _MESSAGE_COLUMNS = (
     " role TEXT NOT NULL, content TEXT NOT NULL, status TEXT NOT NULL,"
     " created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,"
     " settings JSON, stats JSON, notices JSON NOT NULL, request JSON,"
-    " reasoning TEXT NOT NULL DEFAULT ''"
+    " reasoning TEXT NOT NULL DEFAULT '', token_logprobs JSON"
 )
 
 

@@ -247,6 +247,8 @@ def test_telemetry_out_of_bounds_is_stored_as_unknown() -> None:
         "presence_penalty": None,
         "frequency_penalty": None,
         "reasoning_effort": None,
+        "logprobs": False,
+        "top_logprobs": None,
     }
     json.dumps([kept, settings_json(ChatSettings("m"))], allow_nan=False)
 

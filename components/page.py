@@ -1,0 +1,40 @@
+"""What every page does first: configuration, the session, the sign-in gate, the store.
+
+Each page calls ``prepare()`` as its first line rather than relying on ``app.py`` having
+run: while ``pages/`` exists next to ``app.py``, a fresh process's first request for a
+page's URL (a tab left open across a restart) runs that page alone, in Streamlit's old
+pages-folder mode, without ``app.py``. Called once per run, it is cheap: the environment
+and the store are loaded once per process, the session's state once per session.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab import config
+from chatlab.markdown import plain
+from chatlab.storage import Store
+from components import account, conversations, session
+
+
+def prepare() -> tuple[Store | None, str]:
+    """Set up this run (signing in first, if sign-in is on); the store and the owner."""
+    config.load_env_file()
+    session.init(config.default_model(session.secrets()))
+    owner = account.current_owner()
+    if owner is None:
+        account.render_login()
+        st.stop()
+    store = conversations.open_store()
+    session.set_page_context(owner, store)
+    return store, owner
+
+
+def show_notices() -> None:
+    """One-off messages (a save that failed, a preset applied) as toasts.
+
+    Pages call it before drawing the sidebar, so the settings panel (a fragment) can ask
+    for a full run when a callback of its own left a message to show.
+    """
+    for note in session.take_notices():
+        st.toast(plain(note), icon=":material/info:")

@@ -1,0 +1,105 @@
+"""The Probabilities toggle: what it asks for, and the reply shown token by token (issue 8)."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from chatlab.logprobs import NO_LOGPROBS
+from chatlab.markdown import plain
+from chatlab.messages import ChatMessage
+from components import session
+from components.probabilities_view import REWEIGHT_NOTE
+from testing.fake_openai import Dialect, FakeOpenAI, Reply, fake_logprob
+from tests.app.conftest import AppFactory, chat_state, send
+from tests.app.test_compare_page import COMPARE_PAGE, run_sweep
+
+
+def _captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def _reply(at: AppTest) -> ChatMessage:
+    leaf = chat_state(at).conversation.leaf
+    assert leaf is not None and leaf.role == "assistant"
+    return leaf
+
+
+def _probabilities_on(at: AppTest, top: int) -> None:
+    at.toggle(key=session.LOGPROBS).set_value(True).run()
+    at.number_input(key=session.TOP_LOGPROBS).set_value(top).run()
+
+
+def test_probabilities_are_asked_for_only_when_switched_on(app: AppTest, fake: FakeOpenAI) -> None:
+    send(app, "first")
+    assert not {"logprobs", "top_logprobs"} & set(fake.last_chat_body or {})
+    _probabilities_on(app, 3)
+    fake.enqueue(Reply(text="Hello there"))
+    send(app, "second")
+    body = fake.last_chat_body or {}
+    assert (body.get("logprobs"), body.get("top_logprobs")) == (True, 3)
+    mean = (fake_logprob("Hello") + fake_logprob(" there")) / 2
+    assert f"mean logprob \u2212{-mean:.2f} · perplexity" in _captions(app)
+    assert not app.exception and not app.error
+
+
+def test_the_view_lists_tokens_and_reweights_a_chosen_tokens_alternatives(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    _probabilities_on(app, 3)
+    fake.enqueue(Reply(text="Hello there"))
+    send(app, "hi")
+    reply = _reply(app)
+    app.session_state[f"probabilities-{reply.id}"] = True  # open the popover
+    app.run()
+    table = app.dataframe[0].value
+    assert list(table["token"]) == ["Hello", "␣there"]
+    assert "␣there~1" in table["alternatives"][1] and "␣there~2" in table["alternatives"][1]
+    picker = app.selectbox(key=f"probabilities-token-{reply.id}")
+    assert picker.options == ["1: Hello", "2: ␣there"]
+    picker.select_index(1).run()
+    assert REWEIGHT_NOTE.format(k=3) in _captions(app)
+    assert not app.exception
+
+
+def test_a_server_ignoring_probabilities_gets_a_note_not_an_error(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    fake.dialect = Dialect(logprobs=False)
+    _probabilities_on(app, 5)
+    fake.enqueue(Reply(text="no numbers here"))
+    send(app, "hi")
+    assert plain(NO_LOGPROBS) in _captions(app)
+    assert _reply(app).content == "no numbers here" and _reply(app).token_logprobs == ()
+    assert not app.exception and not app.error
+    assert "mean logprob" not in _captions(app)
+
+
+def test_a_sweep_with_probabilities_on_fills_the_mean_logprob_column(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    _probabilities_on(app, 2)
+    fake.enqueue(Reply(text="red"), Reply(text="blue"))
+    at = run_sweep(app.switch_page(COMPARE_PAGE).run(), temperatures="0", samples=2, at_once=1)
+    table = at.dataframe[0].value
+    assert sorted(table["mean logprob"]) == sorted([fake_logprob("red"), fake_logprob("blue")])
+    assert all(body.get("top_logprobs") == 2 for body in (r.body for r in fake.chat_requests))
+
+
+def test_the_probabilities_of_a_stored_reply_are_read_when_opened_after_a_reload(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    _probabilities_on(at, 2)
+    fake.enqueue(Reply(text="Hello there"))
+    send(at, "hi")
+    reply = _reply(at)
+
+    again = make_app()
+    again.query_params["c"] = at.query_params["c"]
+    again.run()
+    assert _reply(again).token_logprobs == ()  # not read when the conversation opens
+    again.session_state[f"probabilities-{reply.id}"] = True
+    again.run()
+    assert list(again.dataframe[0].value["token"]) == ["Hello", "␣there"]
+    assert "mean logprob" in _captions(again)
+    assert not again.exception
