@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 8501
 
-.PHONY: run test test-real lint format bench clean
+.PHONY: run serve test test-real lint format bench clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chat Lab needs Python 3.11 or newer")'
@@ -22,6 +22,13 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py --server.port $(PORT)
+
+# N app processes behind HAProxy (apt-get install haproxy) on one database, at PORT:
+#   make serve WORKERS=4 PORT=8501 [HOST=0.0.0.0]
+WORKERS ?= 2
+HOST    ?= 127.0.0.1
+serve: $(VENV)/.runtime
+	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --host $(HOST)
 
 test: $(VENV)/.dev
 	$(PY) -m pytest $(PYTEST_ARGS)
