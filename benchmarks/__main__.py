@@ -11,6 +11,10 @@ so the numbers mean the same on a fast or a slow machine.
    window drawn on each rerun): what the history beyond the window costs.
 4. text: linear time of every text transformation (benchmarks/text.py).
 5. sweep: a 3 x 3 compare sweep's wall time vs its slowest cell's own (benchmarks/sweep.py).
+6. browser: Chat Lab vs a bare Streamlit page in Chromium: first token, long replies,
+   start-up (benchmarks/browser.py).
+7. balancer: 50 sessions at once through HAProxy with 1, 2 and 4 app processes
+   (benchmarks/balancer.py; skipped without HAProxy).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import sweep, text  # noqa: E402
+from benchmarks import balancer, browser, sweep, text  # noqa: E402
 from chatlab.client import make_client, start_reply  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
@@ -125,6 +129,8 @@ def main() -> None:
     text.main()
     sweep.main()
     load.main()
+    balancer.main()
+    browser.main()
 
 
 if __name__ == "__main__":
