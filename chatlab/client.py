@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx2
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from chatlab import config
 from chatlab.config import Endpoint, Timeouts
@@ -208,10 +209,7 @@ def start_reply(
         try:
             with watch.active():
                 body = request_options(settings, messages, quirks)
-                chunks = _checked(
-                    client.chat.completions.create(**body, extra_headers=_auth(client)),
-                    max_chars or config.max_reply_chars(),
-                )
+                chunks = _checked(_send(client, body), max_chars or config.max_reply_chars())
         except openai.BadRequestError as exc:
             adjusted = quirks.adjusted_for(exc)
             if adjusted is None:
@@ -242,6 +240,26 @@ def _failed(exc: Exception, watch: Watch, timeouts: Timeouts, model: str) -> Cha
     if watch.expired:
         return stalled(timeouts.read)
     return to_chat_error(exc, model=model)
+
+
+def _send(client: openai.OpenAI, body: dict[str, Any]) -> ChunkStream:
+    """POST the body as built, streaming.
+
+    ``chat.completions.create`` first walks every message through the SDK's type-driven
+    transforms, which costs about 0.3 s per request at 3,000 messages (measured with a
+    sampling profiler) for a body that needs none: it is plain JSON already. The client's
+    ``post`` (the SDK's documented way to reach any endpoint) sends it as it is, with the
+    same auth, retries, timeouts and stream parsing.
+    """
+    stream: ChunkStream = client.post(
+        "/chat/completions",
+        body=body,
+        cast_to=ChatCompletion,
+        stream=True,
+        stream_cls=openai.Stream[ChatCompletionChunk],
+        options={"headers": _auth(client), "security": {"bearer_auth": True}},
+    )
+    return stream
 
 
 def _checked(chunks: ChunkStream, max_chars: int) -> ChunkStream:
