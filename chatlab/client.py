@@ -26,7 +26,7 @@ import openai
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from chatlab import config
-from chatlab.config import Endpoint, Timeouts
+from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
 from chatlab.deadline import Watch, watch_client
 from chatlab.errors import (
     ChatError,
@@ -41,7 +41,6 @@ from chatlab.messages import ChatSettings
 from chatlab.stream import ChunkStream, Clock, ReplyStream, field, short_name
 from chatlab.tokens import estimate_prompt_tokens
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 JSON_SLACK = 1_000_000  # bytes a completion object holds besides its text
 TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slider has no effect."
 MAX_TOKENS_IGNORED = (

@@ -18,6 +18,7 @@ from typing import Literal
 
 from dotenv import load_dotenv
 
+OPENAI_BASE_URL = "https://api.openai.com/v1"  # where requests go when no base URL is set
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 KeySource = Literal["sidebar", "secrets", "environment", "none"]

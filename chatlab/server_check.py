@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 import httpx2
 
-from chatlab.config import Endpoint
-from chatlab.servers import OPENAI_BASE_URL, context_window, display_name, list_server_models
+from chatlab.config import OPENAI_BASE_URL, Endpoint
+from chatlab.servers import context_window, display_name, list_server_models
 
 Status = Literal["yes", "no", "unknown"]
 SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}

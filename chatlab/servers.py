@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx2
 
+from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch, watch_client
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
 LOCALHOST = "127.0.0.1"
 # Each family's default port; discovery reports the kind the answer shows, else this one.
 DEFAULT_PORTS: Mapping[int, str] = {

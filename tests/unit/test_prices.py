@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from chatlab.client import make_client, start_reply
-from chatlab.config import Endpoint, Timeouts
+from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
 from chatlab.messages import ChatSettings, ReplyStats, Usage
 from chatlab.stream import ReplyStream
 from chatlab.tokens import price_usd
@@ -19,7 +19,7 @@ from components.history import telemetry_line
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.conftest import ROOT
 
-OPENAI = "https://api.openai.com/v1/"
+OPENAI = OPENAI_BASE_URL + "/"
 MILLION = 1_000_000
 
 
@@ -98,7 +98,8 @@ import sys, threading
 events = []
 sys.addaudithook(lambda event, args: events.append(event) if event.startswith("socket.") else None)
 from chatlab.tokens import price_usd
-cost = price_usd("gpt-4o", base_url="https://api.openai.com/v1", prompt_tokens=5,
+from chatlab.config import OPENAI_BASE_URL
+cost = price_usd("gpt-4o", base_url=OPENAI_BASE_URL, prompt_tokens=5,
                  completion_tokens=5)
 assert cost is not None and cost > 0, cost
 assert threading.active_count() == 1, threading.enumerate()

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from chatlab.client import Quirks, request_options
+from chatlab.config import OPENAI_BASE_URL
 from chatlab.messages import ChatSettings
 from chatlab.snippet import public_url, python_snippet, request_json
 from testing.fake_openai import FakeOpenAI, Reply
@@ -101,7 +102,7 @@ def test_the_snippet_never_holds_a_key_or_a_secret_from_the_url() -> None:
 
 
 def test_openai_itself_needs_no_base_url() -> None:
-    for url in (None, "", "https://api.openai.com/v1"):
+    for url in (None, "", OPENAI_BASE_URL):
         snippet = python_snippet(_body("hi"), url)
         assert "client = OpenAI()" in snippet
         assert "base_url" not in snippet
