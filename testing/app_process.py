@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from testing.fake_openai import HOST, unused_port
+from deploy.serve import WORKER_HOST as HOST
+from deploy.serve import answers_ok, worker_command
+from deploy.serve import stop as stop  # re-exported: the tests stop what they start
+from testing.fake_openai import unused_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_TIMEOUT = 60.0
-STOP_TIMEOUT = 10.0
 
 
 class AppDidNotStart(RuntimeError):
@@ -86,27 +86,12 @@ def start(
     ``.streamlit/secrets.toml``.
     """
     port = port or unused_port()
+    # The command a deployed worker runs (no file watcher: a source file saved mid-run
+    # would drop modules under running sessions), reading no developer's secrets.
     command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        HOST,
-        "--browser.gatherUsageStats",
-        "false",
+        *worker_command(port),
         "--secrets.files",
         str(secrets_file or scratch / "no-secrets.toml"),
-        # As deployed: no reloading. A source file saved mid-run (an editor, a checkout)
-        # makes the watcher drop modules from sys.modules while other sessions' runs
-        # import them, failing those runs with KeyError: 'chatlab'.
-        "--server.fileWatcherType",
-        "none",
     ]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
@@ -134,29 +119,9 @@ def _wait_until_healthy(app: AppProcess) -> None:
             raise AppDidNotStart(
                 f"app {app.name!r} exited with {app.process.returncode}:\n{app.log()}"
             )
-        if _answers_ok(health):
+        if answers_ok(health):
             return
         time.sleep(0.1)  # polling a process that is starting up
     raise AppDidNotStart(
         f"app {app.name!r} not healthy after {STARTUP_TIMEOUT:.0f} s:\n{app.log()}"
     )
-
-
-def _answers_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.read().strip() == b"ok")
-    except OSError:
-        return False
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate, then kill if it does not stop in time."""
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=STOP_TIMEOUT)
