@@ -33,6 +33,8 @@ class BackgroundReply:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = threading.Event()
         self._lock = threading.Lock()
+        self._claimed = False
+        self._answered = threading.Event()  # the server's headers are in, or it failed
         self.stream: ReplyStream | None = None
         self.error: ChatError | None = None
         self._thread = threading.Thread(target=self._run, name="chatlab-reply", daemon=True)
@@ -61,6 +63,25 @@ class BackgroundReply:
         if stream is not None:
             stream.close()
 
+    def wait_answered(self, timeout: float) -> bool:
+        """Wait until the server has answered the request (or it failed); True if it did.
+
+        A caller with other Python work to do waits here first, so that work does not
+        hold the GIL while the worker is getting the request out.
+        """
+        return self._answered.wait(timeout)
+
+    def claim(self) -> bool:
+        """True for the first caller only: the one who draws and settles this reply.
+
+        The page that sent the request claims it when it starts drawing; a newer run
+        that finds it unclaimed (its run was interrupted before drawing) claims it to
+        settle what arrived. Safe from any thread.
+        """
+        with self._lock:
+            first, self._claimed = not self._claimed, True
+        return first
+
     @property
     def closed(self) -> bool:
         return self._closed.is_set()
@@ -76,6 +97,7 @@ class BackgroundReply:
             with self._lock:
                 self.stream = stream
                 closed = self._closed.is_set()
+            self._answered.set()
             if closed:  # stopped while waiting for the server: hang up at once
                 stream.close()
                 return
@@ -88,4 +110,5 @@ class BackgroundReply:
         except Exception as exc:  # anything else is a bug in a lower layer: explain it
             self.error = None if self._closed.is_set() else to_chat_error(exc)
         finally:
+            self._answered.set()
             self._queue.put(_END)

@@ -85,8 +85,21 @@ def render_message_tools(
 
 
 def _more(message: ChatMessage) -> None:
-    """Copying and deleting, out of the way in a small menu."""
-    with st.popover("More", icon=":material/more_horiz:", type="tertiary"):
+    """Copying and deleting, out of the way in a small menu.
+
+    Its content is drawn only while it is open (``on_change="rerun"``): under each of the
+    messages on screen it would be three more elements on every run.
+    """
+    menu = st.popover(
+        "More",
+        icon=":material/more_horiz:",
+        type="tertiary",
+        key=f"{session.MORE_MENU}-{message.id}",
+        on_change="rerun",
+    )
+    if not menu.open:
+        return
+    with menu:
         verb = "Sent" if message.role == "user" else "Written"
         st.caption(f"{verb} {message.created_at:%Y-%m-%d %H:%M:%S} UTC")
         st.button(

@@ -21,7 +21,7 @@ from chatlab.logprobs import TokenLogprob
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.storage import ConversationNotFound, StorageError, Store
-from components import session, usage_view
+from components import session, totals
 
 T = TypeVar("T")
 URL_PARAM = "c"
@@ -251,8 +251,8 @@ def render_actions(store: Store, owner: str) -> None:
             on_change=_rename,
             args=(store, owner, summary.id),
         )
-        if totals := usage_view.conversation_totals(session.conversation()):
-            st.caption(totals)
+        if used := totals.conversation_totals(session.conversation()):
+            st.caption(used)
         left, right = st.columns(2)
         left.download_button(
             "Markdown",

@@ -3,13 +3,16 @@
 Drawn only while the popover is open (``on_change="rerun"``), like the request viewer: a
 long reply has thousands of tokens. Tokens are model output, so they go into a table and a
 chart (drawn as text by the browser), never into Markdown.
+
+Altair is imported when a popover opens, not with the chat page: it costs about 0.2 s
+of a fresh process's first page, and most replies come without probabilities.
 """
 
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import altair as alt
 import streamlit as st
 
 from chatlab.logprobs import (
@@ -21,6 +24,9 @@ from chatlab.logprobs import (
 )
 from chatlab.messages import ChatMessage
 from components import conversations
+
+if TYPE_CHECKING:
+    import altair as alt
 
 LABEL = "Probabilities"
 NOT_KEPT = "This reply's token probabilities were not kept."
@@ -93,6 +99,8 @@ def _percent(logprob: float) -> str:
 
 def _token_map(tokens: tuple[TokenLogprob, ...]) -> alt.LayerChart:
     """The reply as a grid of tokens, each cell shaded by its probability."""
+    import altair as alt  # here, not at the top: see the module docstring
+
     rows = [
         {
             "row": i // TOKENS_PER_ROW,
@@ -133,6 +141,8 @@ def _reweighting(message_id: str, tokens: tuple[TokenLogprob, ...]) -> None:
         st.caption("The server sent fewer than two alternatives for this token.")
         return
     rows = reweighting_rows(chosen)
+    import altair as alt  # here, not at the top: see the module docstring
+
     chart = (
         alt.Chart(alt.InlineData(values=rows))
         .mark_bar()

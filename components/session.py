@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import streamlit as st
 
@@ -27,8 +27,15 @@ from chatlab.messages import REASONING_EFFORTS, ChatSettings, Status, stop_seque
 from chatlab.server_check import ServerReport
 from chatlab.storage import Store
 from chatlab.sweep import Run, Sweep
+from chatlab.turns import Plan
 
-HISTORY_PAGE = 50
+if TYPE_CHECKING:
+    from components.conversations import Keeper
+
+# Messages drawn when a conversation opens: every run redraws each with its tools (about
+# six elements), and the browser's work for them is what the next first token waits on.
+HISTORY_FIRST = 20
+HISTORY_PAGE = 50  # added by each "Show earlier messages"
 LIST_PAGE = 20
 SECRET_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
 
@@ -75,6 +82,7 @@ _STATE = "chatlab"
 
 ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
 EDIT_INPUT = "edit_text"  # the edit box of the message being edited
+MORE_MENU = "more"  # + "-<message id>": whether that message's More menu is open
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,7 @@ class ChatState:
     action: Action | None = None
     typed_key: str | None = None
     quirks: dict[str, Quirks] = field(default_factory=dict)
-    history_shown: int = HISTORY_PAGE
+    history_shown: int = HISTORY_FIRST
     private_cache: dict[Any, Any] = field(default_factory=dict)
     url_read: bool = False
     confirm_delete: bool = False
@@ -103,9 +111,10 @@ class ChatState:
     # Messages for the user from anything that failed quietly (a save, a load), shown once.
     # A plain list the store-writing code appends to: it must not touch session state.
     problems: list[str] = field(default_factory=list)
-    # The reply being streamed, and the lock its run holds until the reply is saved: a
-    # newer run (a second click on Continue) waits for it instead of racing it.
-    in_flight: BackgroundReply | None = None
+    # The reply whose request is out, and the lock its run holds while drawing it until
+    # it is saved: a newer run (a second click on Continue) waits for it instead of
+    # racing it.
+    in_flight: Started | None = None
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
     owner: str = ""
     store: Store | None = None
@@ -120,6 +129,16 @@ class ChatState:
     # stopped) or a stored run reopened.
     compare: Sweep | Run | None = None
     page_runs: int = 0  # full runs of any page so far (a stopped run may be a rerun)
+
+
+@dataclass
+class Started:
+    """A turn whose request was sent first thing in its run, before the page was drawn."""
+
+    plan: Plan
+    worker: BackgroundReply
+    keeper: Keeper
+    learnt: list[Quirks] = field(default_factory=list)  # what the server turned out to need
 
 
 def init(default_model: str) -> None:
@@ -203,7 +222,7 @@ def open_conversation(opened: Conversation) -> None:
     if made:  # the conversation goes on as it was last made
         apply_settings(made[-1])
     current.error = None
-    current.history_shown = HISTORY_PAGE
+    current.history_shown = HISTORY_FIRST
     current.confirm_delete = False
 
 

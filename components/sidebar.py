@@ -77,8 +77,8 @@ NO_EFFECT = "No effect with this model: the server rejected it."
 MAX_SEED = 2**31 - 1  # a seed every server takes (some keep it in 32 bits)
 
 
-def endpoint_panel() -> Endpoint:
-    """Key and base-URL inputs, and New chat; returns the endpoint to use."""
+def endpoint() -> Endpoint:
+    """The endpoint the sidebar's inputs (or the configuration) name; draws nothing."""
     # Full runs only (this is not in the fragment): pinning on the settings fragment's own
     # reruns would send a slider's previous value back while the user is still moving it.
     session.pin(
@@ -89,7 +89,11 @@ def endpoint_panel() -> Endpoint:
         session.SYSTEM_PROMPT,
         *session.ADVANCED,
     )
-    endpoint = config.resolve_endpoint(session.sidebar_values(), session.secrets())
+    return config.resolve_endpoint(session.sidebar_values(), session.secrets())
+
+
+def endpoint_panel(endpoint: Endpoint) -> None:
+    """Key and base-URL inputs, and New chat."""
     with st.sidebar:
         st.button("New chat", icon=":material/add:", on_click=session.new_chat, width="stretch")
         # Open while there is nothing to talk to: the setup panel points here.
@@ -109,7 +113,6 @@ def endpoint_panel() -> Endpoint:
             found = render_server_check(endpoint, session.model(), current.server_report)
             if found is not None:
                 current.server_report = found
-    return endpoint
 
 
 def _key_input() -> None:

@@ -35,10 +35,16 @@ from components.reply import draw_stream
 
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
 SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
+HEAD_START = 0.05  # seconds the page waits for the request to be out before drawing on
 
 
-def take_turn(prompt: Prompt | None) -> Plan | None:
-    """Plan what the user asked for and store their message; None when nothing was asked."""
+def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
+    """Plan what the user asked for, store their message and send the request.
+
+    It runs before anything else is drawn, so the page draws itself while the server
+    thinks; ``stream`` then draws the reply. None when nothing was asked.
+    """
+    _settle_abandoned()
     action = session.take_action()
     if prompt is None and action is None:
         return None
@@ -62,28 +68,23 @@ def take_turn(prompt: Prompt | None) -> Plan | None:
     if plan is None:
         return None
     turns.begin(conversation, plan)
+    keeper = conversations.keeper()
     if plan.user is not None:
-        conversations.keeper().save(plan.user)  # stored before anything can fail
+        keeper.save(plan.user)  # stored before anything can fail
     current.error = None
+    if endpoint.usable:
+        current.in_flight = _send(endpoint, plan, keeper)
+        # Drawing the page now would hold the GIL while the worker builds and sends the
+        # request: let it get the request out first (servers answer with headers at once).
+        current.in_flight.worker.wait_answered(HEAD_START)
     return plan
 
 
-def _supersede() -> None:
-    """Close the reply still streaming in an older run and wait until it is saved."""
-    current = session.state()
-    if current.in_flight is not None:
-        current.in_flight.close()
-    if current.turn_lock.acquire(timeout=SUPERSEDE_WAIT):
-        current.turn_lock.release()
-
-
-def stream(endpoint: Endpoint, plan: Plan) -> None:
-    """Stream the planned reply, saving it as it grows and settling it however it ends."""
-    current = session.state()
+def _send(endpoint: Endpoint, plan: Plan, keeper: Keeper) -> session.Started:
+    """Send the request on a worker thread; its reply waits there to be drawn."""
     settings = plan.settings
-    keeper = conversations.keeper()
-    learnt: list[Quirks] = []
     client, known = model_client.client(endpoint), session.quirks(settings.model)
+    learnt: list[Quirks] = []
 
     def start(watch: Watch) -> ReplyStream:
         opened, quirks = start_reply(client, settings, plan.request, quirks=known, watch=watch)
@@ -91,20 +92,59 @@ def stream(endpoint: Endpoint, plan: Plan) -> None:
         plan.reply.request = opened.request  # saved with the reply, shown under it
         return opened
 
+    return session.Started(plan, BackgroundReply(start), keeper, learnt)
+
+
+def _supersede() -> None:
+    """Close the reply still streaming in an older run and wait until it is saved."""
+    current = session.state()
+    if current.in_flight is not None:
+        current.in_flight.worker.close()
+    _settle_abandoned()
+    if current.turn_lock.acquire(timeout=SUPERSEDE_WAIT):
+        current.turn_lock.release()
+
+
+def _settle_abandoned() -> None:
+    """A reply whose run ended before it began drawing (Stop, or a newer run, came in
+    that moment): hang up and keep what arrived, as a stopped reply would be kept."""
+    current = session.state()
+    started = current.in_flight
+    if started is None or not started.worker.claim():
+        return  # none, or its page is drawing it (and will settle it)
+    _settle(started, failed=False)
+    current.in_flight = None
+    _learn(current, started)
+
+
+def _learn(current: session.ChatState, started: session.Started) -> None:
+    """Keep what the server turned out to need (a plain object: safe after Stop)."""
+    if started.learnt:
+        current.quirks[started.plan.settings.model] = started.learnt[0]
+
+
+def stream(plan: Plan) -> None:
+    """Draw the reply to ``plan`` as it streams, saving it as it grows and settling it
+    however it ends."""
+    current = session.state()
+    started = current.in_flight
+    if started is None or started.plan is not plan:
+        return  # nothing was sent (no usable endpoint)
+    keeper = started.keeper
     slot = st.empty()  # emptied again if the reply ends with nothing to show
     with current.turn_lock, slot.container(), st.chat_message("assistant"):
-        worker = current.in_flight = BackgroundReply(start)
+        if not started.worker.claim():
+            return  # a newer run settled it already
         thinking = Thinking(st.container())
         failed = False
         try:
-            draw_stream(_saving(worker, plan, keeper, thinking), plan.prefix)
+            draw_stream(_saving(started.worker, plan, keeper, thinking), plan.prefix)
         except ChatError as err:
             failed, current.error = True, err
         finally:
-            kept = _settle(worker, plan, keeper, failed=failed)
+            kept = _settle(started, failed=failed)
             current.in_flight = None
-            if learnt:
-                current.quirks[settings.model] = learnt[0]
+            _learn(current, started)
         if kept:
             thinking.done(plan.reply.reasoning)
             render_footer(plan.reply)
@@ -178,12 +218,13 @@ def _saving(
             saved_at, saved_size = time.monotonic(), size
 
 
-def _settle(worker: BackgroundReply, plan: Plan, keeper: Keeper, *, failed: bool) -> bool:
+def _settle(started: session.Started, *, failed: bool) -> bool:
     """Record what arrived and how it ended, and save it; False if nothing arrived.
 
     Runs on Stop too, when Streamlit refuses ``st`` calls and session-state access:
     so it touches only plain objects and the store.
     """
+    worker, plan, keeper = started.worker, started.plan, started.keeper
     worker.close()
     opened = worker.stream
     kept = turns.settle(

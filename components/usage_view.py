@@ -19,8 +19,8 @@ import altair as alt
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlab.conversation import Conversation
-from chatlab.usage import DayUsage, Spread, Totals, UsageRecord, add_up
+from chatlab.usage import DayUsage, Spread, Totals, UsageRecord
+from components.totals import plural_replies, plural_requests, usd
 
 DEFAULT_DAYS = 30
 CHAT_PAGE = "pages/chat.py"
@@ -68,7 +68,7 @@ def render_skipped(skipped: int) -> None:
     """Say how many stored replies could not be read (they are left out, not guessed)."""
     if skipped:
         st.caption(
-            f":orange[{skipped:,} stored {_replies(skipped)} could not be read "
+            f":orange[{skipped:,} stored {plural_replies(skipped)} could not be read "
             "(edited by hand, or written by a broken server) and are left out.]"
         )
 
@@ -84,38 +84,16 @@ def render_totals(totals: Totals) -> None:
     if totals.unknown_cost_replies:
         st.caption(
             f"Cost unknown for {totals.unknown_cost_replies:,} of {totals.replies:,} "
-            f"{_replies(totals.replies)} ({totals.unknown_cost_requests:,} "
-            f"{_requests(totals.unknown_cost_requests)}: {COST_UNKNOWN_WHY}); "
+            f"{plural_replies(totals.replies)} ({totals.unknown_cost_requests:,} "
+            f"{plural_requests(totals.unknown_cost_requests)}: {COST_UNKNOWN_WHY}); "
             "the cost shown leaves them out."
         )
     if totals.estimated_replies:
+        estimated = totals.estimated_replies
         st.caption(
-            f"≈ Token counts of {totals.estimated_replies:,} {_replies(totals.estimated_replies)}"
+            f"≈ Token counts of {estimated:,} {plural_replies(estimated)}"
             " are estimated: the server sent none."
         )
-
-
-def conversation_totals(conversation: Conversation) -> str:
-    """The conversation's running totals (every branch's replies, as held in memory)."""
-    stats = [m.stats for m in conversation.messages.values() if m.stats is not None]
-    return totals_caption(add_up(stats))
-
-
-def totals_caption(totals: Totals) -> str:
-    """One line for a conversation's running totals; empty when it has no reply yet."""
-    if not totals.replies:
-        return ""
-    approx = "≈ " if totals.estimated_replies else ""
-    tokens = f"{approx}{totals.prompt_tokens:,} in / {approx}{totals.completion_tokens:,} out"
-    if not totals.cost_known:
-        cost = "cost unknown"
-    elif totals.unknown_cost_replies:
-        unknown = f"{totals.unknown_cost_replies} {_replies(totals.unknown_cost_replies)}"
-        cost = f"\\{usd(totals.cost_usd)} + cost unknown for {unknown}"
-    else:
-        cost = f"\\{usd(totals.cost_usd)}"  # escaped: Streamlit reads "$...$" as LaTeX
-    requests = f"{totals.requests} {_requests(totals.requests)}"
-    return f"Used so far: {requests} · {tokens} tokens · {cost}"
 
 
 def render_over_time(days: list[DayUsage]) -> None:
@@ -256,18 +234,3 @@ def render_slowest(records: list[UsageRecord], zone: tzinfo) -> None:
 def conversation_link(conversation_id: str) -> str:
     """The chat page's address for a conversation, relative to this app's own address."""
     return "./?c=" + quote(conversation_id, safe="")
-
-
-def usd(amount: float) -> str:
-    """``$0.000123``, ``$0.0123``, ``$12.34``."""
-    if amount >= 1:
-        return f"${amount:,.2f}"
-    return f"${amount:.4f}" if amount >= 0.01 else f"${amount:.6f}"
-
-
-def _replies(count: int) -> str:
-    return "reply" if count == 1 else "replies"
-
-
-def _requests(count: int) -> str:
-    return "request" if count == 1 else "requests"

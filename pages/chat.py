@@ -13,10 +13,12 @@ from components.setup_panel import render_setup
 store, owner = page.prepare()
 conversations.follow_url(store, owner)
 conversations.catch_up(store, owner)
-endpoint = sidebar.endpoint_panel()
+endpoint = sidebar.endpoint()
 prompt = read_prompt() if endpoint.usable else None
-# Planned before the sidebar is drawn, so its context budget counts the new message.
-plan = turn.take_turn(prompt)
+# The request leaves here, and the rest is drawn while the server thinks. (Planned before
+# the sidebar, so its context budget counts the new message.)
+plan = turn.take_turn(prompt, endpoint)
+sidebar.endpoint_panel(endpoint)
 conversations.sync_url()
 page.show_notices()
 with st.sidebar:
@@ -38,7 +40,7 @@ render_history(
     branches.tools_for(conversation, shown),
 )
 if plan is not None:
-    turn.stream(endpoint, plan)
+    turn.stream(plan)
 
 if (err := session.error()) is not None:
     render_error(err)

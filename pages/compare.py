@@ -11,7 +11,8 @@ from components.compare_form import render_form
 from components.setup_panel import render_setup
 
 store, owner = page.prepare()
-endpoint = sidebar.endpoint_panel()
+endpoint = sidebar.endpoint()
+sidebar.endpoint_panel(endpoint)
 page.show_notices()
 with st.sidebar:
     sidebar.settings_panel(endpoint)

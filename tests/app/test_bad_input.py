@@ -193,16 +193,16 @@ def test_lone_code_fence_does_not_swallow_later_messages(
 # -- a very long conversation --------------------------------------------------------------
 
 
-def test_three_thousand_messages_are_all_sent_but_only_fifty_drawn(
+def test_three_thousand_messages_are_all_sent_but_only_twenty_drawn(
     app: AppTest, fake: FakeOpenAI
 ) -> None:
     roles: list[Role] = ["user", "assistant"]
     plant(app, [ChatMessage(roles[i % 2], f"message {i}") for i in range(3000)])
     app.run()
     assert_calm(app)
-    assert len(app.chat_message) == 50
+    assert len(app.chat_message) == 20
     assert [b.label for b in app.button if "earlier" in b.label] == [
-        "Show earlier messages (2950 hidden)"
+        "Show earlier messages (2980 hidden)"
     ]
 
     send(app, "message 3000")
@@ -212,14 +212,14 @@ def test_three_thousand_messages_are_all_sent_but_only_fifty_drawn(
     sent = fake.last_chat_body["messages"]  # type: ignore[index]
     assert sent[0] == SYSTEM
     assert sent[1:] == [{"role": roles[i % 2], "content": f"message {i}"} for i in range(3001)]
-    # 50 from the history, the reply streamed under them
-    assert len(app.chat_message) == 51
+    # 20 from the history, the reply streamed under them
+    assert len(app.chat_message) == 21
     assert bubbles(app)[-2:] == [("user", "message 3000"), ("assistant", "Echo: message 3000")]
 
     app.run()
     assert_calm(app, saved=False)
-    assert len(app.chat_message) == 50
+    assert len(app.chat_message) == 20
     assert len(kept(app)) == 3002
     assert [b.label for b in app.button if "earlier" in b.label] == [
-        "Show earlier messages (2952 hidden)"
+        "Show earlier messages (2982 hidden)"
     ]

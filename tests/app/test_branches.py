@@ -7,6 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab import config
 from chatlab.storage import Store
+from components import session
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, chat_state, click, send, shown
 
@@ -222,12 +223,17 @@ def test_copy_shows_the_markdown_and_delete_takes_the_branch_for_good(
     send(at, "two")
     at.run()
     first_reply = chat_state(at).conversation.path()[1]
+    assert f"source-{first_reply.id}" not in [b.key for b in at.button]  # drawn when opened
+    at.session_state[f"{session.MORE_MENU}-{first_reply.id}"] = True  # open its More menu
+    at.run()
     at.button(key=f"source-{first_reply.id}").click().run()
     assert [c.value for c in at.code] == ["**answer** one"]
     when = f"Written {first_reply.created_at:%Y-%m-%d %H:%M:%S} UTC"
     assert when in [c.value for c in at.caption]
 
     second_question = chat_state(at).conversation.path()[2]
+    at.session_state[f"{session.MORE_MENU}-{second_question.id}"] = True
+    at.run()
     at.button(key=f"delete-{second_question.id}").click().run()
     assert shown(at)[-1] == ("assistant", "answer two")  # nothing gone before confirming
     at.button(key=f"confirm-delete-{second_question.id}").click().run()

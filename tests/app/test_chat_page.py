@@ -266,10 +266,11 @@ def test_long_conversation_renders_only_recent_messages(app: AppTest, fake: Fake
         [ChatMessage("user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(120)],
     )
     app.run()
-    assert len(app.chat_message) == 50
-    assert shown(app)[0][1] == "message 70"
-    click(app, "Show earlier messages (70 hidden)")
-    assert len(app.chat_message) == 100
+    assert len(app.chat_message) == 20
+    assert shown(app)[0][1] == "message 100"
+    click(app, "Show earlier messages (100 hidden)")
+    assert len(app.chat_message) == 70  # fifty more
+    assert shown(app)[0][1] == "message 50"
 
 
 def test_images_and_html_from_the_model_are_not_rendered(app: AppTest, fake: FakeOpenAI) -> None:

@@ -1,0 +1,111 @@
+"""How a reply is sent and drawn: the request leaves before the page is drawn, and the
+first word after a wait is drawn at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from chatlab import config
+from chatlab.storage import Store
+from components import reply, session, sidebar
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, chat_state, kept, send, shown
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_first_word_after_a_silence_is_drawn_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, drawn = Clock(), list[tuple[float, str]]()
+    monkeypatch.setattr("components.reply.time.monotonic", clock)
+    monkeypatch.setattr(
+        reply, "draw_tail", lambda _tail, split: drawn.append((clock.now, split.tail))
+    )
+
+    def deltas() -> Iterator[str]:
+        for at, delta in [(0.1, ""), (0.2, ""), (0.3, ""), (0.305, "Hello"), (0.31, " there")]:
+            clock.now = at
+            yield delta
+
+    reply.draw_stream(deltas())
+    # The silences redraw the (empty) tail so Stop is noticed; they do not hold back the
+    # word that ends them. " there", 5 ms later, waits for the next frame (or the end).
+    assert (0.305, "Hello") in drawn
+    assert (0.31, "Hello there") not in drawn
+
+
+def test_words_held_back_are_drawn_in_the_next_silence(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock, drawn = Clock(), list[tuple[float, str]]()
+    monkeypatch.setattr("components.reply.time.monotonic", clock)
+    monkeypatch.setattr(
+        reply, "draw_tail", lambda _tail, split: drawn.append((clock.now, split.tail))
+    )
+
+    def deltas() -> Iterator[str]:
+        for at, delta in [(1.0, "one"), (1.01, " two"), (1.11, "")]:
+            clock.now = at
+            yield delta
+        raise RuntimeError("the test ends the stream here")  # before the final draw
+
+    with pytest.raises(RuntimeError):
+        reply.draw_stream(deltas())
+    assert drawn[-1] == (1.11, "one two")
+
+
+def test_the_request_leaves_before_the_sidebar_is_drawn(
+    app: AppTest, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests_when_drawn: list[int] = []
+    draw = sidebar.endpoint_panel
+
+    def counting(endpoint: config.Endpoint) -> None:
+        state = session.state()
+        if state.in_flight is not None:
+            state.in_flight.worker.join(5)  # the request is out: its reply may even be in
+        requests_when_drawn.append(len(fake.chat_requests))
+        draw(endpoint)
+
+    monkeypatch.setattr(sidebar, "endpoint_panel", counting)
+    fake.enqueue(Reply(text="early"))
+    send(app, "hi")
+    assert requests_when_drawn == [1]
+    assert shown(app) == [("user", "hi"), ("assistant", "early")]
+
+
+def test_a_reply_whose_run_stopped_before_drawing_it_is_kept(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = make_app().run()
+    draw = sidebar.endpoint_panel
+    stops = [True]
+
+    def stopped_once(endpoint: config.Endpoint) -> None:
+        if stops and stops.pop():
+            st.stop()  # as Stop (or a newer run) lands between the request and the drawing
+        draw(endpoint)
+
+    monkeypatch.setattr(sidebar, "endpoint_panel", stopped_once)
+    fake.enqueue(Reply(text="kept anyway"))
+    send(at, "hi")
+    started = chat_state(at).in_flight
+    assert started is not None and not shown(at)
+    assert started.worker.join(5)  # the reply arrived with no page drawing it
+    at.run()  # the next run of any kind settles it
+    assert chat_state(at).in_flight is None
+    assert kept(at) == [("user", "hi"), ("assistant", "kept anyway")]
+    assert shown(at) == [("user", "hi"), ("assistant", "kept anyway")]
+    stored = Store.open(config.database_url())
+    (summary,) = stored.list_conversations("local")
+    messages = stored.load_messages("local", summary.id) or []
+    assert [(m.role, m.content) for m in messages] == [("user", "hi"), ("assistant", "kept anyway")]
