@@ -86,6 +86,15 @@ WATCH = """([first, last]) => {
 }"""
 
 
+READY = """() => {
+  const box = document.querySelector('[data-testid="stChatInputTextArea"]');
+  const app = document.querySelector('[data-testid="stApp"]');
+  return box !== null && !box.disabled && app !== null
+    && app.getAttribute("data-test-script-state") === "notRunning"
+    && document.querySelector('[data-testid="stChatInputStopButton"]') === null;
+}"""
+
+
 def planted_text(index: int) -> str:
     """The same history text ``bare_app.planted`` draws."""
     return f"Message {index}. " + "Filler " * 30
@@ -165,9 +174,13 @@ class Tab:
         self.received[0] += len(payload.encode() if isinstance(payload, str) else payload)
 
     def open(self, url: str) -> None:
+        """Load ``url`` and return as soon as its chat box takes input and its run is over.
+
+        Checked in the page on every animation frame: Playwright's ``expect`` polls at
+        growing intervals (up to a second), which would round a slower page's time up.
+        """
         self.page.goto(url)
-        expect(self.page.get_by_test_id("stChatInputTextArea")).to_be_enabled(timeout=TIMEOUT_MS)
-        self.wait_idle()
+        self.page.wait_for_function(READY, polling="raf", timeout=TIMEOUT_MS)
 
     def wait_idle(self) -> None:
         app = self.page.get_by_test_id("stApp")

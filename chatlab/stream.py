@@ -61,7 +61,7 @@ _END = object()
 
 
 class ChunkStream(Protocol):
-    """What the SDK's ``Stream[ChatCompletionChunk]`` offers us."""
+    """What the SDK's ``Stream[object]`` offers us: chunks as the JSON the server sent."""
 
     def __iter__(self) -> Iterator[Any]: ...
 

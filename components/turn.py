@@ -69,14 +69,16 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
         return None
     turns.begin(conversation, plan)
     keeper = conversations.keeper()
-    if plan.user is not None:
-        keeper.save(plan.user)  # stored before anything can fail
     current.error = None
-    if endpoint.usable:
-        current.in_flight = _send(endpoint, plan, keeper)
+    started = current.in_flight = _send(endpoint, plan, keeper) if endpoint.usable else None
+    if plan.user is not None:
+        # Stored while the request goes out, before anything (its failure included) can
+        # be shown, and before any Streamlit call that a Stop could interrupt.
+        keeper.save(plan.user)
+    if started is not None:
         # Drawing the page now would hold the GIL while the worker builds and sends the
         # request: let it get the request out first (servers answer with headers at once).
-        current.in_flight.worker.wait_answered(HEAD_START)
+        started.worker.wait_answered(HEAD_START)
     return plan
 
 
