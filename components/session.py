@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import streamlit as st
 
@@ -23,14 +23,11 @@ from chatlab.client import Quirks
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
 from chatlab.logprobs import MAX_TOP_LOGPROBS
-from chatlab.messages import REASONING_EFFORTS, ChatSettings, Status, stop_sequences
+from chatlab.messages import REASONING_EFFORTS, ChatMessage, ChatSettings, Status, stop_sequences
 from chatlab.server_check import ServerReport
 from chatlab.storage import Store
 from chatlab.sweep import Run, Sweep
 from chatlab.turns import Plan
-
-if TYPE_CHECKING:
-    from components.conversations import Keeper
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
 # six elements), and the browser's work for them is what the next first token waits on.
@@ -129,6 +126,14 @@ class ChatState:
     # stopped) or a stored run reopened.
     compare: Sweep | Run | None = None
     page_runs: int = 0  # full runs of any page so far (a stopped run may be a rerun)
+
+
+class Keeper(Protocol):
+    """What saves a conversation's messages (``components.conversations.Keeper``)."""
+
+    conversation: Conversation
+
+    def save(self, message: ChatMessage) -> None: ...
 
 
 @dataclass

@@ -29,7 +29,6 @@ from chatlab.messages import ChatMessage
 from chatlab.stream import ReplyStream
 from chatlab.turns import Plan
 from components import branches, conversations, model_client, session
-from components.conversations import Keeper
 from components.history import render_footer, render_message, render_thinking
 from components.reply import draw_stream
 
@@ -82,7 +81,7 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
     return plan
 
 
-def _send(endpoint: Endpoint, plan: Plan, keeper: Keeper) -> session.Started:
+def _send(endpoint: Endpoint, plan: Plan, keeper: session.Keeper) -> session.Started:
     """Send the request on a worker thread; its reply waits there to be drawn."""
     settings = plan.settings
     client, known = model_client.client(endpoint), session.quirks(settings.model)
@@ -201,7 +200,7 @@ def _show_instead(slot: DeltaGenerator, leaf: ChatMessage | None) -> None:
 
 
 def _saving(
-    worker: BackgroundReply, plan: Plan, keeper: Keeper, thinking: Thinking
+    worker: BackgroundReply, plan: Plan, keeper: session.Keeper, thinking: Thinking
 ) -> Iterator[str]:
     """Pass the deltas on, showing the thinking as it grows and saving the partial reply
     every ``SAVE_EVERY`` seconds (thinking included: it was billed too)."""

@@ -16,51 +16,44 @@ from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, chat_state, kept, send, shown
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
+class Timeline:
+    """Deltas arriving at set times on a clock the test moves, and what got drawn when.
 
-    def __init__(self) -> None:
+    ``draw_stream``'s clock is this one and its tail drawings are recorded as
+    ``(time, tail text)``.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 0.0
+        self.drawn: list[tuple[float, str]] = []
+        monkeypatch.setattr("components.reply.time.monotonic", lambda: self.now)
+        monkeypatch.setattr(
+            reply, "draw_tail", lambda _tail, split: self.drawn.append((self.now, split.tail))
+        )
 
-    def __call__(self) -> float:
-        return self.now
+    def deltas(self, timed: list[tuple[float, str]], *, end: bool = True) -> Iterator[str]:
+        for at, delta in timed:
+            self.now = at
+            yield delta
+        if not end:
+            raise RuntimeError("the test ends the stream here")  # before the final draw
 
 
 def test_first_word_after_a_silence_is_drawn_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock, drawn = Clock(), list[tuple[float, str]]()
-    monkeypatch.setattr("components.reply.time.monotonic", clock)
-    monkeypatch.setattr(
-        reply, "draw_tail", lambda _tail, split: drawn.append((clock.now, split.tail))
-    )
-
-    def deltas() -> Iterator[str]:
-        for at, delta in [(0.1, ""), (0.2, ""), (0.3, ""), (0.305, "Hello"), (0.31, " there")]:
-            clock.now = at
-            yield delta
-
-    reply.draw_stream(deltas())
+    timeline = Timeline(monkeypatch)
+    timed = [(0.1, ""), (0.2, ""), (0.3, ""), (0.305, "Hello"), (0.31, " there")]
+    reply.draw_stream(timeline.deltas(timed))
     # The silences redraw the (empty) tail so Stop is noticed; they do not hold back the
     # word that ends them. " there", 5 ms later, waits for the next frame (or the end).
-    assert (0.305, "Hello") in drawn
-    assert (0.31, "Hello there") not in drawn
+    assert (0.305, "Hello") in timeline.drawn
+    assert (0.31, "Hello there") not in timeline.drawn
 
 
 def test_words_held_back_are_drawn_in_the_next_silence(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock, drawn = Clock(), list[tuple[float, str]]()
-    monkeypatch.setattr("components.reply.time.monotonic", clock)
-    monkeypatch.setattr(
-        reply, "draw_tail", lambda _tail, split: drawn.append((clock.now, split.tail))
-    )
-
-    def deltas() -> Iterator[str]:
-        for at, delta in [(1.0, "one"), (1.01, " two"), (1.11, "")]:
-            clock.now = at
-            yield delta
-        raise RuntimeError("the test ends the stream here")  # before the final draw
-
+    timeline = Timeline(monkeypatch)
     with pytest.raises(RuntimeError):
-        reply.draw_stream(deltas())
-    assert drawn[-1] == (1.11, "one two")
+        reply.draw_stream(timeline.deltas([(1.0, "one"), (1.01, " two"), (1.11, "")], end=False))
+    assert timeline.drawn[-1] == (1.11, "one two")
 
 
 def test_the_request_leaves_before_the_sidebar_is_drawn(
