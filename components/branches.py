@@ -19,6 +19,7 @@ from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
 from chatlab.storage import Store
 from components import conversations, probabilities_view, request_view, session
+from components.popover import when_open
 
 UNANSWERED = "No reply came to this message, so it is left out of what the model sees."
 NOT_SENT = "Earlier messages are no longer sent as context (dropped to fit the window)."
@@ -85,19 +86,9 @@ def render_message_tools(
 
 
 def _more(message: ChatMessage) -> None:
-    """Copying and deleting, out of the way in a small menu.
-
-    Its content is drawn only while it is open (``on_change="rerun"``): under each of the
-    messages on screen it would be three more elements on every run.
-    """
-    menu = st.popover(
-        "More",
-        icon=":material/more_horiz:",
-        type="tertiary",
-        key=f"{session.MORE_MENU}-{message.id}",
-        on_change="rerun",
-    )
-    if not menu.open:
+    """Copying and deleting, out of the way in a small menu (drawn only while open)."""
+    menu = when_open("More", key=f"{session.MORE_MENU}-{message.id}", icon=":material/more_horiz:")
+    if menu is None:
         return
     with menu:
         verb = "Sent" if message.role == "user" else "Written"

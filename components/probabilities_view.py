@@ -24,6 +24,7 @@ from chatlab.logprobs import (
 )
 from chatlab.messages import ChatMessage
 from components import conversations
+from components.popover import when_open
 
 if TYPE_CHECKING:
     import altair as alt
@@ -46,15 +47,9 @@ def render_probabilities(message: ChatMessage) -> None:
     mean = message.stats.mean_logprob if message.stats is not None else None
     if message.role != "assistant" or (not message.token_logprobs and mean is None):
         return  # a reply with a mean had tokens: a stored one is read when opened
-    popover = st.popover(
-        LABEL,
-        icon=":material/percent:",
-        help=HELP,
-        type="tertiary",
-        key=f"probabilities-{message.id}",
-        on_change="rerun",
-    )
-    if not popover.open:
+    key = f"probabilities-{message.id}"
+    popover = when_open(LABEL, key=key, icon=":material/percent:", help=HELP)
+    if popover is None:
         return
     if not message.token_logprobs:  # opening a conversation leaves them out: read them now
         message.token_logprobs = conversations.load_token_logprobs(message.id)

@@ -13,6 +13,7 @@ from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.snippet import python_snippet, request_json
 from components import conversations, session
+from components.popover import when_open
 
 LABEL = "Request"
 HELP = "The request this reply came from: its JSON body, and the same call in Python."
@@ -28,15 +29,8 @@ def render_request(message: ChatMessage, base_url: str | None) -> None:
     """A "Request" popover with the body as sent (JSON) and the same call with the SDK."""
     if message.role != "assistant" or (message.request is None and message.settings is None):
         return  # not a reply Chat Lab made
-    popover = st.popover(
-        LABEL,
-        icon=":material/code:",
-        help=HELP,
-        type="tertiary",
-        key=f"request-{message.id}",
-        on_change="rerun",
-    )
-    if not popover.open:
+    popover = when_open(LABEL, key=f"request-{message.id}", icon=":material/code:", help=HELP)
+    if popover is None:
         return
     # Opening a conversation leaves requests out (they grow with its square): read it now.
     body = message.request or conversations.load_request(message.id)
