@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from chatlab.client import warm_up
+
 st.set_page_config(page_title="Chat Lab", page_icon="🧪", layout="centered")
 st.navigation(
     [
@@ -10,3 +12,4 @@ st.navigation(
         st.Page("pages/compare.py", title="Compare", icon="⚖️"),
     ]
 ).run()
+warm_up()  # load the model SDK while the user reads the page and types

@@ -1,4 +1,8 @@
-"""The model client: one ``OpenAI`` per endpoint, listing models, starting replies.
+"""The model client: one ``OpenAI`` per endpoint, starting replies.
+
+The SDK loads on first use, not on import: it takes a third of a second, and a new
+session's first page needs none of it (the model list comes over httpx, from
+``chatlab.servers``). ``warm_up`` loads it in the background once that page is drawn.
 
 Reasoning models reject ``max_tokens`` (they take ``max_completion_tokens``) and any
 temperature but 1, answering 400 with ``code`` ``unsupported_parameter`` or
@@ -15,15 +19,15 @@ effect. ``logprobs`` / ``top_logprobs`` (the Probabilities toggle) go and are dr
 
 from __future__ import annotations
 
+import importlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-import openai
-from openai.types.chat import ChatCompletion
 
 from chatlab import config
 from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
@@ -38,8 +42,11 @@ from chatlab.errors import (
 )
 from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
-from chatlab.stream import ChunkStream, Clock, ReplyStream, field, short_name
+from chatlab.stream import ChunkStream, Clock, ReplyStream, field
 from chatlab.tokens import estimate_prompt_tokens
+
+if TYPE_CHECKING:
+    import openai
 
 JSON_SLACK = 1_000_000  # bytes a completion object holds besides its text
 TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slider has no effect."
@@ -67,6 +74,8 @@ def param_ignored(param: str) -> str:
 
 def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
     """A client for ``endpoint``; the SDK's own retries are off (the UI offers Retry)."""
+    import openai
+
     # A server that needs no key gets no Authorization header. The SDK insists on a
     # credential: an empty key provider passes its check at construction, and each
     # request then omits the header explicitly (see ``_auth``).
@@ -82,22 +91,30 @@ def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
     )
 
 
+_warming = threading.Lock()
+
+
+WARM_UP = ("openai", "genai_prices")  # what a reply needs and a first page does not
+
+
+def warm_up() -> None:
+    """Load the SDK and the price tables on a background thread, once: by the time
+    someone has typed a message they are ready. A request made meanwhile waits only for
+    the rest of the load."""
+    if _warming.acquire(blocking=False):  # never released: once per process
+        threading.Thread(target=_load, args=(WARM_UP,), name="chatlab-warm-up", daemon=True).start()
+
+
+def _load(modules: tuple[str, ...]) -> None:
+    for name in modules:
+        importlib.import_module(name)
+
+
 def _auth(client: openai.OpenAI) -> dict[str, Any]:
     """Per-request headers: an explicitly omitted Authorization for a keyless client."""
+    import openai
+
     return {} if client.api_key else {"Authorization": openai.Omit()}
-
-
-def list_models(client: openai.OpenAI, *, timeout: float = 5.0) -> list[str]:
-    """Model ids the endpoint offers, sorted; ``timeout`` bounds the whole request."""
-    watch = Watch()
-    watch.start(timeout, timeout)
-    try:
-        with watch.active():
-            listed = client.with_options(timeout=timeout).models.list(extra_headers=_auth(client))
-            ids = [short_name(field(model, "id")) for model in listed]
-    except Exception as exc:
-        raise to_chat_error(exc) from exc
-    return sorted({name for name in ids if name})
 
 
 @dataclass(frozen=True)
@@ -197,6 +214,8 @@ def start_reply(
     ``timeouts`` and ``max_chars`` default to the configuration. Closing ``watch`` from
     another thread stops the request before the stream exists (``Kind.STOPPED``).
     """
+    import openai
+
     quirks = quirks or Quirks()
     timeouts = timeouts or config.timeouts()
     watch = watch or Watch()
@@ -254,6 +273,9 @@ def _send(client: openai.OpenAI, body: dict[str, Any]) -> ChunkStream:
     ``ChatCompletionChunk`` model took two thirds of the time to read a 2,000-token reply
     (cProfile), and ``ReplyStream`` reads and checks every field itself anyway.
     """
+    import openai
+    from openai.types.chat import ChatCompletion
+
     stream: ChunkStream = client.post(
         "/chat/completions",
         body=body,

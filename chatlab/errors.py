@@ -2,7 +2,11 @@
 
 The OpenAI SDK raises a family of exceptions, and a compatible server or the network
 adds a few of its own (``json.JSONDecodeError`` for a malformed chunk, for one). Pages
-never see those: ``to_chat_error`` maps each to a message a person can act on.
+never see those: ``to_chat_error`` maps each to a message a person can act on, and
+``http_error`` does the same for a request made with httpx alone (the model list).
+
+Importing this module does not load the SDK (a third of a second): only the SDK raises
+its exceptions, so they are looked for only once it is loaded.
 """
 
 from __future__ import annotations
@@ -10,13 +14,18 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import httpx2
-import openai
+
+if TYPE_CHECKING:
+    import openai
 
 MAX_COUNT = 10**8  # more tokens than any request or reply has: absurd above it
 MAX_SERVER_TEXT = 2000  # characters of a server's error message worth showing
@@ -88,11 +97,16 @@ class ChatError(ChatLabError):
     __str__ = ChatLabError.__str__
 
 
-def to_chat_error(exc: BaseException, *, model: str = "") -> ChatError:
-    """Explain any exception raised while talking to the model."""
+def to_chat_error(exc: BaseException, *, model: str = "", answered: bool = False) -> ChatError:
+    """Explain any exception raised while talking to the model; ``answered``: the reply's
+    stream had begun (a connection lost then is a reply cut short, not one never sent)."""
     if isinstance(exc, ChatError):
         return exc
-    if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
+    if "openai" in sys.modules:
+        explained = _sdk_error(exc, model=model, answered=answered)
+        if explained is not None:
+            return explained
+    if isinstance(exc, httpx2.TimeoutException):
         return _timeout()
     if isinstance(exc, httpx2.TransportError):  # raised bare while reading a body
         return ChatError(
@@ -100,17 +114,6 @@ def to_chat_error(exc: BaseException, *, model: str = "") -> ChatError:
             "The connection dropped in the middle of the reply.",
             "Retry; what arrived before the drop is kept.",
             detail=f"{type(exc).__name__}: {exc}",
-        )
-    if isinstance(exc, openai.APIConnectionError):
-        return _connection(exc)
-    if isinstance(exc, openai.APIStatusError):
-        return _status(exc, model)
-    if isinstance(exc, openai.APIError):
-        return _context_overflow(exc) or ChatError(
-            Kind.STREAM_ERROR,
-            f"The server reported an error during the reply: {_server_text(exc)}",
-            "Retry; what arrived before the error is kept.",
-            detail=_detail(exc),
         )
     if isinstance(exc, json.JSONDecodeError):
         return ChatError(
@@ -124,6 +127,104 @@ def to_chat_error(exc: BaseException, *, model: str = "") -> ChatError:
         f"Something unexpected went wrong ({type(exc).__name__}).",
         "Retry; if it persists, check the app's log.",
     )
+
+
+def _sdk_error(exc: BaseException, *, model: str, answered: bool) -> ChatError | None:
+    """One of the SDK's exceptions explained; None for any other exception."""
+    import openai  # loaded already: the caller checked
+
+    if isinstance(exc, openai.APITimeoutError):
+        return _timeout()
+    if isinstance(exc, openai.APIConnectionError):
+        return _connection(exc, answered=answered)
+    if isinstance(exc, openai.APIStatusError):
+        return _status(_Refusal.of_sdk(exc), model)
+    if isinstance(exc, openai.APIError):
+        refusal = _Refusal.of_sdk(exc)
+        return _context_overflow(refusal) or ChatError(
+            Kind.STREAM_ERROR,
+            f"The server reported an error during the reply: {refusal.server_text}",
+            "Retry; what arrived before the error is kept.",
+            detail=refusal.detail,
+        )
+    return None
+
+
+def http_error(exc: Exception, url: object) -> ChatError:
+    """Explain a failed request made with httpx alone (``raise_for_status`` included), or
+    an answer that is not JSON (``ValueError``), as the SDK's would be explained."""
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return _status(_Refusal.of_response(exc.response), "")
+    if isinstance(exc, httpx2.TimeoutException):
+        return _timeout()
+    server = httpx2.URL(str(url)).copy_with(path="/", query=None, fragment=None)
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, httpx2.TransportError):
+        if _hung_up(exc):
+            return _closed_without_answer(server, text)
+        return _unreachable(server, text)
+    if isinstance(exc, ValueError):
+        return not_a_reply(url, "something that is not a model list")
+    return to_chat_error(exc)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """What a server said in an error answer, however it reached us."""
+
+    status: int | None  # None for an error event inside a 200 stream
+    body: object  # the error object (``{"error": ...}`` unwrapped), or the raw text
+    message: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of_sdk(cls, exc: openai.APIError) -> _Refusal:
+        response = getattr(exc, "response", None)
+        return cls(
+            status=getattr(exc, "status_code", None),
+            body=exc.body,
+            message=exc.message,
+            headers=response.headers if response is not None else {},
+        )
+
+    @classmethod
+    def of_response(cls, response: httpx2.Response) -> _Refusal:
+        """As the SDK reads an error answer: JSON if it parses, its ``error`` unwrapped."""
+        try:
+            body: object = response.json()
+        except ValueError:
+            body = response.text
+        data = body.get("error", body) if isinstance(body, dict) else body
+        return cls(
+            status=response.status_code,
+            body=data,
+            message=f"Error code: {response.status_code} - {body}",
+            headers=response.headers,
+        )
+
+    @property
+    def code(self) -> str:
+        code = self.body.get("code") if isinstance(self.body, dict) else None
+        return str(code) if code is not None else ""
+
+    @property
+    def server_text(self) -> str:
+        """The server's own words: the error's message, or a bare error string (LM Studio)."""
+        text = self.message
+        if isinstance(self.body, dict) and isinstance(self.body.get("message"), str):
+            text = self.body["message"]
+        elif isinstance(self.body, str) and self.body.strip():
+            text = self.body.strip()
+        return text[:MAX_SERVER_TEXT]
+
+    @property
+    def detail(self) -> str:
+        parts = [self.server_text]
+        if self.status is not None:
+            parts.insert(0, f"HTTP {self.status}")
+        if self.code:
+            parts.append(f"code={self.code}")
+        return " · ".join(parts)
 
 
 def incomplete_stream() -> ChatError:
@@ -223,41 +324,55 @@ def _timeout() -> ChatError:
     )
 
 
-def _connection(exc: openai.APIConnectionError) -> ChatError:
+def _connection(exc: openai.APIConnectionError, *, answered: bool) -> ChatError:
     cause = exc.__cause__
     text = f"{type(cause).__name__}: {cause}" if cause else exc.message
+    server = exc.request.url.copy_with(path="/")
     if "buffer too long" in str(cause):  # h11 refuses a header block over 100 KB
         return ChatError(
             Kind.NOT_COMPATIBLE,
-            f"The server at {exc.request.url.copy_with(path='/')} sent response headers "
-            "too large to read (over 100 KB).",
+            f"The server at {server} sent response headers too large to read (over 100 KB).",
             "Check OPENAI_BASE_URL: a proxy or server there is misbehaving; retrying "
             "will not help until it is fixed.",
             detail=text,
         )
-    if _mid_stream(cause):
+    if _hung_up(cause) and answered:
         return ChatError(
             Kind.STREAM_CUT,
             "The connection dropped in the middle of the reply.",
             "Retry; what arrived before the drop is kept.",
             detail=text,
         )
+    if _hung_up(cause):
+        return _closed_without_answer(server, text)
+    return _unreachable(server, text)
+
+
+def _closed_without_answer(server: object, detail: str) -> ChatError:
     return ChatError(
         Kind.CONNECTION,
-        f"Could not reach the model server at {exc.request.url.copy_with(path='/')}.",
-        "Check OPENAI_BASE_URL and that the server is running, then retry.",
-        detail=text,
+        f"The model server at {server} closed the connection without answering.",
+        "Retry. If it keeps happening, the server may be overloaded or restarting: check its log.",
+        detail=detail,
     )
 
 
-def _mid_stream(cause: BaseException | None) -> bool:
-    # httpx raises RemoteProtocolError / ReadError once a response had started.
-    name = type(cause).__name__ if cause else ""
-    return name in {"RemoteProtocolError", "ReadError"}
+def _unreachable(server: object, detail: str) -> ChatError:
+    return ChatError(
+        Kind.CONNECTION,
+        f"Could not reach the model server at {server}.",
+        "Check OPENAI_BASE_URL and that the server is running, then retry.",
+        detail=detail,
+    )
 
 
-def _status(exc: openai.APIStatusError, model: str) -> ChatError:
-    status, code, detail = exc.status_code, str(exc.code or ""), _detail(exc)
+def _hung_up(cause: BaseException | None) -> bool:
+    """The connection was made, then closed or reset before any answer."""
+    return isinstance(cause, httpx2.RemoteProtocolError | httpx2.ReadError | httpx2.WriteError)
+
+
+def _status(exc: _Refusal, model: str) -> ChatError:
+    status, code, detail = exc.status or 0, exc.code, exc.detail
     if status == 401:
         return ChatError(
             Kind.AUTH,
@@ -284,10 +399,10 @@ def _status(exc: openai.APIStatusError, model: str) -> ChatError:
     overflow = _context_overflow(exc)
     if overflow is not None:
         return overflow
-    if _NO_VISION_WORDS.search(_server_text(exc)):  # llama.cpp says it with a 500
+    if _NO_VISION_WORDS.search(exc.server_text):  # llama.cpp says it with a 500
         return ChatError(
             Kind.NO_VISION,
-            f"The model {model!r} does not accept images." if model else _server_text(exc),
+            f"The model {model!r} does not accept images." if model else exc.server_text,
             "Pick a model that reads images (a vision model) in the sidebar and retry, or "
             "send your text without the image; your message is kept.",
             detail=detail,
@@ -301,13 +416,13 @@ def _status(exc: openai.APIStatusError, model: str) -> ChatError:
         )
     return ChatError(
         Kind.BAD_REQUEST,
-        f"The server rejected the request: {_server_text(exc)}",
+        f"The server rejected the request: {exc.server_text}",
         "Change the settings the message names, then retry.",
         detail=detail,
     )
 
 
-def _rate_limit(exc: openai.APIStatusError, code: str, detail: str) -> ChatError:
+def _rate_limit(exc: _Refusal, code: str, detail: str) -> ChatError:
     if code == "insufficient_quota":
         return ChatError(
             Kind.QUOTA,
@@ -317,7 +432,7 @@ def _rate_limit(exc: openai.APIStatusError, code: str, detail: str) -> ChatError
             retryable=False,
             detail=detail,
         )
-    wait = retry_after_seconds(exc.response.headers)
+    wait = retry_after_seconds(exc.headers)
     when = f"in about {math.ceil(wait)} s" if wait is not None else "in a few seconds"
     return ChatError(
         Kind.RATE_LIMIT,
@@ -387,11 +502,11 @@ _NO_VISION_WORDS = re.compile(
 )
 
 
-def _context_overflow(exc: openai.APIError) -> ChatError | None:
+def _context_overflow(exc: _Refusal) -> ChatError | None:
     """A context-overflow error in any known dialect, with the numbers the server gave."""
     body = exc.body if isinstance(exc.body, dict) else {}
-    text = _server_text(exc)
-    names = {str(exc.code or ""), str(body.get("type") or ""), str(body.get("code") or "")}
+    text = exc.server_text
+    names = {exc.code, str(body.get("type") or ""), str(body.get("code") or "")}
     if not (names & _OVERFLOW_CODES or _OVERFLOW_WORDS.search(text)):
         return None
     prompt = server_count(body.get("n_prompt_tokens")) or _number(_PROMPT_PATTERNS, text)
@@ -406,7 +521,7 @@ def _context_overflow(exc: openai.APIError) -> ChatError | None:
         Kind.CONTEXT_LENGTH,
         message,
         "Drop the oldest turns and retry, start a new chat, or pick a model with a larger context.",
-        detail=_detail(exc),
+        detail=exc.detail,
         prompt_tokens=prompt,
         context_window=window,
     )
@@ -427,23 +542,3 @@ def server_count(value: object) -> int | None:
     if not math.isfinite(value) or value != int(value) or not 0 <= value <= MAX_COUNT:
         return None
     return int(value)
-
-
-def _server_text(exc: openai.APIError) -> str:
-    """The server's own words: the error's message, or a bare error string (LM Studio)."""
-    body = exc.body
-    text = exc.message
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        text = body["message"]
-    elif isinstance(body, str) and body.strip():
-        text = body.strip()
-    return text[:MAX_SERVER_TEXT]
-
-
-def _detail(exc: openai.APIError) -> str:
-    parts = [_server_text(exc)]
-    if isinstance(exc, openai.APIStatusError):
-        parts.insert(0, f"HTTP {exc.status_code}")
-    if exc.code:
-        parts.append(f"code={exc.code}")
-    return " · ".join(parts)

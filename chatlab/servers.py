@@ -23,6 +23,8 @@ import httpx2
 
 from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch, watch_client
+from chatlab.errors import http_error
+from chatlab.stream import short_name
 
 LOCALHOST = "127.0.0.1"
 # Each family's default port; discovery reports the kind the answer shows, else this one.
@@ -105,6 +107,22 @@ def list_server_models(
         if kind == "Ollama" or (kind == GENERIC_KIND and _is_ollama(client, root)):
             models = _with_windows(models, _ollama_windows(client, root, models))
         return models
+
+
+def model_catalog(
+    base_url: str | None, api_key: str | None = None, *, timeout: float = 5.0
+) -> list[ServerModel]:
+    """``list_server_models`` for the model picker: a failure is a ``ChatError`` saying
+    what went wrong, as a failed chat request would (a key refused, a server down)."""
+    try:
+        return list_server_models(base_url, api_key, timeout=timeout)
+    except (httpx2.HTTPError, ValueError) as exc:
+        raise http_error(exc, f"{_v1(base_url)}/models") from exc
+
+
+def picker_names(models: Sequence[ServerModel]) -> list[str]:
+    """The ids to offer, sorted, without duplicates or implausible names."""
+    return sorted({name for m in models if (name := short_name(m.id))})
 
 
 def server_kind(entries: Sequence[Mapping[str, Any]], port: int | None = None) -> str:
@@ -260,7 +278,8 @@ def _listing(client: httpx2.Client, prefix: str) -> list[dict[str, Any]]:
     """The ``data`` entries of ``GET {prefix}/models``; ValueError when the shape is wrong."""
     response = client.get(f"{prefix}/models")
     response.raise_for_status()
-    data = response.json().get("data")
+    answer = response.json()
+    data = answer.get("data") if isinstance(answer, dict) else None
     if not isinstance(data, list):
         raise ValueError("no model list in the answer")
     return [e for e in data if isinstance(e, dict) and isinstance(e.get("id"), str)]

@@ -16,16 +16,24 @@ import keyword
 import pprint
 import sys
 from collections.abc import Mapping
+from functools import cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
-
-from openai.resources.chat.completions import Completions
 
 OPENAI_HOST = "api.openai.com"
 WIDTH = 88
 # The SDK's own options look like keywords but never reach the body.
 _SDK_OPTIONS = frozenset({"self", "extra_headers", "extra_query", "extra_body", "timeout"})
-_BODY_KEYWORDS = frozenset(inspect.signature(Completions.create).parameters) - _SDK_OPTIONS
+
+
+@cache
+def _body_keywords() -> frozenset[str]:
+    """The keywords ``create`` takes for the body (the SDK loads here, not on import)."""
+    from openai.resources.chat.completions import Completions
+
+    return frozenset(inspect.signature(Completions.create).parameters) - _SDK_OPTIONS
+
+
 _STREAM_PRINT = """for chunk in stream:
     if chunk.choices and chunk.choices[0].delta.content:
         print(chunk.choices[0].delta.content, end="", flush=True)
@@ -57,7 +65,7 @@ def python_snippet(body: Mapping[str, Any], base_url: str | None) -> str:
 
 
 def _is_keyword(key: str) -> bool:
-    return key in _BODY_KEYWORDS and key.isidentifier() and not keyword.iskeyword(key)
+    return key in _body_keywords() and key.isidentifier() and not keyword.iskeyword(key)
 
 
 def _argument(key: str, value: object) -> str:

@@ -257,7 +257,7 @@ class ReplyStream:
             if self._watch.over:
                 return reply_timed_out(self._timeouts.reply)
             return stalled(self._timeouts.read)
-        return to_chat_error(exc, model=self.model)
+        return to_chat_error(exc, model=self.model, answered=True)
 
     def _take(self, chunk: Any) -> Iterator[str]:
         usage = field(chunk, "usage")

@@ -24,8 +24,6 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-from genai_prices import Usage as PriceUsage
-from genai_prices import calc_price
 
 # Per-message framing tokens in the chat format (OpenAI cookbook: "3 per message,
 # plus 3 to prime the reply").
@@ -128,6 +126,11 @@ def price_usd(
     """
     if not base_url:
         return None
+    # Loaded here, not on import: a new session's first page prices nothing
+    # (``chatlab.client.warm_up`` loads it in the background).
+    from genai_prices import Usage as PriceUsage
+    from genai_prices import calc_price
+
     usage = PriceUsage(
         input_tokens=prompt_tokens,
         cache_read_tokens=cached_tokens,

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import hashlib
 import time
+from typing import TYPE_CHECKING
 
-import openai
 import streamlit as st
 
 from chatlab import config
-from chatlab.client import list_models, make_client
+from chatlab.client import make_client
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
-from chatlab.servers import ServerModel, context_window, list_server_models
+from chatlab.servers import ServerModel, context_window, model_catalog, picker_names
 from chatlab.tokens import model_info
 from components import session
+
+if TYPE_CHECKING:
+    import openai
 
 MODELS_TTL = 600.0
 FAILED_TTL = 30.0
@@ -49,42 +52,44 @@ def client(endpoint: Endpoint) -> openai.OpenAI:
 
 
 def models(endpoint: Endpoint) -> list[str] | ChatError:
-    """The endpoint's model ids, or why they could not be listed.
+    """The endpoint's model ids, or why they could not be listed."""
+    found = _catalog(endpoint)
+    return found if isinstance(found, ChatError) else picker_names(found)
 
-    Cached in the session: a list for ten minutes, a failure for thirty seconds, so a
-    server that is down does not slow every slider move with a new attempt.
+
+def window(endpoint: Endpoint, model: str) -> int | None:
+    """The model's context window: what the server says, else the model-facts table.
+
+    A report from "Check this server" for this model wins.
+    """
+    report = session.state().server_report
+    if report is not None and report.model == model and report.context_window:
+        return report.context_window
+    found = _catalog(endpoint)
+    listed = [] if isinstance(found, ChatError) else found
+    return context_window(listed, model) or model_info(model).context_window
+
+
+def _catalog(endpoint: Endpoint) -> list[ServerModel] | ChatError:
+    """The endpoint's models with their windows (one listing serves the picker and the
+    windows), or why they could not be listed.
+
+    Listed with httpx alone, so a new session's first page does not wait for the SDK to
+    load. Cached in the session (the answer carries the endpoint's key): a list for ten
+    minutes, a failure for thirty seconds, so a server that is down does not slow every
+    slider move with a new attempt.
     """
     key = ("models", _fingerprint(endpoint))
     cache = session.private_cache()
     found = cache.get(key)
     if found is None or time.monotonic() > found[0]:
         try:
-            listed: list[str] | ChatError = list_models(client(endpoint))
+            listed: list[ServerModel] | ChatError = model_catalog(
+                endpoint.base_url, endpoint.api_key
+            )
             expires = time.monotonic() + MODELS_TTL
         except ChatError as err:
             listed, expires = err, time.monotonic() + FAILED_TTL
         found = cache[key] = (expires, listed)
-    result: list[str] | ChatError = found[1]
+    result: list[ServerModel] | ChatError = found[1]
     return result
-
-
-def window(endpoint: Endpoint, model: str) -> int | None:
-    """The model's context window: what the server says, else the model-facts table.
-
-    The server's answer is cached in the session like the model list (it carries the
-    endpoint's key); a report from "Check this server" for this model wins.
-    """
-    report = session.state().server_report
-    if report is not None and report.model == model and report.context_window:
-        return report.context_window
-    key = ("windows", _fingerprint(endpoint))
-    cache = session.private_cache()
-    found = cache.get(key)
-    if found is None or time.monotonic() > found[0]:
-        try:
-            listed: list[ServerModel] = list_server_models(endpoint.base_url, endpoint.api_key)
-            expires = time.monotonic() + MODELS_TTL
-        except Exception:  # any failure: the table below answers, and we ask again later
-            listed, expires = [], time.monotonic() + FAILED_TTL
-        found = cache[key] = (expires, listed)
-    return context_window(found[1], model) or model_info(model).context_window

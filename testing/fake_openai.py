@@ -37,9 +37,11 @@ import json
 import re
 import select
 import socket
+import struct
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -56,6 +58,7 @@ DEFAULT_MODELS = ("gpt-4o-mini", "gpt-4o", "o3-mini")
 FAULTS = frozenset(
     {"cut", "malformed", "error_event", "no_done", "hang", "slow_headers"}
     | {"trickle", "trickle_headers", "endless", "html", "huge_headers", "json"}
+    | {"hangup", "reset"}
 )
 TRICKLE = b": keep-alive\n"  # an SSE comment line: the client parses it and waits on
 HUGE_HEADERS = 200_000  # bytes of response headers: over h11's (and so httpx's) 100 KB
@@ -86,9 +89,11 @@ class Reply:
     trickle: `TRICKLE` one byte every `trickle_every` s; trickle_headers: the status line and
     headers at that pace, never finished; endless: the content again and again until the
     client leaves; html: a 200 web page; huge_headers: 200 KB of headers; json: a whole
-    `chat.completion` object although a stream was asked for. Trickles and endless streams
-    stop after `HANG_LIMIT` s at most. /v1/models (`models_reply`) honours status, body,
-    first_token_delay, trickle and trickle_headers.
+    `chat.completion` object although a stream was asked for; hangup: the request is read
+    and the connection closed without a word (a crashed worker); reset: closed with a TCP
+    reset instead (what a full listen queue does). Trickles and endless streams
+    stop after `HANG_LIMIT` s at most. /v1/models (`models_reply`) honours status, body
+    (as-is, any status), first_token_delay, trickle, trickle_headers, html, hangup, reset.
     Non-streaming requests honour status, delays (whole response), hang, cut, malformed.
     """
 
@@ -312,6 +317,9 @@ class FakeOpenAI:
         self._completion_ids = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._connections: dict[socket.socket, threading.Thread] = {}
+        # Tracebacks of handler crashes (a bug in this fake, not a fault it plays): a test
+        # whose server crashed fails on leaving the `with` block (`check`).
+        self.crashes: list[str] = []
         self._httpd = _HTTPServer(self, port)
         self._thread: threading.Thread | None = None
 
@@ -375,6 +383,15 @@ class FakeOpenAI:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+        if exc_type is None:
+            self.check()
+
+    def check(self) -> None:
+        """Raise if a handler crashed since the last check: the test saw a broken fake."""
+        with self._cond:
+            crashes, self.crashes = self.crashes, []
+        if crashes:
+            raise AssertionError("the fake server crashed:\n" + "\n".join(crashes))
 
     # -- test API --------------------------------------------------------------------------
 
@@ -652,6 +669,11 @@ def _is_chat(method: str, path: str) -> bool:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False  # close() joins handler threads itself, with a bound
+    # socketserver listens with a backlog of 5. Fifty sessions sending at once overflow
+    # it: the kernel falls back to SYN cookies and resets the connections whose cookie
+    # it cannot check, which the app reports as failed requests. Real servers listen
+    # with a backlog in the hundreds or thousands (uvicorn 2048, nginx 511).
+    request_queue_size = 1024
 
     def __init__(self, fake: FakeOpenAI, port: int) -> None:
         self.fake = fake
@@ -661,6 +683,8 @@ class _HTTPServer(ThreadingHTTPServer):
         # A client dropping its connection (timeouts, stop buttons) is expected, not an error.
         if isinstance(sys.exc_info()[1], OSError):
             return
+        with self.fake._cond:
+            self.fake.crashes.append(traceback.format_exc())
         super().handle_error(request, client_address)
 
 
@@ -742,8 +766,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers = reply.headers if reply else {}
         if reply is not None:
             fake._sleep(reply.first_token_delay)
-            if reply.status >= 400:
-                self.send_error_reply(reply)
+            if reply.status >= 400 or reply.body is not None:
+                self.send_error_reply(reply)  # a 200 with a raw body: any JSON as-is
+                return
+            if reply.fault == "html":
+                self.send_page(reply)
+                return
+            if reply.fault in {"hangup", "reset"}:
+                self.hang_up(reset=reply.fault == "reset")
                 return
             if reply.fault == "trickle_headers":
                 self.trickle_headers(reply.trickle_every)
@@ -811,7 +841,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_json(status, error_body(error), headers)
 
     def send_error_reply(self, reply: Reply) -> None:
-        """A Reply's error status: its raw `body` as-is, else the OpenAI envelope."""
+        """A Reply's status: its raw `body` as-is, else the OpenAI error envelope."""
         if reply.body is None:
             self.send_api_error(reply.status, reply.error, reply.headers)
             return
@@ -865,6 +895,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def hang_up(self, *, reset: bool) -> None:
+        """Close without answering: a FIN, or with ``reset`` a TCP RST."""
+        self.close_connection = True
+        if reset:  # a zero linger time makes close() send RST (socketserver would FIN first)
+            linger = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            self.rfile.close()  # the one file holding the socket open (wfile writes direct)
+            self.connection.close()
+        else:
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def cut(self) -> None:
         """Close abruptly: no terminating chunk, so the client sees an incomplete body."""
         self.close_connection = True
@@ -895,7 +936,10 @@ class _ChatResponder:
             return
         reply, gen = self.fake._take_reply(body)
         context = self._context(body, reply, gen)
-        if reply.status >= 400:
+        if reply.fault in {"hangup", "reset"}:
+            self.fake._sleep(reply.first_token_delay)
+            self.handler.hang_up(reset=reply.fault == "reset")
+        elif reply.status >= 400:
             self.fake._sleep(reply.first_token_delay)
             self.handler.send_error_reply(reply)
         elif reply.fault == "json":

@@ -115,6 +115,7 @@ def fake(fake_server: FakeOpenAI) -> Iterator[FakeOpenAI]:
 
 
 def reset_fake(server: FakeOpenAI) -> None:
+    server.check()  # fails the test whose requests crashed the fake
     server.release()  # a "hang" left by a failed test must not hold a thread for 30 s
     server.clear()
     server.default_reply = Reply()

@@ -15,7 +15,6 @@ from chatlab.client import (
     OPTIONAL_PARAMS,
     TEMPERATURE_IGNORED,
     Quirks,
-    list_models,
     make_client,
     param_ignored,
     request_options,
@@ -249,15 +248,6 @@ def test_keyless_server_gets_no_authorization_header(fake: FakeOpenAI) -> None:
     assert "authorization" not in fake.chat_requests[-1].headers
 
 
-def test_list_models(fake: FakeOpenAI, client: openai.OpenAI) -> None:
-    fake.models = ["b-model", "a-model"]
-    assert list_models(client) == ["a-model", "b-model"]
-    fake.models_reply = Reply(status=500, error={"message": "down"})
-    with pytest.raises(ChatError) as caught:
-        list_models(client)
-    assert caught.value.kind == Kind.SERVER
-
-
 STATUS_FAULTS = [
     (401, {"code": "invalid_api_key", "type": "invalid_request_error"}, Kind.AUTH),
     (403, {"code": "unsupported_country_region_territory"}, Kind.PERMISSION),
@@ -336,6 +326,21 @@ def test_slow_headers_time_out(fake: FakeOpenAI, client: openai.OpenAI) -> None:
     fake.enqueue(Reply(text="late", fault="slow_headers", first_token_delay=3))
     err, _ = _fail(client)
     assert err.kind == Kind.TIMEOUT
+
+
+@pytest.mark.parametrize("fault", ["hangup", "reset"])
+def test_a_server_that_closes_without_answering_is_not_a_dropped_reply(
+    fake: FakeOpenAI, client: openai.OpenAI, fault: str
+) -> None:
+    """A full listen queue (reset) or a crashed worker (hangup) ends the request before
+    any answer: it was reported as a reply dropped "in the middle", which never began."""
+    fake.enqueue(Reply(text="never sent", fault=fault))
+    err, partial = _fail(client)
+    assert err.kind == Kind.CONNECTION and err.retryable
+    server = fake.base_url.removesuffix("v1")
+    assert err.message == f"The model server at {server} closed the connection without answering."
+    assert "overloaded" in err.action and "middle" not in err.message
+    assert partial == ""
 
 
 def test_connection_refused_names_the_server() -> None:

@@ -6,6 +6,7 @@ import httpx2
 import pytest
 
 from chatlab.config import Endpoint, discovery_ports
+from chatlab.errors import ChatError, Kind
 from chatlab.server_check import (
     ALTERNATION,
     CONTEXT,
@@ -22,6 +23,8 @@ from chatlab.servers import (
     discover,
     display_name,
     list_server_models,
+    model_catalog,
+    picker_names,
     window_from_entry,
     window_from_ollama_show,
 )
@@ -128,6 +131,51 @@ def test_listing_failure_raises_http_error(fake: FakeOpenAI) -> None:
     fake.models_reply = Reply(status=500, error={"message": "boom"})
     with pytest.raises(httpx2.HTTPStatusError):
         list_server_models(fake.base_url, timeout=2)
+
+
+# -- the model picker's listing: failures explained as a chat request's would be -------------
+
+
+def test_picker_names_are_sorted_plausible_and_unique(fake: FakeOpenAI) -> None:
+    fake.models = ["b-model", "a-model", "b-model", "x" * 300]
+    assert picker_names(model_catalog(fake.base_url, timeout=2)) == ["a-model", "b-model"]
+
+
+CATALOG_FAULTS = [
+    (Reply(status=401, error={"message": "bad key", "code": "invalid_api_key"}), Kind.AUTH),
+    (Reply(status=403, error={"message": "not yours"}), Kind.PERMISSION),
+    (Reply(status=500, error={"message": "boom"}), Kind.SERVER),
+    (
+        Reply(status=429, error={"message": "slow down"}, headers={"Retry-After": "3"}),
+        Kind.RATE_LIMIT,
+    ),
+    (Reply(status=200, body="[1, 2]"), Kind.NOT_COMPATIBLE),
+    (Reply(fault="html"), Kind.NOT_COMPATIBLE),
+    (Reply(fault="reset"), Kind.CONNECTION),
+    (Reply(fault="trickle", trickle_every=0.1), Kind.TIMEOUT),
+    (Reply(fault="trickle_headers", trickle_every=0.1), Kind.TIMEOUT),
+]
+
+
+@pytest.mark.parametrize(("reply", "kind"), CATALOG_FAULTS)
+def test_a_failed_listing_is_a_chat_error(fake: FakeOpenAI, reply: Reply, kind: Kind) -> None:
+    # A trickle (one byte every 0.1 s) would keep a per-read timeout waiting for ever.
+    fake.models_reply = reply
+    with pytest.raises(ChatError) as caught:
+        model_catalog(fake.base_url, "sk-test", timeout=1.0)
+    assert caught.value.kind == kind
+    if kind == Kind.RATE_LIMIT:
+        assert caught.value.retry_after == 3
+    if reply.status == 500:
+        assert caught.value.detail == "HTTP 500 · boom"
+
+
+def test_an_unreachable_server_is_named() -> None:
+    url = f"http://127.0.0.1:{unused_port()}/v1"
+    with pytest.raises(ChatError) as caught:
+        model_catalog(url, timeout=1.0)
+    assert caught.value.kind == Kind.CONNECTION
+    assert caught.value.message == f"Could not reach the model server at {url.removesuffix('v1')}."
 
 
 # -- discovery ---------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from chatlab.client import list_models, make_client, start_reply
+from chatlab.client import make_client, start_reply
 from chatlab.config import Endpoint, Timeouts
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
@@ -155,16 +155,6 @@ def test_a_reply_streaming_past_the_reply_timeout_is_cut(
     err, partial = _fail(client, Timeouts(connect=1.0, read=1.0, reply=1.0))
     assert err.kind == Kind.TIMEOUT and "CHATLAB_REPLY_TIMEOUT" in err.action
     assert partial.startswith("more more ")
-
-
-@pytest.mark.parametrize("fault", ["trickle", "trickle_headers"])
-def test_model_listing_is_bounded_overall(
-    fake: FakeOpenAI, client: openai.OpenAI, fault: str
-) -> None:
-    fake.models_reply = Reply(fault=fault, trickle_every=0.1)
-    with pytest.raises(ChatError) as caught:
-        list_models(client, timeout=1.0)
-    assert caught.value.kind == Kind.TIMEOUT
 
 
 # -- the size cap ----------------------------------------------------------------------------
