@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,8 +41,8 @@ if str(ROOT) not in sys.path:
 from chatlab.config import database_url  # noqa: E402
 from chatlab.messages import ChatMessage, Role  # noqa: E402
 from chatlab.storage.store import Store  # noqa: E402
-from testing.app_process import AppProcess, clean_environment, stop  # noqa: E402
-from testing.fake_openai import HOST, FakeOpenAI, Reply, split_words, unused_port  # noqa: E402
+from testing.app_process import AppProcess, start, stop  # noqa: E402
+from testing.fake_openai import FakeOpenAI, Reply, split_words, unused_port  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -104,55 +102,14 @@ def planted_text(index: int) -> str:
 # -- processes --------------------------------------------------------------------------
 
 
-@dataclass
-class Started:
-    """An app process and how long it took from ``Popen`` to a usable chat box."""
-
-    app: AppProcess
-    seconds: float = 0.0
-
-
-def launch(script: str, env: Mapping[str, str], scratch: Path) -> AppProcess:
-    """``streamlit run script`` as testing/app_process.py starts the app, on a free port."""
-    port = unused_port()
-    command = [
-        *(sys.executable, "-m", "streamlit", "run", script),
-        *("--server.headless", "true", "--server.port", str(port), "--server.address", HOST),
-        *("--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"),
-        *("--secrets.files", str(scratch / "no-secrets.toml")),
-    ]
-    log_path = scratch / f"{Path(script).stem}-{port}.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=clean_environment(env, scratch),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return AppProcess(Path(script).stem, port, log_path, process)
-
-
-def wait_healthy(app: AppProcess) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if app.process.poll() is not None:
-            raise RuntimeError(f"{app.name} exited:\n{app.log()}")
-        try:
-            with urllib.request.urlopen(f"{app.origin}/_stcore/health", timeout=2) as answer:
-                if answer.read().strip() == b"ok":
-                    return
-        except OSError:
-            pass
-        time.sleep(0.02)  # polling a process that is starting up
-    raise RuntimeError(f"{app.name} not healthy after 60 s:\n{app.log()}")
-
-
 @contextmanager
 def running(script: str, env: Mapping[str, str], scratch: Path) -> Iterator[AppProcess]:
-    app = launch(script, env, scratch)
+    """``script`` as a worker runs; its health is polled every 20 ms, because that polling
+    falls inside the start-up time measured."""
+    name, port = Path(script).stem, unused_port()
+    log = scratch / f"{name}-{port}.log"
+    app = start(name, env, scratch, log, port=port, script=script, poll=0.02)
     try:
-        wait_healthy(app)
         yield app
     finally:
         stop(app.process)

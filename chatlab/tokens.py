@@ -24,7 +24,6 @@ from importlib import resources
 from types import MappingProxyType
 from typing import Any
 
-
 # Per-message framing tokens in the chat format (OpenAI cookbook: "3 per message,
 # plus 3 to prime the reply").
 _PER_MESSAGE = 3

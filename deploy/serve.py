@@ -91,14 +91,15 @@ def start_balancer(
     return balancer
 
 
-def worker_command(port: int) -> list[str]:
-    """``streamlit run app.py`` as one worker behind the balancer."""
+def worker_command(port: int, script: str = "app.py") -> list[str]:
+    """``streamlit run app.py`` as one worker behind the balancer (the benchmarks run
+    their baseline ``script`` the same way)."""
     return [
         sys.executable,
         "-m",
         "streamlit",
         "run",
-        "app.py",
+        script,
         "--server.port",
         str(port),
         "--server.address",

@@ -79,8 +79,11 @@ def start(
     *,
     port: int | None = None,
     secrets_file: Path | None = None,
+    script: str = "app.py",
+    poll: float = 0.1,
 ) -> AppProcess:
-    """Start the app and wait until its health endpoint answers "ok".
+    """Start the app (or another ``script``: the benchmarks' baselines) and wait until its
+    health endpoint answers "ok", asking every ``poll`` s.
 
     Without ``secrets_file`` the app reads only an absent one, never a developer's
     ``.streamlit/secrets.toml``.
@@ -89,7 +92,7 @@ def start(
     # The command a deployed worker runs (no file watcher: a source file saved mid-run
     # would drop modules under running sessions), reading no developer's secrets.
     command = [
-        *worker_command(port),
+        *worker_command(port, script),
         "--secrets.files",
         str(secrets_file or scratch / "no-secrets.toml"),
     ]
@@ -104,14 +107,14 @@ def start(
         )
     app = AppProcess(name, port, log_path, process)
     try:
-        _wait_until_healthy(app)
+        _wait_until_healthy(app, poll)
     except BaseException:
         stop(process)
         raise
     return app
 
 
-def _wait_until_healthy(app: AppProcess) -> None:
+def _wait_until_healthy(app: AppProcess, poll: float) -> None:
     health = f"{app.origin}/_stcore/health"
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
@@ -121,7 +124,7 @@ def _wait_until_healthy(app: AppProcess) -> None:
             )
         if answers_ok(health):
             return
-        time.sleep(0.1)  # polling a process that is starting up
+        time.sleep(poll)  # polling a process that is starting up
     raise AppDidNotStart(
         f"app {app.name!r} not healthy after {STARTUP_TIMEOUT:.0f} s:\n{app.log()}"
     )
