@@ -56,11 +56,12 @@ class Keeper:
         self.store, self.owner, self.conversation = store, owner, conversation
         self.problems = problems
 
-    def save(self, message: ChatMessage) -> None:
-        """Insert or update ``message`` (creating the conversation on its first message)."""
+    def save(self, message: ChatMessage) -> bool:
+        """Insert or update ``message`` (creating the conversation on its first message);
+        True once it is stored."""
         conversation = self.conversation
         if self.store is None or conversation.orphaned:
-            return
+            return False
         try:
             if conversation.id is None:
                 conversation.id = self.store.create_conversation(self.owner)
@@ -69,6 +70,9 @@ class Keeper:
             conversation.orphaned = True
         except StorageError as err:
             self.problems.append(f"Could not save: {err}")
+        else:
+            return True
+        return False
 
 
 def keeper() -> Keeper:

@@ -133,7 +133,7 @@ class Keeper(Protocol):
 
     conversation: Conversation
 
-    def save(self, message: ChatMessage) -> None: ...
+    def save(self, message: ChatMessage) -> bool: ...
 
 
 @dataclass

@@ -240,6 +240,10 @@ def _settle(started: session.Started, *, failed: bool) -> bool:
     )
     if opened is not None:  # Continue: the earlier part's tokens come first
         plan.reply.token_logprobs = (*plan.reply.token_logprobs, *opened.token_logprobs)
-    if kept:
-        keeper.save(plan.reply)
+    if kept and keeper.save(plan.reply):
+        # Stored: the Request popover reads it back when opened, as it does for a
+        # conversation opened from the list. Held in the session, every reply's request
+        # (the whole conversation so far) would make its memory grow with the square of
+        # its length.
+        plan.reply.request = None
     return kept

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from streamlit.proto.Block_pb2 import Block as BlockProto
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Node
@@ -102,3 +104,31 @@ def test_each_reply_shows_its_own_request(app: AppTest, fake: FakeOpenAI) -> Non
 
     assert shown == first_body
     assert [m["content"] for m in shown["messages"]][-1] == "first"
+
+
+def test_a_stored_reply_leaves_its_request_to_the_store(app: AppTest, fake: FakeOpenAI) -> None:
+    """Each request holds the whole conversation so far: kept in the session, a long
+    session's memory grew with the square of its length."""
+    bodies = []
+    for text in ("one", "two", "three"):
+        send(app, text)
+        bodies.append(fake.last_chat_body)
+    path = chat_state(app).conversation.path()
+    replies = [m for m in path if m.role == "assistant"]
+    assert len(replies) == 3
+    assert [m.request for m in replies] == [None, None, None]
+    assert [json.loads(_open_request(app, m)["json"]) for m in replies] == bodies
+
+
+def test_without_storage_the_request_stays_with_the_reply(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    monkeypatch.setenv("CHATLAB_DATA_DIR", str(not_a_folder))
+    at = make_app().run()
+    assert any("not being saved" in w.value for w in at.warning)
+    send(at, "hello")
+    reply = _reply(at)
+    assert reply.request == fake.last_chat_body
+    assert json.loads(_open_request(at, reply)["json"]) == fake.last_chat_body
