@@ -150,7 +150,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 def is_blank(text: str) -> bool:
     """True when ``text`` would show nothing: whitespace and zero-width characters only."""
-    return not text.translate(_INVISIBLE).strip()
+    stripped = text.strip()
+    if stripped and ord(stripped[0]) not in _INVISIBLE:
+        return False  # a visible first character: no need to translate the whole text
+    return not stripped.translate(_INVISIBLE).strip()
 
 
 def new_id() -> str:

@@ -1,4 +1,10 @@
-from chatlab.messages import ChatMessage, ReplyStats, Usage
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatlab.messages import ChatMessage, ReplyStats, Usage, is_blank
+
+# Whitespace and the zero-width characters, mixed with a few visible ones.
+BLANKISH = st.text(alphabet=" \t\n\u00a0\u3000\u200b\u200c\u200d\u2060\ufeffa.")
 
 
 def test_tokens_per_second_counts_after_first_token() -> None:
@@ -18,3 +24,10 @@ def test_a_continued_reply_counts_both_parts_and_unknown_cost_stays_unknown() ->
 
 def test_messages_get_unique_ids() -> None:
     assert ChatMessage("user", "a").id != ChatMessage("user", "a").id
+
+
+@given(BLANKISH)
+def test_blank_means_nothing_visible(text: str) -> None:
+    # The definition, checked character by character, against the fast path.
+    visible = [c for c in text if not c.isspace() and c not in "\u200b\u200c\u200d\u2060\ufeff"]
+    assert is_blank(text) == (not visible)
