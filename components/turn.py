@@ -70,14 +70,15 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
     keeper = conversations.keeper()
     current.error = None
     started = current.in_flight = _send(endpoint, plan, keeper) if endpoint.usable else None
-    if plan.user is not None:
-        # Stored while the request goes out, before anything (its failure included) can
-        # be shown, and before any Streamlit call that a Stop could interrupt.
-        keeper.save(plan.user)
     if started is not None:
-        # Drawing the page now would hold the GIL while the worker builds and sends the
-        # request: let it get the request out first (servers answer with headers at once).
+        # Saving or drawing now would hold the GIL while the worker builds and sends the
+        # request (a thread waits up to 5 ms for it): let the request out first; servers
+        # answer with their headers at once.
         started.worker.wait_answered(HEAD_START)
+    if plan.user is not None:
+        # Stored while the server thinks, before anything (its failure included) can be
+        # shown, and before any Streamlit call that a Stop could interrupt.
+        keeper.save(plan.user)
     return plan
 
 

@@ -10,8 +10,9 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from chatlab import config
+from chatlab.messages import ChatMessage
 from chatlab.storage import Store
-from components import reply, session, sidebar
+from components import reply, session, sidebar, turn
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, chat_state, kept, send, shown
 
@@ -74,6 +75,26 @@ def test_the_request_leaves_before_the_sidebar_is_drawn(
     send(app, "hi")
     assert requests_when_drawn == [1]
     assert shown(app) == [("user", "hi"), ("assistant", "early")]
+
+
+def test_the_request_leaves_before_the_users_message_is_stored(
+    app: AppTest, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Saving first held the GIL while the worker was getting the request out: a new
+    thread waits up to 5 ms for it (first token +3 to +10 ms, traced)."""
+    monkeypatch.setattr(turn, "HEAD_START", 5.0)  # a slow machine still waits for the server
+    requests_when_saved: list[int] = []
+    save = Store.save_message
+
+    def counting(store: Store, owner: str, conversation_id: str, message: ChatMessage) -> int:
+        if message.role == "user":
+            requests_when_saved.append(len(fake.chat_requests))
+        return save(store, owner, conversation_id, message)
+
+    monkeypatch.setattr(Store, "save_message", counting)
+    send(app, "hi")
+    assert requests_when_saved == [1]
+    assert kept(app)[0] == ("user", "hi")
 
 
 def test_a_reply_whose_run_stopped_before_drawing_it_is_kept(
