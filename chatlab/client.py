@@ -91,10 +91,8 @@ def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
     )
 
 
-_warming = threading.Lock()
-
-
 WARM_UP = ("openai", "genai_prices")  # what a reply needs and a first page does not
+_warming = threading.Lock()
 
 
 def warm_up() -> None:
