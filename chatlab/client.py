@@ -31,7 +31,7 @@ import httpx2
 
 from chatlab import config
 from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
-from chatlab.deadline import Watch, watch_client
+from chatlab.deadline import Watch, tls_context, watch_client
 from chatlab.errors import (
     ChatError,
     not_a_reply,
@@ -87,7 +87,7 @@ def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
         max_retries=0,
         # The SDK's own defaults (limits, redirects, proxies from the environment), with
         # every socket under the deadlines of ``chatlab.deadline``.
-        http_client=watch_client(openai.DefaultHttpxClient()),
+        http_client=watch_client(openai.DefaultHttpxClient(verify=tls_context())),
     )
 
 

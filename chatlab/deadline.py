@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 import math
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
+from functools import cache
 from typing import Any
 
 import httpcore2
@@ -160,3 +162,17 @@ def watch_client(http_client: httpx2.Client) -> httpx2.Client:
         ):
             pool._network_backend = WatchedBackend(backend)  # type: ignore[union-attr]
     return http_client
+
+
+def tls_context(trust_env: bool = True) -> ssl.SSLContext:
+    """The TLS context httpx builds for every new client, built once per process.
+
+    Building it reads the system's CA store: 15-30 ms for each client, which a new
+    session paid for its model list. An ``SSLContext`` is meant to be shared.
+    """
+    return _tls_context(trust_env)  # one cache key however it is called
+
+
+@cache
+def _tls_context(trust_env: bool) -> ssl.SSLContext:
+    return httpx2.create_ssl_context(trust_env=trust_env)

@@ -22,7 +22,7 @@ from typing import Any
 import httpx2
 
 from chatlab.config import OPENAI_BASE_URL
-from chatlab.deadline import Watch, watch_client
+from chatlab.deadline import Watch, tls_context, watch_client
 from chatlab.errors import http_error
 from chatlab.stream import short_name
 
@@ -270,7 +270,9 @@ def _headers(api_key: str | None) -> dict[str, str]:
 def _client(api_key: str | None, timeout: float, *, local_only: bool = False) -> httpx2.Client:
     """A client carrying the key, if any. ``local_only`` ignores proxy settings: a proxy
     would carry a 127.0.0.1 probe to another host."""
-    client = httpx2.Client(headers=_headers(api_key), timeout=timeout, trust_env=not local_only)
+    trust_env, headers = not local_only, _headers(api_key)
+    tls = tls_context(trust_env)
+    client = httpx2.Client(headers=headers, timeout=timeout, trust_env=trust_env, verify=tls)
     return watch_client(client)
 
 

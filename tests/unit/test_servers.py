@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 import httpx2
 import pytest
 
@@ -308,3 +310,22 @@ def test_a_trickling_model_listing_cannot_hold_the_sidebar(fake: FakeOpenAI, fau
     fake.models_reply = Reply(fault=fault, trickle_every=0.1)
     with pytest.raises(httpx2.TimeoutException):
         list_server_models(fake.base_url, timeout=0.5)
+
+
+def test_new_sessions_do_not_read_the_ca_store_again(
+    fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new httpx client read the system's CA store (15-30 ms), and every new
+    session's first page made one for its model list."""
+    model_catalog(fake.base_url, timeout=2)  # the process's first: builds the context once
+    reads: list[object] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counting(context: ssl.SSLContext, *args: object, **kwargs: object) -> None:
+        reads.append(args)
+        load(context, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    model_catalog(fake.base_url, "sk-another-session", timeout=2)
+    check_server(keyless(fake), "gpt-4o-mini", timeout=2)
+    assert reads == []
