@@ -13,12 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from chatlab.attachments import Attachment
 from chatlab.messages import ChatMessage
 from chatlab.storage import rows
+from chatlab.storage.engine import upsert_into
 from chatlab.storage.schema import attachments, message_attachments, messages
 
 
@@ -37,8 +37,7 @@ def link_all(conn: Connection, owner: str, sent: list[ChatMessage], now: datetim
         links += linked
     if not links:
         return
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    conn.execute(insert(attachments).on_conflict_do_nothing(), list(blobs.values()))
+    conn.execute(upsert_into(conn, attachments).on_conflict_do_nothing(), list(blobs.values()))
     conn.execute(sa.insert(message_attachments), links)
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from chatlab.messages import new_id
 from chatlab.presets import Preset, PresetError, preset_from, preset_json, preset_name
+from chatlab.storage.engine import upsert_into
 from chatlab.storage.schema import presets
 from chatlab.transfer import InvalidDocument
 
@@ -30,8 +30,7 @@ def save(conn: Connection, owner: str, preset: Preset) -> Preset:
         "updated_at": now,
         "settings": preset_json(preset)["settings"],
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    new = insert(presets).values(row)
+    new = upsert_into(conn, presets).values(row)
     conn.execute(
         new.on_conflict_do_update(
             index_elements=[presets.c.owner, presets.c.name],

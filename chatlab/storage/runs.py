@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from chatlab.messages import ChatSettings
+from chatlab.storage.engine import upsert_into
 from chatlab.storage.schema import compare_runs
 from chatlab.sweep import Cell, Grid, Result, Run, State
 from chatlab.transfer import (
@@ -152,8 +152,7 @@ def save(conn: Connection, owner: str, run: Run) -> None:
         "requests": len(run.results),
         "run": run_json(run),
     }
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    new = insert(compare_runs).values(row)
+    new = upsert_into(conn, compare_runs).values(row)
     conn.execute(
         new.on_conflict_do_update(
             index_elements=[compare_runs.c.id],

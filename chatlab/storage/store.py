@@ -11,7 +11,6 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine, Row
 
 from chatlab.attachments import Attachment
@@ -20,6 +19,7 @@ from chatlab.messages import ChatMessage, new_id
 from chatlab.presets import Preset, parse_presets
 from chatlab.storage import attached, errors, migrations, presets, rows, runs, tree
 from chatlab.storage import engine as engines
+from chatlab.storage.engine import upsert_into
 from chatlab.storage.errors import InvalidImport, StorageError
 from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
@@ -632,8 +632,7 @@ def _upsert(conn: Connection, row: dict[str, Any]) -> int:
     must be told to keep an INSERT's rowcount; the driver drops it with the cursor.)
     """
     # Both dialects spell "INSERT ... ON CONFLICT DO UPDATE" alike; only the import differs.
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    new = insert(messages).values(row)
+    new = upsert_into(conn, messages).values(row)
     upsert = new.on_conflict_do_update(
         index_elements=[messages.c.id],
         set_={
