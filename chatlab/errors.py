@@ -109,12 +109,7 @@ def to_chat_error(exc: BaseException, *, model: str = "", answered: bool = False
     if isinstance(exc, httpx2.TimeoutException):
         return _timeout()
     if isinstance(exc, httpx2.TransportError):  # raised bare while reading a body
-        return ChatError(
-            Kind.STREAM_CUT,
-            "The connection dropped in the middle of the reply.",
-            "Retry; what arrived before the drop is kept.",
-            detail=f"{type(exc).__name__}: {exc}",
-        )
+        return _dropped(f"{type(exc).__name__}: {exc}")
     if isinstance(exc, json.JSONDecodeError):
         return ChatError(
             Kind.MALFORMED,
@@ -337,15 +332,19 @@ def _connection(exc: openai.APIConnectionError, *, answered: bool) -> ChatError:
             detail=text,
         )
     if _hung_up(cause) and answered:
-        return ChatError(
-            Kind.STREAM_CUT,
-            "The connection dropped in the middle of the reply.",
-            "Retry; what arrived before the drop is kept.",
-            detail=text,
-        )
+        return _dropped(text)
     if _hung_up(cause):
         return _closed_without_answer(server, text)
     return _unreachable(server, text)
+
+
+def _dropped(detail: str) -> ChatError:
+    return ChatError(
+        Kind.STREAM_CUT,
+        "The connection dropped in the middle of the reply.",
+        "Retry; what arrived before the drop is kept.",
+        detail=detail,
+    )
 
 
 def _closed_without_answer(server: object, detail: str) -> ChatError:

@@ -17,8 +17,7 @@ from typing import Any, Literal
 import httpx2
 
 from chatlab.config import OPENAI_BASE_URL, Endpoint
-from chatlab.deadline import tls_context
-from chatlab.servers import context_window, display_name, list_server_models
+from chatlab.servers import context_window, display_name, http_client, list_server_models
 
 Status = Literal["yes", "no", "unknown"]
 SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}
@@ -115,9 +114,8 @@ def check_server(
 ) -> ServerReport:
     """Probe ``endpoint`` with ``model`` and return one readable row per capability."""
     base_url = (endpoint.base_url or OPENAI_BASE_URL).rstrip("/")
-    headers = {"Authorization": f"Bearer {endpoint.api_key}"} if endpoint.api_key else {}
     limits = httpx2.Timeout(timeout, connect=min(timeout, 3.0))
-    with httpx2.Client(headers=headers, timeout=limits, verify=tls_context()) as client:
+    with http_client(endpoint.api_key, limits) as client:
         probe = _Probe(client, base_url, model, clock() + budget, clock)
         window = _run(probe, endpoint, timeout)
     checks = [probe.found.get(name) or _not_run(name) for name in ORDER]

@@ -92,7 +92,7 @@ def list_server_models(
     """
     watch = Watch()
     watch.start(timeout, 2 * timeout)
-    with watch.active(), _client(api_key, timeout) as client:
+    with watch.active(), http_client(api_key, timeout) as client:
         entries = _listing(client, _v1(base_url))
         models = [_from_entry(entry) for entry in entries]
         if base_url is None or all(m.context_window for m in models):
@@ -152,7 +152,7 @@ def discover(
 def _probe_port(port: int, timeout: float) -> FoundServer | None:
     base_url = f"http://{LOCALHOST}:{port}/v1"
     try:
-        with _client(None, timeout, local_only=True) as client:
+        with http_client(None, timeout, local_only=True) as client:
             entries = _listing(client, base_url)
     except (httpx2.HTTPError, ValueError):
         return None
@@ -262,15 +262,14 @@ def _root(base_url: str | None) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
-def _headers(api_key: str | None) -> dict[str, str]:
-    # Like the chat client: a server that needs no key gets no Authorization header.
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-def _client(api_key: str | None, timeout: float, *, local_only: bool = False) -> httpx2.Client:
-    """A client carrying the key, if any. ``local_only`` ignores proxy settings: a proxy
-    would carry a 127.0.0.1 probe to another host."""
-    trust_env, headers = not local_only, _headers(api_key)
+def http_client(
+    api_key: str | None, timeout: float | httpx2.Timeout, *, local_only: bool = False
+) -> httpx2.Client:
+    """A client for requests made without the SDK, carrying the key if any (like the chat
+    client, a server that needs no key gets no Authorization header). ``local_only``
+    ignores proxy settings: a proxy would carry a 127.0.0.1 probe to another host."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    trust_env = not local_only
     tls = tls_context(trust_env)
     client = httpx2.Client(headers=headers, timeout=timeout, trust_env=trust_env, verify=tls)
     return watch_client(client)

@@ -904,7 +904,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.rfile.close()  # the one file holding the socket open (wfile writes direct)
             self.connection.close()
         else:
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self.cut()
 
     def cut(self) -> None:
         """Close abruptly: no terminating chunk, so the client sees an incomplete body."""

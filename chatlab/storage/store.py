@@ -631,7 +631,6 @@ def _upsert(conn: Connection, row: dict[str, Any]) -> int:
     Returns the rows written: 0 means the id belongs to another conversation. (SQLAlchemy
     must be told to keep an INSERT's rowcount; the driver drops it with the cursor.)
     """
-    # Both dialects spell "INSERT ... ON CONFLICT DO UPDATE" alike; only the import differs.
     new = upsert_into(conn, messages).values(row)
     upsert = new.on_conflict_do_update(
         index_elements=[messages.c.id],
