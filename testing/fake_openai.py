@@ -767,7 +767,7 @@ class _Handler(BaseHTTPRequestHandler):
         if reply is not None:
             fake._sleep(reply.first_token_delay)
             if reply.status >= 400 or reply.body is not None:
-                self.send_error_reply(reply)  # a 200 with a raw body: any JSON as-is
+                self.send_status_reply(reply)  # an error, or a 200 whose raw body is any JSON
                 return
             if reply.fault == "html":
                 self.send_page(reply)
@@ -840,7 +840,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         self.send_json(status, error_body(error), headers)
 
-    def send_error_reply(self, reply: Reply) -> None:
+    def send_status_reply(self, reply: Reply) -> None:
         """A Reply's status: its raw `body` as-is, else the OpenAI error envelope."""
         if reply.body is None:
             self.send_api_error(reply.status, reply.error, reply.headers)
@@ -941,7 +941,7 @@ class _ChatResponder:
             self.handler.hang_up(reset=reply.fault == "reset")
         elif reply.status >= 400:
             self.fake._sleep(reply.first_token_delay)
-            self.handler.send_error_reply(reply)
+            self.handler.send_status_reply(reply)
         elif reply.fault == "json":
             self._complete(reply, context)
         elif body.get("stream") is True:
