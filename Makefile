@@ -20,13 +20,17 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 	$(PIP) install -r requirements-dev.txt -c constraints.txt
 	@touch $@ $(VENV)/.runtime
 
+# Where `make run` (and `make serve`'s HAProxy) listens: this machine only, unless
+# HOST says otherwise (`make run HOST=0.0.0.0` warns when nobody has to sign in).
+HOST    ?= 127.0.0.1
+
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	@$(PY) -m deploy.listen_check $(HOST)
+	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT)
 
 # N app processes behind HAProxy (apt-get install haproxy) on one database, at PORT:
 #   make serve WORKERS=4 PORT=8501 [HOST=0.0.0.0]
 WORKERS ?= 2
-HOST    ?= 127.0.0.1
 serve: $(VENV)/.runtime
 	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --host $(HOST)
 

@@ -44,6 +44,7 @@ from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
 from chatlab.stream import ChunkStream, Clock, ReplyStream, field
 from chatlab.tokens import estimate_prompt_tokens
+from chatlab.url_policy import guarded_transport
 
 if TYPE_CHECKING:
     import openai
@@ -80,15 +81,26 @@ def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
     # credential: an empty key provider passes its check at construction, and each
     # request then omits the header explicitly (see ``_auth``).
     key: str | Callable[[], str] = endpoint.api_key or (lambda: "")
+    base_url = endpoint.base_url or OPENAI_BASE_URL
     return openai.OpenAI(
         api_key=key,
-        base_url=endpoint.base_url or OPENAI_BASE_URL,
+        base_url=base_url,
         timeout=httpx2.Timeout(timeouts.read, connect=timeouts.connect),
         max_retries=0,
-        # The SDK's own defaults (limits, redirects, proxies from the environment), with
-        # every socket under the deadlines of ``chatlab.deadline``.
-        http_client=watch_client(openai.DefaultHttpxClient(verify=tls_context())),
+        http_client=watch_client(_http_client(endpoint, base_url)),
     )
+
+
+def _http_client(endpoint: Endpoint, base_url: str) -> httpx2.Client:
+    """The SDK's own defaults (limits, redirects, proxies from the environment) for the
+    operator's endpoint; for a typed one, ``chatlab.url_policy``'s guarded transport and
+    no redirects (the transport is the only way out, so no proxy either)."""
+    import openai
+
+    if endpoint.policy is None:
+        return openai.DefaultHttpxClient(verify=tls_context())
+    transport = guarded_transport(endpoint.policy, base_url)
+    return openai.DefaultHttpxClient(transport=transport, follow_redirects=False, trust_env=False)
 
 
 WARM_UP = ("openai", "genai_prices")  # what a reply needs and a first page does not

@@ -18,6 +18,8 @@ from typing import Literal
 
 from dotenv import load_dotenv
 
+from chatlab.url_policy import UrlPolicy, listens_locally, parse_allowlist
+
 OPENAI_BASE_URL = "https://api.openai.com/v1"  # where requests go when no base URL is set
 DEFAULT_MODEL = "gpt-4o-mini"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
@@ -52,11 +54,16 @@ def _first(
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where requests go and the key they carry. ``repr`` never shows the key."""
+    """Where requests go and the key they carry. ``repr`` never shows the key.
+
+    ``policy`` is set for a base URL a visitor typed: only ``chatlab.url_policy``'s guarded
+    transport may reach it. None for the operator's own endpoint, which is trusted.
+    """
 
     api_key: str | None
     base_url: str | None
     key_source: KeySource
+    policy: UrlPolicy | None = None
 
     @property
     def usable(self) -> bool:
@@ -93,10 +100,13 @@ def resolve_endpoint(
     sidebar: Mapping[str, object],
     secrets: Mapping[str, object],
     environ: Mapping[str, str] | None = None,
+    *,
+    policy: UrlPolicy | None = None,
 ) -> Endpoint:
     """Pick the key and base URL, sidebar first, then secrets, then the environment.
 
-    A base URL typed into the sidebar gets only a key typed there too (or none): the
+    A base URL typed into the sidebar counts only when ``policy`` lets visitors type one,
+    and then carries that policy. It gets only a key typed there too (or none): the
     server's own key (secrets, environment) never goes to a host a visitor chose.
     """
     env = os.environ if environ is None else environ
@@ -105,10 +115,12 @@ def resolve_endpoint(
         ("secrets", secrets),
         ("environment", env),
     )
-    base_url, url_source = _first(*sources, name="OPENAI_BASE_URL")
+    typed = policy is not None and policy.allow_custom
+    base_url, url_source = _first(*(sources if typed else sources[1:]), name="OPENAI_BASE_URL")
     allowed = sources[:1] if url_source == "sidebar" else sources
     api_key, key_source = _first(*allowed, name="OPENAI_API_KEY")
-    return Endpoint(api_key=api_key, base_url=base_url, key_source=key_source)
+    guard = policy if url_source == "sidebar" else None
+    return Endpoint(api_key=api_key, base_url=base_url, key_source=key_source, policy=guard)
 
 
 def default_model(secrets: Mapping[str, object], environ: Mapping[str, str] | None = None) -> str:
@@ -150,6 +162,33 @@ def discovery_ports(environ: Mapping[str, str] | None = None) -> tuple[int, ...]
     if raw is None:
         return None
     return tuple(int(p) for p in raw.replace(",", " ").split() if p.isdigit())
+
+
+_ON = {"1", "true", "yes", "on"}
+
+
+def allow_custom_base_url(
+    listen_address: str | None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """``CHATLAB_ALLOW_CUSTOM_BASE_URL``: may a visitor type a Base URL? Unset: only when
+    the app listens on loopback alone (Streamlit's ``server.address``); anything but a
+    clear yes or no counts as no."""
+    env = os.environ if environ is None else environ
+    raw = (_clean(env.get("CHATLAB_ALLOW_CUSTOM_BASE_URL")) or "").lower()
+    if not raw:
+        return listens_locally(listen_address)
+    return raw in _ON
+
+
+def url_policy(listen_address: str | None, environ: Mapping[str, str] | None = None) -> UrlPolicy:
+    """What a typed Base URL may reach: ``CHATLAB_ALLOW_CUSTOM_BASE_URL`` and
+    ``CHATLAB_BASE_URL_ALLOWLIST`` (hosts, host:port, addresses or CIDRs)."""
+    env = os.environ if environ is None else environ
+    return UrlPolicy(
+        allow_custom=allow_custom_base_url(listen_address, env),
+        local=listens_locally(listen_address),
+        allowlist=parse_allowlist(env.get("CHATLAB_BASE_URL_ALLOWLIST")),
+    )
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 MAX_COUNT = 10**8  # more tokens than any request or reply has: absurd above it
 MAX_SERVER_TEXT = 2000  # characters of a server's error message worth showing
+# The code of the error object that stands for an answer not shown (chatlab.url_policy).
+NOT_COMPATIBLE_CODE = "chatlab_not_openai_compatible"
 
 
 class Kind(StrEnum):
@@ -54,6 +56,7 @@ class Kind(StrEnum):
     NO_ANSWER = "no_answer"  # max tokens reached before any answer (spent on thinking)
     TOO_LONG = "too_long"  # the reply reached CHATLAB_MAX_REPLY_CHARS
     STOPPED = "stopped"  # the user stopped the request before the reply began
+    URL_REFUSED = "url_refused"  # a typed Base URL this app may not reach (url_policy)
     UNKNOWN = "unknown"
 
 
@@ -102,6 +105,8 @@ def to_chat_error(exc: BaseException, *, model: str = "", answered: bool = False
     stream had begun (a connection lost then is a reply cut short, not one never sent)."""
     if isinstance(exc, ChatError):
         return exc
+    if isinstance(exc.__cause__, ChatError):  # raised in a transport, wrapped by the SDK
+        return exc.__cause__
     if "openai" in sys.modules:
         explained = _sdk_error(exc, model=model, answered=answered)
         if explained is not None:
@@ -372,6 +377,8 @@ def _hung_up(cause: BaseException | None) -> bool:
 
 def _status(exc: _Refusal, model: str) -> ChatError:
     status, code, detail = exc.status or 0, exc.code, exc.detail
+    if code == NOT_COMPATIBLE_CODE and status not in (401, 403, 429) and status < 500:
+        return _not_compatible(exc.server_text)
     if status == 401:
         return ChatError(
             Kind.AUTH,
@@ -418,6 +425,16 @@ def _status(exc: _Refusal, model: str) -> ChatError:
         f"The server rejected the request: {exc.server_text}",
         "Change the settings the message names, then retry.",
         detail=detail,
+    )
+
+
+def _not_compatible(text: str) -> ChatError:
+    """Our own words for an answer a typed Base URL's server sent (shown no further)."""
+    return ChatError(
+        Kind.NOT_COMPATIBLE,
+        text,
+        "Check the Base URL: it should end in /v1 (or the path your server documents).",
+        retryable=False,
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import httpx2
 
 from chatlab.config import OPENAI_BASE_URL, Endpoint
+from chatlab.errors import ChatError
 from chatlab.servers import context_window, display_name, http_client, list_server_models
 
 Status = Literal["yes", "no", "unknown"]
@@ -115,9 +116,14 @@ def check_server(
     """Probe ``endpoint`` with ``model`` and return one readable row per capability."""
     base_url = (endpoint.base_url or OPENAI_BASE_URL).rstrip("/")
     limits = httpx2.Timeout(timeout, connect=min(timeout, 3.0))
-    with http_client(endpoint.api_key, limits) as client:
+    guarded = http_client(endpoint.api_key, limits, policy=endpoint.policy, base_url=base_url)
+    with guarded as client:
         probe = _Probe(client, base_url, model, clock() + budget, clock)
-        window = _run(probe, endpoint, timeout)
+        try:
+            window = _run(probe, endpoint, timeout)
+        except ChatError as err:  # a typed base URL this app may not reach
+            window = None
+            probe.add(REACHABLE, "no", err.message, err.action)
     checks = [probe.found.get(name) or _not_run(name) for name in ORDER]
     if VISION in probe.found:
         checks.append(probe.found[VISION])
@@ -172,7 +178,9 @@ def _check_listing(probe: _Probe) -> bool:
 
 def _check_window(probe: _Probe, endpoint: Endpoint, timeout: float) -> int | None:
     try:
-        models = list_server_models(endpoint.base_url, endpoint.api_key, timeout=timeout)
+        models = list_server_models(
+            endpoint.base_url, endpoint.api_key, timeout=timeout, policy=endpoint.policy
+        )
     except (httpx2.HTTPError, ValueError):
         models = []
     window = context_window(models, probe.model)

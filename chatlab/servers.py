@@ -25,6 +25,7 @@ from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch, tls_context, watch_client
 from chatlab.errors import http_error
 from chatlab.stream import short_name
+from chatlab.url_policy import UrlPolicy, guarded_transport
 
 LOCALHOST = "127.0.0.1"
 # Each family's default port; discovery reports the kind the answer shows, else this one.
@@ -84,15 +85,17 @@ def list_server_models(
     api_key: str | None = None,
     *,
     timeout: float = 5.0,
+    policy: UrlPolicy | None = None,
 ) -> list[ServerModel]:
     """The server's models with the context window each reports (None where it says nothing).
 
     ``timeout`` bounds each request, and twice that all of them, however slowly a server
-    trickles its answer.
+    trickles its answer. ``policy``: the base URL was typed by a visitor (see ``http_client``).
     """
     watch = Watch()
     watch.start(timeout, 2 * timeout)
-    with watch.active(), http_client(api_key, timeout) as client:
+    guarded = http_client(api_key, timeout, policy=policy, base_url=_v1(base_url))
+    with watch.active(), guarded as client:
         entries = _listing(client, _v1(base_url))
         models = [_from_entry(entry) for entry in entries]
         if base_url is None or all(m.context_window for m in models):
@@ -110,12 +113,16 @@ def list_server_models(
 
 
 def model_catalog(
-    base_url: str | None, api_key: str | None = None, *, timeout: float = 5.0
+    base_url: str | None,
+    api_key: str | None = None,
+    *,
+    timeout: float = 5.0,
+    policy: UrlPolicy | None = None,
 ) -> list[ServerModel]:
     """``list_server_models`` for the model picker: a failure is a ``ChatError`` saying
     what went wrong, as a failed chat request would (a key refused, a server down)."""
     try:
-        return list_server_models(base_url, api_key, timeout=timeout)
+        return list_server_models(base_url, api_key, timeout=timeout, policy=policy)
     except (httpx2.HTTPError, ValueError) as exc:
         raise http_error(exc, f"{_v1(base_url)}/models") from exc
 
@@ -263,12 +270,25 @@ def _root(base_url: str | None) -> str:
 
 
 def http_client(
-    api_key: str | None, timeout: float | httpx2.Timeout, *, local_only: bool = False
+    api_key: str | None,
+    timeout: float | httpx2.Timeout,
+    *,
+    local_only: bool = False,
+    policy: UrlPolicy | None = None,
+    base_url: str = "",
 ) -> httpx2.Client:
     """A client for requests made without the SDK, carrying the key if any (like the chat
     client, a server that needs no key gets no Authorization header). ``local_only``
-    ignores proxy settings: a proxy would carry a 127.0.0.1 probe to another host."""
+    ignores proxy settings: a proxy would carry a 127.0.0.1 probe to another host.
+    With a ``policy`` (``base_url`` was typed by a visitor) every request goes through
+    ``chatlab.url_policy``'s guarded transport."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    if policy is not None:
+        transport = guarded_transport(policy, base_url)
+        guarded = httpx2.Client(
+            headers=headers, timeout=timeout, transport=transport, trust_env=False
+        )
+        return watch_client(guarded)
     trust_env = not local_only
     tls = tls_context(trust_env)
     client = httpx2.Client(headers=headers, timeout=timeout, trust_env=trust_env, verify=tls)

@@ -29,7 +29,8 @@ FAILED_TTL = 30.0
 
 
 def _fingerprint(endpoint: Endpoint) -> str:
-    raw = f"{endpoint.base_url}\0{endpoint.api_key or ''}".encode()
+    # The policy too: a typed URL's guarded client never serves the operator's endpoint.
+    raw = f"{endpoint.base_url}\0{endpoint.api_key or ''}\0{endpoint.policy!r}".encode()
     return hashlib.sha256(raw).hexdigest()
 
 
@@ -85,7 +86,7 @@ def _catalog(endpoint: Endpoint) -> list[ServerModel] | ChatError:
     if found is None or time.monotonic() > found[0]:
         try:
             listed: list[ServerModel] | ChatError = model_catalog(
-                endpoint.base_url, endpoint.api_key
+                endpoint.base_url, endpoint.api_key, policy=endpoint.policy
             )
             expires = time.monotonic() + MODELS_TTL
         except ChatError as err:

@@ -13,6 +13,7 @@ from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.snippet import python_snippet, request_json
 from components import conversations, session
+from components.base_url import url_policy
 from components.popover import when_open
 
 LABEL = "Request"
@@ -47,4 +48,7 @@ def render_request(message: ChatMessage, base_url: str | None) -> None:
 
 def current_base_url() -> str | None:
     """The base URL requests go to now (the sidebar's, the secrets', the environment's)."""
-    return config.resolve_endpoint(session.sidebar_values(), session.secrets()).base_url
+    endpoint = config.resolve_endpoint(
+        session.sidebar_values(), session.secrets(), policy=url_policy()
+    )
+    return endpoint.base_url

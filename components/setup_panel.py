@@ -6,8 +6,8 @@ import streamlit as st
 
 from chatlab import config
 from chatlab.markdown import plain
-from chatlab.servers import DEFAULT_PORTS, FoundServer, discover
-from components import session
+from chatlab.servers import DEFAULT_PORTS, LOCALHOST, FoundServer, discover
+from components import base_url, session
 
 SETUP = """
 Chat Lab needs an **OpenAI API key**, or an **OpenAI-compatible server** that needs none.
@@ -34,7 +34,13 @@ def render_setup() -> None:
     """How to connect Chat Lab to a model, with any server found on this machine."""
     st.info("No model connection yet.", icon=":material/key:")
     ports = config.discovery_ports()
-    _render_found(local_servers(tuple(DEFAULT_PORTS) if ports is None else ports))
+    policy = base_url.url_policy()
+    # Only ports a visitor could then use: knocking on this machine's ports for a visitor
+    # who may not type a Base URL would show them what runs there.
+    allowed = [
+        p for p in (DEFAULT_PORTS if ports is None else ports) if policy.allows(LOCALHOST, p)
+    ]
+    _render_found(local_servers(tuple(allowed)))
     st.markdown(SETUP)
 
 

@@ -19,7 +19,7 @@ from chatlab.messages import (
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens, max_output_tokens
 from chatlab.turns import request_messages
-from components import conversations, model_client, presets, session
+from components import base_url, conversations, model_client, presets, session
 from components.server_check import render_server_check
 
 TEMPERATURE_HELP = (
@@ -89,7 +89,8 @@ def endpoint() -> Endpoint:
         session.SYSTEM_PROMPT,
         *session.ADVANCED,
     )
-    return config.resolve_endpoint(session.sidebar_values(), session.secrets())
+    policy = base_url.url_policy()
+    return config.resolve_endpoint(session.sidebar_values(), session.secrets(), policy=policy)
 
 
 def endpoint_panel(endpoint: Endpoint) -> None:
@@ -99,16 +100,7 @@ def endpoint_panel(endpoint: Endpoint) -> None:
         # Open while there is nothing to talk to: the setup panel points here.
         with st.expander("Connection", expanded=not endpoint.usable):
             _key_input()
-            st.text_input(
-                "Base URL",
-                key=session.BASE_URL_INPUT,
-                placeholder="https://api.openai.com/v1",
-                help=(
-                    "Any OpenAI-compatible server, e.g. http://localhost:11434/v1 for Ollama. "
-                    "The app's own key is never sent to a URL typed here: paste a key above "
-                    "if this server needs one."
-                ),
-            )
+            base_url.render_input(base_url.url_policy())
             current = session.state()
             found = render_server_check(endpoint, session.model(), current.server_report)
             if found is not None:

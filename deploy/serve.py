@@ -12,6 +12,7 @@ it). Ctrl-C or SIGTERM stops HAProxy and every worker.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import subprocess
@@ -114,6 +115,16 @@ def worker_command(port: int, script: str = "app.py") -> list[str]:
     ]
 
 
+def worker_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment for a worker. Workers listen on 127.0.0.1 but serve
+    whoever reaches HAProxy, so visitors may not type a Base URL (which would make the
+    server send requests where they say) unless ``CHATLAB_ALLOW_CUSTOM_BASE_URL`` is set."""
+    env = dict(environ)
+    if not env.get("CHATLAB_ALLOW_CUSTOM_BASE_URL", "").strip():
+        env["CHATLAB_ALLOW_CUSTOM_BASE_URL"] = "0"
+    return env
+
+
 def start_worker(port: int, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start one worker (output to this terminal) and wait until it is healthy."""
     process = subprocess.Popen(worker_command(port), cwd=ROOT, env=env)  # noqa: S603
@@ -163,7 +174,7 @@ def serve(workers: int, host: str, port: int, folder: Path) -> None:
     worker_ports = [port + index for index in range(1, workers + 1)]
     try:
         for worker_port in worker_ports:
-            processes.append(start_worker(worker_port))
+            processes.append(start_worker(worker_port, worker_environment(os.environ)))
         balancer = start_balancer(worker_ports, host, port, folder)
         processes.append(balancer.process)
         print(f"Chat Lab: {balancer.url} -> {workers} app processes on {worker_ports}", flush=True)

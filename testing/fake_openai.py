@@ -81,7 +81,7 @@ class Reply:
     usage chunk; usage_json: the usage object as raw JSON text, sent as-is (`Infinity`,
     `NaN`, strings, negatives). A chunk may be any JSON value (a list of content parts, a
     number); a lone surrogate in a string goes out as a JSON `\\ud800` escape.
-    status>=400: `{"error": error}` envelope instead, or `body`, raw JSON text, as-is (with
+    status>=300: `{"error": error}` envelope instead, or `body`, raw text, as-is (with
     fault="json" or a non-streaming request, `body` replaces the completion object).
     headers: extra response headers. fault: cut | malformed | error_event | hang | trickle |
     endless (strike after `fault_after` content chunks), no_done (all chunks, then no
@@ -939,7 +939,7 @@ class _ChatResponder:
         if reply.fault in {"hangup", "reset"}:
             self.fake._sleep(reply.first_token_delay)
             self.handler.hang_up(reset=reply.fault == "reset")
-        elif reply.status >= 400:
+        elif reply.status >= 300:  # an error, or a redirect (a `Location` in `headers`)
             self.fake._sleep(reply.first_token_delay)
             self.handler.send_status_reply(reply)
         elif reply.fault == "json":

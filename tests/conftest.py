@@ -23,6 +23,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CHATLAB_CONNECT_TIMEOUT", "2")
     monkeypatch.setenv("CHATLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CHATLAB_DISCOVERY_PORTS", "")  # never find a developer's own server
+    for name in ("CHATLAB_ALLOW_CUSTOM_BASE_URL", "CHATLAB_BASE_URL_ALLOWLIST"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
+from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from chatlab.conversation import Conversation
@@ -19,6 +20,16 @@ from testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, TEST_KEY
 
 AppFactory = Callable[[], AppTest]
+
+
+@pytest.fixture(autouse=True)
+def listening_locally() -> Iterator[None]:
+    """Streamlit's ``server.address`` as ``make run`` sets it: 127.0.0.1 alone, so a
+    visitor may type a Base URL (chatlab.url_policy). A test may set it otherwise."""
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    yield
+    st_config.set_option("server.address", before)
 
 
 @pytest.fixture

@@ -294,7 +294,8 @@ class ChatPage:
         summary = expander.locator("summary")
         if expander.locator("details").get_attribute("open") is None:
             summary.click()
-        expect(self.textbox("Base URL")).to_be_visible()
+        # Always there, unlike the Base URL field (absent where visitors may not choose).
+        expect(self.sidebar.get_by_role("button", name="Check this server")).to_be_visible()
 
     def type_key(self, key: str) -> None:
         """Type a key into the sidebar and submit it with Enter, as a user would."""

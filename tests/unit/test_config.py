@@ -10,7 +10,11 @@ from chatlab.config import (
     max_reply_chars,
     resolve_endpoint,
     timeouts,
+    url_policy,
 )
+from chatlab.url_policy import Rule, UrlPolicy
+
+LOCAL = UrlPolicy(allow_custom=True, local=True)  # `make run`: visitors may type a URL
 
 
 def test_sidebar_beats_secrets_beats_environment() -> None:
@@ -73,10 +77,11 @@ def test_env_file_loads_without_overriding(tmp_path: Path, monkeypatch: pytest.M
 
 def test_server_key_never_goes_to_a_url_typed_in_the_sidebar() -> None:
     env = {"OPENAI_API_KEY": "sk-server"}
-    endpoint = resolve_endpoint({"OPENAI_BASE_URL": "http://attacker.example/v1"}, {}, env)
+    sidebar = {"OPENAI_BASE_URL": "http://attacker.example/v1"}
+    endpoint = resolve_endpoint(sidebar, {}, env, policy=LOCAL)
     assert endpoint.api_key is None and endpoint.key_source == "none"
     typed = resolve_endpoint(
-        {"OPENAI_BASE_URL": "http://mine/v1", "OPENAI_API_KEY": "sk-mine"}, {}, env
+        {"OPENAI_BASE_URL": "http://mine/v1", "OPENAI_API_KEY": "sk-mine"}, {}, env, policy=LOCAL
     )
     assert (typed.api_key, typed.key_source) == ("sk-mine", "sidebar")
 
@@ -106,5 +111,61 @@ def test_max_reply_chars_from_environment(raw: str, expected: int) -> None:
 
 def test_a_base_url_copied_from_the_page_loses_its_invisible_characters() -> None:
     copied = "http:\u2060//localhost:8080/v1\u200b"
-    endpoint = resolve_endpoint({"OPENAI_BASE_URL": copied}, {}, {})
+    endpoint = resolve_endpoint({"OPENAI_BASE_URL": copied}, {}, {}, policy=LOCAL)
     assert endpoint.base_url == "http://localhost:8080/v1"
+
+
+def test_a_typed_base_url_carries_the_policy_and_the_configured_one_none() -> None:
+    env = {"OPENAI_BASE_URL": "http://operator/v1"}
+    typed = resolve_endpoint({"OPENAI_BASE_URL": "http://mine/v1"}, {}, env, policy=LOCAL)
+    assert (typed.base_url, typed.policy) == ("http://mine/v1", LOCAL)
+    configured = resolve_endpoint({"OPENAI_BASE_URL": ""}, {}, env, policy=LOCAL)
+    assert (configured.base_url, configured.policy) == ("http://operator/v1", None)
+
+
+@pytest.mark.parametrize("policy", [None, UrlPolicy(allow_custom=False)])
+def test_a_typed_base_url_is_ignored_where_visitors_may_not_choose(
+    policy: UrlPolicy | None,
+) -> None:
+    env = {"OPENAI_API_KEY": "sk-server", "OPENAI_BASE_URL": "http://operator/v1"}
+    sidebar = {"OPENAI_BASE_URL": "http://169.254.169.254/latest"}
+    endpoint = resolve_endpoint(sidebar, {}, env, policy=policy)
+    assert (endpoint.base_url, endpoint.api_key, endpoint.policy) == (
+        "http://operator/v1",
+        "sk-server",
+        None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("address", "raw", "allowed"),
+    [
+        ("127.0.0.1", None, True),  # make run: a person's own machine
+        ("localhost", None, True),
+        ("::1", None, True),
+        ("127.0.0.1", "0", False),
+        (None, None, False),  # Streamlit's default: every interface
+        ("", None, False),
+        ("0.0.0.0", None, False),
+        ("::", None, False),
+        ("192.0.2.7", None, False),
+        ("0.0.0.0", "1", True),  # the operator says so
+        ("0.0.0.0", "yes", True),
+        ("0.0.0.0", "maybe", False),  # neither yes nor no: no
+        ("127.0.0.1", "off", False),
+    ],
+)
+def test_custom_base_url_is_on_by_default_only_on_loopback(
+    address: str | None, raw: str | None, allowed: bool
+) -> None:
+    env = {} if raw is None else {"CHATLAB_ALLOW_CUSTOM_BASE_URL": raw}
+    assert url_policy(address, env).allow_custom is allowed
+
+
+def test_allowlist_from_the_environment() -> None:
+    env = {"CHATLAB_BASE_URL_ALLOWLIST": "api.groq.com, 10.0.0.0/8 gpu.lan:8000"}
+    policy = url_policy("0.0.0.0", {**env, "CHATLAB_ALLOW_CUSTOM_BASE_URL": "1"})
+    assert policy.allowlist is not None and len(policy.allowlist) == 3
+    assert Rule(host="gpu.lan", port=8000) in policy.allowlist
+    assert url_policy("0.0.0.0", {}).allowlist is None
+    assert not url_policy("0.0.0.0", {}).local and url_policy("127.0.0.1", {}).local
