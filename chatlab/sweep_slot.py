@@ -38,6 +38,11 @@ class SweepSlot:
             self._sweep = begin()
             return self._sweep
 
+    def reopen(self) -> None:
+        """The session is back (it reconnected after a drop): sweeps may start again."""
+        with self._lock:
+            self._ended = False
+
     def end(self) -> None:
         """The session ended: stop its sweep, and start none again."""
         with self._lock:

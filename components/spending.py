@@ -42,9 +42,11 @@ def _session_ended(slot: SweepSlot) -> None:
 
 # Streamlit's one signal that a session ended: a session-scoped resource is released when
 # the session disconnects (``AppSession.clear_session_caches``). ``_slot`` is not hashed, so
-# the session holds one entry: the first slot it was given.
+# the session holds one entry. It runs again only after a release: a session that
+# reconnected (a dropped connection, its state kept) may start sweeps again.
 @st.cache_resource(scope="session", on_release=_session_ended, show_spinner=False)
 def _stop_at_session_end(_slot: SweepSlot) -> SweepSlot:
+    _slot.reopen()
     return _slot
 
 

@@ -39,7 +39,7 @@ def openai_price(model: str, tokens_in: int, tokens_out: int) -> float | None:
 def test_typed_values_are_held_to_the_sidebars_bounds() -> None:
     with pytest.raises(GridError) as caught:
         parse_values("max_tokens", "1000000000")
-    assert "Use values from 1 to 272000" in str(caught.value)
+    assert "Use values from 1 to 272,000" in str(caught.value)
     for name, bound in BOUNDS.items():
         with pytest.raises(GridError):
             parse_values(name, str(bound.high + 1))
@@ -208,3 +208,12 @@ def test_the_sessions_end_stops_its_sweep_and_starts_none() -> None:
     assert held.sent <= 1  # at most the one already out; the waiting four never went
     assert {r.state for r in sweep.results()[1:]} == {State.STOPPED}
     assert slot.start(lambda: pytest.fail("started after the session ended")) is None
+
+
+def test_a_session_that_reconnects_may_run_sweeps_again() -> None:
+    slot, held = SweepSlot(), Held()
+    slot.end()
+    slot.reopen()
+    held.release.set()
+    sweep = slot.start(lambda: Sweep(run_of(("m",), (10,)), held))
+    assert sweep is not None and sweep.wait(30)
