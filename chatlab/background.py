@@ -11,9 +11,11 @@ arrives, the page redraws on it, and so Stop takes effect within ``poll``. ``clo
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from chatlab.deadline import Watch
@@ -21,14 +23,18 @@ from chatlab.errors import ChatError, to_chat_error
 from chatlab.stream import ReplyStream
 
 Start = Callable[[Watch], ReplyStream]  # sends the request; closing the watch cuts it
+# Held around the whole request on the worker (``chatlab.limits.admit``); the event is set
+# on ``close`` so a wait for admission ends with it.
+Admit = Callable[[threading.Event], AbstractContextManager[None]]
 _END = object()
 
 
 class BackgroundReply:
     """Starts ``start()`` on a worker thread and hands over its text deltas."""
 
-    def __init__(self, start: Start) -> None:
+    def __init__(self, start: Start, *, admit: Admit | None = None) -> None:
         self._start = start
+        self._admit = admit or (lambda _closed: contextlib.nullcontext())
         self._watch = Watch()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._closed = threading.Event()
@@ -93,18 +99,8 @@ class BackgroundReply:
 
     def _run(self) -> None:
         try:
-            stream = self._start(self._watch)
-            with self._lock:
-                self.stream = stream
-                closed = self._closed.is_set()
-            self._answered.set()
-            if closed:  # stopped while waiting for the server: hang up at once
-                stream.close()
-                return
-            for delta in stream:
-                if self._closed.is_set():
-                    return
-                self._queue.put(delta)
+            with self._admit(self._closed):
+                self._read()
         except ChatError as err:
             self.error = None if self._closed.is_set() else err
         except Exception as exc:  # anything else is a bug in a lower layer: explain it
@@ -112,3 +108,20 @@ class BackgroundReply:
         finally:
             self._answered.set()
             self._queue.put(_END)
+
+    def _read(self) -> None:
+        """Send the request and queue the reply's deltas until it ends or is closed."""
+        if self._closed.is_set():
+            return  # closed while waiting for admission: send nothing
+        stream = self._start(self._watch)
+        with self._lock:
+            self.stream = stream
+            closed = self._closed.is_set()
+        self._answered.set()
+        if closed:  # stopped while waiting for the server: hang up at once
+            stream.close()
+            return
+        for delta in stream:
+            if self._closed.is_set():
+                return
+            self._queue.put(delta)

@@ -201,3 +201,46 @@ def database_url(environ: Mapping[str, str] | None = None) -> str:
     # after the first call, and error messages can show the full path.
     folder = Path(_clean(env.get("CHATLAB_DATA_DIR")) or "data").expanduser().resolve()
     return f"sqlite:///{folder / 'chatlab.db'}"
+
+
+# -- spending limits (chatlab.limits, chatlab.budget) -------------------------------------------
+
+RATE_LIMIT = 60  # requests a minute per visitor: brisk chatting, or a sweep at a steady pace
+MAX_IN_FLIGHT = 64  # requests open at once across every session of the process
+MAX_RUN_REQUESTS = 200  # requests one Compare run may send
+MAX_RUN_COST = 5.0  # USD one Compare run may cost at most, at list prices
+
+
+def rate_limit(environ: Mapping[str, str] | None = None) -> int:
+    """``CHATLAB_RATE_LIMIT``: requests a minute per visitor (default 60; 0: no limit)."""
+    return _count(_env(environ).get("CHATLAB_RATE_LIMIT"), RATE_LIMIT)
+
+
+def max_in_flight(environ: Mapping[str, str] | None = None) -> int:
+    """``CHATLAB_MAX_IN_FLIGHT``: requests open at once in the process (64; 0: no bound)."""
+    return _count(_env(environ).get("CHATLAB_MAX_IN_FLIGHT"), MAX_IN_FLIGHT)
+
+
+def max_run_requests(environ: Mapping[str, str] | None = None) -> int:
+    """``CHATLAB_MAX_RUN_REQUESTS``: requests one Compare run may send (200; 0: no limit)."""
+    return _count(_env(environ).get("CHATLAB_MAX_RUN_REQUESTS"), MAX_RUN_REQUESTS)
+
+
+def max_run_cost(environ: Mapping[str, str] | None = None) -> float:
+    """``CHATLAB_MAX_RUN_COST``: USD one Compare run may cost at most (default 5; 0: no limit)."""
+    raw = (_env(environ).get("CHATLAB_MAX_RUN_COST") or "").strip().lstrip("$")
+    try:
+        value = float(raw) if raw else MAX_RUN_COST
+    except ValueError:
+        return MAX_RUN_COST
+    return value if 0 <= value < math.inf else MAX_RUN_COST
+
+
+def _env(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def _count(raw: str | None, default: int) -> int:
+    """A whole number >= 0 (``_`` allowed as a separator); the default when blank or not one."""
+    text = (raw or "").strip().replace("_", "")
+    return int(text) if text.isdigit() else default

@@ -25,7 +25,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from chatlab.background import BackgroundReply
+from chatlab.background import Admit, BackgroundReply
+from chatlab.bounds import BOUNDS
 from chatlab.deadline import Watch
 from chatlab.diversity import Diversity, diversity
 from chatlab.errors import ChatError, ChatLabError
@@ -38,15 +39,9 @@ MAX_CONCURRENCY = 16
 DEFAULT_CONCURRENCY = 4
 DEFAULT_SAMPLES = 3
 DEFAULT_TEMPERATURES = (0.0, 0.7, 1.4)
-# Where the API bounds a parameter; a value outside is refused before anything is sent.
-LIMITS: dict[str, tuple[float, float]] = {
-    "temperature": (0.0, 2.0),
-    "top_p": (0.0, 1.0),
-    "presence_penalty": (-2.0, 2.0),
-    "frequency_penalty": (-2.0, 2.0),
-    "max_tokens": (1, 10**9),
-    "seed": (-(2**63), 2**63 - 1),
-}
+# Where a parameter is bounded (the sidebar's ranges, ``chatlab.bounds``); a value outside is
+# refused before anything is sent.
+LIMITS: dict[str, tuple[float, float]] = {name: (b.low, b.high) for name, b in BOUNDS.items()}
 
 
 class GridError(ChatLabError):
@@ -102,7 +97,9 @@ def _parse_one(name: str, kind: type | tuple[str, ...], raw: str) -> Any:
         ) from None
     low, high = LIMITS.get(name, (float("-inf"), float("inf")))
     if not low <= value <= high:
-        raise GridError(f"{name} {raw} is out of range.", f"Use values from {low:g} to {high:g}.")
+        raise GridError(
+            f"{name} {raw} is out of range.", f"Use values from {low:,.10g} to {high:,.10g}."
+        )
     return value
 
 
@@ -225,9 +222,11 @@ class Sweep:
         *,
         concurrency: int = DEFAULT_CONCURRENCY,
         on_change: Callable[[Run], None] | None = None,
+        admit: Admit | None = None,
     ) -> None:
         self._run = run
         self._start = start
+        self._admit = admit  # each cell's place under the limits (``chatlab.limits.admit``)
         self._on_change = on_change
         self._slots = [_Slot(result.cell) for result in run.results]
         self._lock = threading.Lock()
@@ -278,7 +277,9 @@ class Sweep:
         with self._lock:
             if self._stopped.is_set():
                 return
-            slot.worker = worker = BackgroundReply(lambda watch: self._start(cell, watch))
+            slot.worker = worker = BackgroundReply(
+                lambda watch: self._start(cell, watch), admit=self._admit
+            )
             slot.update(state=State.STREAMING)
         error: ChatError | None = None
         try:

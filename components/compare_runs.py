@@ -17,7 +17,7 @@ from chatlab.storage import StorageError, Store
 from chatlab.stream import ReplyStream
 from chatlab.sweep import Cell, Result, Run, State, Sweep, new_run
 from chatlab.turns import FINISH_STATUS
-from components import model_client, session
+from components import model_client, session, spending
 from components.compare_form import SweepRequest
 
 LISTED = 20
@@ -40,9 +40,19 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
         return stream
 
     save = saver(store, owner, session.state().problems)
-    run = new_run(request.grid, request.prompt, messages)
-    save(run)
-    sweep = Sweep(run, start_cell, concurrency=request.concurrency, on_change=save)
+    run = spending.checked_run(endpoint, new_run(request.grid, request.prompt, messages))
+    if run is None:
+        return  # refused, and said why
+    admit = spending.admit(owner, pace=True)
+
+    def begin() -> Sweep:
+        save(run)
+        return Sweep(run, start_cell, concurrency=request.concurrency, on_change=save, admit=admit)
+
+    sweep = spending.sweep_slot().start(begin)
+    if sweep is None:
+        st.warning("A run is in progress: stop it, or wait for it to end, to start another.")
+        return
     session.set_compare_run(sweep)
 
 

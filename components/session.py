@@ -23,10 +23,18 @@ from chatlab.client import Quirks
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
 from chatlab.logprobs import MAX_TOP_LOGPROBS
-from chatlab.messages import REASONING_EFFORTS, ChatMessage, ChatSettings, Status, stop_sequences
+from chatlab.messages import (
+    REASONING_EFFORTS,
+    ChatMessage,
+    ChatSettings,
+    Status,
+    new_id,
+    stop_sequences,
+)
 from chatlab.server_check import ServerReport
 from chatlab.storage import Store
 from chatlab.sweep import Run, Sweep
+from chatlab.sweep_slot import SweepSlot
 from chatlab.turns import Plan
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
@@ -126,6 +134,10 @@ class ChatState:
     # stopped) or a stored run reopened.
     compare: Sweep | Run | None = None
     page_runs: int = 0  # full runs of any page so far (a stopped run may be a rerun)
+    # This browser session's own id: the visitor whose rate is counted when sign-in is off.
+    visitor: str = field(default_factory=new_id)
+    # The one sweep this session may run at a time (stopped when the session ends).
+    sweeps: SweepSlot = field(default_factory=SweepSlot)
 
 
 class Keeper(Protocol):

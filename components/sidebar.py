@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlab import config
+from chatlab.bounds import BOUNDS, max_tokens_limit
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.logprobs import MAX_TOP_LOGPROBS
@@ -12,12 +13,11 @@ from chatlab.markdown import plain
 from chatlab.messages import (
     MAX_STOP_LENGTH,
     MAX_STOP_SEQUENCES,
-    PENALTY_LIMIT,
     REASONING_EFFORTS,
     ChatSettings,
 )
 from chatlab.storage import Store
-from chatlab.tokens import estimate_prompt_tokens, max_output_tokens
+from chatlab.tokens import estimate_prompt_tokens
 from chatlab.turns import request_messages
 from components import base_url, conversations, model_client, presets, session
 from components.server_check import render_server_check
@@ -74,7 +74,9 @@ TOP_LOGPROBS_HELP = (
     f"{session.DEFAULT_TOP_LOGPROBS} is plenty to see where the reply could have gone."
 )
 NO_EFFECT = "No effect with this model: the server rejected it."
-MAX_SEED = 2**31 - 1  # a seed every server takes (some keep it in 32 bits)
+# Every range below is the one declaration in ``chatlab.bounds`` (Compare's values use it too).
+TEMPERATURE, TOP_P, SEED = BOUNDS["temperature"], BOUNDS["top_p"], BOUNDS["seed"]
+MAX_SEED = int(SEED.high)
 
 
 def endpoint() -> Endpoint:
@@ -128,14 +130,24 @@ def settings_panel(endpoint: Endpoint) -> None:
     if session.message_waiting():
         st.rerun()  # a message came in with this panel's rerun: the page must send it
     _model_picker(endpoint)
-    limit = max_output_tokens(session.model())
+    model = session.model()
+    limit = max_tokens_limit(
+        model, model_client.window(endpoint, model) if endpoint.usable else None
+    )
     if session.max_tokens() > limit or limit != session.state().max_tokens_limit:
         # A new range: keep the value (clamped into it) and resend it, or the browser
         # falls back to the slider's minimum (see ``session.pin``).
         session.set_max_tokens(min(session.max_tokens(), limit))
         session.state().max_tokens_limit = limit
     presets.render_presets(session.state().store, session.state().owner)
-    st.slider("Temperature", 0.0, 2.0, step=0.05, key=session.TEMPERATURE, help=TEMPERATURE_HELP)
+    st.slider(
+        "Temperature",
+        TEMPERATURE.low,
+        TEMPERATURE.high,
+        step=TEMPERATURE.step,
+        key=session.TEMPERATURE,
+        help=TEMPERATURE_HELP,
+    )
     st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
     _advanced_settings()
@@ -149,11 +161,18 @@ def _advanced_settings() -> None:
     with st.expander("Advanced", icon=":material/science:"):
         st.checkbox("Set top_p", key=session.TOP_P_SET, help=TOP_P_HELP)
         top_p_set = bool(session.widget_value(session.TOP_P_SET))
-        st.slider("Top p", 0.0, 1.0, step=0.01, key=session.TOP_P, disabled=not top_p_set)
+        st.slider(
+            "Top p",
+            TOP_P.low,
+            TOP_P.high,
+            step=TOP_P.step,
+            key=session.TOP_P,
+            disabled=not top_p_set,
+        )
         _no_effect("top_p", rejected)
         st.number_input(
             "Seed",
-            min_value=0,
+            min_value=int(SEED.low),
             max_value=MAX_SEED,
             # Blank means "not set": without value=None a cleared field reads as 0.
             value=None,
@@ -176,7 +195,8 @@ def _advanced_settings() -> None:
             ("Presence penalty", session.PRESENCE_PENALTY, PRESENCE_PENALTY_HELP),
             ("Frequency penalty", session.FREQUENCY_PENALTY, FREQUENCY_PENALTY_HELP),
         ):
-            st.slider(label, -PENALTY_LIMIT, PENALTY_LIMIT, step=0.1, key=key, help=help_text)
+            penalty = BOUNDS[key]
+            st.slider(label, penalty.low, penalty.high, step=penalty.step, key=key, help=help_text)
             _no_effect(key, rejected)
         st.selectbox(
             "Reasoning effort",

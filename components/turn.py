@@ -28,7 +28,7 @@ from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.stream import ReplyStream
 from chatlab.turns import Plan
-from components import branches, conversations, model_client, session
+from components import branches, conversations, model_client, session, spending
 from components.history import render_footer, render_message, render_thinking
 from components.reply import draw_stream
 
@@ -94,7 +94,8 @@ def _send(endpoint: Endpoint, plan: Plan, keeper: session.Keeper) -> session.Sta
         plan.reply.request = opened.request  # saved with the reply, shown under it
         return opened
 
-    return session.Started(plan, BackgroundReply(start), keeper, learnt)
+    admit = spending.admit(session.state().owner)  # over the rate: an error, nothing sent
+    return session.Started(plan, BackgroundReply(start, admit=admit), keeper, learnt)
 
 
 def _supersede() -> None:

@@ -6,7 +6,15 @@ import streamlit as st
 
 from chatlab.markdown import plain
 from chatlab.sweep import Sweep
-from components import compare_results, compare_runs, compare_view, page, session, sidebar
+from components import (
+    compare_results,
+    compare_runs,
+    compare_view,
+    page,
+    session,
+    sidebar,
+    spending,
+)
 from components.compare_form import render_form
 from components.setup_panel import render_setup
 
@@ -27,8 +35,9 @@ if not endpoint.usable:
     st.stop()
 
 current = session.compare_run()
-running = isinstance(current, Sweep) and not current.finished
-asked = render_form(endpoint, running=running)
+running = spending.sweep_slot().running()  # one per session, whichever run is shown
+asked = render_form(endpoint, running=running is not None)
+spending.render_running(running, current)
 if asked is not None:
     compare_runs.start(endpoint, asked, store, owner)
     current = session.compare_run()
