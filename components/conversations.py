@@ -269,8 +269,10 @@ def render_actions(store: Store, owner: str) -> None:
     """Rename, export and delete the open conversation; import one from JSON."""
     current = session.conversation_id()
     summary = _quietly(lambda: store.get_conversation(owner, current)) if current else None
-    if summary is None and current is not None and not session.outbox().settled(
-        session.conversation()
+    if (
+        summary is None
+        and current is not None
+        and not session.outbox().settled(session.conversation())
     ):
         summary = _unstored_summary(current)  # its first save is on its way
     if summary is not None:

@@ -150,10 +150,8 @@ class Outbox:
         with self._lock:
             kept = [c.conversation for c in self._changes.values() if c.message is not None]
             refused = list(self._refused_in)
-        documents: list[dict[str, Any]] = []
-        for conversation in dict.fromkeys([*refused, *kept]):  # each once, in order
-            documents.append(_document(conversation))
-        return documents
+        once = {id(conversation): conversation for conversation in [*refused, *kept]}
+        return [_document(conversation) for conversation in once.values()]
 
     def refused(self) -> bool:
         """True once the store refused a message for good (it stays in the download)."""
@@ -202,13 +200,12 @@ class Outbox:
 
     def _write(self, store: Store, change: _Change) -> None:
         conversation, cid = change.conversation, change.conversation.id or ""
-        if conversation.orphaned:
-            return
+        born = cid in self._born
+        if conversation.orphaned or (born and change.message is None):
+            return  # deleted elsewhere; or a leaf or a deletion in nothing stored yet
         try:
             if change.message is not None:
-                version = store.save_message(
-                    change.owner, cid, change.message, create=cid in self._born
-                )
+                version = store.save_message(change.owner, cid, change.message, create=born)
             elif change.leaf_id is not None:
                 version = store.set_current_leaf(change.owner, cid, change.leaf_id)
             else:
