@@ -27,6 +27,7 @@ Design decisions:
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
 import threading
@@ -43,6 +44,7 @@ from chatlab.storage.store import Store
 from chatlab.transfer import EXPORT_FORMAT, EXPORT_VERSION, clean_title, fit_requests, title_from
 
 _writers: weakref.WeakSet[Writer] = weakref.WeakSet()
+EXIT_FLUSH = 5.0  # seconds a stopping process gives its writers
 BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between retries while it fails
 _log = logging.getLogger(__name__)
 
@@ -358,6 +360,13 @@ class Writer:
                     self._queue.pop(outbox, None)
         self.outage = None
         return False
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    # A stopped process (Ctrl-C, SIGTERM, a restart) writes what is waiting if the store
+    # answers now; its daemon writer thread would otherwise die with it.
+    flush_all(EXIT_FLUSH)
 
 
 def flush_all(timeout: float) -> bool:
