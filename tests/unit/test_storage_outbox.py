@@ -348,3 +348,24 @@ def test_a_full_disk_freed_again(small_disk: Path) -> None:
         assert writer.wait_idle(30)
         assert stored(store, conversation) == shown(conversation)
         assert shutil.disk_usage(small_disk).free > 0
+
+
+# -- a database made immutable ---------------------------------------------------------------
+
+
+def test_an_immutable_database_is_refused_with_words_not_a_crash(tmp_path: Path) -> None:
+    """Made immutable while Chat Lab was stopped (chattr +i, root only): opening it says
+    it cannot be written. (Made immutable under a running process, SQLite's mapped -shm
+    file ends it with SIGBUS: README, "When the database fails".)"""
+    url = f"sqlite:///{tmp_path / 'chatlab.db'}"
+    with Store.open(url) as store:
+        store.save_message(OWNER, "c1", ChatMessage("user", "kept"), create=True)
+    files = [str(path) for path in tmp_path.iterdir()]
+    if subprocess.run(["chattr", "+i", *files], capture_output=True, check=False).returncode:
+        pytest.skip("chattr +i is not allowed here (it needs root and a file system with it)")
+    try:
+        with pytest.raises(StorageError, match="cannot create or write its chat history"):
+            Store.open(url)
+    finally:
+        subprocess.run(["chattr", "-i", *files], check=True)
+
