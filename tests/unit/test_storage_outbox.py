@@ -368,4 +368,3 @@ def test_an_immutable_database_is_refused_with_words_not_a_crash(tmp_path: Path)
             Store.open(url)
     finally:
         subprocess.run(["chattr", "-i", *files], check=True)
-
