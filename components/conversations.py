@@ -228,6 +228,10 @@ def sync_url() -> None:
 
 
 def _switch(store: Store, owner: str, conversation_id: str) -> None:
+    if conversation_id == session.conversation_id() and not session.outbox().settled(
+        session.conversation()
+    ):
+        return  # already open, and ahead of the store: reloading it would drop what waits
     loaded = _guarded(lambda: _load(store, owner, conversation_id))
     if loaded is None:
         session.add_notice("That conversation is gone.")
@@ -250,6 +254,7 @@ def render_list(store: Store, owner: str) -> None:
         st.caption(plain(str(err)))
         return
     current = session.conversation_id()
+    found = _with_unstored(found, search)
     for summary in found[:limit]:
         st.button(
             plain(summary.title, empty=UNTITLED),
@@ -263,6 +268,16 @@ def render_list(store: Store, owner: str) -> None:
         st.button("Show more", on_click=session.list_more_conversations, type="tertiary")
     if not found:
         st.caption("No matches." if search else "No saved conversations yet.")
+
+
+def _with_unstored(found: list[ConversationSummary], search: str) -> list[ConversationSummary]:
+    """The list, with the open conversation on top while its first save is on its way."""
+    current = session.conversation()
+    if search or current.id is None or any(summary.id == current.id for summary in found):
+        return found
+    if session.outbox().settled(current):
+        return found
+    return [_unstored_summary(current.id), *found]
 
 
 def render_actions(store: Store, owner: str) -> None:
