@@ -14,13 +14,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from chatlab import config
 from chatlab.conversation import Conversation
 from chatlab.logprobs import TokenLogprob
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
-from chatlab.storage import ConversationNotFound, StorageError, Store
+from chatlab.storage import ConversationSummary, Outbox, StorageError, Store, Writer
+from chatlab.transfer import clean_title, title_from
 from components import session, totals
 
 T = TypeVar("T")
@@ -33,52 +35,57 @@ def _open_store(url: str) -> Store:
     return Store.open(url)  # an exception is not cached: the next run tries again
 
 
+@st.cache_resource(show_spinner=False)
+def _writer(url: str) -> Writer:
+    return Writer(_open_store(url))  # one thread per process writes every session's saves
+
+
 def open_store() -> Store | None:
-    """The process's store, or None (with a warning) when the database cannot be used."""
+    """The process's store, or None (with a warning) when the database cannot be used.
+
+    Every run also hands the session's outbox its writer and wakes it: what waits is
+    retried now rather than at the end of its backoff.
+    """
+    outbox = session.outbox()
     try:
-        return _open_store(config.database_url())
+        url = config.database_url()
+        store, writer = _open_store(url), _writer(url)
     except StorageError as err:
-        st.warning(f"**Conversations are not being saved.** {plain(str(err))}")
+        unsaved = (
+            f" {len(outbox.unsaved())} not saved yet are kept here." if outbox.waiting() else ""
+        )
+        st.warning(f"**Conversations are not being saved.** {plain(str(err))}{unsaved}")
         return None
+    outbox.attach(writer)
+    outbox.kick()
+    return store
 
 
 class Keeper:
-    """Writes one conversation's messages as they change.
+    """Saves one conversation's messages as they change, behind the page (``Outbox``).
 
     It touches no session state: after Stop, Streamlit raises ``StopException`` on any
     ``st.session_state`` access, and the final save of a stopped reply happens exactly
-    then. Failures go to ``problems`` (a list the session shows on its next run).
+    then. A save never waits for the database; what the store refuses shows in the
+    session's saving indicator.
     """
 
-    def __init__(
-        self, store: Store | None, owner: str, conversation: Conversation, problems: list[str]
-    ) -> None:
-        self.store, self.owner, self.conversation = store, owner, conversation
-        self.problems = problems
+    def __init__(self, outbox: Outbox, owner: str, conversation: Conversation) -> None:
+        self.outbox, self.owner, self.conversation = outbox, owner, conversation
 
     def save(self, message: ChatMessage) -> bool:
-        """Insert or update ``message`` (creating the conversation on its first message);
-        True once it is stored."""
-        conversation = self.conversation
-        if self.store is None or conversation.orphaned:
+        """Keep ``message`` for saving (the conversation gets its id on its first); False
+        when this conversation is no longer saved (deleted in another tab)."""
+        if self.conversation.orphaned:
             return False
-        try:
-            if conversation.id is None:
-                conversation.id = self.store.create_conversation(self.owner)
-            conversation.version = self.store.save_message(self.owner, conversation.id, message)
-        except ConversationNotFound:
-            conversation.orphaned = True
-        except StorageError as err:
-            self.problems.append(f"Could not save: {err}")
-        else:
-            return True
-        return False
+        self.outbox.keep(self.owner, self.conversation, message)
+        return True
 
 
 def keeper() -> Keeper:
     """A keeper for the open conversation."""
     current = session.state()
-    return Keeper(current.store, current.owner, current.conversation, current.problems)
+    return Keeper(session.outbox(), current.owner, current.conversation)
 
 
 def _guarded(action: Callable[[], T]) -> T | None:
@@ -88,6 +95,19 @@ def _guarded(action: Callable[[], T]) -> T | None:
     except StorageError as err:
         session.add_notice(str(err))
         return None
+
+
+def _quietly(action: Callable[[], T]) -> T | None:
+    """A read every run makes: a failure shows in the one saving indicator, not as a
+    notice per run (``render_saving``)."""
+    outbox = session.outbox()
+    try:
+        found = action()
+    except StorageError as err:
+        outbox.report(err)
+        return None
+    outbox.healed()
+    return found
 
 
 def _load(store: Store, owner: str, conversation_id: str) -> Conversation | None:
@@ -100,13 +120,24 @@ def _load(store: Store, owner: str, conversation_id: str) -> Conversation | None
 
 
 def follow_url(store: Store | None, owner: str) -> None:
-    """On a session's first run, open the conversation the URL names (if it is the owner's)."""
-    if not session.read_url_once() or store is None:
+    """Open the conversation the URL names (if it is the owner's): on a session's first
+    run, and on later runs while the store could not answer.
+
+    A store that fails is not a conversation that does not exist: the id stays in the URL
+    and is tried again on every run.
+    """
+    saving = session.saving()
+    if session.read_url_once():
+        saving.waiting_url = st.query_params.get(URL_PARAM) or None
+    wanted = saving.waiting_url
+    if not wanted or store is None:
         return
-    wanted = st.query_params.get(URL_PARAM)
-    if not wanted:
+    try:
+        loaded = _load(store, owner, wanted)
+    except StorageError as err:
+        saving.outbox.report(err)
         return
-    loaded = _guarded(lambda: _load(store, owner, wanted))
+    saving.waiting_url = None
     if loaded is None:
         session.add_notice("That conversation does not exist, or it is not yours.")
         return
@@ -114,47 +145,41 @@ def follow_url(store: Store | None, owner: str) -> None:
 
 
 def catch_up(store: Store | None, owner: str) -> None:
-    """Notice what another tab did to the open conversation: reload it, or say it is gone."""
-    current = session.conversation()
-    if store is None or current.id is None or current.orphaned:
+    """Notice what another tab did to the open conversation: reload it, or say it is gone.
+
+    Not while this tab's own changes wait to be written: the store is behind the page
+    then, not ahead of it.
+    """
+    current, outbox = session.conversation(), session.outbox()
+    if store is None or current.id is None or current.orphaned or not outbox.settled(current):
         return
+    conversation_id = current.id
     try:
-        version = store.conversation_version(owner, current.id)
-        if version is None:
-            current.orphaned = True
-        elif version != current.version and (stored := _load(store, owner, current.id)):
-            current.catch_up(stored)
-            session.add_notice("This conversation changed in another tab; it is up to date now.")
+        version = store.conversation_version(owner, conversation_id)
+        stored = _load(store, owner, conversation_id) if version != current.version else None
     except StorageError as err:
-        session.add_notice(str(err))
+        outbox.report(err)
+        return
+    outbox.healed()
+    if version is None:
+        current.orphaned = True
+    elif stored is not None:
+        current.catch_up(stored)
+        session.add_notice("This conversation changed in another tab; it is up to date now.")
 
 
 def save_as_new(store: Store, owner: str) -> None:
     """Store the open conversation again, as a new one (after it was deleted elsewhere)."""
-    current = session.conversation()
-
-    def write() -> str:
-        new_id = store.create_conversation(owner)
-        for message in current.messages.values():  # parents before children
-            store.save_message(owner, new_id, message)
-        if current.leaf_id:
-            current.version = store.set_current_leaf(owner, new_id, current.leaf_id)
-        return new_id
-
-    saved = _guarded(write)
-    if saved is not None:
-        current.id, current.orphaned = saved, False
+    session.outbox().keep_all(owner, session.conversation())
 
 
 def select(store: Store | None, owner: str, message_id: str) -> None:
     """Show another alternative of a message (and remember it as the current branch)."""
     current = session.conversation()
     leaf = current.select(message_id)
-    if store is None or current.id is None or leaf is None or current.orphaned:
+    if current.id is None or leaf is None or current.orphaned:
         return
-    version = _guarded(lambda: store.set_current_leaf(owner, current.id or "", leaf))
-    if version is not None:
-        current.version = version
+    session.outbox().select(owner, current, leaf)
 
 
 def delete_message(store: Store | None, owner: str, message_id: str) -> None:
@@ -162,19 +187,12 @@ def delete_message(store: Store | None, owner: str, message_id: str) -> None:
     current = session.conversation()
     session.ask_delete_message(None)
     leaf = current.remove_branch(message_id)
-    if store is None or current.id is None or current.orphaned:
+    if current.id is None or current.orphaned:
         return
-    conversation_id = current.id
-
-    def write() -> int | None:
-        store.delete_message(owner, conversation_id, message_id)
-        if leaf is not None:
-            return store.set_current_leaf(owner, conversation_id, leaf)
-        return store.conversation_version(owner, conversation_id)
-
-    version = _guarded(write)
-    if version is not None:
-        current.version = version
+    outbox = session.outbox()
+    outbox.delete(owner, current, message_id)
+    if leaf is not None:
+        outbox.select(owner, current, leaf)
 
 
 def load_request(message_id: str) -> dict[str, Any] | None:
@@ -199,6 +217,10 @@ def load_token_logprobs(message_id: str) -> tuple[TokenLogprob, ...]:
 def sync_url() -> None:
     """Keep ``?c=`` pointing at the open conversation."""
     current = session.conversation_id()
+    if current is not None:
+        session.saving().waiting_url = None  # the user went on: the link is this conversation
+    elif session.saving().waiting_url is not None:
+        return  # a link that could not be opened yet stays, to be opened when it can
     if current is None:
         st.query_params.pop(URL_PARAM, None)
     elif st.query_params.get(URL_PARAM) != current:
@@ -206,6 +228,10 @@ def sync_url() -> None:
 
 
 def _switch(store: Store, owner: str, conversation_id: str) -> None:
+    if conversation_id == session.conversation_id() and not session.outbox().settled(
+        session.conversation()
+    ):
+        return  # already open, and ahead of the store: reloading it would drop what waits
     loaded = _guarded(lambda: _load(store, owner, conversation_id))
     if loaded is None:
         session.add_notice("That conversation is gone.")
@@ -228,6 +254,7 @@ def render_list(store: Store, owner: str) -> None:
         st.caption(plain(str(err)))
         return
     current = session.conversation_id()
+    found = _with_unstored(found, search)
     for summary in found[:limit]:
         st.button(
             plain(summary.title, empty=UNTITLED),
@@ -243,10 +270,26 @@ def render_list(store: Store, owner: str) -> None:
         st.caption("No matches." if search else "No saved conversations yet.")
 
 
+def _with_unstored(found: list[ConversationSummary], search: str) -> list[ConversationSummary]:
+    """The list, with the open conversation on top while its first save is on its way."""
+    current = session.conversation()
+    if search or current.id is None or any(summary.id == current.id for summary in found):
+        return found
+    if session.outbox().settled(current):
+        return found
+    return [_unstored_summary(current.id), *found]
+
+
 def render_actions(store: Store, owner: str) -> None:
     """Rename, export and delete the open conversation; import one from JSON."""
     current = session.conversation_id()
-    summary = _guarded(lambda: store.get_conversation(owner, current)) if current else None
+    summary = _quietly(lambda: store.get_conversation(owner, current)) if current else None
+    if (
+        summary is None
+        and current is not None
+        and not session.outbox().settled(session.conversation())
+    ):
+        summary = _unstored_summary(current)  # its first save is on its way
     if summary is not None:
         st.text_input(
             "Title",
@@ -284,6 +327,58 @@ def render_actions(store: Store, owner: str) -> None:
         on_change=_import,
         args=(store, owner),
     )
+
+
+def render_saving() -> DeltaGenerator:
+    """The one saving indicator: shown while saving is paused or a message was refused,
+    with a download of everything not saved yet; gone once the store caught up.
+
+    Returns the place of its words, for the streaming reply to update (``saving_note``).
+    """
+    outbox = session.outbox()
+    for problem in outbox.take_problems():
+        st.toast(plain(problem), icon=":material/error:")
+    note = st.empty()
+    if saving_note(note, outbox) and outbox.unsaved():
+        st.download_button(
+            "Download what is not saved yet",
+            data=lambda: json.dumps(outbox.export(), indent=2),
+            file_name="chatlab-unsaved.json",
+            mime="application/json",
+            icon=":material/download:",
+            on_click="ignore",
+            key="download-unsaved",
+        )
+    return note
+
+
+def saving_note(place: DeltaGenerator, outbox: Outbox) -> bool:
+    """Say (in ``place``) why saving is paused and what is kept; True if there was cause."""
+    outage, unsaved = outbox.outage, len(outbox.unsaved())
+    if outage is None and not outbox.refused():
+        place.empty()
+        return False
+    count = f"{unsaved} message{'s' if unsaved != 1 else ''}"
+    if outage is None:
+        words = (
+            f"**Not saved: {count}.** The database refused them; they are kept on this "
+            "page. Download them to keep them (the file can be imported)."
+        )
+    else:
+        kept = f"{count} not saved yet are kept here" if unsaved else "new messages are kept here"
+        words = (
+            f"**Saving paused:** {plain(outage.message)} Chat Lab keeps trying: {kept} and "
+            "will be saved, in order, as soon as it answers."
+        )
+    place.warning(words, icon=":material/cloud_off:")
+    return True
+
+
+def _unstored_summary(conversation_id: str) -> ConversationSummary:
+    """The open conversation as the list will show it once stored."""
+    path = session.conversation().path()
+    first = next((m.content for m in path if m.role == "user"), "")
+    return ConversationSummary(id=conversation_id, title=clean_title(title_from(first)))
 
 
 def render_orphaned(store: Store | None, owner: str) -> None:
@@ -327,6 +422,7 @@ def _delete_controls(store: Store, owner: str, conversation_id: str) -> None:
 
 def _delete(store: Store, owner: str, conversation_id: str) -> None:
     if _guarded(lambda: store.delete_conversation(owner, conversation_id)) is not None:
+        session.outbox().forget(conversation_id)
         session.new_chat()
 
 

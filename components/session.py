@@ -32,7 +32,7 @@ from chatlab.messages import (
     stop_sequences,
 )
 from chatlab.server_check import ServerReport
-from chatlab.storage import Store
+from chatlab.storage import Outbox, Store
 from chatlab.sweep import Run, Sweep
 from chatlab.sweep_slot import SweepSlot
 from chatlab.turns import Plan
@@ -84,6 +84,7 @@ PRESET_PICK = "preset_pick"
 PRESET_NAME = "preset_name"
 PRESET_IMPORT = "preset_import"
 _STATE = "chatlab"
+_SAVING = "chatlab_saving"
 
 ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
 EDIT_INPUT = "edit_text"  # the edit box of the message being edited
@@ -537,3 +538,26 @@ def secrets() -> Mapping[str, object]:
         return {name: st.secrets[name] for name in SECRET_NAMES if name in st.secrets}
     except Exception:  # no secrets.toml, or one that does not parse
         return {}
+
+
+# -- saving behind the page (chatlab.storage.outbox) ----------------------------------------------
+
+
+@dataclass
+class SavingState:
+    """What this session has not stored yet, and a link it could not open yet."""
+
+    outbox: Outbox = field(default_factory=Outbox)
+    # A ``?c=`` id that could not be opened because the store failed: kept in the URL and
+    # tried again on every run until it opens (or turns out not to exist).
+    waiting_url: str | None = None
+
+
+def saving() -> SavingState:
+    """This session's saving state."""
+    found: SavingState = st.session_state.setdefault(_SAVING, SavingState())
+    return found
+
+
+def outbox() -> Outbox:
+    return saving().outbox

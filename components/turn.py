@@ -126,9 +126,9 @@ def _learn(current: session.ChatState, started: session.Started) -> None:
         current.quirks[started.plan.settings.model] = started.learnt[0]
 
 
-def stream(plan: Plan) -> None:
+def stream(plan: Plan, saving: DeltaGenerator | None = None) -> None:
     """Draw the reply to ``plan`` as it streams, saving it as it grows and settling it
-    however it ends."""
+    however it ends (and saying in ``saving`` if saving pauses meanwhile)."""
     current = session.state()
     started = current.in_flight
     if started is None or started.plan is not plan:
@@ -141,7 +141,8 @@ def stream(plan: Plan) -> None:
         thinking = Thinking(st.container())
         failed = False
         try:
-            draw_stream(_saving(started.worker, plan, keeper, thinking), plan.prefix)
+            deltas = _saving(started.worker, plan, keeper, thinking, saving)
+            draw_stream(deltas, plan.prefix)
         except ChatError as err:
             failed, current.error = True, err
         finally:
@@ -202,10 +203,17 @@ def _show_instead(slot: DeltaGenerator, leaf: ChatMessage | None) -> None:
 
 
 def _saving(
-    worker: BackgroundReply, plan: Plan, keeper: session.Keeper, thinking: Thinking
+    worker: BackgroundReply,
+    plan: Plan,
+    keeper: session.Keeper,
+    thinking: Thinking,
+    note: DeltaGenerator | None,
 ) -> Iterator[str]:
     """Pass the deltas on, showing the thinking as it grows and saving the partial reply
-    every ``SAVE_EVERY`` seconds (thinking included: it was billed too)."""
+    every ``SAVE_EVERY`` seconds (thinking included: it was billed too); a pause in saving
+    shows in ``note`` as it happens, not at the next run."""
+    outbox = session.outbox()
+    paused = outbox.outage is not None
     saved_at, saved_size = time.monotonic(), 0
     for delta in worker.deltas():
         yield delta
@@ -219,6 +227,8 @@ def _saving(
             plan.reply.reasoning = turns.joined_reasoning(plan, opened.reasoning)
             keeper.save(plan.reply)
             saved_at, saved_size = time.monotonic(), size
+            if note is not None and (outbox.outage is not None) != paused:
+                paused = conversations.saving_note(note, outbox)
 
 
 def _settle(started: session.Started, *, failed: bool) -> bool:
@@ -242,10 +252,6 @@ def _settle(started: session.Started, *, failed: bool) -> bool:
     )
     if opened is not None:  # Continue: the earlier part's tokens come first
         plan.reply.token_logprobs = (*plan.reply.token_logprobs, *opened.token_logprobs)
-    if kept and keeper.save(plan.reply):
-        # Stored: the Request popover reads it back when opened, as it does for a
-        # conversation opened from the list. Held in the session, every reply's request
-        # (the whole conversation so far) would make its memory grow with the square of
-        # its length.
-        plan.reply.request = None
+    if kept:
+        keeper.save(plan.reply)  # its request leaves the session once stored (outbox)
     return kept

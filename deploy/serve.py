@@ -6,7 +6,8 @@ Workers listen on 127.0.0.1 at the ports after ``--port`` (8502, 8503, ...); HAP
 listens on ``--host:--port`` with sticky sessions (deploy/haproxy.cfg). Every worker gets
 this process's environment, so all of them use one database: ``DATABASE_URL`` when it is
 set, else the SQLite file in ``CHATLAB_DATA_DIR`` (WAL mode lets several processes share
-it). Ctrl-C or SIGTERM stops HAProxy and every worker.
+it). A worker that dies is started again on its port (``supervise``). Ctrl-C or SIGTERM
+stops HAProxy and every worker.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from types import FrameType
@@ -31,6 +32,9 @@ TEMPLATE = ROOT / "deploy" / "haproxy.cfg"
 WORKER_HOST = "127.0.0.1"  # workers are reached through HAProxy only
 STARTUP_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+SUPERVISE_EVERY = 0.5  # seconds between looks at the workers
+CRASH_LOOP = 30.0  # a worker that dies sooner than this after starting may be crash-looping
+MAX_RESTART_DELAY = 30.0  # seconds: the longest wait before starting a crash-looping worker
 Output = IO[bytes] | int | None
 
 
@@ -168,21 +172,71 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=STOP_TIMEOUT)
 
 
+@dataclass
+class Worker:
+    """One app process the supervisor keeps alive on its port."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    started: float = field(default_factory=time.monotonic)
+    quick_deaths: int = 0  # deaths in a row soon after starting (a crash loop)
+
+
 def serve(workers: int, host: str, port: int, folder: Path) -> None:
     """Run until Ctrl-C, SIGTERM, or HAProxy exiting; then stop everything."""
-    processes: list[subprocess.Popen[bytes]] = []
+    running: list[Worker] = []
+    balancer: Balancer | None = None
     worker_ports = [port + index for index in range(1, workers + 1)]
     try:
         for worker_port in worker_ports:
-            processes.append(start_worker(worker_port, worker_environment(os.environ)))
+            running.append(Worker(worker_port, start_worker(worker_port, worker_environment(os.environ))))
         balancer = start_balancer(worker_ports, host, port, folder)
-        processes.append(balancer.process)
         print(f"Chat Lab: {balancer.url} -> {workers} app processes on {worker_ports}", flush=True)
-        while balancer.process.poll() is None:
-            time.sleep(0.5)  # HAProxy routes around a dead worker; only its exit ends us
+        for worker in running:
+            print(f"Chat Lab: worker :{worker.port} is pid {worker.process.pid}", flush=True)
+        supervise(running, balancer.process)
     finally:
-        for process in reversed(processes):
-            stop(process)
+        if balancer is not None:
+            stop(balancer.process)
+        for worker in reversed(running):
+            stop(worker.process)
+
+
+def supervise(workers: Sequence[Worker], balancer: subprocess.Popen[bytes]) -> None:
+    """Restart any worker that dies, until HAProxy exits.
+
+    One process's crash (a SIGBUS from SQLite, the OOM killer, a kill -9) takes only its
+    own sessions; HAProxy sends their next request to a live worker until this one is
+    back on its port (its health check passes again).
+    """
+    while balancer.poll() is None:
+        for worker in workers:
+            if worker.process.poll() is not None:
+                revive(worker)
+        time.sleep(SUPERVISE_EVERY)  # polling processes: no event to wait on portably
+
+
+def revive(worker: Worker) -> None:
+    """Start a dead worker again on its port; a crash loop backs off, never gives up."""
+    died = time.monotonic()
+    code = worker.process.returncode
+    lived = died - worker.started
+    worker.quick_deaths = worker.quick_deaths + 1 if lived < CRASH_LOOP else 0
+    if worker.quick_deaths > 1:
+        time.sleep(min(2.0 ** (worker.quick_deaths - 1), MAX_RESTART_DELAY))
+    print(f"Chat Lab: worker :{worker.port} exited with {code}; restarting", flush=True)
+    try:
+        worker.process, worker.started = start_worker(worker.port, worker_environment(os.environ)), time.monotonic()
+    except ServeError as err:
+        print(f"Chat Lab: worker :{worker.port} did not start again ({err})", flush=True)
+        worker.started = time.monotonic()  # its process exited: the next round tries again
+        return
+    took = time.monotonic() - died
+    print(
+        f"Chat Lab: worker :{worker.port} is back as pid {worker.process.pid} "
+        f"({took:.1f} s after it exited)",
+        flush=True,
+    )
 
 
 def raise_interrupt(signum: int, frame: FrameType | None) -> None:

@@ -32,6 +32,7 @@ if not endpoint.usable:
     st.stop()
 
 conversation = session.conversation()
+saving = conversations.render_saving()
 conversations.render_orphaned(store, owner)
 shown = conversation.path()
 render_history(
@@ -40,7 +41,7 @@ render_history(
     branches.tools_for(conversation, shown),
 )
 if plan is not None:
-    turn.stream(plan)
+    turn.stream(plan, saving)
 
 if (err := session.error()) is not None:
     render_error(err)

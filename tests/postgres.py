@@ -75,11 +75,19 @@ class PostgresCluster:
         )
         # Durability settings off: the data is thrown away, and a killed client (not the
         # server) is what the storage tests simulate.
+        self.resume()
+
+    def resume(self) -> None:
+        """Start the server (again); waits until it accepts connections."""
         options = (
             f"-k {self.base} -h 127.0.0.1 -p {self.port}"
             " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "start", "-w")
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data (an outage; ``resume`` ends it)."""
+        self._run("pg_ctl", "-D", str(self.data), "stop", "-m", "fast", "-w")
 
     def stop(self) -> None:
         """Stop the server and delete the cluster."""

@@ -25,6 +25,8 @@ Design decisions:
   timeout; WAL lets readers go on meanwhile. With ``synchronous=NORMAL`` in WAL mode a
   committed save survives the process being killed; only an OS crash can lose the last
   commits.
+* **Saving behind the page** (``outbox``): a session's changes wait in its outbox and
+  one writer thread per store writes them in order, retrying until the store answers.
 * What goes in and out as files (titles, the Markdown export, checking a JSON import)
   lives in ``chatlab.transfer``; this package only stores.
 * Times are UTC. SQLite keeps no zone, so they are stored as UTC and read back as UTC.
@@ -35,6 +37,7 @@ from chatlab.storage.errors import (
     InvalidImport,
     StorageError,
 )
+from chatlab.storage.outbox import Outbox, Writer
 from chatlab.storage.store import (
     MAX_SEARCH_LENGTH,
     ConversationSummary,
@@ -49,8 +52,10 @@ __all__ = [
     "ConversationNotFound",
     "ConversationSummary",
     "InvalidImport",
+    "Outbox",
     "StorageError",
     "Store",
     "StoredTree",
+    "Writer",
     "title_from",
 ]

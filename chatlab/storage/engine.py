@@ -88,6 +88,10 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
             "PRAGMA journal_mode = WAL",  # readers do not block the writer, nor it them
             "PRAGMA synchronous = NORMAL",  # durable against a killed process in WAL mode
             "PRAGMA foreign_keys = ON",  # off by default; the cascades depend on it
+            # Never map the database file itself (a build may default to it): a failing
+            # read is then an error Chat Lab explains, not a SIGBUS that ends the process
+            # (sqlite.org/mmap.html). WAL's -shm index is always mapped (README).
+            "PRAGMA mmap_size = 0",
         ):
             cursor.execute(pragma)
     finally:

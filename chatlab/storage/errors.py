@@ -54,7 +54,7 @@ def _explain_sqlite(cause: BaseException, path: str) -> StorageError:
         return unwritable(path)
     if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return StorageError(
-            f"The chat history file {path} stayed locked by another program.",
+            f"The chat history file {path} is locked by another program.",
             "Try again in a moment; if it keeps happening, close other programs using it.",
         )
     if code.startswith("SQLITE_FULL"):

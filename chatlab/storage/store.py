@@ -234,17 +234,23 @@ class Store:
         owner: str,
         conversation_id: str,
         message: ChatMessage,
+        *,
+        create: bool = False,
     ) -> int:
         """Insert or update a message by id; a new one becomes the current leaf.
 
         Returns the conversation's new version. Cheap enough to call every second
         while a reply streams. The first user message of a conversation still
-        called ``DEFAULT_TITLE`` gives it its title.
+        called ``DEFAULT_TITLE`` gives it its title. With ``create`` a conversation
+        of that id that does not exist yet is made in the same transaction (so a
+        retried first save is one conversation, and a failed one leaves none).
         """
         if message.role not in ROLES:
             raise ValueError(f"unknown role {message.role!r}")
         now = _now()
         with self._transaction(write=True) as conn:
+            if create:
+                _create_if_missing(conn, owner, conversation_id, now)
             head = _owned(conn, owner, conversation_id, lock=True)
             if head is None:
                 raise errors.not_found()
@@ -580,6 +586,13 @@ def _owned(
     c = conversations.c
     query = sa.select(c.current_leaf_id, c.version).where(c.id == conversation_id, c.owner == owner)
     return conn.execute(query.with_for_update() if lock else query).one_or_none()
+
+
+def _create_if_missing(conn: Connection, owner: str, conversation_id: str, now: datetime) -> None:
+    """Make an empty conversation with this id unless one exists (whoever owns it)."""
+    row = {"id": conversation_id, "owner": owner, "title": DEFAULT_TITLE}
+    insert = upsert_into(conn, conversations).values(**row, created_at=now, updated_at=now)
+    conn.execute(insert.on_conflict_do_nothing(index_elements=[conversations.c.id]))
 
 
 def _exists(conn: Connection, *where: sa.ColumnElement[bool]) -> bool:

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
+from chatlab.storage.outbox import flush_all
 from components.session import ChatState
 from testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, TEST_KEY
@@ -52,14 +53,19 @@ def app(make_app: AppFactory) -> AppTest:
 
 
 def send(at: AppTest, text: str, timeout: float = 10) -> AppTest:
-    """Type ``text`` into the chat box and press Enter; the run that follows is done."""
-    return at.chat_input[0].set_value(text).run(timeout=timeout)
+    """Type ``text`` into the chat box and press Enter; the run that follows is done, and
+    what it saved (behind the page, chatlab.storage.outbox) is stored."""
+    at.chat_input[0].set_value(text).run(timeout=timeout)
+    assert flush_all(timeout), "saves still waiting"
+    return at
 
 
 def click(at: AppTest, label: str) -> AppTest:
-    """Click the one button labelled ``label``."""
+    """Click the one button labelled ``label`` (and wait for what it saved)."""
     (button,) = [b for b in at.button if b.label == label]
-    return button.click().run()
+    button.click().run()
+    assert flush_all(10), "saves still waiting"
+    return at
 
 
 def shown(at: AppTest) -> list[tuple[str, str]]:

@@ -86,10 +86,12 @@ def test_the_request_leaves_before_the_users_message_is_stored(
     requests_when_saved: list[int] = []
     save = Store.save_message
 
-    def counting(store: Store, owner: str, conversation_id: str, message: ChatMessage) -> int:
+    def counting(
+        store: Store, owner: str, conversation_id: str, message: ChatMessage, **how: bool
+    ) -> int:
         if message.role == "user":
             requests_when_saved.append(len(fake.chat_requests))
-        return save(store, owner, conversation_id, message)
+        return save(store, owner, conversation_id, message, **how)
 
     monkeypatch.setattr(Store, "save_message", counting)
     send(app, "hi")

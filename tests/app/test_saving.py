@@ -1,0 +1,124 @@
+"""The chat page while the database fails: nothing lost, one message, a link kept.
+
+The store is made to fail the way an unreachable server does: every transaction raises a
+retryable ``StorageError`` until the test heals it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from chatlab import config
+from chatlab.messages import ChatMessage
+from chatlab.storage import StorageError, Store
+from chatlab.storage.outbox import flush_all
+from testing.fake_openai import FakeOpenAI
+from tests.app.conftest import AppFactory, shown, wait_until
+
+OUTAGE = "Chat Lab cannot reach the PostgreSQL server at db:5432/chatlab (injected)."
+
+
+class Outage:
+    """Switch the database off and on (every ``Store`` transaction fails while off)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.down = False
+        real = Store._transaction
+
+        def transaction(store: Store, *, write: bool) -> AbstractContextManager[Any]:
+            if self.down:
+                raise StorageError(OUTAGE, "Check that the server is running.")
+            return real(store, write=write)
+
+        monkeypatch.setattr(Store, "_transaction", transaction)
+
+
+@pytest.fixture
+def outage(monkeypatch: pytest.MonkeyPatch) -> Outage:
+    return Outage(monkeypatch)
+
+
+@pytest.fixture
+def store() -> Iterator[Store]:
+    with Store.open(config.database_url()) as opened:
+        yield opened
+
+
+def type_in(at: AppTest, text: str) -> AppTest:
+    return at.chat_input[0].set_value(text).run(timeout=10)
+
+
+def paused(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if "Saving paused" in w.value]
+
+
+def told(at: AppTest) -> list[str]:
+    return [t.value for t in at.toast]
+
+
+def outbox_outage(at: AppTest) -> object:
+    return at.session_state["chatlab_saving"].outbox.outage
+
+
+def test_messages_sent_while_the_database_is_down_are_stored_once_it_is_back(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run()
+    outage.down = True
+    type_in(at, "first, while it is down")
+    type_in(at, "second, still down")
+    assert [text for _, text in shown(at)] == [
+        "first, while it is down",
+        "Echo: first, while it is down",
+        "second, still down",
+        "Echo: second, still down",
+    ]
+    assert not any("not in this conversation" in text for text in told(at))
+    conversation_id = at.query_params["c"]  # the link is right before anything is stored
+    outage.down = False
+    at.run()  # the next run wakes the writer
+    assert flush_all(30)
+    stored = store.load_messages("local", conversation_id) or []
+    assert [m.content for m in stored] == [text for _, text in shown(at)]
+
+
+def test_an_outage_is_said_once_and_cleared_when_it_heals(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage
+) -> None:
+    at = make_app().run()
+    outage.down = True
+    type_in(at, "one")
+    wait_until(lambda: outbox_outage(at) is not None)
+    for text in ("two", "three"):
+        type_in(at, text)
+    assert len(paused(at)) == 1
+    assert "cannot reach the PostgreSQL server" in paused(at)[0]
+    assert not [text for text in told(at) if "save" in text.lower()]  # no toast per run
+    assert any(b.label == "Download what is not saved yet" for b in at.download_button)
+    outage.down = False
+    at.run()
+    assert flush_all(30)
+    at.run()
+    assert paused(at) == []
+
+
+def test_a_link_opened_during_an_outage_keeps_its_id_and_opens_when_it_is_back(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    conversation_id = store.create_conversation("local")
+    store.save_message("local", conversation_id, ChatMessage("user", "stored before"))
+    outage.down = True
+    at = make_app()
+    at.query_params["c"] = conversation_id
+    at.run()
+    assert not any("does not exist" in text for text in told(at))
+    assert at.query_params["c"] == conversation_id
+    outage.down = False
+    at.run()
+    assert shown(at) == [("user", "stored before")]
+    assert at.query_params["c"] == conversation_id

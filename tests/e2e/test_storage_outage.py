@@ -1,0 +1,100 @@
+"""The database locked by another program while a user chats, in a real browser.
+
+Another process holds the SQLite file in an exclusive transaction (as a backup tool or a
+second program might) until the test lets go. The page must go on as if nothing happened,
+and once the lock ends every message must be stored, in order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from testing.app_process import AppProcess, stop
+from testing.fake_openai import FakeOpenAI
+from tests.e2e.conftest import OpenPage, start_app
+
+# Holds the write lock until a line arrives on stdin; says "locked" once it has it.
+HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("CREATE TABLE IF NOT EXISTS held_by_test (x)")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+@pytest.fixture
+def own_app(browser: Browser, fake: FakeOpenAI, tmp_path: Path) -> Iterator[AppProcess]:
+    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.base_url}
+    app = start_app("locked-db", env, tmp_path)
+    yield app
+    stop(app.process)
+
+
+class Lock:
+    """Another process's exclusive transaction on the file, until ``release``."""
+
+    def __init__(self, path: Path) -> None:
+        command = [sys.executable, "-c", HOLD_LOCK, str(path)]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        assert self.process.stdout.readline().strip() == "locked"
+
+    def release(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.write("\n")
+            self.process.stdin.flush()
+            self.process.wait(timeout=30)
+
+
+def stored_texts(path: Path, conversation_id: str) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        found = conn.execute(
+            "SELECT content FROM messages WHERE conversation_id = ? ORDER BY created_at, id",
+            (conversation_id,),
+        )
+        return [row[0] for row in found]
+
+
+@pytest.mark.e2e
+def test_a_locked_database_delays_nothing_and_loses_nothing(
+    open_page: OpenPage, own_app: AppProcess, tmp_path: Path
+) -> None:
+    chat = open_page(own_app)
+    database = tmp_path / "data" / "chatlab.db"
+    assert database.exists()  # opened by the first page
+    lock = Lock(database)
+    try:
+        chat.chat("first, while it is locked", "Echo: first, while it is locked")
+        chat.chat("second, still locked", "Echo: second, still locked")
+        expect(chat.user_texts).to_have_count(2)  # both bubbles, with the lock still held
+        conversation = chat.page.url.split("c=")[1].split("&")[0]
+        assert stored_texts(database, conversation) == []  # nothing could be written yet
+    finally:
+        lock.release()
+    expected = [
+        "first, while it is locked",
+        "Echo: first, while it is locked",
+        "second, still locked",
+        "Echo: second, still locked",
+    ]
+    # The writer retries on its own (it waits in the busy timeout, then backs off); the
+    # page waits on what a reload shows, never on time.
+    page = chat.page
+    page.goto(f"{own_app.url}?c={conversation}")
+    expect(chat.user_texts).to_have_count(2)
+    expect(chat.replies).to_have_count(2)
+    assert stored_texts(database, conversation) == expected
+    chat.assert_no_exception()
