@@ -35,6 +35,7 @@ from chatlab.storage.errors import (
     InvalidImport,
     StorageError,
 )
+from chatlab.storage.runs import RunSummary
 from chatlab.storage.store import (
     MAX_SEARCH_LENGTH,
     ConversationSummary,
@@ -49,6 +50,7 @@ __all__ = [
     "ConversationNotFound",
     "ConversationSummary",
     "InvalidImport",
+    "RunSummary",
     "StorageError",
     "Store",
     "StoredTree",
