@@ -31,6 +31,7 @@ from chatlab.deadline import Watch
 from chatlab.diversity import Diversity, diversity
 from chatlab.errors import ChatError, ChatLabError, Kind
 from chatlab.messages import ChatSettings, ReplyStats, new_id
+from chatlab.servers import display_name
 from chatlab.stream import ReplyStream
 
 MAX_SAMPLES = 10
@@ -129,8 +130,9 @@ class Cell:
     @property
     def setting(self) -> str:
         """What distinguishes this cell's setting: ``temperature=0.7 · gpt-4o-mini``."""
-        return " · ".join(
-            f"{name}={value}" if name != "model" else value for name, value in self.varied
+        return " · ".join(  # a model that is a file path (llama.cpp): its file name
+            f"{name}={value}" if name != "model" else display_name(value)
+            for name, value in self.varied
         )
 
 
@@ -352,7 +354,7 @@ class Sweep:
                 return False
             self._limit = min(self._limit, max(1, together - 1))
             stream = worker.stream
-            spent = stream.stats() if stream is not None else None
+            spent = replace(stream.stats(), source="compare") if stream is not None else None
             earlier = slot.result.retried
             if spent is not None and earlier is not None:
                 spent = earlier.followed_by(spent)
@@ -378,7 +380,7 @@ class Sweep:
             slot.update(
                 state=state,
                 text="".join(slot.parts),
-                stats=stream.stats() if stream is not None else None,
+                stats=replace(stream.stats(), source="compare") if stream is not None else None,
                 error=None if error is None else str(error),
                 request=stream.request if stream is not None else None,
                 mean_logprob=_mean_logprob(stream),

@@ -30,6 +30,7 @@ from chatlab.transfer import (
     stats_json,
     title_from,
 )
+from chatlab.usage import StoredUsage
 
 RUN_FORMAT = "chatlab.compare_run"
 RUN_VERSION = 1
@@ -217,3 +218,25 @@ def delete(conn: Connection, owner: str, run_id: str) -> bool:
     r = compare_runs.c
     query = sa.delete(compare_runs).where(r.id == run_id, r.owner == owner)
     return conn.execute(query).rowcount > 0
+
+
+def usage_rows(
+    conn: Connection, owner: str, since: datetime | None, until: datetime | None
+) -> list[StoredUsage]:
+    """Every request of the owner's compare runs started in [since, until), for Usage: each
+    result's telemetry, and its earlier attempts' where a capacity retry made some."""
+    r = compare_runs.c
+    query = sa.select(r.id, r.title, r.created_at, r.run).where(r.owner == owner)
+    if since is not None:
+        query = query.where(r.created_at >= since)
+    if until is not None:
+        query = query.where(r.created_at < until)
+    rows = []
+    for run_id, title, created_at, data in conn.execute(query):
+        results = data.get("results") if isinstance(data, dict) else None
+        for item in results if isinstance(results, list) else []:
+            for name in ("stats", "retried"):
+                stats = item.get(name) if isinstance(item, dict) else None
+                if stats is not None:
+                    rows.append(StoredUsage(run_id, title, created_at, stats, "compare"))
+    return rows
