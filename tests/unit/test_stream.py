@@ -397,3 +397,17 @@ def test_a_prompt_over_llamacpps_window_is_still_too_long(
 ) -> None:
     fake.enqueue(Reply(status=400, body=json.dumps(LLAMA_CPP)))
     assert _fail(client)[0].kind == Kind.CONTEXT_LENGTH
+
+
+def test_an_estimated_count_never_exceeds_max_tokens(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    # A reply cut mid-stream sends no usage: its count is estimated from its text, and a
+    # text that estimates high must not claim more tokens than the request allowed (50).
+    long_words = " ".join(["incomprehensibilities"] * 40)  # ~6 tokens a word by length
+    fake.enqueue(Reply(text=long_words, fault="cut", fault_after=40))
+    stream = _start(client)
+    with pytest.raises(ChatError):
+        "".join(stream)
+    usage = stream.stats().usage
+    assert usage.estimated and usage.completion_tokens == 50
