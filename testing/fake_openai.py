@@ -23,6 +23,16 @@ Design:
 - Faults a hostile or broken server commits, on the wire: see `Reply`. Every wait (delays,
   "hang", trickles, endless streams) ends at once on close().
 
+- llama.cpp's shared KV cache: `Dialect(name="llamacpp", shared_cache=True)` makes the
+  streams share `context_window` tokens across `total_slots` slots (`SharedCache`): one
+  token per content piece, the prompt counted as `estimate_prompt_tokens` counts it (the
+  same number its usage reports). When the next token does not fit, every running stream
+  ends with llama-server's own event, `data: {"error":{"code":500,"message":"Context size
+  has been exceeded.","type":"server_error"}}`, and no `[DONE]`; a prompt as long as the
+  window gets its 400 `exceed_context_size_error`. `GET /props` answers as llama-server's
+  does. `close_after_stream=True` closes a kept-alive connection after a stream when the
+  next request comes on it, unanswered (`fake.dropped` counts them).
+
 Module helpers for connection faults: `unused_port()` (connection refused) and `blackhole()`
 (TCP connect never completes: a listener with a full accept queue that never accepts, so the
 kernel drops further SYNs and the client hits its connect timeout).
