@@ -42,6 +42,7 @@ class Kind(StrEnum):
     RATE_LIMIT = "rate_limit"
     QUOTA = "quota"
     CONTEXT_LENGTH = "context_length"
+    CAPACITY = "capacity"  # the server's room for requests running at once ran out
     BAD_REQUEST = "bad_request"
     SERVER = "server"
     CONNECTION = "connection"
@@ -518,6 +519,13 @@ _NO_VISION_WORDS = re.compile(
 )
 
 
+# llama.cpp's words when its KV cache has no room for the next token (server-context.cpp,
+# update_slots). A prompt longer than a slot's window is refused before that, with a 400
+# that names both numbers; and one request alone stops at its slot's window ("length").
+# So these words mean the requests running at once filled the cache they share.
+_CACHE_FULL = re.compile(r"^\s*context size has been exceeded\b", re.IGNORECASE)
+
+
 def _context_overflow(exc: _Refusal) -> ChatError | None:
     """A context-overflow error in any known dialect, with the numbers the server gave."""
     body = exc.body if isinstance(exc.body, dict) else {}
@@ -525,6 +533,8 @@ def _context_overflow(exc: _Refusal) -> ChatError | None:
     names = {exc.code, str(body.get("type") or ""), str(body.get("code") or "")}
     if not (names & _OVERFLOW_CODES or _OVERFLOW_WORDS.search(text)):
         return None
+    if _CACHE_FULL.search(text):
+        return capacity_exceeded(text, exc.detail)
     prompt = server_count(body.get("n_prompt_tokens")) or _number(_PROMPT_PATTERNS, text)
     window = server_count(body.get("n_ctx")) or _number(_WINDOW_PATTERNS, text)
     if prompt and window:
@@ -540,6 +550,18 @@ def _context_overflow(exc: _Refusal) -> ChatError | None:
         detail=exc.detail,
         prompt_tokens=prompt,
         context_window=window,
+    )
+
+
+def capacity_exceeded(server_text: str, detail: str | None = None) -> ChatError:
+    """The server ran out of room for the requests it runs at once (not this one's size)."""
+    return ChatError(
+        Kind.CAPACITY,
+        "The server ran out of room for requests running at once: together they filled "
+        f"the context it shares between them (it said: {server_text.strip()}). "
+        "This conversation itself fits.",
+        "Retry when fewer requests are running; what arrived is kept.",
+        detail=detail,
     )
 
 

@@ -33,6 +33,7 @@ class Status(StrEnum):
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
+SOURCES = ("chat", "compare")  # the pages that send requests, as Usage tells them apart
 # The values the openai SDK accepts for ``reasoning_effort`` (``openai.types.ReasoningEffort``);
 # not every reasoning model takes every one.
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
@@ -94,6 +95,7 @@ class ReplyStats:
     parts: int = 1  # requests that made this reply (Continue adds one)
     reasoning_tokens: int | None = None  # of the completion tokens, spent thinking
     mean_logprob: float | None = None  # where the server sent token probabilities
+    source: str = "chat"  # which page sent the request: "chat" or "compare" (Usage)
 
     @property
     def tokens_per_second(self) -> float | None:
@@ -126,6 +128,7 @@ class ReplyStats:
             parts=self.parts + later.parts,
             reasoning_tokens=_sum(self.reasoning_tokens, later.reasoning_tokens),
             mean_logprob=_weighted_mean(self, later),
+            source=later.source,
         )
 
 

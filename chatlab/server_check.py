@@ -97,12 +97,33 @@ class _Probe:
     def post(self, body: dict[str, Any]) -> httpx2.Response:
         """POST a chat request; a 400 for ``max_tokens`` (reasoning models) renames the cap."""
         body = {"model": self.model, self.tokens_param: 8, **body}
-        response = self.client.post(f"{self.base_url}/chat/completions", json=body)
+        url = f"{self.base_url}/chat/completions"
+        response = once_more_if_closed(lambda: self.client.post(url, json=body))
         if response.status_code == 400 and _error_param(response) == "max_tokens":
             self.tokens_param = "max_completion_tokens"
             body["max_completion_tokens"] = body.pop("max_tokens")
-            response = self.client.post(f"{self.base_url}/chat/completions", json=body)
+            response = once_more_if_closed(lambda: self.client.post(url, json=body))
         return response
+
+
+def once_more_if_closed(send: Callable[[], httpx2.Response]) -> httpx2.Response:
+    """Send; again, once, if the server had closed the kept-alive connection the request
+    went out on. A server may close an idle connection at any moment (llama-server does
+    after a stream); the request then meets a closed socket and gets no answer at all,
+    and RFC 9110 (9.2.2) lets a client resend an idempotent or unanswered request on a
+    new connection. The pool drops the dead connection, so the second try opens one."""
+    try:
+        return send()
+    except (httpx2.RemoteProtocolError, httpx2.ReadError, httpx2.WriteError) as exc:
+        if not _closed_unanswered(exc):
+            raise
+    return send()
+
+
+def _closed_unanswered(exc: httpx2.TransportError) -> bool:
+    """The connection was closed or reset before any byte of an answer came."""
+    text = str(exc).lower()
+    return "without sending a response" in text or "reset" in text or "broken pipe" in text
 
 
 def check_server(
@@ -154,7 +175,7 @@ def _not_run(name: str) -> Check:
 def _check_listing(probe: _Probe) -> bool:
     """Reachable, key accepted (when the listing needs one), models listed."""
     try:
-        response = probe.client.get(f"{probe.base_url}/models")
+        response = once_more_if_closed(lambda: probe.client.get(f"{probe.base_url}/models"))
     except httpx2.HTTPError as exc:
         probe.add(REACHABLE, "no", _transport_problem(exc), "check the base URL and the server")
         return False
@@ -256,8 +277,8 @@ def _note_reasoning(probe: _Probe, chunks: list[dict[str, Any]]) -> None:
 def _check_logprobs(probe: _Probe) -> None:
     body = {"messages": [{"role": "user", "content": "Say OK."}], "logprobs": True}
     response = _post_quietly(probe, {**body, "top_logprobs": 1})
-    if response is None:
-        probe.add(LOGPROBS, "unknown", "no answer in time", "not offered")
+    if isinstance(response, httpx2.HTTPError):
+        probe.add(LOGPROBS, "unknown", _transport_problem(response), "not offered")
     elif response.status_code != 200:
         detail = f"rejected (HTTP {response.status_code}): {_server_message(response)}"
         probe.add(LOGPROBS, "no", detail, "token probabilities not available")
@@ -270,8 +291,10 @@ def _check_logprobs(probe: _Probe) -> None:
 def _check_alternation(probe: _Probe) -> None:
     twice = [{"role": "user", "content": "Hi."}, {"role": "user", "content": "Hello?"}]
     response = _post_quietly(probe, {"messages": twice})
-    if response is None:
-        probe.add(ALTERNATION, "unknown", "no answer in time", "roles kept alternating anyway")
+    if isinstance(response, httpx2.HTTPError):
+        probe.add(
+            ALTERNATION, "unknown", _transport_problem(response), "roles kept alternating anyway"
+        )
     elif response.status_code >= 400:
         detail = f"two user turns in a row rejected: {_server_message(response)}"
         probe.add(ALTERNATION, "yes", detail, "Chat Lab always sends alternating turns")
@@ -285,8 +308,8 @@ def _check_vision(probe: _Probe) -> None:
         {"type": "image_url", "image_url": {"url": TINY_PNG}},
     ]
     response = _post_quietly(probe, {"messages": [{"role": "user", "content": parts}]})
-    if response is None:
-        probe.add(VISION, "unknown", "no answer in time", "send text only")
+    if isinstance(response, httpx2.HTTPError):
+        probe.add(VISION, "unknown", _transport_problem(response), "send text only")
     elif response.status_code == 200:
         probe.add(VISION, "yes", "an image was accepted", "images can be sent")
     else:
@@ -297,11 +320,11 @@ def _check_vision(probe: _Probe) -> None:
 # -- reading answers ---------------------------------------------------------------------------
 
 
-def _post_quietly(probe: _Probe, body: dict[str, Any]) -> httpx2.Response | None:
+def _post_quietly(probe: _Probe, body: dict[str, Any]) -> httpx2.Response | httpx2.HTTPError:
     try:
         return probe.post(body)
-    except httpx2.HTTPError:
-        return None
+    except httpx2.HTTPError as exc:
+        return exc
 
 
 def _events(text: str) -> Iterator[dict[str, Any]]:

@@ -333,7 +333,7 @@ class ReplyStream:
         """Telemetry so far; usage is estimated when the server sent none."""
         usage = self.usage or Usage(
             prompt_tokens=self.estimated_prompt_tokens,
-            completion_tokens=estimate_tokens(self.text),
+            completion_tokens=self._estimated_completion(),
             estimated=True,
         )
         end = self.ended_at if self.ended_at is not None else self._clock()
@@ -348,6 +348,14 @@ class ReplyStream:
             reasoning_tokens=self.reasoning_tokens,
             mean_logprob=self.mean_logprob,
         )
+
+    def _estimated_completion(self) -> int:
+        """The reply's tokens by estimate, never more than the request allowed: a server
+        writes at most max tokens, so an estimate above it is the estimate's error."""
+        estimate = estimate_tokens(self.text)
+        request = self.request or {}
+        cap = request.get("max_completion_tokens") or request.get("max_tokens")
+        return min(estimate, cap) if isinstance(cap, int) and cap > 0 else estimate
 
     def _cost(self, usage: Usage) -> float | None:
         """The server's own figure where it sent one, else the endpoint's list prices."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import threading
 import typing
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +30,16 @@ from chatlab.background import Admit, BackgroundReply
 from chatlab.bounds import BOUNDS
 from chatlab.deadline import Watch
 from chatlab.diversity import Diversity, diversity
-from chatlab.errors import ChatError, ChatLabError
+from chatlab.errors import ChatError, ChatLabError, Kind
 from chatlab.messages import ChatSettings, ReplyStats, new_id
+from chatlab.servers import display_name
 from chatlab.stream import ReplyStream
 
 MAX_SAMPLES = 10
 MAX_CELLS = 120  # requests one sweep may send
 MAX_CONCURRENCY = 16
 DEFAULT_CONCURRENCY = 4
+MAX_ATTEMPTS = 4  # a cell the server had no room for is sent at most this often
 DEFAULT_SAMPLES = 3
 DEFAULT_TEMPERATURES = (0.0, 0.7, 1.4)
 # Where a parameter is bounded (the sidebar's ranges, ``chatlab.bounds``); a value outside is
@@ -124,8 +127,9 @@ class Cell:
     @property
     def setting(self) -> str:
         """What distinguishes this cell's setting: ``temperature=0.7 · gpt-4o-mini``."""
-        return " · ".join(
-            f"{name}={value}" if name != "model" else value for name, value in self.varied
+        return " · ".join(  # a model that is a file path (llama.cpp): its file name
+            f"{name}={value}" if name != "model" else display_name(value)
+            for name, value in self.varied
         )
 
 
@@ -176,6 +180,9 @@ class Result:
     request: dict[str, Any] | None = None
     mean_logprob: float | None = None  # where the server sent logprobs
     version: int = 0
+    attempts: int = 0  # requests sent for this cell (a capacity retry adds one)
+    note: str | None = None  # why it was retried, said on its card
+    retried: ReplyStats | None = None  # the telemetry of its earlier, failed attempts
 
 
 @dataclass(frozen=True)
@@ -223,19 +230,31 @@ class Sweep:
         concurrency: int = DEFAULT_CONCURRENCY,
         on_change: Callable[[Run], None] | None = None,
         admit: Admit | None = None,
+        sizing: str | None = None,
     ) -> None:
+        self.sizing = sizing  # why it runs fewer at once than asked, said on the page
         self._run = run
         self._start = start
         self._admit = admit  # each cell's place under the limits (``chatlab.limits.admit``)
         self._on_change = on_change
         self._slots = [_Slot(result.cell) for result in run.results]
         self._lock = threading.Lock()
+        self._turns = threading.Condition(self._lock)  # a cell may start / the queue moved
         self._notify_lock = threading.Lock()
         self._stopped = threading.Event()
         bound = max(1, min(concurrency, MAX_CONCURRENCY))
+        self._limit = bound  # lowered when the server runs out of room
+        self._queue = deque(range(len(self._slots)))
+        self._running = 0
         pool = ThreadPoolExecutor(max_workers=bound, thread_name_prefix="chatlab-sweep")
-        self._futures = [pool.submit(self._run_cell, index) for index in range(len(self._slots))]
+        self._futures = [pool.submit(self._work) for _ in range(min(bound, len(self._slots)))]
         pool.shutdown(wait=False)  # its threads end once every cell has run
+
+    @property
+    def concurrency(self) -> int:
+        """How many requests run at once now (lowered after a capacity failure)."""
+        with self._lock:
+            return self._limit
 
     @property
     def id(self) -> str:
@@ -258,6 +277,7 @@ class Sweep:
         """End the run: close every connection, keep what arrived, start nothing more."""
         with self._lock:
             self._stopped.set()
+            self._turns.notify_all()
             workers = [slot.worker for slot in self._slots if slot.worker is not None]
             for slot in self._slots:
                 if slot.result.state == State.WAITING:
@@ -271,16 +291,42 @@ class Sweep:
         _, pending = futures.wait(self._futures, timeout=timeout)
         return not pending
 
-    def _run_cell(self, index: int) -> None:
+    def _work(self) -> None:
+        """Run queued cells, no more than ``_limit`` at once, until none is left."""
+        while True:
+            with self._turns:
+                self._turns.wait_for(self._may_go_on)
+                if self._stopped.is_set() or not self._queue:
+                    self._turns.notify_all()
+                    return
+                index = self._queue.popleft()
+                self._running += 1
+                together = self._running
+            try:
+                self._run_cell(index, together)
+            finally:
+                with self._turns:
+                    self._running -= 1
+                    self._turns.notify_all()
+
+    def _may_go_on(self) -> bool:
+        if self._stopped.is_set():
+            return True
+        if self._queue:
+            return self._running < self._limit
+        return self._running == 0  # a running cell may still come back for a retry
+
+    def _run_cell(self, index: int, together: int) -> None:
         slot = self._slots[index]
         cell = slot.result.cell
         with self._lock:
             if self._stopped.is_set():
                 return
+            slot.parts = []
             slot.worker = worker = BackgroundReply(
                 lambda watch: self._start(cell, watch), admit=self._admit
             )
-            slot.update(state=State.STREAMING)
+            slot.update(state=State.STREAMING, text="", attempts=slot.result.attempts + 1)
         error: ChatError | None = None
         try:
             for delta in worker.deltas():
@@ -292,8 +338,36 @@ class Sweep:
             error = err
         finally:
             worker.close()
-            self._settle(slot, worker, error)
+            if not self._retry_later(index, worker, error, together):
+                self._settle(slot, worker, error)
             self._notify()
+
+    def _retry_later(
+        self, index: int, worker: BackgroundReply, error: ChatError | None, together: int
+    ) -> bool:
+        """Put a cell that failed for the server's capacity back in the queue, at lower
+        concurrency, to run when others have finished; False when it is not retried."""
+        slot = self._slots[index]
+        if error is None or error.kind != Kind.CAPACITY:
+            return False
+        with self._lock:
+            if self._stopped.is_set() or slot.result.attempts >= MAX_ATTEMPTS:
+                return False
+            self._limit = min(self._limit, max(1, together - 1))
+            stream = worker.stream
+            spent = replace(stream.stats(), source="compare") if stream is not None else None
+            earlier = slot.result.retried
+            if spent is not None and earlier is not None:
+                spent = earlier.followed_by(spent)
+            slot.update(
+                state=State.WAITING,
+                text="",
+                retried=spent or earlier,
+                note=retry_note(together, self._limit, error),
+            )
+            self._queue.appendleft(index)
+            self._turns.notify_all()
+        return True
 
     def _settle(self, slot: _Slot, worker: BackgroundReply, error: ChatError | None) -> None:
         stream = worker.stream
@@ -307,7 +381,7 @@ class Sweep:
             slot.update(
                 state=state,
                 text="".join(slot.parts),
-                stats=stream.stats() if stream is not None else None,
+                stats=replace(stream.stats(), source="compare") if stream is not None else None,
                 error=None if error is None else str(error),
                 request=stream.request if stream is not None else None,
                 mean_logprob=_mean_logprob(stream),
@@ -318,6 +392,16 @@ class Sweep:
             return
         with self._notify_lock:  # one save at a time, each newer than the last
             self._on_change(self.snapshot())
+
+
+def retry_note(together: int, limit: int, error: ChatError) -> str:
+    """What a retried card says: the server ran out of room, so fewer run at once."""
+    ran = "alone" if together == 1 else f"with {together} at once"
+    now = "one at a time" if limit == 1 else f"{limit} at once"
+    return (
+        f"Retried: the server ran out of room for parallel requests when this ran {ran} "
+        f"(it said: {error.detail or error.message}). It runs again {now}."
+    )
 
 
 def _mean_logprob(stream: ReplyStream | None) -> float | None:

@@ -32,6 +32,7 @@ from chatlab.messages import (
     MAX_STOP_SEQUENCES,
     PENALTY_LIMIT,
     REASONING_EFFORTS,
+    SOURCES,
     ChatMessage,
     ChatSettings,
     ReplyStats,
@@ -249,7 +250,13 @@ def stats_from(data: object, where: str = "stats") -> ReplyStats:
         parts=_parts(item.get("parts")),
         reasoning_tokens=item.get("reasoning_tokens"),
         mean_logprob=_optional_float(item.get("mean_logprob")),
+        source=_source(item.get("source")),
     )
+
+
+def _source(value: object) -> str:
+    # Absent before Usage told pages apart: every stored reply then came from the chat.
+    return value if isinstance(value, str) and value in SOURCES else "chat"
 
 
 def _parts(value: object) -> int:

@@ -161,6 +161,32 @@ def plan_trim_and_retry(conversation: Conversation, settings: ChatSettings) -> P
     return plan_retry(conversation, settings, context_from=context)
 
 
+def droppable_turns(conversation: Conversation) -> bool:
+    """True when the context holds a turn before the last question: something
+    ``plan_trim_and_retry`` can leave out. With the question alone there is nothing."""
+    path = conversation.path()
+    while path and path[-1].role == "assistant":
+        path.pop()
+    start = _index_of(path, conversation.context_from)
+    return any(m.role == "user" for m in path[start:-1])
+
+
+def last_question(conversation: Conversation) -> ChatMessage | None:
+    """The newest user message on the current path."""
+    return next((m for m in reversed(conversation.path()) if m.role == "user"), None)
+
+
+def alone_too_long(prompt_tokens: int | None, window: int | None) -> str:
+    """What to say when the one message sent is itself longer than the model holds."""
+    if prompt_tokens and window and prompt_tokens > window:
+        over = prompt_tokens - window
+        return (
+            f"Your message alone is {prompt_tokens:,} tokens; this model holds {window:,}: "
+            f"about {over:,} too many, before any reply. There are no older turns to drop."
+        )
+    return "Your message alone is longer than this model holds; there are no older turns to drop."
+
+
 def begin(conversation: Conversation, plan: Plan) -> None:
     """Apply a plan: the user's message and the reply join the conversation."""
     conversation.context_from = plan.context_from

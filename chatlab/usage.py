@@ -1,5 +1,9 @@
 """Usage over time: stored replies' telemetry, added up per model and per day.
 
+Every request Chat Lab sends is counted once: the chat's replies from the messages, and
+Compare's from the stored runs (each result, and the attempts a capacity retry made);
+a Compare result taken into the chat is counted with its run, not again.
+
 The store hands over one row per reply with its ``stats`` JSON as text; each is checked
 with the same field rules as an import (``transfer.stats_from``). A row that fails them
 is skipped and counted, never an error: one hand-edited row must not hide a month of
@@ -16,10 +20,10 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, tzinfo
 
-from chatlab.messages import ReplyStats
+from chatlab.messages import SOURCES, ReplyStats
 from chatlab.transfer import InvalidDocument, stats_from
 
 SLOWEST = 10  # replies listed as the slowest
@@ -33,6 +37,7 @@ class StoredUsage:
     title: str
     created_at: datetime
     stats: object
+    source: str = "chat"  # "compare": a result of the compare run ``conversation_id`` names
 
 
 @dataclass(frozen=True)
@@ -107,8 +112,21 @@ def records_from(rows: Iterable[StoredUsage]) -> UsageRecords:
         except (InvalidDocument, ValueError, TypeError, RecursionError):
             skipped += 1
             continue
+        if row.source != stats.source:
+            if row.source == "chat":
+                continue  # a Compare result taken into the chat: counted with its run
+            stats = replace(stats, source=row.source)  # stored before results said so
         records.append(UsageRecord(row.conversation_id, row.title, row.created_at, stats))
     return UsageRecords(records, skipped)
+
+
+def by_source(records: Iterable[UsageRecord]) -> dict[str, Totals]:
+    """Totals per page that sent the requests (chat, compare), in that order."""
+    grouped: dict[str, list[ReplyStats]] = defaultdict(list)
+    for record in records:
+        grouped[record.stats.source].append(record.stats)
+    order = [source for source in SOURCES if source in grouped]
+    return {source: add_up(grouped[source]) for source in order}
 
 
 def add_up(stats: Iterable[ReplyStats]) -> Totals:

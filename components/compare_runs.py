@@ -7,15 +7,17 @@ from datetime import UTC
 
 import streamlit as st
 
+from chatlab.capacity import capacity_reason, fitting_concurrency
 from chatlab.client import Quirks, start_reply
 from chatlab.config import Endpoint
 from chatlab.conversation import Conversation
 from chatlab.deadline import Watch
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, Status
-from chatlab.storage import StorageError, Store
+from chatlab.storage import RunSummary, StorageError, Store
 from chatlab.stream import ReplyStream
 from chatlab.sweep import Cell, Result, Run, State, Sweep, new_run
+from chatlab.tokens import estimate_prompt_tokens
 from chatlab.turns import FINISH_STATUS
 from components import model_client, session, spending
 from components.compare_form import SweepRequest
@@ -44,16 +46,28 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
     if run is None:
         return  # refused, and said why
     admit = spending.admit(owner, pace=True)
+    bound, why = sized(endpoint, run, request.concurrency)
 
     def begin() -> Sweep:
         save(run)
-        return Sweep(run, start_cell, concurrency=request.concurrency, on_change=save, admit=admit)
+        return Sweep(run, start_cell, concurrency=bound, on_change=save, admit=admit, sizing=why)
 
     sweep = spending.sweep_slot().start(begin)
     if sweep is None:
         st.warning("A run is in progress: stop it, or wait for it to end, to start another.")
         return
     session.set_compare_run(sweep)
+
+
+def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
+    """The requests to run at once so that they fit the server, and why when fewer."""
+    found = model_client.capacity(endpoint)
+    largest = max(result.cell.settings.max_tokens for result in run.results)
+    prompt = estimate_prompt_tokens(run.messages)
+    bound = fitting_concurrency(wanted, found, prompt, largest)
+    if found is None or bound >= wanted:
+        return bound, None
+    return bound, capacity_reason(found, bound, prompt, largest)
 
 
 def saver(store: Store | None, owner: str, problems: list[str]) -> SaveRun:
@@ -85,12 +99,18 @@ def render_stored(store: Store | None, owner: str) -> None:
     for summary in listed:
         when = summary.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
         st.button(
-            f"{summary.title} · {summary.requests} requests · {when}",
+            f"{summary.title} · {summary.requests} requests{_outcome(summary)} · {when}",
             key=f"compare_open_{summary.id}",
             on_click=_open,
             args=(store, owner, summary.id),
             width="stretch",
         )
+
+
+def _outcome(summary: RunSummary) -> str:
+    """`` · 3 failed · stopped`` for a run that did not simply complete, else nothing."""
+    said = f" · {summary.failed} failed" if summary.failed else ""
+    return said + (" · stopped" if summary.stopped else "")
 
 
 def _open(store: Store, owner: str, run_id: str) -> None:

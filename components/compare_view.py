@@ -44,7 +44,7 @@ def render_run(current: Sweep | Run) -> Run:
         stop_slot.button("Stop", icon=":material/stop:", on_click=stop_sweep, key="compare_stop")
     run = current.snapshot() if isinstance(current, Sweep) else current
     progress = st.empty()
-    progress.caption(progress_line(run.results))
+    progress.caption(progress_line(run.results, current))
     bodies = _cards(run.results)
     for body, result in zip(bodies, run.results, strict=True):
         _draw(body, result)
@@ -83,7 +83,7 @@ def _follow(
                 if result.version != shown[index]:
                     _draw(bodies[index], result)
                     shown[index] = result.version
-            progress.caption(progress_line(results))
+            progress.caption(progress_line(results, sweep))
             if all(result.state in FINAL for result in results):
                 return sweep.snapshot()
             time.sleep(POLL)
@@ -120,14 +120,16 @@ def _draw(body: DeltaGenerator, result: Result) -> None:
             st.caption("Waiting for the server…")
         elif result.state == State.STOPPED:
             st.caption(":orange[Stopped: what arrived is kept.]" if result.text else "Not run.")
+        if result.note is not None:
+            st.caption(f":orange[{plain(result.note)}]")
         if result.error is not None:
             st.error(plain(result.error), icon=":material/error:")
         if result.stats is not None and result.state != State.STREAMING:
             st.caption(telemetry_line(result.stats))
 
 
-def progress_line(results: tuple[Result, ...]) -> str:
-    """``4 of 9 done · 3 running · 1 failed``."""
+def progress_line(results: tuple[Result, ...], current: Sweep | Run | None = None) -> str:
+    """``4 of 9 done · 3 running · 1 failed``, and why fewer run at once than asked."""
     counts = {state: sum(r.state == state for r in results) for state in State}
     parts = [f"{counts[State.DONE]} of {len(results)} done"]
     if counts[State.STREAMING]:
@@ -138,4 +140,10 @@ def progress_line(results: tuple[Result, ...]) -> str:
         parts.append(f"{counts[State.FAILED]} failed")
     if counts[State.STOPPED]:
         parts.append(f"{counts[State.STOPPED]} stopped")
-    return " · ".join(parts)
+    retried = sum(r.attempts > 1 for r in results)
+    if retried:
+        parts.append(f"{retried} retried fewer at once (the server ran out of room)")
+    line = " · ".join(parts)
+    if isinstance(current, Sweep) and current.sizing:
+        line += f"  \n{current.sizing}"  # our own words and numbers
+    return line

@@ -11,6 +11,7 @@ from chatlab import logprobs
 from chatlab.attachments import Attachment
 from chatlab.markdown import BlockSplitter, plain, render_mode, safe_markdown
 from chatlab.messages import ChatMessage, ReplyStats, Status
+from chatlab.servers import display_name
 from chatlab.turns import context_full
 from components import session
 
@@ -117,7 +118,8 @@ def telemetry_line(stats: ReplyStats) -> str:
     """``gpt-4o-mini · 0.41 s to first token · 52 tok/s · 120 in / 310 out · $0.0002 · stop``."""
     usage = stats.usage
     approx = "≈ " if usage.estimated else ""
-    parts = [plain(stats.model, empty="(unnamed model)")]  # names come from the server
+    # Names come from the server; a llama.cpp file path shows its file name, as the picker.
+    parts = [plain(display_name(stats.model), empty="(unnamed model)")]
     if stats.time_to_first_token is not None:
         parts.append(f"{stats.time_to_first_token:.2f} s to first token")
     if stats.tokens_per_second is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from chatlab import config
+from chatlab.capacity import Capacity, server_capacity
 from chatlab.client import make_client
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 MODELS_TTL = 600.0
 FAILED_TTL = 30.0
+CAPACITY_TTL = 60.0
 
 
 def _fingerprint(endpoint: Endpoint) -> str:
@@ -93,4 +95,16 @@ def _catalog(endpoint: Endpoint) -> list[ServerModel] | ChatError:
             listed, expires = err, time.monotonic() + FAILED_TTL
         found = cache[key] = (expires, listed)
     result: list[ServerModel] | ChatError = found[1]
+    return result
+
+
+def capacity(endpoint: Endpoint) -> Capacity | None:
+    """What the server says it runs at once (llama.cpp's ``/props``), asked once a minute."""
+    key = ("capacity", _fingerprint(endpoint))
+    cache = session.private_cache()
+    found = cache.get(key)
+    if found is None or time.monotonic() > found[0]:
+        said = server_capacity(endpoint.base_url, endpoint.api_key)
+        found = cache[key] = (time.monotonic() + CAPACITY_TTL, said)
+    result: Capacity | None = found[1]
     return result

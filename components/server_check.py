@@ -24,11 +24,12 @@ def render_server_check(
 
 
 def report_table(report: ServerReport) -> str:
-    """The report as a Markdown table; every cell is plain text (server text included)."""
-    rows = ["| | Check | Found | What Chat Lab does |", "| --- | --- | --- | --- |"]
+    """The report as a Markdown list, one check a line, so it wraps in the narrow sidebar
+    (a four-column table did not fit it); every part is plain text (server text included)."""
+    rows = []
     for check in report.checks:
-        cells = (check.symbol, check.name, check.finding, check.consequence)
-        rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        found, does = _cell(check.finding), _cell(check.consequence)
+        rows.append(f"- {check.symbol} **{_cell(check.name)}**: {found}. *{does}*")
     return "\n".join(rows)
 
 

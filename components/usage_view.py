@@ -19,12 +19,14 @@ import altair as alt
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from chatlab.servers import display_name
 from chatlab.usage import DayUsage, Spread, Totals, UsageRecord
 from components.totals import plural_replies, plural_requests, usd
 
 DEFAULT_DAYS = 30
 CHAT_PAGE = "pages/chat.py"
 COST_UNKNOWN_WHY = "a local server, or a model without a listed price"
+SOURCE_NAMES = {"chat": "Chat", "compare": "Compare"}
 
 
 def browser_zone() -> tzinfo:
@@ -116,7 +118,7 @@ def _day_row(day: DayUsage) -> dict[str, Any]:
     totals = day.totals
     return {
         "day": day.day.isoformat(),
-        "model": day.model,
+        "model": display_name(day.model),  # a llama.cpp file path: its file name
         "replies": totals.replies,
         "requests": totals.requests,
         "tokens_in": totals.prompt_tokens,
@@ -133,7 +135,9 @@ def _daily_chart(rows: list[dict[str, Any]], field: str, title: str) -> alt.Char
         alt.Chart(alt.InlineData(values=rows))
         .mark_bar()
         .encode(
-            x=alt.X("day:T", timeUnit="utcyearmonthdate", title=None),
+            # Ordinal: one label per day drawn (a temporal axis labels the hours of a
+            # single day, each with the same date).
+            x=alt.X("day:O", timeUnit="utcyearmonthdate", title=None),
             y=alt.Y(f"{field}:Q", title=title, stack=True),
             color=alt.Color("model:N", title="model"),
             tooltip=[
@@ -150,12 +154,22 @@ def _daily_chart(rows: list[dict[str, Any]], field: str, title: str) -> alt.Char
     return chart
 
 
+def render_per_source(per_source: dict[str, Totals]) -> None:
+    """A table of the totals of each page that sent requests (the chat, Compare)."""
+    st.subheader("Per page")
+    _totals_table("sent from", {SOURCE_NAMES.get(k, k): v for k, v in per_source.items()})
+
+
 def render_per_model(per_model: dict[str, Totals]) -> None:
     """A table of each model's totals."""
     st.subheader("Per model")
+    _totals_table("model", {display_name(k): v for k, v in per_model.items()})
+
+
+def _totals_table(name: str, totals_of: dict[str, Totals]) -> None:
     table = [
         {
-            "model": model,
+            name: model,
             "replies": totals.replies,
             "requests": totals.requests,
             "tokens in": totals.prompt_tokens,
@@ -163,7 +177,7 @@ def render_per_model(per_model: dict[str, Totals]) -> None:
             "cost (USD)": totals.cost_usd if totals.cost_known else None,
             "replies with cost unknown": totals.unknown_cost_replies,
         }
-        for model, totals in per_model.items()
+        for model, totals in totals_of.items()
     ]
     st.dataframe(
         table,
@@ -192,7 +206,7 @@ def render_speed(first_token: list[Spread], speed: list[Spread]) -> None:
 
 
 def _spread_chart(spreads: Sequence[Spread], title: str) -> alt.LayerChart:
-    rows = [asdict(spread) for spread in spreads]
+    rows = [{**asdict(spread), "model": display_name(spread.model)} for spread in spreads]
     tooltip = ["model:N", "count:Q", "low:Q", "q1:Q", "median:Q", "q3:Q", "high:Q"]
     base = alt.Chart(alt.InlineData(values=rows)).encode(
         y=alt.Y("model:N", title=None), tooltip=tooltip
@@ -210,8 +224,12 @@ def render_slowest(records: list[UsageRecord], zone: tzinfo) -> None:
         {
             "total (s)": record.stats.total_time,
             "conversation": record.title,
-            "open": conversation_link(record.conversation_id),
-            "model": record.stats.model,
+            "from": SOURCE_NAMES.get(record.stats.source, record.stats.source),
+            # A compare run opens on the Compare page's list, not by a link.
+            "open": conversation_link(record.conversation_id)
+            if record.stats.source == "chat"
+            else None,
+            "model": display_name(record.stats.model),
             "first token (s)": record.stats.time_to_first_token,
             "tokens/s": record.stats.tokens_per_second,
             "tokens out": record.stats.usage.completion_tokens,

@@ -189,7 +189,9 @@ def serve(workers: int, host: str, port: int, folder: Path) -> None:
     worker_ports = [port + index for index in range(1, workers + 1)]
     try:
         for worker_port in worker_ports:
-            running.append(Worker(worker_port, start_worker(worker_port, worker_environment(os.environ))))
+            running.append(
+                Worker(worker_port, start_worker(worker_port, worker_environment(os.environ)))
+            )
         balancer = start_balancer(worker_ports, host, port, folder)
         print(f"Chat Lab: {balancer.url} -> {workers} app processes on {worker_ports}", flush=True)
         for worker in running:
@@ -226,7 +228,10 @@ def revive(worker: Worker) -> None:
         time.sleep(min(2.0 ** (worker.quick_deaths - 1), MAX_RESTART_DELAY))
     print(f"Chat Lab: worker :{worker.port} exited with {code}; restarting", flush=True)
     try:
-        worker.process, worker.started = start_worker(worker.port, worker_environment(os.environ)), time.monotonic()
+        worker.process, worker.started = (
+            start_worker(worker.port, worker_environment(os.environ)),
+            time.monotonic(),
+        )
     except ServeError as err:
         print(f"Chat Lab: worker :{worker.port} did not start again ({err})", flush=True)
         worker.started = time.monotonic()  # its process exited: the next round tries again

@@ -12,7 +12,7 @@ from components import page, usage_view
 store, owner = page.prepare()
 st.title("Usage")
 if store is None:
-    st.info("Usage is read from saved conversations, and they cannot be read now.")
+    st.info("Usage is read from saved conversations and compare runs, and they cannot be read now.")
     st.stop()
 
 zone = usage_view.browser_zone()
@@ -33,6 +33,7 @@ wanted = usage_view.pick_models(model_filter, usage.models(found.records))
 chosen = usage.only_models(found.records, wanted)
 usage_view.render_totals(usage.add_up(record.stats for record in chosen))
 usage_view.render_over_time(usage.by_day(chosen, zone))
+usage_view.render_per_source(usage.by_source(chosen))
 usage_view.render_per_model(usage.by_model(chosen))
 usage_view.render_speed(
     usage.spreads(chosen, usage.time_to_first_token),

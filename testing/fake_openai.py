@@ -23,6 +23,16 @@ Design:
 - Faults a hostile or broken server commits, on the wire: see `Reply`. Every wait (delays,
   "hang", trickles, endless streams) ends at once on close().
 
+- llama.cpp's shared KV cache: `Dialect(name="llamacpp", shared_cache=True)` makes the
+  streams share `context_window` tokens across `total_slots` slots (`SharedCache`): one
+  token per content piece, the prompt counted as `estimate_prompt_tokens` counts it (the
+  same number its usage reports). When the next token does not fit, every running stream
+  ends with llama-server's own event, `data: {"error":{"code":500,"message":"Context size
+  has been exceeded.","type":"server_error"}}`, and no `[DONE]`; a prompt as long as the
+  window gets its 400 `exceed_context_size_error`. `GET /props` answers as llama-server's
+  does. `close_after_stream=True` closes a kept-alive connection after a stream when the
+  next request comes on it, unanswered (`fake.dropped` counts them).
+
 Module helpers for connection faults: `unused_port()` (connection refused) and `blackhole()`
 (TCP connect never completes: a listener with a full accept queue that never accepts, so the
 kernel drops further SYNs and the client hits its connect timeout).
@@ -317,6 +327,9 @@ class FakeOpenAI:
         self._completion_ids = itertools.count(1)
         self._request_ids = itertools.count(1)
         self._connections: dict[socket.socket, threading.Thread] = {}
+        self._cache: SharedCache | None = None
+        # Requests a connection closed unanswered after a stream (Dialect.close_after_stream).
+        self.dropped = 0
         # Tracebacks of handler crashes (a bug in this fake, not a fault it plays): a test
         # whose server crashed fails on leaving the `with` block (`check`).
         self.crashes: list[str] = []
@@ -469,6 +482,17 @@ class FakeOpenAI:
             reply = dataclasses.replace(self.default_reply, text=echo, chunks=None)
         return reply, gen
 
+    def shared_cache(self) -> SharedCache | None:
+        """The llama.cpp KV cache the streams share, when the dialect has one."""
+        dialect = self.dialect
+        if dialect.name != "llamacpp" or not dialect.shared_cache:
+            return None
+        with self._cond:
+            key = (dialect.context_window, dialect.total_slots)
+            if self._cache is None or (self._cache.size, self._cache.slots) != key:
+                self._cache = SharedCache(*key, self._cond)
+            return self._cache
+
     def _rejected(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
         for name, value in body.items():
             if name not in self.reject_params:
@@ -534,6 +558,13 @@ class Dialect:
     # compatible servers do; to refuse it as OpenAI's reasoning models do, use
     # ``fake.reject_params = {"logprobs", "top_logprobs"}``.
     logprobs: bool = True
+    # llama.cpp's slots (``total_slots`` in ``/props``); with ``shared_cache`` they share one
+    # unified KV cache of ``context_window`` tokens, as ``llama-server`` does by default.
+    total_slots: int = 4
+    shared_cache: bool = False
+    # After a streamed reply, close the kept-alive connection when the next request comes
+    # on it, without answering: what a real llama-server sometimes does.
+    close_after_stream: bool = False
 
     def __post_init__(self) -> None:
         if self.name not in DIALECTS:
@@ -598,6 +629,108 @@ def ollama_tags(models: list[str]) -> dict[str, Any]:
     return {"models": entries}
 
 
+def llamacpp_props(dialect: Dialect, models: list[str]) -> dict[str, Any]:
+    """llama-server's ``GET /props`` (tools/server/server-context.cpp, ``get_props``): a
+    slot's window is ``default_generation_settings.n_ctx`` (the whole cache when it is
+    unified, else the cache divided among ``total_slots``)."""
+    per_slot = dialect.context_window
+    if not dialect.shared_cache:
+        per_slot = dialect.context_window // max(dialect.total_slots, 1)
+    model = models[0] if models else LLAMACPP_MODEL_PATH
+    params = {"n_predict": -1, "temperature": 0.8, "top_p": 0.95, "seed": 4294967295}
+    return {
+        "default_generation_settings": {"params": params, "n_ctx": per_slot},
+        "total_slots": dialect.total_slots,
+        "model_alias": display_tail(model),
+        "model_path": model,
+        "modalities": {"vision": dialect.vision, "audio": False},
+        "endpoint_slots": True,
+        "endpoint_props": False,
+        "endpoint_metrics": False,
+        "webui": True,
+        "chat_template": "{{ bos_token }}{% for message in messages %}...{% endfor %}",
+        "bos_token": "<bos>",
+        "eos_token": "<eos>",
+        "build_info": "b6900-fake",
+    }
+
+
+def display_tail(model: str) -> str:
+    return model.rstrip("/").rsplit("/", 1)[-1] or model
+
+
+# llama.cpp's words when its KV cache has no room left for the next token: every request
+# being processed ends with this error event at once (server-context.cpp, update_slots).
+CONTEXT_EXCEEDED = "Context size has been exceeded."
+
+
+def context_exceeded_event() -> dict[str, Any]:
+    """The SSE event llama-server ends each stream with when its shared cache is full."""
+    return {"error": {"code": 500, "message": CONTEXT_EXCEEDED, "type": "server_error"}}
+
+
+def exceeds_window_error(prompt: int, window: int) -> dict[str, Any]:
+    """llama-server's 400 for a prompt that cannot fit a slot's window at all."""
+    message = (
+        f"request ({prompt} tokens) exceeds the available context size ({window} tokens), "
+        "try increasing it"
+    )
+    error = {"code": 400, "message": message, "type": "exceed_context_size_error"}
+    return {"error": {**error, "n_prompt_tokens": prompt, "n_ctx": window}}
+
+
+class SharedCache:
+    """llama.cpp's unified KV cache: the requests being processed share ``size`` tokens.
+
+    A request takes a slot (it waits for one, as llama-server defers it) and then its
+    prompt's tokens; every token written takes one more. When one does not fit, every
+    request holding the cache fails together, as llama-server's do.
+    """
+
+    def __init__(self, size: int, slots: int, cond: threading.Condition) -> None:
+        self.size = size
+        self.slots = slots
+        self._cond = cond
+        self._held: dict[int, int] = {}  # request -> tokens it holds
+        self._failed: set[int] = set()
+        self._ids = itertools.count(1)
+        self.peak = 0  # most requests processed at once
+        self.overflows = 0
+
+    def admit(self, prompt: int, closed: threading.Event) -> int | None:
+        """Wait for a free slot, then take ``prompt`` tokens; None when the server closes."""
+        with self._cond:
+            self._cond.wait_for(
+                lambda: closed.is_set() or len(self._held) < self.slots, timeout=HANG_LIMIT
+            )
+            if closed.is_set():
+                return None
+            ticket = next(self._ids)
+            self._held[ticket] = 0
+            self.peak = max(self.peak, len(self._held))
+        self.take(ticket, prompt)
+        return ticket
+
+    def take(self, ticket: int, tokens: int) -> bool:
+        """Hold ``tokens`` more for ``ticket``; False (and every holder fails) when full."""
+        with self._cond:
+            if ticket in self._failed:
+                return False
+            if sum(self._held.values()) + tokens > self.size:
+                self.overflows += 1
+                self._failed.update(self._held)
+                self._held = dict.fromkeys(self._held, 0)  # llama.cpp clears their cache
+                return False
+            self._held[ticket] += tokens
+            return True
+
+    def release(self, ticket: int) -> None:
+        with self._cond:
+            self._held.pop(ticket, None)
+            self._failed.discard(ticket)
+            self._cond.notify_all()
+
+
 def roles_alternate(body: Mapping[str, Any]) -> bool:
     """What Gemma's, Mistral's and Llama 2's templates check: after an optional system
     message, user and assistant turns alternate, starting with user."""
@@ -646,6 +779,8 @@ def serve_dialect(handler: _Handler, fake: FakeOpenAI, request: Recorded) -> boo
     elif (method, path) == ("GET", "/api/v0/models") and dialect.name == "lmstudio":
         data = [lmstudio_v0_entry(dialect, m) for m in fake.models]
         handler.send_json(200, {"object": "list", "data": data})
+    elif (method, path) == ("GET", "/props") and dialect.name == "llamacpp":
+        handler.send_json(200, llamacpp_props(dialect, fake.models))
     elif (method, path) == ("GET", "/api/version") and dialect.name == "ollama":
         handler.send_json(200, {"version": "0.12.6"})
     elif (method, path) == ("GET", "/api/tags") and dialect.name == "ollama":
@@ -694,6 +829,7 @@ class _Handler(BaseHTTPRequestHandler):
     # as headers then body waits out the client's delayed ACK (about 40 ms) on Linux.
     disable_nagle_algorithm = True
     server: _HTTPServer
+    drop_next = False  # close, unanswered, the next request on this connection
 
     def setup(self) -> None:
         super().setup()
@@ -739,6 +875,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self, fake: FakeOpenAI) -> None:
         raw = self._read_body()
+        if self.drop_next:  # the server had closed this kept-alive connection
+            with fake._cond:
+                fake.dropped += 1
+            self.hang_up(reset=False)
+            return
         url = urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         request = Recorded(
@@ -934,9 +1075,18 @@ class _ChatResponder:
         if rejection is not None:
             self.handler.send_api_error(400, rejection)  # the queue is left untouched
             return
+        too_long = self._over_window(body)
+        if too_long is not None:
+            self.handler.send_json(400, too_long)
+            return
         reply, gen = self.fake._take_reply(body)
         context = self._context(body, reply, gen)
-        if reply.fault in {"hangup", "reset"}:
+        cache = self.fake.shared_cache()
+        streamed = body.get("stream") is True
+        if cache is not None and streamed and reply.fault is None and reply.status < 400:
+            _SharedCacheStream(self.handler, self.fake, self.request, reply, context).run(cache)
+            self.handler.drop_next = self.fake.dialect.close_after_stream
+        elif reply.fault in {"hangup", "reset"}:
             self.fake._sleep(reply.first_token_delay)
             self.handler.hang_up(reset=reply.fault == "reset")
         elif reply.status >= 300:  # an error, or a redirect (a `Location` in `headers`)
@@ -944,10 +1094,21 @@ class _ChatResponder:
             self.handler.send_status_reply(reply)
         elif reply.fault == "json":
             self._complete(reply, context)
-        elif body.get("stream") is True:
+        elif streamed:
             _SSEStream(self.handler, self.fake, self.request, reply, context).run()
+            self.handler.drop_next = self.fake.dialect.close_after_stream
         else:
             self._complete(reply, context)
+
+    def _over_window(self, body: Mapping[str, Any]) -> dict[str, Any] | None:
+        """llama.cpp's refusal of a prompt as long as a slot's window, in shared-cache mode."""
+        dialect = self.fake.dialect
+        if self.fake.shared_cache() is None:
+            return None
+        prompt = estimate_prompt_tokens(body)
+        if prompt < dialect.context_window:
+            return None
+        return exceeds_window_error(prompt, dialect.context_window)
 
     def _context(self, body: Mapping[str, Any], reply: Reply, gen: int) -> _Context:
         options = body.get("stream_options")
@@ -1160,6 +1321,51 @@ class _SSEStream:
         # Logged just before the write: once the client has read an event, the log shows it.
         self.request.sent.append((time.monotonic(), data))
         self.handler.write_chunk(f"data: {data}\n\n".encode())
+
+
+class _SharedCacheStream(_SSEStream):
+    """A stream whose tokens live in llama.cpp's shared KV cache (``SharedCache``).
+
+    It waits for a slot, holds its prompt, and one token per content piece; it stops at the
+    request's max tokens (finish "length"). When the cache is full it ends as llama-server
+    does: an HTTP 500 before the first token, else a ``data: {"error": ...}`` event.
+    """
+
+    def run(self, cache: SharedCache | None = None) -> None:
+        assert cache is not None
+        ticket = cache.admit(self.context.prompt_tokens, self.fake._closed)
+        if ticket is None:
+            self.handler.cut()
+            return
+        try:
+            self._run_in(cache, ticket)
+        finally:
+            cache.release(ticket)
+
+    def _run_in(self, cache: SharedCache, ticket: int) -> None:
+        if not cache.take(ticket, 0):
+            self.handler.send_json(500, context_exceeded_event())
+            return
+        pieces = self.reply.pieces()
+        cap = self.request.body.get("max_completion_tokens") or self.request.body.get("max_tokens")
+        if isinstance(cap, int) and len(pieces) > cap:
+            pieces = pieces[:cap]
+            self.reply = dataclasses.replace(self.reply, finish_reason="length")
+        self.context = dataclasses.replace(self.context, completion_tokens=len(pieces))
+        headers = {
+            "Content-Type": "text/event-stream; charset=utf-8",
+            "Transfer-Encoding": "chunked",
+        }
+        self.handler.start_response(200, _merge_headers(headers, self.reply.headers))
+        self.fake._sleep(self.reply.first_token_delay)
+        self.event(self.chunk({"role": "assistant", "content": "", "refusal": None}))
+        for piece in pieces:
+            if not cache.take(ticket, 1):
+                self.raw_event(_dumps(context_exceeded_event()))
+                self.handler.end_chunks()
+                return
+            self.send_content([piece])
+        self.finish()
 
 
 _INTERRUPTING = frozenset({"cut", "malformed", "error_event", "hang", "trickle", "endless"})

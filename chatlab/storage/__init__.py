@@ -38,6 +38,7 @@ from chatlab.storage.errors import (
     StorageError,
 )
 from chatlab.storage.outbox import Outbox, Writer
+from chatlab.storage.runs import RunSummary
 from chatlab.storage.store import (
     MAX_SEARCH_LENGTH,
     ConversationSummary,
@@ -53,6 +54,7 @@ __all__ = [
     "ConversationSummary",
     "InvalidImport",
     "Outbox",
+    "RunSummary",
     "StorageError",
     "Store",
     "StoredTree",

@@ -30,6 +30,7 @@ from chatlab.transfer import (
     stats_json,
     title_from,
 )
+from chatlab.usage import StoredUsage
 
 RUN_FORMAT = "chatlab.compare_run"
 RUN_VERSION = 1
@@ -44,6 +45,8 @@ class RunSummary:
     title: str
     created_at: datetime
     requests: int
+    failed: int = 0  # results that ended in an error
+    stopped: bool = False  # Stop ended it (or the app did, mid-run)
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -79,6 +82,9 @@ def _result_json(result: Result) -> dict[str, Any]:
         "error": None if result.error is None else clean_text(result.error),
         "request": request_json(result.request),
         "mean_logprob": result.mean_logprob,
+        "attempts": result.attempts,
+        "note": None if result.note is None else clean_text(result.note),
+        "retried": stats_json(result.retried),
     }
 
 
@@ -126,6 +132,8 @@ def _result_from(item: Any, base: ChatSettings) -> Result:
             state = State.STOPPED  # the process ended mid-run
         text, error = str(item.get("text") or ""), item.get("error")
         logprob = item.get("mean_logprob")
+        retried = None if item.get("retried") is None else stats_from(item["retried"])
+        attempts, note = item.get("attempts"), item.get("note")
     except (InvalidDocument, ValueError, AttributeError, TypeError) as exc:
         problem = exc.problem if isinstance(exc, InvalidDocument) else "a bad field"
         cell = Cell(base, (), sample if isinstance(sample, int) else 1)
@@ -138,6 +146,9 @@ def _result_from(item: Any, base: ChatSettings) -> Result:
         error=None if error is None else str(error),
         request=item.get("request") if isinstance(item.get("request"), dict) else None,
         mean_logprob=float(logprob) if isinstance(logprob, int | float) else None,
+        attempts=attempts if isinstance(attempts, int) and 0 <= attempts <= 100 else 0,
+        note=str(note) if isinstance(note, str) else None,
+        retried=retried,
     )
 
 
@@ -166,13 +177,28 @@ def summaries(conn: Connection, owner: str, *, limit: int = 50) -> list[RunSumma
     """The owner's runs, newest first."""
     r = compare_runs.c
     query = (
-        sa.select(r.id, r.title, r.created_at, r.requests)
+        sa.select(r.id, r.title, r.created_at, r.requests, r.run)
         .where(r.owner == owner)
         .order_by(r.created_at.desc(), r.id.desc())
         .limit(max(0, limit))
     )
     found = conn.execute(query)
-    return [RunSummary(row.id, row.title, row.created_at, row.requests) for row in found]
+    return [
+        RunSummary(row.id, row.title, row.created_at, row.requests, *_outcome(row.run))
+        for row in found
+    ]
+
+
+def _outcome(data: object) -> tuple[int, bool]:
+    """How many results of a stored run failed, and whether it was stopped."""
+    if not isinstance(data, dict):
+        return 0, False
+    results = data.get("results")
+    states = [item.get("state") for item in results or [] if isinstance(item, dict)]
+    failed = sum(state == State.FAILED.value for state in states)
+    unfinished = {State.STOPPED.value, State.WAITING.value, State.STREAMING.value}
+    stopped = bool(data.get("stopped")) or any(state in unfinished for state in states)
+    return failed, stopped
 
 
 def load(conn: Connection, owner: str, run_id: str) -> Run | None:
@@ -192,3 +218,25 @@ def delete(conn: Connection, owner: str, run_id: str) -> bool:
     r = compare_runs.c
     query = sa.delete(compare_runs).where(r.id == run_id, r.owner == owner)
     return conn.execute(query).rowcount > 0
+
+
+def usage_rows(
+    conn: Connection, owner: str, since: datetime | None, until: datetime | None
+) -> list[StoredUsage]:
+    """Every request of the owner's compare runs started in [since, until), for Usage: each
+    result's telemetry, and its earlier attempts' where a capacity retry made some."""
+    r = compare_runs.c
+    query = sa.select(r.id, r.title, r.created_at, r.run).where(r.owner == owner)
+    if since is not None:
+        query = query.where(r.created_at >= since)
+    if until is not None:
+        query = query.where(r.created_at < until)
+    rows = []
+    for run_id, title, created_at, data in conn.execute(query):
+        results = data.get("results") if isinstance(data, dict) else None
+        for item in results if isinstance(results, list) else []:
+            for name in ("stats", "retried"):
+                stats = item.get(name) if isinstance(item, dict) else None
+                if stats is not None:
+                    rows.append(StoredUsage(run_id, title, created_at, stats, "compare"))
+    return rows

@@ -349,7 +349,8 @@ class Store:
     def usage_records(
         self, owner: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> UsageRecords:
-        """Every reply of the owner's with telemetry, started in [since, until), oldest first.
+        """Every reply of the owner's with telemetry, started in [since, until), oldest first:
+        the chat's, and every request of the owner's compare runs started then.
 
         One query of four columns, stats as text: a row that fails the field rules is
         skipped and counted (``UsageRecords.skipped``), never an error.
@@ -366,8 +367,10 @@ class Store:
         if until is not None:
             query = query.where(m.created_at < until)
         with self._transaction(write=False) as conn:
-            found = conn.execute(query).all()
-        return records_from(StoredUsage(*row) for row in found)
+            found = [StoredUsage(*row) for row in conn.execute(query)]
+            found += runs.usage_rows(conn, owner, since, until)
+        found.sort(key=lambda row: row.created_at)
+        return records_from(found)
 
     # -- compare runs (chatlab.storage.runs) -------------------------------------------
 

@@ -180,6 +180,10 @@ def test_each_fault_explains_keeps_the_message_and_retries(
         assert "retrying will not help" in app.error[0].value
         assert not [b for b in app.button if b.label == "Retry"]
         return
+    if fault.error and fault.error.get("code") == "context_length_exceeded":
+        # The only message is itself too long: resending it cannot help (see below).
+        assert not [b for b in app.button if b.label in ("Retry", "Drop oldest turns and retry")]
+        return
     fake.enqueue(Reply(text="Recovered answer"))
     click(app, "Retry")
     assert not app.error
@@ -294,3 +298,42 @@ def test_sessions_share_nothing_typed(
     assert shown(bob)[0] == ("user", "bob here")
     assert chat_state(alice).typed_key == "sk-alice-only"
     assert chat_state(bob).typed_key is None
+
+
+LLAMACPP_TOO_LONG = {
+    "code": 400,
+    "message": "request (5016 tokens) exceeds the available context size (4096 tokens), "
+    "try increasing it",
+    "type": "exceed_context_size_error",
+    "n_prompt_tokens": 5016,
+    "n_ctx": 4096,
+}
+
+
+def test_a_message_too_long_on_its_own_says_by_how_much_and_opens_it_to_edit(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(status=400, error=LLAMACPP_TOO_LONG))
+    send(app, "hello " * 50)
+    assert not app.exception
+    labels = [b.label for b in app.button]
+    assert "Drop oldest turns and retry" not in labels and "Retry" not in labels
+    said = " ".join(w.value for w in app.warning)
+    assert "Your message alone is 5,016 tokens; this model holds 4,096: about 920 too many" in said
+    assert "Edit keeps its text" in app.error[0].value
+    click(app, "Edit your message")
+    assert app.text_area(key="edit_text").value == "hello " * 50  # the text, kept to edit
+    assert len(fake.chat_requests) == 1  # nothing was resent
+
+
+def test_llamacpps_full_shared_cache_is_not_called_a_long_conversation(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    error = {"code": 500, "message": "Context size has been exceeded.", "type": "server_error"}
+    fake.enqueue(Reply(text="partial words here", fault="error_event", fault_after=2, error=error))
+    send(app, "short question")
+    message = app.error[0].value
+    assert "ran out of room for requests running at once" in message
+    assert "Context size has been exceeded" in message  # the server's own words (escaped)
+    assert "longer than this model" not in message
+    assert "Retry" in [b.label for b in app.button]

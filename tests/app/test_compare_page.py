@@ -22,7 +22,7 @@ from chatlab.sweep import Cell, Grid, State, Sweep, new_run
 from components import compare_view
 from components.compare_results import csv_text, results_rows
 from components.session import ChatState
-from testing.fake_openai import FakeOpenAI, Reply
+from testing.fake_openai import LLAMACPP_MODEL_PATH, Dialect, FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, charts, chat_state, click, wait_until
 
 COMPARE_PAGE = "pages/compare.py"
@@ -110,6 +110,8 @@ def test_a_failing_cell_shows_its_error_and_the_others_carry_on(
     assert shown.count(f"Echo: {PROMPT}") == 4
     table = at.dataframe[0].value
     assert list(table["state"]) == ["done", "failed", "done", "done", "done", "done"]
+    listed = [b.label for b in at.button if b.key and b.key.startswith("compare_open_")]
+    assert len(listed) == 1 and "6 requests · 1 failed ·" in listed[0]  # the list says so
 
 
 def test_the_table_and_charts_are_built_from_the_results(
@@ -261,3 +263,34 @@ def test_streamlits_own_stop_stops_the_sweep_but_a_rerun_does_not(
     gate.set()
     assert rerun.wait(5) and [r.text for r in rerun.results()] == ["late"]
     assert stopped.wait(5) and [r.state for r in stopped.results()] == [State.STOPPED]
+
+
+# -- a llama.cpp server whose slots share one context (the fake's shared-cache mode) --------------
+
+
+def llamacpp_sweep(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
+    """The default grid (3 temperatures x 3 samples, 4 at once) on a llama.cpp server whose
+    4 slots share 400 tokens, with max tokens 100 and replies that would run longer."""
+    fake.dialect = Dialect(name="llamacpp", context_window=400, total_slots=4, shared_cache=True)
+    fake.models = [LLAMACPP_MODEL_PATH]
+    fake.enqueue(*[Reply(text=" ".join(["word"] * 120))] * 20)
+    at = make_app().run()
+    at.slider(key="max_tokens").set_value(100)
+    at = at.switch_page(COMPARE_PAGE).run()
+    at.text_area(key="compare_prompt").set_value(PROMPT)
+    (run,) = [b for b in at.button if b.label == "Run"]
+    return run.click().run(timeout=60)  # nine replies of 100 tokens, two at a time
+
+
+def test_the_default_sweep_fits_a_shared_llamacpp_cache_and_completes_every_cell(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = llamacpp_sweep(make_app, fake)
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert list(table["state"]) == ["done"] * 9, list(table["error"])
+    cache = fake.shared_cache()
+    assert cache is not None and cache.overflows == 0 and cache.peak == 2
+    said = [c.value for c in at.caption if "at once" in c.value]
+    assert said, [c.value for c in at.caption]
+    assert "2 at once: the server" in said[0] and "4 slots sharing 400 tokens" in said[0]

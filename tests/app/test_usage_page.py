@@ -69,7 +69,7 @@ def test_usage_page_shows_totals_and_charts_of_the_replies(
     assert [(r["model"], r["count"]) for r in first_token] == [("gpt-4o-mini", 2)]
     assert (row["model"], row["requests"], row["tokens_in"]) == ("gpt-4o-mini", 2, 31)
     assert row["day"] == datetime.now(UTC).date().isoformat()  # no browser zone: UTC days
-    per_model, slowest = at.dataframe
+    _, per_model, slowest = at.dataframe  # per page, per model, slowest
     assert list(per_model.value["model"]) == ["gpt-4o-mini"]
     assert list(slowest.value["open"]) == [f"./?c={conversation}"] * 2
 
@@ -105,7 +105,7 @@ def test_filters_by_model_and_date(make_app: AppFactory) -> None:
     at = open_usage(make_app().run())
     assert metrics(at)["Cost"] == "$0.5000"
     assert any("Cost unknown for 1 of 2 replies (1 request" in c for c in captions(at))
-    assert at.dataframe[1].value["open"][0] == f"./?c={slow}"  # the slowest first
+    assert at.dataframe[-1].value["open"][0] == f"./?c={slow}"  # the slowest first
     at.multiselect[0].set_value(["gpt-4o"]).run()
     assert metrics(at)["Requests"] == "1" and metrics(at)["Cost"] == "$0.5000"
     assert not any("Cost unknown" in c for c in captions(at))
@@ -140,3 +140,57 @@ def test_a_user_sees_only_their_own_usage(make_app: AppFactory, fake: FakeOpenAI
     bob = open_usage(as_user(make_app, "bob").run())
     assert not bob.metric
     assert "No replies" in bob.info[0].value
+
+
+def test_usage_counts_every_request_the_chat_and_compare_sent(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="chat", prompt_tokens=11, completion_tokens=3))
+    send(at, "first")
+    fake.enqueue(*[Reply(text="cmp", prompt_tokens=5, completion_tokens=2)] * 2)
+    at = at.switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0, 1")
+    at.number_input(key="compare_samples").set_value(1)
+    (run,) = [b for b in at.button if b.label == "Run"]
+    at = run.click().run()
+    assert len(fake.chat_requests) == 3
+    open_usage(at)
+    assert not at.exception
+    # Everything sent: one chat reply and two Compare requests.
+    assert metrics(at)["Requests"] == "3"
+    assert metrics(at)["Tokens in"] == str(11 + 5 + 5)
+    assert metrics(at)["Tokens out"] == str(3 + 2 + 2)
+    per_source = at.dataframe[0].value
+    assert list(per_source["sent from"]) == ["Chat", "Compare"]
+    assert list(per_source["requests"]) == [1, 2]
+    slowest = at.dataframe[-1].value
+    assert sorted(slowest["from"]) == ["Chat", "Compare", "Compare"]
+
+
+def test_a_compare_result_taken_into_the_chat_is_not_counted_twice(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(text="cmp", prompt_tokens=5, completion_tokens=2))
+    at = at.switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0")
+    at.number_input(key="compare_samples").set_value(1)
+    (run,) = [b for b in at.button if b.label == "Run"]
+    at = run.click().run()
+    (take,) = [b for b in at.button if b.label == "Open in chat"]
+    at = take.click().run()
+    at = open_usage(at)
+    assert not at.exception
+    assert metrics(at)["Requests"] == "1"
+    assert metrics(at)["Tokens in"] == "5"
+
+
+def test_a_single_days_chart_labels_that_day_once(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    at = make_app().run()
+    send(at, "hello")
+    at = open_usage(at)
+    spec, _ = charts(at)[0]
+    assert spec["encoding"]["x"]["type"] == "ordinal"  # a temporal axis repeats the date

@@ -689,3 +689,80 @@ def test_a_crash_in_the_fake_fails_the_test(monkeypatch: pytest.MonkeyPatch) -> 
         contextlib.suppress(http.client.HTTPException, OSError),
     ):
         raw_get(server, "/v1/models")
+
+
+# -- llama.cpp's shared KV cache ---------------------------------------------------------------
+
+
+def llamacpp(server: FakeOpenAI, window: int = 200, slots: int = 4) -> None:
+    server.dialect = fake_openai.Dialect(
+        name="llamacpp", context_window=window, total_slots=slots, shared_cache=True
+    )
+
+
+def test_props_report_slots_and_a_slots_window(server: FakeOpenAI) -> None:
+    llamacpp(server, window=4096, slots=4)
+    status, body = raw_get(server, "/props")
+    props = json.loads(body)
+    assert status == 200
+    assert props["total_slots"] == 4
+    assert props["default_generation_settings"]["n_ctx"] == 4096  # unified: the whole cache
+    server.dialect.shared_cache = False
+    props = json.loads(raw_get(server, "/props")[1])
+    assert props["default_generation_settings"]["n_ctx"] == 1024  # split among the slots
+
+
+def test_parallel_streams_that_overflow_the_shared_cache_all_end_with_llamacpps_error(
+    server: FakeOpenAI,
+) -> None:
+    llamacpp(server, window=200)
+    words = " ".join(["word"] * 80)
+    server.default_reply = Reply(chunk_delay=0.002)
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": words}]}
+    results: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(raw_stream_bytes(server, body)))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    event = b'data: {"error":{"code":500,"message":"Context size has been exceeded.",'
+    failed = [r for r in results if event in r]
+    assert failed, "three streams of ~100 tokens each cannot share 200"
+    assert all(b"[DONE]" not in r for r in failed)
+    assert all(r.startswith(b"HTTP/1.1 200") for r in failed)  # mid-stream, after the status
+
+
+def test_one_stream_that_fits_completes_and_stops_at_max_tokens(
+    server: FakeOpenAI, client: OpenAI
+) -> None:
+    llamacpp(server, window=200)
+    server.enqueue(Reply(text=" ".join(["w"] * 50)))
+    chunks = stream(client, max_tokens=10, stream_options={"include_usage": True})
+    assert len(split_words(text_of(chunks))) == 10
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "length"
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 10
+
+
+def test_a_prompt_as_long_as_the_window_is_refused_with_llamacpps_400(server: FakeOpenAI) -> None:
+    llamacpp(server, window=100)
+    body = {"model": "m", "messages": [{"role": "user", "content": "x " * 200}]}
+    status, raw = raw_post(server, "/v1/chat/completions", body)
+    error = json.loads(raw)["error"]
+    assert status == 400
+    assert error["type"] == "exceed_context_size_error"
+    assert error["n_ctx"] == 100 and error["n_prompt_tokens"] >= 100
+    assert "exceeds the available context size (100 tokens)" in error["message"]
+
+
+def test_close_after_stream_drops_the_next_request_on_that_connection(server: FakeOpenAI) -> None:
+    server.dialect = fake_openai.Dialect(name="llamacpp", close_after_stream=True)
+    body = {"model": "m", "stream": True, "messages": MESSAGES}
+    with httpx2.Client() as http:
+        first = http.post(f"{server.base_url}/chat/completions", json=body)
+        assert first.status_code == 200
+        with pytest.raises(httpx2.RemoteProtocolError, match="without sending a response"):
+            http.post(f"{server.base_url}/chat/completions", json=body)
+    assert server.dropped == 1

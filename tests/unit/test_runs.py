@@ -142,3 +142,27 @@ def _dumps(data: object) -> str:
 
 def test_result_defaults_are_waiting() -> None:
     assert Result(finished_run().results[0].cell).state == State.WAITING
+
+
+def test_the_list_says_which_runs_failed_or_were_stopped(store: Store) -> None:
+    troubled = finished_run("troubled")
+    clean = new_run(Grid(BASE, samples=1), "clean", [])
+    clean = replace(clean, results=(replace(clean.results[0], state=State.DONE, stats=STATS),))
+    store.save_run(ALICE, troubled)
+    store.save_run(ALICE, clean)
+    listed = {s.title: (s.failed, s.stopped) for s in store.list_runs(ALICE)}
+    assert listed == {"troubled": (1, True), "clean": (0, False)}
+
+
+def test_usage_counts_every_request_of_a_run_and_its_retried_attempts(store: Store) -> None:
+    run = finished_run()
+    retried = replace(STATS, usage=Usage(prompt_tokens=9, completion_tokens=30))
+    results = list(run.results)
+    results[0] = replace(results[0], attempts=2, retried=retried)
+    store.save_run(ALICE, replace(run, results=tuple(results)))
+    records = store.usage_records(ALICE).records
+    assert [(r.stats.source, r.stats.usage.completion_tokens) for r in records] == [
+        ("compare", 4),
+        ("compare", 30),
+    ]
+    assert store.usage_records(BOB).records == []

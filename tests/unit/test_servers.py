@@ -13,6 +13,7 @@ from chatlab.server_check import (
     ALTERNATION,
     CONTEXT,
     KEY,
+    LOGPROBS,
     MODELS,
     REACHABLE,
     STREAMING,
@@ -329,3 +330,27 @@ def test_new_sessions_do_not_read_the_ca_store_again(
     model_catalog(fake.base_url, "sk-another-session", timeout=2)
     check_server(keyless(fake), "gpt-4o-mini", timeout=2)
     assert reads == []
+
+
+def test_check_retries_a_probe_that_meets_a_connection_closed_after_a_stream(
+    fake: FakeOpenAI,
+) -> None:
+    # llama-server closes a kept-alive connection after a stream: the logprobs probe, sent
+    # next on it, gets no answer at all. That is no timeout, and llama.cpp has logprobs.
+    fake.dialect = Dialect(name="llamacpp", close_after_stream=True)
+    fake.models = [LLAMACPP_MODEL_PATH]
+    report = check_server(keyless(fake), LLAMACPP_MODEL_PATH, timeout=3)
+    assert fake.dropped >= 1  # the closed connection was met
+    assert report.status(LOGPROBS) == "yes"
+    assert report.status(STREAMING) == "yes"
+    findings = " ".join(c.finding for c in report.checks)
+    assert "in time" not in findings
+
+
+def test_check_says_timeout_only_for_a_timeout(fake: FakeOpenAI) -> None:
+    fake.enqueue(Reply(text="OK"), Reply(fault="hangup"), Reply(fault="hangup"))
+    report = check_server(keyless(fake), "gpt-4o-mini", timeout=3)
+    logprobs = next(c for c in report.checks if c.name == LOGPROBS)
+    assert logprobs.status == "unknown"
+    assert "in time" not in logprobs.finding
+    assert "connection" in logprobs.finding

@@ -359,3 +359,55 @@ def test_only_a_fault_retrying_cannot_fix_offers_no_retry(
     assert _fail(client)[0].retryable
     fake.enqueue(Reply(status=429, error={"message": "no", "code": "insufficient_quota"}))
     assert not _fail(client)[0].retryable
+
+
+# -- a shared cache that ran out (llama.cpp) is not a conversation that is too long -------------
+
+LLAMA_CACHE_FULL = {
+    "code": 500,
+    "message": "Context size has been exceeded.",
+    "type": "server_error",
+}
+
+
+def test_llamacpps_cache_full_mid_stream_is_capacity_not_a_long_conversation(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    fake.enqueue(
+        Reply(text="one two three", fault="error_event", fault_after=2, error=LLAMA_CACHE_FULL)
+    )
+    err, text = _fail(client)
+    assert err.kind == Kind.CAPACITY
+    assert "Context size has been exceeded." in err.message  # the server's own words
+    assert "Drop the oldest turns" not in str(err)
+    assert text == "one two"
+
+
+def test_llamacpps_cache_full_before_the_stream_is_capacity_too(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    fake.enqueue(Reply(status=500, body=json.dumps({"error": LLAMA_CACHE_FULL})))
+    err, _ = _fail(client)
+    assert err.kind == Kind.CAPACITY
+    assert err.retryable
+
+
+def test_a_prompt_over_llamacpps_window_is_still_too_long(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    fake.enqueue(Reply(status=400, body=json.dumps(LLAMA_CPP)))
+    assert _fail(client)[0].kind == Kind.CONTEXT_LENGTH
+
+
+def test_an_estimated_count_never_exceeds_max_tokens(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    # A reply cut mid-stream sends no usage: its count is estimated from its text, and a
+    # text that estimates high must not claim more tokens than the request allowed (50).
+    long_words = " ".join(["incomprehensibilities"] * 40)  # ~6 tokens a word by length
+    fake.enqueue(Reply(text=long_words, fault="cut", fault_after=40))
+    stream = _start(client)
+    with pytest.raises(ChatError):
+        "".join(stream)
+    usage = stream.stats().usage
+    assert usage.estimated and usage.completion_tokens == 50

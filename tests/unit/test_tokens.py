@@ -64,3 +64,20 @@ def test_the_facts_file_is_read_whole() -> None:
     "tiny" = { context_window = 2_048, max_output = 512 }
     """
     assert read_families(text) == {"tiny": ModelInfo(2_048, 512)}
+
+
+def test_plain_text_is_counted_by_words_not_characters() -> None:
+    # Measured against llama.cpp (Gemma 3): "hello " x 5,000 as the only message, under
+    # the default system prompt, is a 5,016-token request; four characters a token said
+    # 7,516, half again too many.
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "hello " * 5000},
+    ]
+    assert abs(estimate_prompt_tokens(messages) - 5016) <= 5016 * 0.05
+    assert estimate_tokens("The quick brown fox jumps over the lazy dog.") == 10  # cl100k: 10
+
+
+def test_long_runs_of_letters_and_digits_count_by_length() -> None:
+    assert estimate_tokens("x" * 400) == 100
+    assert estimate_tokens("1234567") == 3  # digits go in groups of up to three
