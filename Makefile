@@ -21,7 +21,7 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 	@touch $@ $(VENV)/.runtime
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run asgi.py --server.port $(PORT)
 
 # N app processes behind HAProxy (apt-get install haproxy) on one database, at PORT:
 #   make serve WORKERS=4 PORT=8501 [HOST=0.0.0.0]
