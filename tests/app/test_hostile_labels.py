@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from google.protobuf.message import Message
+from google.protobuf.message import Message  # type: ignore[import-untyped]
 from streamlit.testing.v1 import AppTest
 
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
@@ -48,8 +48,8 @@ def markdown_texts(message: Message, kind: str = "") -> Iterator[tuple[str, str]
 
 def page_texts(at: AppTest) -> list[tuple[str, str]]:
     """(field, text) of every Markdown field on the page: main, sidebar, toasts."""
-    found = []
-    stack = [at._tree]
+    found: list[tuple[str, str]] = []
+    stack: list[object] = [at._tree]
     while stack:
         node = stack.pop()
         stack.extend(getattr(node, "children", {}).values())
