@@ -26,7 +26,7 @@ HOST    ?= 127.0.0.1
 
 run: $(VENV)/.runtime
 	@$(PY) -m deploy.listen_check $(HOST)
-	$(PY) -m streamlit run app.py --server.address $(HOST) --server.port $(PORT)
+	$(PY) -m streamlit run asgi.py --server.address $(HOST) --server.port $(PORT)
 
 # N app processes behind HAProxy (apt-get install haproxy) on one database, at PORT:
 #   make serve WORKERS=4 PORT=8501 [HOST=0.0.0.0]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chatlab.markdown import plain
+
 LOCAL_OWNER = "local"
 
 
@@ -46,5 +48,5 @@ def render_account() -> None:
         return
     with st.sidebar:
         name = st.user.get("name") or st.user.get("email") or "you"
-        st.caption(f"Signed in as {name}")
+        st.caption(f"Signed in as {plain(str(name))}")  # an OIDC claim: untrusted
         st.button("Sign out", icon=":material/logout:", on_click=st.logout)

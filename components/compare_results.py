@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 import altair as alt
 import streamlit as st
 
+from chatlab.csv_export import csv_text
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
 from chatlab.sweep import Run, SettingSummary, summaries, table_rows
@@ -116,16 +115,6 @@ def _cost(found: list[SettingSummary], order: list[str]) -> None:
     if unknown:
         names = ", ".join(plain(name) for name in unknown)
         st.caption(f"Cost unknown (no listed price for this model or server): {names}.")
-
-
-def csv_text(frame: Rows) -> str:
-    """The table as CSV, every row's columns in the first row's order plus any later ones."""
-    columns = list(dict.fromkeys(name for row in frame for name in row))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(frame)
-    return out.getvalue()
 
 
 def render_exports(run: Run, frame: Rows) -> None:

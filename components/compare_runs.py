@@ -99,7 +99,7 @@ def render_stored(store: Store | None, owner: str) -> None:
     for summary in listed:
         when = summary.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
         st.button(
-            f"{summary.title} · {summary.requests} requests{_outcome(summary)} · {when}",
+            f"{plain(summary.title)} · {summary.requests} requests{_outcome(summary)} · {when}",
             key=f"compare_open_{summary.id}",
             on_click=_open,
             args=(store, owner, summary.id),

@@ -14,7 +14,7 @@ import streamlit as st
 from chatlab import config
 from chatlab.markdown import plain
 from chatlab.storage import Store
-from components import account, conversations, session
+from components import account, conversations, session, upload_gate
 
 
 def prepare() -> tuple[Store | None, str]:
@@ -22,6 +22,7 @@ def prepare() -> tuple[Store | None, str]:
     config.load_env_file()
     session.init(config.default_model(session.secrets()))
     owner = account.current_owner()
+    upload_gate.admit(owner is not None)
     if owner is None:
         account.render_login()
         st.stop()

@@ -96,9 +96,9 @@ def start_balancer(
     return balancer
 
 
-def worker_command(port: int, script: str = "app.py") -> list[str]:
-    """``streamlit run app.py`` as one worker behind the balancer (the benchmarks run
-    their baseline ``script`` the same way)."""
+def worker_command(port: int, script: str = "asgi.py") -> list[str]:
+    """``streamlit run asgi.py`` (app.py behind the HTTP guard) as one worker behind the
+    balancer (the benchmarks run their baseline ``script`` the same way)."""
     return [
         sys.executable,
         "-m",

@@ -1,4 +1,5 @@
-"""``streamlit run app.py`` as the browser tests and the load benchmark drive it.
+"""``streamlit run asgi.py`` (app.py behind the HTTP guard) as the browser tests and the
+load benchmark drive it.
 
 Each process gets its environment from scratch, so no developer's ``.env``,
 ``secrets.toml``, data folder or ``OPENAI_*`` variable can reach it; its output goes to a
@@ -79,7 +80,7 @@ def start(
     *,
     port: int | None = None,
     secrets_file: Path | None = None,
-    script: str = "app.py",
+    script: str = "asgi.py",
     poll: float = 0.1,
 ) -> AppProcess:
     """Start the app (or another ``script``: the benchmarks' baselines) and wait until its

@@ -176,6 +176,7 @@ class Session:
         self.query_string = ""  # the app may set ?c=...; the browser sends it back
         self.page = PageRun()
         self.turns: list[Turn] = []
+        self.session_id = ""  # the server's id for this session, from its first run
 
     @classmethod
     async def open(cls, url: str) -> Session:
@@ -225,6 +226,7 @@ class Session:
                 kind = msg.WhichOneof("type")
                 if kind == "new_session":
                     page = PageRun(watch=watch)  # a run starts: the page is redrawn
+                    self.session_id = msg.new_session.initialize.session_id or self.session_id
                 elif kind == "delta":
                     page.apply(msg.metadata.delta_path, msg)
                 elif kind == "page_info_changed":

@@ -14,13 +14,14 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from chatlab.csv_export import csv_text
 from chatlab.deadline import Watch
 from chatlab.messages import ChatSettings
 from chatlab.storage.runs import run_from, run_json
 from chatlab.stream import ReplyStream
 from chatlab.sweep import Cell, Grid, State, Sweep, new_run
 from components import compare_view
-from components.compare_results import csv_text, results_rows
+from components.compare_results import results_rows
 from components.session import ChatState
 from testing.fake_openai import LLAMACPP_MODEL_PATH, Dialect, FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, charts, chat_state, click, wait_until

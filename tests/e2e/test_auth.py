@@ -8,10 +8,12 @@ browser, and the owner of a conversation is ``<issuer>#<sub>``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import threading
+import urllib.request
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +26,7 @@ from playwright.sync_api import Browser, BrowserContext, expect
 from testing.app_process import AppDidNotStart, AppProcess, start, stop
 from testing.fake_openai import HOST, FakeOpenAI, unused_port
 from tests.e2e.conftest import LOGS, UI_TIMEOUT_MS, ChatPage, Traffic, save_failure
+from tests.e2e.test_hostile_text import is_app_url, listening, literally
 
 with warnings.catch_warnings():
     # The provider imports Authlib's deprecated ``authlib.jose``; Authlib installs an "always"
@@ -162,3 +165,33 @@ def test_each_user_sees_only_their_own_conversations(sign_in: SignIn, auth_app: 
     assert listed(alice) == [alice_id]
     expect(alice.page.get_by_text("bob hello")).to_have_count(0)
     assert "Traceback" not in auth_app.log()
+
+
+@pytest.mark.e2e
+def test_a_hostile_name_claim_is_shown_as_text(
+    browser: Browser, auth_app: AppProcess, identity_provider: str
+) -> None:
+    with listening() as listener, browser.new_context() as context:
+        name = f"![name]({listener.url}/name.png) <img src={listener.url}/n.png> **Mallory**"
+        claims = json.dumps({"name": name, "email": "mallory@example.org"}).encode()
+        request = urllib.request.Request(
+            f"{identity_provider}/users/mallory", data=claims, method="PUT",
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(request, timeout=10):  # the mock provider, on 127.0.0.1
+            pass
+        chat = ChatPage(context.new_page(), auth_app, Traffic())
+        chat.page.goto(auth_app.url)
+        chat.button("Sign in").click()
+        chat.page.get_by_placeholder("sub").fill("mallory")
+        chat.page.get_by_role("button", name="Authorize", exact=True).click()
+        signed_in_as = literally(f"Signed in as {name}")
+        expect(chat.sidebar).to_contain_text(signed_in_as)
+        chat.wait_idle()
+        context.on("request", chat.traffic.on_request)  # the app's page alone, not the IdP's
+        chat.page.reload()
+        expect(chat.sidebar).to_contain_text(signed_in_as)
+        expect(chat.sidebar.locator("img, strong")).to_have_count(0)
+        chat.wait_idle()
+        assert [u for u in chat.traffic.urls if not is_app_url(u, auth_app)] == []
+        assert listener.heard == []

