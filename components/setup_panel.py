@@ -28,6 +28,7 @@ Pick one:
 Keys: https://platform.openai.com/api-keys
 """
 MODELS_SHOWN = 3
+SIDEBAR_URL = " or the sidebar's *Base URL*"
 
 
 def render_setup() -> None:
@@ -41,7 +42,8 @@ def render_setup() -> None:
         p for p in (DEFAULT_PORTS if ports is None else ports) if policy.allows(LOCALHOST, p)
     ]
     _render_found(local_servers(tuple(allowed)))
-    st.markdown(SETUP)
+    # Where visitors may not type a Base URL the sidebar has no such field to point to.
+    st.markdown(SETUP if policy.allow_custom else SETUP.replace(SIDEBAR_URL, ""))
 
 
 # Results carry no secrets (no key is sent, only 127.0.0.1 is asked), so sessions may share

@@ -63,4 +63,5 @@ def test_the_setup_panel_searches_nowhere_where_visitors_may_not_choose(
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=10).run()
     assert not at.exception
     assert any("No model connection yet." in i.value for i in at.info)
+    assert not any("Base URL" in m.value for m in at.markdown)  # no field to point to
     assert internal.heard == []
