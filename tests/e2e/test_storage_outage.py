@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -90,11 +91,13 @@ def test_a_locked_database_delays_nothing_and_loses_nothing(
         "second, still locked",
         "Echo: second, still locked",
     ]
-    # The writer retries on its own (it waits in the busy timeout, then backs off); the
-    # page waits on what a reload shows, never on time.
-    page = chat.page
-    page.goto(f"{own_app.url}?c={conversation}")
+    # The writer retries on its own (it waits in the busy timeout, then backs off): wait
+    # on the database's state, never on time; then a reload shows what was stored.
+    deadline = time.monotonic() + 120
+    while stored_texts(database, conversation) != expected:
+        assert time.monotonic() < deadline, stored_texts(database, conversation)
+        time.sleep(0.1)  # polling another process's writes
+    chat.page.goto(f"{own_app.url}?c={conversation}")
     expect(chat.user_texts).to_have_count(2)
     expect(chat.replies).to_have_count(2)
-    assert stored_texts(database, conversation) == expected
     chat.assert_no_exception()
