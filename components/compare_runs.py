@@ -110,7 +110,8 @@ def render_stored(store: Store | None, owner: str) -> None:
 def _outcome(summary: RunSummary) -> str:
     """`` · 3 failed · stopped`` for a run that did not simply complete, else nothing."""
     said = f" · {summary.failed} failed" if summary.failed else ""
-    return said + (" · stopped" if summary.stopped else "")
+    said += " · stopped" if summary.stopped else ""
+    return said + (" · unfinished" if summary.unfinished and not summary.stopped else "")
 
 
 def _open(store: Store, owner: str, run_id: str) -> None:

@@ -46,7 +46,8 @@ class RunSummary:
     created_at: datetime
     requests: int
     failed: int = 0  # results that ended in an error
-    stopped: bool = False  # Stop ended it (or the app did, mid-run)
+    stopped: bool = False  # Stop ended it
+    unfinished: bool = False  # cells still waiting or running (now, or when the app ended)
 
 
 def run_json(run: Run) -> dict[str, Any]:
@@ -189,16 +190,17 @@ def summaries(conn: Connection, owner: str, *, limit: int = 50) -> list[RunSumma
     ]
 
 
-def _outcome(data: object) -> tuple[int, bool]:
-    """How many results of a stored run failed, and whether it was stopped."""
+def _outcome(data: object) -> tuple[int, bool, bool]:
+    """How many results of a stored run failed, whether it was stopped, whether cells
+    are still waiting or running."""
     if not isinstance(data, dict):
-        return 0, False
+        return 0, False, False
     results = data.get("results")
     states = [item.get("state") for item in results or [] if isinstance(item, dict)]
     failed = sum(state == State.FAILED.value for state in states)
-    unfinished = {State.STOPPED.value, State.WAITING.value, State.STREAMING.value}
-    stopped = bool(data.get("stopped")) or any(state in unfinished for state in states)
-    return failed, stopped
+    stopped = bool(data.get("stopped")) or State.STOPPED.value in states
+    running = {State.WAITING.value, State.STREAMING.value}
+    return failed, stopped, any(state in running for state in states)
 
 
 def load(conn: Connection, owner: str, run_id: str) -> Run | None:
