@@ -30,6 +30,7 @@ import re
 import socket
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -129,6 +130,7 @@ class UrlPolicy:
 # -- reading the settings ----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16)  # read on every page run: parsing an address takes microseconds
 def listens_locally(address: str | None) -> bool:
     """True when a server bound to ``address`` is reachable from this machine alone.
 
@@ -163,6 +165,7 @@ def parse_rule(entry: str) -> Rule | None:
     return Rule(host=name, port=port) if _HOSTNAME.fullmatch(name) else None
 
 
+@lru_cache(maxsize=16)  # read on every page run; the answer is immutable
 def parse_allowlist(raw: str | None) -> tuple[Rule, ...] | None:
     """Comma- or space-separated entries; None when unset. A malformed entry allows
     nothing (it is dropped, never widened)."""
