@@ -84,13 +84,16 @@ def render_continue(last: ChatMessage | None) -> None:
     context window filled up, the way to make room)."""
     if last is None or last.role != "assistant" or last.status not in CONTINUABLE:
         return
-    if context_full(last) and turns.droppable_turns(session.conversation()):
-        st.button(
-            "Drop oldest turns and retry",
-            icon=":material/content_cut:",
-            on_click=session.request_action,
-            args=("trim_and_retry",),
-        )
+    if context_full(last):
+        # Continuing would only add to a full window. With older turns there is room to
+        # make; with the question alone there is none (the note under the reply says so).
+        if turns.droppable_turns(session.conversation()):
+            st.button(
+                "Drop oldest turns and retry",
+                icon=":material/content_cut:",
+                on_click=session.request_action,
+                args=("trim_and_retry",),
+            )
     elif last.content.strip():
         st.button(
             "Continue",

@@ -169,6 +169,8 @@ def test_one_tab_alone_is_never_told_of_another(app: AppTest, fake: FakeOpenAI) 
 
 
 def test_a_full_context_is_told_apart_from_max_tokens(app: AppTest, fake: FakeOpenAI) -> None:
+    fake.enqueue(Reply(text="an older answer"))
+    send(app, "an older question")
     # The server stopped at 12 tokens although 1,024 were allowed: its window is full.
     fake.enqueue(Reply(text="The window is full", finish_reason="length", completion_tokens=12))
     send(app, "a long conversation's question")
@@ -179,6 +181,17 @@ def test_a_full_context_is_told_apart_from_max_tokens(app: AppTest, fake: FakeOp
     fake.enqueue(Reply(text="fits"))
     click(app, "Drop oldest turns and retry")
     assert shown(app)[-1] == ("assistant", "fits")
+
+
+def test_a_full_context_with_the_question_alone_offers_neither_continue_nor_dropping(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(Reply(text="The window is full", finish_reason="length", completion_tokens=12))
+    send(app, "one long question")
+    app.run()
+    assert "context window is full" in " ".join(c.value for c in app.caption)
+    labels = [b.label for b in app.button]
+    assert "Continue" not in labels and "Drop oldest turns and retry" not in labels
 
 
 def test_edit_and_resend_makes_a_branch_that_survives_a_reload(

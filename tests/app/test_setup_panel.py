@@ -72,8 +72,8 @@ def test_check_this_server_shows_what_the_server_supports(fake: FakeOpenAI) -> N
     assert not at.markdown
     at.button[0].click().run()
     assert not at.exception
-    (table,) = [m.value for m in at.markdown if "Check" in m.value]
-    rows = {line.split(" | ")[1]: line for line in table.splitlines()[2:]}
+    (report,) = [m.value for m in at.markdown if "Usage chunk sent" in m.value]
+    rows = {line.split("**")[1]: line for line in report.splitlines()}
     assert "✗" in rows["Usage chunk sent"]
     assert plain("token counts estimated, marked ≈") in rows["Usage chunk sent"]
     assert "✓" in rows["Strict role alternation"]
