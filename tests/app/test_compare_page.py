@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.csv_export import csv_text
 from chatlab.deadline import Watch
+from chatlab.markdown import plain
 from chatlab.messages import ChatSettings
 from chatlab.storage.runs import run_from, run_json
 from chatlab.stream import ReplyStream
@@ -158,7 +159,7 @@ def test_a_stored_run_reopens_after_a_restart(make_app: AppFactory, fake: FakeOp
 
     again = open_compare(make_app)
     (opened,) = [b for b in again.button if b.key == f"compare_open_{run_id}"]
-    assert PROMPT in opened.label and "2 requests" in opened.label
+    assert plain(PROMPT) in opened.label and "2 requests" in opened.label  # as text
     again = opened.click().run()
     assert not again.exception
     shown = " ".join(md.value for md in again.markdown)

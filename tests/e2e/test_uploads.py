@@ -16,6 +16,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -34,7 +35,14 @@ T = TypeVar("T")
 
 
 def run(coroutine: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(asyncio.wait_for(coroutine(), timeout=120))
+    """``coroutine()`` on an event loop of its own thread: Playwright's sync API, once a
+    browser test has run, keeps a loop running in this one (as ``testing.load`` does)."""
+
+    async def bounded() -> T:
+        return await asyncio.wait_for(coroutine(), timeout=120)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-sessions") as pool:
+        return pool.submit(asyncio.run, bounded()).result()
 
 
 def start_uploads_app(
