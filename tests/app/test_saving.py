@@ -6,6 +6,7 @@ retryable ``StorageError`` until the test heals it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -17,7 +18,7 @@ from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import StorageError, Store
 from chatlab.storage.outbox import flush_all
-from testing.fake_openai import FakeOpenAI
+from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, shown, wait_until
 
 OUTAGE = "Chat Lab cannot reach the PostgreSQL server at db:5432/chatlab (injected)."
@@ -122,3 +123,32 @@ def test_a_link_opened_during_an_outage_keeps_its_id_and_opens_when_it_is_back(
     at.run()
     assert shown(at) == [("user", "stored before")]
     assert at.query_params["c"] == conversation_id
+
+
+def test_a_failure_while_the_reply_streams_shows_in_that_same_run(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(chunks=[f"w{index} " for index in range(14)], chunk_delay=0.3))
+
+    def reply_partly_stored() -> bool:
+        listed = store.list_conversations("local")
+        found = store.load_messages("local", listed[0].id) if listed else None
+        return any(m.role == "assistant" for m in found or [])
+
+    def stop_the_database_mid_reply() -> None:
+        wait_until(reply_partly_stored)  # the page is drawn; the reply is streaming
+        outage.down = True
+
+    stopper = threading.Thread(target=stop_the_database_mid_reply)
+    stopper.start()
+    type_in(at, "a slow reply")
+    stopper.join()
+    assert len(paused(at)) == 1  # drawn while it streamed, not at the next run
+    assert "w13" in at.chat_message[-1].markdown[0].value  # and the reply went on
+    assert shown(at)[-1][1].startswith("w0 w1")
+    outage.down = False
+    at.run()
+    assert flush_all(30)
+    stored = store.load_messages("local", at.query_params["c"]) or []
+    assert [m.content.strip() for m in stored] == [text for _, text in shown(at)]
