@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -20,6 +20,11 @@ from chatlab.storage import StorageError, Store
 from chatlab.storage.outbox import flush_all
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, shown, wait_until
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresCluster
+
+pytest_plugins = ["tests.postgres"]
 
 OUTAGE = "Chat Lab cannot reach the PostgreSQL server at db:5432/chatlab (injected)."
 
@@ -152,3 +157,51 @@ def test_a_failure_while_the_reply_streams_shows_in_that_same_run(
     assert flush_all(30)
     stored = store.load_messages("local", at.query_params["c"]) or []
     assert [m.content.strip() for m in stored] == [text for _, text in shown(at)]
+
+
+# -- a real PostgreSQL server stopped under the page, then started again ----------------------
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PostgresCluster]:
+    """A cluster of its own: stopping it must not disturb other tests' databases."""
+    from tests.postgres import PostgresCluster, find_bin_dir  # a plugin too: imported late
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL not installed: apt-get install postgresql")
+    cluster = PostgresCluster(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.postgres
+def test_postgres_stopped_mid_chat_then_started_loses_nothing(
+    make_app: AppFactory,
+    fake: FakeOpenAI,
+    own_cluster: PostgresCluster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with own_cluster.database() as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        at = make_app().run()
+        type_in(at, "before the stop")
+        assert flush_all(30)
+        own_cluster.pause()
+        try:
+            type_in(at, "while it is stopped")
+            type_in(at, "still stopped")
+            assert not any("not in this conversation" in text for text in told(at))
+        finally:
+            own_cluster.resume()
+        at.run()
+        assert flush_all(60)
+        with Store.open(url) as store:
+            stored = store.load_messages("local", at.query_params["c"]) or []
+        assert [m.content for m in stored] == [text for _, text in shown(at)]
+        assert len(stored) == 6
+        at.run()
+        assert paused(at) == []
