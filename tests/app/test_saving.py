@@ -17,9 +17,8 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import StorageError, Store
-from chatlab.storage.outbox import flush_all
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, shown, wait_until
+from tests.app.conftest import AppFactory, flushed, shown, wait_until
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresCluster
@@ -88,7 +87,7 @@ def test_messages_sent_while_the_database_is_down_are_stored_once_it_is_back(
     conversation_id = at.query_params["c"]  # the link is right before anything is stored
     outage.down = False
     at.run()  # the next run wakes the writer
-    assert flush_all(30)
+    assert flushed(at, 30)
     stored = store.load_messages("local", conversation_id) or []
     assert [m.content for m in stored] == [text for _, text in shown(at)]
 
@@ -108,7 +107,7 @@ def test_an_outage_is_said_once_and_cleared_when_it_heals(
     assert any(b.label == "Download what is not saved yet" for b in at.download_button)
     outage.down = False
     at.run()
-    assert flush_all(30)
+    assert flushed(at, 30)
     at.run()
     assert paused(at) == []
 
@@ -154,7 +153,7 @@ def test_a_failure_while_the_reply_streams_shows_in_that_same_run(
     assert shown(at)[-1][1].startswith("w0 w1")
     outage.down = False
     at.run()
-    assert flush_all(30)
+    assert flushed(at, 30)
     stored = store.load_messages("local", at.query_params["c"]) or []
     assert [m.content.strip() for m in stored] == [text for _, text in shown(at)]
 
@@ -189,7 +188,7 @@ def test_postgres_stopped_mid_chat_then_started_loses_nothing(
         monkeypatch.setenv("DATABASE_URL", url)
         at = make_app().run()
         type_in(at, "before the stop")
-        assert flush_all(30)
+        assert flushed(at, 30)
         own_cluster.pause()
         try:
             type_in(at, "while it is stopped")
@@ -198,7 +197,7 @@ def test_postgres_stopped_mid_chat_then_started_loses_nothing(
         finally:
             own_cluster.resume()
         at.run()
-        assert flush_all(60)
+        assert flushed(at, 60)
         with Store.open(url) as store:
             stored = store.load_messages("local", at.query_params["c"]) or []
         assert [m.content for m in stored] == [text for _, text in shown(at)]
