@@ -252,7 +252,9 @@ def render_list(store: Store, owner: str) -> None:
         found = store.list_conversations(owner, search=search or None, limit=limit + 1)
     except StorageError as err:
         st.caption(plain(str(err)))
+        session.outbox().report(err)
         return
+    session.outbox().healed()  # a read worked: an outage seen by reads alone is over
     current = session.conversation_id()
     found = _with_unstored(found, search)
     for summary in found[:limit]:

@@ -228,7 +228,8 @@ def _saving(
             keeper.save(plan.reply)
             saved_at, saved_size = time.monotonic(), size
             if note is not None and (outbox.outage is not None) != paused:
-                paused = conversations.saving_note(note, outbox)
+                conversations.saving_note(note, outbox)
+                paused = not paused
 
 
 def _settle(started: session.Started, *, failed: bool) -> bool:

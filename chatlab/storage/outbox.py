@@ -123,6 +123,13 @@ class Outbox:
                 del self._changes[key]
             self._born.discard(conversation_id)
 
+    def flush(self, timeout: float) -> bool:
+        """Wait until the writer has written everything (this outbox's and the others');
+        False if time ran out first. Without a writer (no store) there is nothing to wait
+        for: True at once, and what waits stays here."""
+        writer = self._writer
+        return writer.wait_idle(timeout) if writer is not None else True
+
     def kick(self) -> None:
         """Retry now rather than at the end of the backoff (a new run came)."""
         if self._writer is not None:

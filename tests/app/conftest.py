@@ -15,7 +15,6 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
-from chatlab.storage.outbox import flush_all
 from components.session import ChatState
 from testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, TEST_KEY
@@ -56,7 +55,7 @@ def send(at: AppTest, text: str, timeout: float = 10) -> AppTest:
     """Type ``text`` into the chat box and press Enter; the run that follows is done, and
     what it saved (behind the page, chatlab.storage.outbox) is stored."""
     at.chat_input[0].set_value(text).run(timeout=timeout)
-    assert flush_all(timeout), "saves still waiting"
+    assert flushed(at, timeout), "saves still waiting"
     return at
 
 
@@ -64,8 +63,14 @@ def click(at: AppTest, label: str) -> AppTest:
     """Click the one button labelled ``label`` (and wait for what it saved)."""
     (button,) = [b for b in at.button if b.label == label]
     button.click().run()
-    assert flush_all(10), "saves still waiting"
+    assert flushed(at, 10), "saves still waiting"
     return at
+
+
+def flushed(at: AppTest, timeout: float = 30) -> bool:
+    """Wait until what the session saved (behind the page) is stored."""
+    saving = at.session_state["chatlab_saving"] if "chatlab_saving" in at.session_state else None  # noqa: SIM401 (AppTest's state has no get)
+    return saving is None or bool(saving.outbox.flush(timeout))
 
 
 def shown(at: AppTest) -> list[tuple[str, str]]:

@@ -78,8 +78,14 @@ def test_stopped_reply_is_saved_as_partial(
     with pytest.raises(RuntimeError, match="timed out"):
         send(at, "count", timeout=2)
     fake.release()
+    wait_until(lambda: bool(store.list_conversations("local")))  # saved behind the page
     conversation = store.list_conversations("local")[0].id
-    wait_until(lambda: len(store.load_messages("local", conversation) or []) == 2)
+    # Saved behind the page: wait for the last save (the reply marked stopped).
+    wait_until(
+        lambda: (
+            [m.status for m in store.load_messages("local", conversation) or []][-1:] == ["stopped"]
+        )
+    )
     saved = store.load_messages("local", conversation) or []
     assert [(m.role, m.content, m.status) for m in saved] == [
         ("user", "count", "complete"),

@@ -6,9 +6,10 @@ retryable ``StorageError`` until the test heals it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,9 +17,13 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import StorageError, Store
-from chatlab.storage.outbox import flush_all
-from testing.fake_openai import FakeOpenAI
-from tests.app.conftest import AppFactory, shown, wait_until
+from testing.fake_openai import FakeOpenAI, Reply
+from tests.app.conftest import AppFactory, flushed, shown, wait_until
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresCluster
+
+pytest_plugins = ["tests.postgres"]
 
 OUTAGE = "Chat Lab cannot reach the PostgreSQL server at db:5432/chatlab (injected)."
 
@@ -82,7 +87,7 @@ def test_messages_sent_while_the_database_is_down_are_stored_once_it_is_back(
     conversation_id = at.query_params["c"]  # the link is right before anything is stored
     outage.down = False
     at.run()  # the next run wakes the writer
-    assert flush_all(30)
+    assert flushed(at, 30)
     stored = store.load_messages("local", conversation_id) or []
     assert [m.content for m in stored] == [text for _, text in shown(at)]
 
@@ -102,7 +107,7 @@ def test_an_outage_is_said_once_and_cleared_when_it_heals(
     assert any(b.label == "Download what is not saved yet" for b in at.download_button)
     outage.down = False
     at.run()
-    assert flush_all(30)
+    assert flushed(at, 30)
     at.run()
     assert paused(at) == []
 
@@ -122,3 +127,80 @@ def test_a_link_opened_during_an_outage_keeps_its_id_and_opens_when_it_is_back(
     at.run()
     assert shown(at) == [("user", "stored before")]
     assert at.query_params["c"] == conversation_id
+
+
+def test_a_failure_while_the_reply_streams_shows_in_that_same_run(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run()
+    fake.enqueue(Reply(chunks=[f"w{index} " for index in range(14)], chunk_delay=0.3))
+
+    def reply_partly_stored() -> bool:
+        listed = store.list_conversations("local")
+        found = store.load_messages("local", listed[0].id) if listed else None
+        return any(m.role == "assistant" for m in found or [])
+
+    def stop_the_database_mid_reply() -> None:
+        wait_until(reply_partly_stored)  # the page is drawn; the reply is streaming
+        outage.down = True
+
+    stopper = threading.Thread(target=stop_the_database_mid_reply)
+    stopper.start()
+    type_in(at, "a slow reply")
+    stopper.join()
+    assert len(paused(at)) == 1  # drawn while it streamed, not at the next run
+    assert "w13" in at.chat_message[-1].markdown[0].value  # and the reply went on
+    assert shown(at)[-1][1].startswith("w0 w1")
+    outage.down = False
+    at.run()
+    assert flushed(at, 30)
+    stored = store.load_messages("local", at.query_params["c"]) or []
+    assert [m.content.strip() for m in stored] == [text for _, text in shown(at)]
+
+
+# -- a real PostgreSQL server stopped under the page, then started again ----------------------
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PostgresCluster]:
+    """A cluster of its own: stopping it must not disturb other tests' databases."""
+    from tests.postgres import PostgresCluster, find_bin_dir  # a plugin too: imported late
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL not installed: apt-get install postgresql")
+    cluster = PostgresCluster(bin_dir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.postgres
+def test_postgres_stopped_mid_chat_then_started_loses_nothing(
+    make_app: AppFactory,
+    fake: FakeOpenAI,
+    own_cluster: PostgresCluster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with own_cluster.database() as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        at = make_app().run()
+        type_in(at, "before the stop")
+        assert flushed(at, 30)
+        own_cluster.pause()
+        try:
+            type_in(at, "while it is stopped")
+            type_in(at, "still stopped")
+            assert not any("not in this conversation" in text for text in told(at))
+        finally:
+            own_cluster.resume()
+        at.run()
+        assert flushed(at, 60)
+        with Store.open(url) as store:
+            stored = store.load_messages("local", at.query_params["c"]) or []
+        assert [m.content for m in stored] == [text for _, text in shown(at)]
+        assert len(stored) == 6
+        at.run()
+        assert paused(at) == []

@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage, Status
 from chatlab.storage import Outbox, StorageError, Store, Writer
-from chatlab.storage.outbox import flush_all
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresCluster
@@ -103,7 +102,7 @@ def answer(
 def heal(store: FlakyStore, outbox: Outbox) -> None:
     store.down = False
     outbox.kick()
-    assert flush_all(30), "the writer did not catch up"
+    assert outbox.flush(30), "the writer did not catch up"
 
 
 # -- injected failures ---------------------------------------------------------------------
@@ -211,7 +210,7 @@ def test_what_is_not_saved_downloads_as_an_importable_conversation(flaky: FlakyS
     question = ask(conversation, outbox, "keep me")
     answer(conversation, outbox, question, ["kept too"])
     (document,) = outbox.export()
-    flaky.down = False
+    heal(flaky, outbox)
     imported = flaky.import_json("bob", document)
     assert [m.content for m in flaky.load_messages("bob", imported) or []] == [
         "keep me",
