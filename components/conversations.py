@@ -331,7 +331,30 @@ def render_actions(store: Store, owner: str) -> None:
     )
 
 
-def render_saving() -> DeltaGenerator:
+class NotePlace:
+    """Where the saving note goes: an empty container until there is something to say.
+
+    An ``st.empty`` drawn on every run would be touched by every fragment rerun (the
+    sidebar's), so the conversation area would change when a slider moves.
+    """
+
+    def __init__(self, box: DeltaGenerator) -> None:
+        self._box = box
+        self._slot: DeltaGenerator | None = None
+
+    def slot(self) -> DeltaGenerator:
+        """The one element the note is drawn in, made on first use."""
+        if self._slot is None:
+            self._slot = self._box.empty()
+        return self._slot
+
+    def clear(self) -> None:
+        """Take the note away, if one was drawn."""
+        if self._slot is not None:
+            self._slot.empty()
+
+
+def render_saving() -> NotePlace:
     """The one saving indicator: shown while saving is paused or a message was refused,
     with a download of everything not saved yet; gone once the store caught up.
 
@@ -340,7 +363,7 @@ def render_saving() -> DeltaGenerator:
     outbox = session.outbox()
     for problem in outbox.take_problems():
         st.toast(plain(problem), icon=":material/error:")
-    note = st.empty()
+    note = NotePlace(st.container())
     if saving_note(note, outbox) and outbox.unsaved():
         st.download_button(
             "Download what is not saved yet",
@@ -354,11 +377,11 @@ def render_saving() -> DeltaGenerator:
     return note
 
 
-def saving_note(place: DeltaGenerator, outbox: Outbox) -> bool:
+def saving_note(place: NotePlace, outbox: Outbox) -> bool:
     """Say (in ``place``) why saving is paused and what is kept; True if there was cause."""
     outage, unsaved = outbox.outage, len(outbox.unsaved())
     if outage is None and not outbox.refused():
-        place.empty()
+        place.clear()
         return False
     count = f"{unsaved} message{'s' if unsaved != 1 else ''}"
     if outage is None:
@@ -372,7 +395,7 @@ def saving_note(place: DeltaGenerator, outbox: Outbox) -> bool:
             f"**Saving paused:** {plain(outage.message)} Chat Lab keeps trying: {kept} and "
             "will be saved, in order, as soon as it answers."
         )
-    place.warning(words, icon=":material/cloud_off:")
+    place.slot().warning(words, icon=":material/cloud_off:")
     return True
 
 

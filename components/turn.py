@@ -126,7 +126,7 @@ def _learn(current: session.ChatState, started: session.Started) -> None:
         current.quirks[started.plan.settings.model] = started.learnt[0]
 
 
-def stream(plan: Plan, saving: DeltaGenerator | None = None) -> None:
+def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
     """Draw the reply to ``plan`` as it streams, saving it as it grows and settling it
     however it ends (and saying in ``saving`` if saving pauses meanwhile)."""
     current = session.state()
@@ -207,7 +207,7 @@ def _saving(
     plan: Plan,
     keeper: session.Keeper,
     thinking: Thinking,
-    note: DeltaGenerator | None,
+    note: conversations.NotePlace | None,
 ) -> Iterator[str]:
     """Pass the deltas on, showing the thinking as it grows and saving the partial reply
     every ``SAVE_EVERY`` seconds (thinking included: it was billed too); a pause in saving

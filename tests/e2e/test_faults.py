@@ -86,7 +86,9 @@ FAULTS = [
             param="messages",
         ),
         "The conversation is longer than this model's context window (128,000).",
-        extra_button="Drop oldest turns and retry",
+        # The question alone: nothing to drop, and a retry would send it again as it is.
+        extra_button="Edit your message",
+        retryable=False,
     ),
     Fault(
         "http-500",
