@@ -133,9 +133,8 @@ def _missing() -> NoReturn:
     pytest.skip(INSTALL_HINT)
 
 
-@pytest.fixture(scope="session")
-def postgres_cluster() -> Iterator[PostgresCluster]:
-    """A running throwaway cluster, stopped and deleted after the session."""
+@contextmanager
+def _running_cluster() -> Iterator[PostgresCluster]:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         _missing()
@@ -145,6 +144,21 @@ def postgres_cluster() -> Iterator[PostgresCluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A running throwaway cluster, stopped and deleted after the session."""
+    with _running_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def own_cluster() -> Iterator[PostgresCluster]:
+    """A cluster of the module's own: its tests may stop it (``pause``) without disturbing
+    other tests' databases."""
+    with _running_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -161,22 +161,6 @@ def test_a_failure_while_the_reply_streams_shows_in_that_same_run(
 # -- a real PostgreSQL server stopped under the page, then started again ----------------------
 
 
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[PostgresCluster]:
-    """A cluster of its own: stopping it must not disturb other tests' databases."""
-    from tests.postgres import PostgresCluster, find_bin_dir  # a plugin too: imported late
-
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL not installed: apt-get install postgresql")
-    cluster = PostgresCluster(bin_dir)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @pytest.mark.postgres
 def test_postgres_stopped_mid_chat_then_started_loses_nothing(
     make_app: AppFactory,

@@ -228,22 +228,6 @@ def test_someone_elses_conversation_id_is_never_written(flaky: FlakyStore) -> No
 # -- a real PostgreSQL server, stopped and started again -------------------------------------
 
 
-@pytest.fixture(scope="module")
-def own_cluster() -> Iterator[PostgresCluster]:
-    """A cluster of its own: stopping it must not disturb the other storage tests."""
-    from tests.postgres import PostgresCluster, find_bin_dir  # a plugin too: imported late
-
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL not installed: apt-get install postgresql")
-    cluster = PostgresCluster(bin_dir)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-
-
 @pytest.fixture
 def pg(own_cluster: PostgresCluster) -> Iterator[tuple[PostgresCluster, Store]]:
     with own_cluster.database() as url, Store.open(url) as store:
