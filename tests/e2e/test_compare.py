@@ -35,6 +35,11 @@ SCREENSHOT_REPLIES = {  # three samples each of temperatures 0, 0.7 and 1.4, in 
         "A whispering abyss, star-freckled, rocking the sleeping boats.",
     ],
 }
+# The echo, a word every half second, again and again: no reply ends by itself (only a stop
+# or the fake's HANG_LIMIT, 30 s, ends it), and none stalls. A "hang" would not do: the app
+# gives up on a silent stream after READ_TIMEOUT_S (3 s), which ends the run by itself, and
+# a test that steps through the page in between races that clock and loses under load.
+NEVER_ENDING = Reply(fault="endless", chunk_delay=0.5)
 
 
 class ComparePage:
@@ -101,8 +106,7 @@ def test_replies_stream_into_several_cards_at_once(compare: ComparePage, fake: F
 
 
 def test_stop_ends_the_run_and_keeps_what_arrived(compare: ComparePage, fake: FakeOpenAI) -> None:
-    # Two words, then silence until released: no reply can end by itself.
-    fake.default_reply = Reply(fault="hang", fault_after=2)
+    fake.default_reply = NEVER_ENDING
     compare.run(samples=2, at_once=2)
     first, second = compare.card(0), compare.card(1)
     expect(first).to_contain_text("Echo: Describe")
@@ -151,7 +155,7 @@ def copy_compare_to_docs(screenshot: Path) -> None:
 def test_other_pages_open_while_a_sweep_runs_and_it_runs_on(
     compare: ComparePage, fake: FakeOpenAI
 ) -> None:
-    fake.default_reply = Reply(fault="hang", fault_after=2)
+    fake.default_reply = NEVER_ENDING
     compare.run(samples=1)
     expect(compare.card(0)).to_contain_text("Echo: Describe")
 
