@@ -41,18 +41,21 @@ def _session_ended(slot: SweepSlot) -> None:
 
 
 # Streamlit's one signal that a session ended: a session-scoped resource is released when
-# the session disconnects (``AppSession.clear_session_caches``). ``_slot`` is not hashed, so
-# the session holds one entry. It runs again only after a release: a session that
-# reconnected (a dropped connection, its state kept) may start sweeps again.
+# the session disconnects (``AppSession.clear_session_caches``). The entry is keyed by the
+# slot's identity (``_slot`` itself is not hashed): keyed by nothing, a session whose state
+# was made anew would get its old slot back, not the one its state holds. It runs again
+# only after a release: a session that reconnected (a dropped connection, its state kept)
+# may start sweeps again.
 @st.cache_resource(scope="session", on_release=_session_ended, show_spinner=False)
-def _stop_at_session_end(_slot: SweepSlot) -> SweepSlot:
+def _stop_at_session_end(slot_id: int, _slot: SweepSlot) -> SweepSlot:
     _slot.reopen()
     return _slot
 
 
 def sweep_slot() -> SweepSlot:
     """This session's sweep slot, whose sweep is stopped when the session ends."""
-    return _stop_at_session_end(session.state().sweeps)
+    slot = session.state().sweeps
+    return _stop_at_session_end(id(slot), slot)
 
 
 def max_tokens_of(endpoint: Endpoint) -> Callable[[str], int]:
