@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import tomllib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from chatlab.http_guard import HttpGuard, Message, Scope, sweep_once
 from chatlab.uploads import (
@@ -67,7 +68,10 @@ def call(guard: HttpGuard, method: str, path: str, body: bytes = b"") -> list[Me
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(guard(scope, receive, send))
+    # On a thread of its own: when the browser tests ran first in this process, Playwright's
+    # sync API keeps an event loop running on the main thread, and asyncio.run refuses.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, guard(scope, receive, send)).result()
     return sent
 
 
