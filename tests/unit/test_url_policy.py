@@ -61,7 +61,7 @@ def addresses(*texts: str) -> list[IPAddress]:
         ("127.0.0.1:8080/v1", "http://"),
         ("http:///v1", "names no server"),
         ("http://user:pw@127.0.0.1/v1", "user name or password"),
-        ("http://api.openai.com@169.254.169.254/v1", "user name or password"),
+        ("http://models.example.com@169.254.169.254/v1", "user name or password"),
         ("http://127.0.0.1:99999/v1", "not a valid URL"),
     ],
 )
