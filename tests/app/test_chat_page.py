@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.client import TEMPERATURE_IGNORED
 from chatlab.markdown import plain
-from testing.fake_openai import FakeOpenAI, Reply
+from testing.fake_openai import FakeOpenAI, Reply, exceeds_window_error
 from tests.app.conftest import AppFactory, chat_state, click, plant, send, shown, wait_until
 from tests.conftest import TEST_KEY
 
@@ -300,14 +300,7 @@ def test_sessions_share_nothing_typed(
     assert chat_state(bob).typed_key is None
 
 
-LLAMACPP_TOO_LONG = {
-    "code": 400,
-    "message": "request (5016 tokens) exceeds the available context size (4096 tokens), "
-    "try increasing it",
-    "type": "exceed_context_size_error",
-    "n_prompt_tokens": 5016,
-    "n_ctx": 4096,
-}
+LLAMACPP_TOO_LONG = exceeds_window_error(5016, 4096)["error"]  # llama-server's own 400
 
 
 def test_a_message_too_long_on_its_own_says_by_how_much_and_opens_it_to_edit(

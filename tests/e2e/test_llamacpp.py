@@ -7,19 +7,12 @@ import pytest
 from playwright.sync_api import expect
 
 from testing.app_process import AppProcess
-from testing.fake_openai import LLAMACPP_MODEL_PATH, FakeOpenAI, Reply
+from testing.fake_openai import LLAMACPP_MODEL_PATH, FakeOpenAI, Reply, exceeds_window_error
 from tests.e2e.conftest import ChatPage, OpenPage
 
 pytestmark = pytest.mark.e2e
 
-TOO_LONG = {
-    "code": 400,
-    "message": "request (5016 tokens) exceeds the available context size (4096 tokens), "
-    "try increasing it",
-    "type": "exceed_context_size_error",
-    "n_prompt_tokens": 5016,
-    "n_ctx": 4096,
-}
+TOO_LONG = exceeds_window_error(5016, 4096)["error"]  # llama-server's own 400
 
 
 def test_one_context_bar_while_a_reply_streams(
