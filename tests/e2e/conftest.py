@@ -35,6 +35,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from testing.app_process import AppDidNotStart, AppProcess, start, stop
 from testing.fake_openai import DEFAULT_MODELS, Dialect, FakeOpenAI, Reply
@@ -287,6 +288,23 @@ class ChatPage:
         )
         expect(reply).to_be_visible()
         self.wait_idle()
+
+    def choose(self, picker: Locator, option: str) -> None:
+        """Pick `option` from a Streamlit selectbox.
+
+        A click that lands while a rerun re-mounts the box leaves the list shut; the list
+        opening is the condition waited for, and the box is clicked again if it did not.
+        """
+        choice = self.page.get_by_role("option", name=option, exact=True)
+        for _ in range(3):
+            expect(picker).to_be_visible()
+            picker.click()
+            try:
+                choice.wait_for(state="visible", timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                continue
+        choice.click()
 
     def open_connection(self) -> None:
         title = self.page.get_by_text("Connection", exact=True)

@@ -37,8 +37,7 @@ def test_the_probabilities_view_shows_alternatives_for_a_token(
     chat.wait_idle()
     popover = chat.page.get_by_test_id("stPopoverBody")
     picker = popover.get_by_test_id("stSelectbox").filter(has_text="Token")
-    picker.click()
-    chat.page.get_by_role("option", name="2: ␣there", exact=True).click()
+    chat.choose(picker, "2: ␣there")
     chat.wait_idle()
     expect(popover.get_by_text("An approximation from the top 5 alternatives")).to_be_visible()
     # The re-weighting chart labels its bars with the alternatives of " there".

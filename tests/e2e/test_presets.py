@@ -13,8 +13,7 @@ pytestmark = pytest.mark.e2e
 
 def pick_preset(chat: ChatPage, name: str) -> None:
     picker = chat.sidebar.get_by_test_id("stSelectbox").filter(has_text="Preset")
-    picker.click()
-    chat.page.get_by_role("option", name=name, exact=True).click()
+    chat.choose(picker, name)
 
 
 def test_a_preset_applies_and_a_saved_one_is_offered(chat: ChatPage, fake: FakeOpenAI) -> None:
