@@ -34,8 +34,11 @@ WORKERS ?= 2
 serve: $(VENV)/.runtime
 	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --host $(HOST)
 
+# The tests spread over the cores; the slowest (browsers, app processes) mostly wait, so a
+# worker that runs dry takes tests from another (worksteal). JOBS=0 runs them in one process.
+JOBS ?= auto
 test: $(VENV)/.dev
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 
 # The browser checks against a real server you run (never in CI; skipped without BASE_URL):
 #   make test-real BASE_URL=http://127.0.0.1:8080/v1 MODEL=<model id>
