@@ -69,9 +69,19 @@ class FoundServer:
     models: tuple[ServerModel, ...]
 
 
+# What makes a model id a file path (llama.cpp names a model by the file it loaded) rather
+# than a namespaced name ("meta-llama/Llama-3.1-8B" on vLLM, "openai/gpt-4o" on OpenRouter,
+# where the part before "/" is what tells two models apart).
+_MODEL_FILE = re.compile(r"\.(gguf|ggml|bin|safetensors|pt|pth|onnx)$", re.IGNORECASE)
+_ABSOLUTE = re.compile(r"^([/\\~.]|[A-Za-z]:[\\/])")
+
+
 def display_name(model_id: str) -> str:
-    """What to show for a model id: a file path (llama.cpp) shows its last segment."""
-    tail = re.split(r"[\\/]", model_id.rstrip("/\\"))[-1]
+    """What to show for a model id: a file path shows its last segment, any other id whole."""
+    trimmed = model_id.rstrip("/\\")
+    if not (_MODEL_FILE.search(trimmed) or _ABSOLUTE.match(trimmed) or "\\" in trimmed):
+        return model_id
+    tail = re.split(r"[\\/]", trimmed)[-1]
     return tail or model_id
 
 

@@ -57,6 +57,12 @@ def keyless(fake: FakeOpenAI) -> Endpoint:
         ("C:\\models\\qwen.gguf", "qwen.gguf"),
         ("llama3.2:latest", "llama3.2:latest"),
         ("gpt-4o-mini", "gpt-4o-mini"),
+        ("model/gemma-3-270m-q4_k_m.gguf", "gemma-3-270m-q4_k_m.gguf"),  # llama.cpp's -m path
+        ("./models/Qwen3-0.6B", "Qwen3-0.6B"),
+        # Namespaced ids stay whole: the namespace is what tells two models apart.
+        ("meta-llama/llama-3.1-8b-instruct", "meta-llama/llama-3.1-8b-instruct"),
+        ("nousresearch/llama-3.1-8b-instruct", "nousresearch/llama-3.1-8b-instruct"),
+        ("openai/gpt-4o", "openai/gpt-4o"),
     ],
 )
 def test_display_name_shows_a_paths_last_segment(model_id: str, shown: str) -> None:
