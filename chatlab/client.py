@@ -32,16 +32,10 @@ import httpx2
 from chatlab import config
 from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
 from chatlab.deadline import Watch, tls_context, watch_client
-from chatlab.errors import (
-    ChatError,
-    not_a_reply,
-    stalled,
-    stopped_early,
-    to_chat_error,
-    web_page,
-)
+from chatlab.errors import ChatError
 from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
+from chatlab.server_errors import not_a_reply, stalled, stopped_early, to_chat_error, web_page
 from chatlab.stream import ChunkStream, Clock, ReplyStream, field
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.url_policy import guarded_transport

@@ -4,16 +4,9 @@ from email.utils import format_datetime
 
 import pytest
 
-from chatlab.errors import (
-    ChatError,
-    ChatLabError,
-    Kind,
-    empty_reply,
-    reply_too_long,
-    retry_after_seconds,
-    server_count,
-    to_chat_error,
-)
+from chatlab.dialects import server_count
+from chatlab.errors import ChatError, ChatLabError, Kind
+from chatlab.server_errors import empty_reply, reply_too_long, retry_after_seconds, to_chat_error
 
 
 def test_retry_after_seconds_forms() -> None:
