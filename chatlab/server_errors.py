@@ -11,7 +11,9 @@ its exceptions, so they are looked for only once it is loaded.
 The contract itself is ``chatlab.errors``; the servers' own wordings (context overflow,
 no vision, a full cache) are matched in ``chatlab.dialects``. Besides the mapping, the
 named failures a reply can end in (``empty_reply``, ``stalled``, ...) live here, so every
-sentence about a model server is in one file.
+sentence about a model server is in one file. Where advice names a control (Continue,
+Max tokens) the name comes from ``chatlab.controls``, which labels the widget too; a model
+is picked in the sidebar on one page and typed on another, so no place is named for it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING
 
 import httpx2
 
+from chatlab.controls import BASE_URL, CONTINUE, MAX_TOKENS, RETRY
 from chatlab.dialects import (
     prompt_size,
     refuses_images,
@@ -191,7 +194,7 @@ def incomplete_stream() -> ChatError:
     return ChatError(
         Kind.INCOMPLETE,
         "The reply ended before the model said it was finished.",
-        "Retry, or use Continue to ask for the rest; what arrived is kept.",
+        f"{RETRY}, or use {CONTINUE} to ask for the rest; what arrived is kept.",
     )
 
 
@@ -214,7 +217,7 @@ def no_answer_at_length(reasoning_tokens: int | None, thought: bool) -> ChatErro
         Kind.NO_ANSWER,
         f"The reply used up its max tokens before writing any answer: {why}. "
         "They were billed all the same.",
-        "Raise Max tokens (reasoning models often need several thousand) and retry.",
+        f"Raise {MAX_TOKENS} (reasoning models often need several thousand) and retry.",
     )
 
 
@@ -356,7 +359,7 @@ def _status(exc: _Refusal, model: str) -> ChatError:
         return ChatError(
             Kind.NOT_FOUND,
             f"The model {model!r} was not found at this endpoint." if model else detail,
-            "Pick another model in the sidebar, or check OPENAI_BASE_URL.",
+            "Pick another model, or check OPENAI_BASE_URL.",
             detail=detail,
         )
     if status == 429:
@@ -368,7 +371,7 @@ def _status(exc: _Refusal, model: str) -> ChatError:
         return ChatError(
             Kind.NO_VISION,
             f"The model {model!r} does not accept images." if model else exc.server_text,
-            "Pick a model that reads images (a vision model) in the sidebar and retry, or "
+            "Pick a model that reads images (a vision model) and retry, or "
             "send your text without the image; your message is kept.",
             detail=detail,
         )
@@ -392,7 +395,7 @@ def _not_compatible(text: str) -> ChatError:
     return ChatError(
         Kind.NOT_COMPATIBLE,
         text,
-        "Check the Base URL: it should end in /v1 (or the path your server documents).",
+        f"Check the {BASE_URL}: it should end in /v1 (or the path your server documents).",
         retryable=False,
     )
 
