@@ -25,6 +25,7 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 HOST    ?= 127.0.0.1
 
 run: $(VENV)/.runtime
+	@$(PY) -m chatlab.config --check
 	@$(PY) -m deploy.listen_check $(HOST)
 	$(PY) -m streamlit run asgi.py --server.address $(HOST) --server.port $(PORT)
 
@@ -32,6 +33,7 @@ run: $(VENV)/.runtime
 #   make serve WORKERS=4 PORT=8501 [HOST=0.0.0.0]
 WORKERS ?= 2
 serve: $(VENV)/.runtime
+	@$(PY) -m chatlab.config --check
 	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --host $(HOST)
 
 # The tests spread over the cores; the slowest (browsers, app processes) mostly wait, so a

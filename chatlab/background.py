@@ -19,7 +19,8 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from chatlab.deadline import Watch
-from chatlab.errors import ChatError, to_chat_error
+from chatlab.errors import ChatError
+from chatlab.server_errors import to_chat_error
 from chatlab.stream import ReplyStream
 
 Start = Callable[[Watch], ReplyStream]  # sends the request; closing the watch cuts it

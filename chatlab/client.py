@@ -29,19 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from chatlab import config
+from chatlab import config, controls
 from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
 from chatlab.deadline import Watch, tls_context, watch_client
-from chatlab.errors import (
-    ChatError,
-    not_a_reply,
-    stalled,
-    stopped_early,
-    to_chat_error,
-    web_page,
-)
+from chatlab.errors import ChatError
 from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
+from chatlab.server_errors import not_a_reply, stalled, stopped_early, to_chat_error, web_page
 from chatlab.stream import ChunkStream, Clock, ReplyStream, field
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.url_policy import guarded_transport
@@ -50,19 +44,24 @@ if TYPE_CHECKING:
     import openai
 
 JSON_SLACK = 1_000_000  # bytes a completion object holds besides its text
-TEMPERATURE_IGNORED = "This model only accepts its default temperature: the slider has no effect."
+# A notice names the setting, never its widget: a slider on Chat is a typed list on Compare.
+TEMPERATURE_IGNORED = (
+    f"This model only accepts its default temperature: the {controls.TEMPERATURE} setting "
+    "has no effect."
+)
 MAX_TOKENS_IGNORED = (
-    "This model does not accept a reply-length cap: the max tokens slider has no effect."
+    f"This model does not accept a reply-length cap: the {controls.MAX_TOKENS} setting has "
+    "no effect."
 )
 LOGPROB_PARAMS = frozenset({"logprobs", "top_logprobs"})  # asked for, and refused, together
-# Optional request parameters, each with the sidebar control that sets it.
+# Optional request parameters, each with the control that sets it.
 OPTIONAL_PARAMS: dict[str, str] = {
-    "top_p": "Top p",
-    "seed": "Seed",
-    "stop": "Stop sequences",
-    "presence_penalty": "Presence penalty",
-    "frequency_penalty": "Frequency penalty",
-    "reasoning_effort": "Reasoning effort",
+    "top_p": controls.TOP_P,
+    "seed": controls.SEED,
+    "stop": controls.STOP,
+    "presence_penalty": controls.PRESENCE_PENALTY,
+    "frequency_penalty": controls.FREQUENCY_PENALTY,
+    "reasoning_effort": controls.REASONING_EFFORT,
 }
 
 

@@ -27,7 +27,8 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import cache
 
 from chatlab import config
-from chatlab.errors import ChatError, Kind, stopped_early
+from chatlab.errors import ChatError, Kind
+from chatlab.server_errors import stopped_early
 
 Clock = Callable[[], float]
 # What a request path holds while its request is out: entered on the worker thread, given

@@ -21,7 +21,6 @@ from chatlab.errors import ChatError
 from chatlab.servers import context_window, display_name, http_client, list_server_models
 
 Status = Literal["yes", "no", "unknown"]
-SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}
 
 REACHABLE = "Reachable"
 KEY = "Key accepted"
@@ -51,10 +50,6 @@ class Check:
     status: Status
     finding: str
     consequence: str
-
-    @property
-    def symbol(self) -> str:
-        return SYMBOLS[self.status]
 
 
 @dataclass(frozen=True)
@@ -187,10 +182,10 @@ def _check_listing(probe: _Probe) -> bool:
     ids = _listed_ids(response)
     if ids is None:
         detail = f"no model list (HTTP {response.status_code})"
-        probe.add(MODELS, "no", detail, "the model picker becomes a text field: type the id")
+        probe.add(MODELS, "no", detail, "Chat Lab asks for the model id: type it")
     elif probe.model in ids:
         detail = f"{len(ids)} listed, {display_name(probe.model)} among them"
-        probe.add(MODELS, "yes", detail, "the model picker lists them")
+        probe.add(MODELS, "yes", detail, "Chat Lab offers them to pick from")
     else:
         detail = f"{len(ids)} listed; {display_name(probe.model)} is not among them"
         probe.add(MODELS, "no", detail, "pick one of the listed models")
@@ -223,7 +218,9 @@ def _check_stream(probe: _Probe) -> bool:
     try:
         response = probe.post(body)
     except httpx2.HTTPError as exc:
-        probe.add(STREAMING, "no", _transport_problem(exc), "Retry; check the server's log")
+        probe.add(
+            STREAMING, "no", _transport_problem(exc), "check the server's log, then check again"
+        )
         return False
     if not _check_key(probe, response):
         return False

@@ -23,7 +23,7 @@ import httpx2
 
 from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch, tls_context, watch_client
-from chatlab.errors import http_error
+from chatlab.server_errors import http_error
 from chatlab.stream import short_name
 from chatlab.url_policy import UrlPolicy, guarded_transport
 

@@ -28,17 +28,8 @@ from typing import Any, Protocol
 
 from chatlab.config import MAX_REPLY_CHARS, Timeouts
 from chatlab.deadline import Watch
-from chatlab.errors import (
-    ChatError,
-    empty_reply,
-    incomplete_stream,
-    no_answer_at_length,
-    reply_timed_out,
-    reply_too_long,
-    server_count,
-    stalled,
-    to_chat_error,
-)
+from chatlab.dialects import server_count
+from chatlab.errors import ChatError
 from chatlab.logprobs import (
     MAX_TOKENS,
     NO_LOGPROBS,
@@ -49,6 +40,15 @@ from chatlab.logprobs import (
 )
 from chatlab.messages import ReplyStats, Usage
 from chatlab.reasoning import ThinkSplitter
+from chatlab.server_errors import (
+    empty_reply,
+    incomplete_stream,
+    no_answer_at_length,
+    reply_timed_out,
+    reply_too_long,
+    stalled,
+    to_chat_error,
+)
 from chatlab.tokens import estimate_tokens, price_usd
 
 Clock = Callable[[], float]

@@ -1,4 +1,5 @@
-"""The conversation formats: titles, the Markdown export, and the JSON document.
+"""The conversation formats: titles and the JSON document (the Markdown export is
+``chatlab.chat_export``).
 
 Kept apart from ``storage`` because none of it touches a database: an export is read
 from rows and written as plain data, and an import is checked here whole, field by field,
@@ -26,7 +27,6 @@ from chatlab.attachments import (
 )
 from chatlab.errors import ChatLabError
 from chatlab.logprobs import MAX_TOP_LOGPROBS, valid_logprob
-from chatlab.markdown import plain
 from chatlab.messages import (
     MAX_STOP_LENGTH,
     MAX_STOP_SEQUENCES,
@@ -368,58 +368,6 @@ def title_from(text: str) -> str:
 def clean_title(title: str) -> str:
     """A title fit to store: one line, not too long, valid Unicode, never empty."""
     return clean_text(" ".join(title.split())[:MAX_TITLE_LENGTH]) or DEFAULT_TITLE
-
-
-# -- Markdown export ---------------------------------------------------------------------
-
-_STATUS_NOTES = {
-    Status.STREAMING: "unfinished",
-    Status.STOPPED: "stopped before the end",
-    Status.LENGTH: "cut off at the token limit",
-    Status.CONTENT_FILTER: "stopped by the content filter",
-    Status.FAILED: "interrupted by an error",
-}
-_BACKTICK_RUN = re.compile("`+")
-
-
-def markdown_document(title: str, path: Sequence[ChatMessage]) -> str:
-    """A conversation's current path as a Markdown document.
-
-    Every message body sits in a code fence longer than any backtick run inside it, so
-    no text can fake a heading, render HTML or fetch an image; names are escaped.
-    """
-    now = datetime.now(UTC)
-    lines = [
-        f"# {plain(title, DEFAULT_TITLE)}",
-        "",
-        f"*Exported from Chat Lab, {now:%Y-%m-%d %H:%M} UTC*",
-    ]
-    for message in path:
-        heading = message.role.capitalize()
-        if message.stats is not None:
-            heading += f" · {plain(message.stats.model)}"
-        lines += ["", f"## {heading}", "", *_fenced(message.content)]
-        note = _STATUS_NOTES.get(message.status)
-        if note:
-            lines += ["", f"*({note})*"]
-        if message.attachments:
-            names = ", ".join(plain(a.name) for a in message.attachments)
-            lines += ["", f"*(attached: {names})*"]
-        if message.notices:
-            lines += ["", *(_quoted(notice) for notice in message.notices)]
-    return "\n".join(lines) + "\n"
-
-
-def _fenced(text: str) -> list[str]:
-    if not text:
-        return ["*(empty)*"]
-    longest = max((len(run) for run in _BACKTICK_RUN.findall(text)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return [fence, clean_text(text).replace("\r", "\n"), fence]
-
-
-def _quoted(notice: str) -> str:
-    return "> " + plain(notice).replace("\n", "\n> ")
 
 
 # -- import validation -------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatlab import config
+from chatlab import config, controls
 from chatlab.markdown import plain
 from chatlab.url_policy import UrlPolicy, url_problem
 from components import session
@@ -33,7 +33,7 @@ def render_input(policy: UrlPolicy) -> None:
     if not policy.allow_custom:
         return
     st.text_input(
-        "Base URL",
+        controls.BASE_URL,
         key=session.BASE_URL_INPUT,
         placeholder="https://api.openai.com/v1",
         help=BASE_URL_HELP,

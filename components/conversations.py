@@ -17,6 +17,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab import config
+from chatlab.chat_export import markdown_document
 from chatlab.conversation import Conversation
 from chatlab.logprobs import TokenLogprob
 from chatlab.markdown import plain
@@ -95,6 +96,12 @@ def _guarded(action: Callable[[], T]) -> T | None:
     except StorageError as err:
         session.add_notice(str(err))
         return None
+
+
+def _markdown(store: Store, owner: str, conversation_id: str) -> str | None:
+    """The conversation's current path as a Markdown document; None when it is gone."""
+    shown = store.load_path(owner, conversation_id)
+    return markdown_document(shown.title, shown.messages) if shown is not None else None
 
 
 def _quietly(action: Callable[[], T]) -> T | None:
@@ -305,7 +312,7 @@ def render_actions(store: Store, owner: str) -> None:
         left, right = st.columns(2)
         left.download_button(
             "Markdown",
-            data=lambda: _guarded(lambda: store.export_markdown(owner, summary.id)) or "",
+            data=lambda: _guarded(lambda: _markdown(store, owner, summary.id)) or "",
             file_name=f"chatlab-{summary.id[:8]}.md",
             mime="text/markdown",
             icon=":material/download:",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlab import turns
+from chatlab import controls, turns
 from chatlab.errors import ChatError, ChatLabError, Kind
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
@@ -29,7 +29,7 @@ def render_error(err: ChatLabError) -> None:
         left, right = st.columns(2)
         if err.retryable and not alone:
             left.button(
-                "Retry",
+                controls.RETRY,
                 icon=":material/refresh:",
                 on_click=session.request_action,
                 args=("retry",),
@@ -96,7 +96,7 @@ def render_continue(last: ChatMessage | None) -> None:
             )
     elif last.content.strip():
         st.button(
-            "Continue",
+            controls.CONTINUE,
             icon=":material/play_arrow:",
             on_click=session.request_action,
             args=("continue",),

@@ -15,11 +15,13 @@ from chatlab import config
 from chatlab.markdown import plain
 from chatlab.storage import Store
 from components import account, conversations, session, upload_gate
+from components.notices import render_error
 
 
 def prepare() -> tuple[Store | None, str]:
     """Set up this run (signing in first, if sign-in is on); the store and the owner."""
     config.load_env_file()
+    _check_settings()
     session.init(config.default_model(session.secrets()))
     owner = account.current_owner()
     upload_gate.admit(owner is not None)
@@ -29,6 +31,16 @@ def prepare() -> tuple[Store | None, str]:
     store = conversations.open_store()
     session.set_page_context(owner, store)
     return store, owner
+
+
+def _check_settings() -> None:
+    """A variable Chat Lab cannot read stops the page with what to fix (no traceback):
+    a value silently replaced by its default would hide the mistake."""
+    try:
+        config.settings()
+    except config.ConfigError as err:
+        render_error(err)
+        st.stop()
 
 
 def show_notices() -> None:

@@ -6,7 +6,9 @@ import streamlit as st
 
 from chatlab.config import Endpoint
 from chatlab.markdown import plain
-from chatlab.server_check import ServerReport, check_server
+from chatlab.server_check import ServerReport, Status, check_server
+
+SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}
 
 
 def render_server_check(
@@ -29,7 +31,7 @@ def report_table(report: ServerReport) -> str:
     rows = []
     for check in report.checks:
         found, does = _cell(check.finding), _cell(check.consequence)
-        rows.append(f"- {check.symbol} **{_cell(check.name)}**: {found}. *{does}*")
+        rows.append(f"- {SYMBOLS[check.status]} **{_cell(check.name)}**: {found}. *{does}*")
     return "\n".join(rows)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from chatlab import config
+from chatlab import config, controls
 from chatlab.bounds import BOUNDS, max_tokens_limit
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
@@ -29,7 +29,7 @@ TEMPERATURE_HELP = (
 )
 MAX_TOKENS_HELP = (
     "The cap on the reply's length, in tokens (about ¾ of a word each). A reply that "
-    "hits it is cut off mid-sentence; use Continue to get the rest."
+    f"hits it is cut off mid-sentence; use {controls.CONTINUE} to get the rest."
 )
 TOP_P_HELP = (
     "Sample only from the most likely tokens whose probabilities add up to p: 0.1 keeps "
@@ -115,7 +115,7 @@ def _key_input() -> None:
         st.button("Forget key", on_click=session.forget_typed_key)
         return
     st.text_input(
-        "OpenAI API key",
+        controls.API_KEY,
         type="password",
         key=session.KEY_INPUT,
         on_change=session.capture_typed_key,
@@ -141,14 +141,14 @@ def settings_panel(endpoint: Endpoint) -> None:
         session.state().max_tokens_limit = limit
     presets.render_presets(session.state().store, session.state().owner)
     st.slider(
-        "Temperature",
+        controls.TEMPERATURE,
         TEMPERATURE.low,
         TEMPERATURE.high,
         step=TEMPERATURE.step,
         key=session.TEMPERATURE,
         help=TEMPERATURE_HELP,
     )
-    st.slider("Max tokens", 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
+    st.slider(controls.MAX_TOKENS, 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
     _advanced_settings()
     _context_budget(endpoint)
@@ -162,7 +162,7 @@ def _advanced_settings() -> None:
         st.checkbox("Set top_p", key=session.TOP_P_SET, help=TOP_P_HELP)
         top_p_set = bool(session.widget_value(session.TOP_P_SET))
         st.slider(
-            "Top p",
+            controls.TOP_P,
             TOP_P.low,
             TOP_P.high,
             step=TOP_P.step,
@@ -171,7 +171,7 @@ def _advanced_settings() -> None:
         )
         _no_effect("top_p", rejected)
         st.number_input(
-            "Seed",
+            controls.SEED,
             min_value=int(SEED.low),
             max_value=MAX_SEED,
             # Blank means "not set": without value=None a cleared field reads as 0.
@@ -183,7 +183,7 @@ def _advanced_settings() -> None:
         )
         _no_effect("seed", rejected)
         st.text_area(
-            "Stop sequences",
+            controls.STOP,
             key=session.STOP,
             height=100,
             placeholder="one per line",
@@ -192,14 +192,14 @@ def _advanced_settings() -> None:
         _stop_note(str(session.widget_value(session.STOP) or ""))
         _no_effect("stop", rejected)
         for label, key, help_text in (
-            ("Presence penalty", session.PRESENCE_PENALTY, PRESENCE_PENALTY_HELP),
-            ("Frequency penalty", session.FREQUENCY_PENALTY, FREQUENCY_PENALTY_HELP),
+            (controls.PRESENCE_PENALTY, session.PRESENCE_PENALTY, PRESENCE_PENALTY_HELP),
+            (controls.FREQUENCY_PENALTY, session.FREQUENCY_PENALTY, FREQUENCY_PENALTY_HELP),
         ):
             penalty = BOUNDS[key]
             st.slider(label, penalty.low, penalty.high, step=penalty.step, key=key, help=help_text)
             _no_effect(key, rejected)
         st.selectbox(
-            "Reasoning effort",
+            controls.REASONING_EFFORT,
             [session.EFFORT_NOT_SET, *REASONING_EFFORTS],
             key=session.REASONING_EFFORT,
             help=REASONING_EFFORT_HELP,

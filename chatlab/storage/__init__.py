@@ -27,8 +27,9 @@ Design decisions:
   commits.
 * **Saving behind the page** (``outbox``): a session's changes wait in its outbox and
   one writer thread per store writes them in order, retrying until the store answers.
-* What goes in and out as files (titles, the Markdown export, checking a JSON import)
-  lives in ``chatlab.transfer``; this package only stores.
+* What goes in and out as files (titles, checking a JSON import) lives in
+  ``chatlab.transfer``, the Markdown export in ``chatlab.chat_export``: this package
+  only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.
 * Times are UTC. SQLite keeps no zone, so they are stored as UTC and read back as UTC.
 """
 
@@ -43,6 +44,7 @@ from chatlab.storage.store import (
     MAX_SEARCH_LENGTH,
     ConversationSummary,
     Store,
+    StoredPath,
     StoredTree,
 )
 from chatlab.transfer import DEFAULT_TITLE, title_from
@@ -57,6 +59,7 @@ __all__ = [
     "RunSummary",
     "StorageError",
     "Store",
+    "StoredPath",
     "StoredTree",
     "Writer",
     "title_from",

@@ -31,7 +31,6 @@ from chatlab.transfer import (
     ROLES,
     InvalidDocument,
     clean_title,
-    markdown_document,
     parse_document,
     title_from,
 )
@@ -59,6 +58,14 @@ class StoredTree:
     leaf_id: str | None
     version: int
     title: str
+
+
+@dataclass(frozen=True)
+class StoredPath:
+    """A conversation's title and the messages shown: its current leaf and ancestors."""
+
+    title: str
+    messages: list[ChatMessage]  # oldest first
 
 
 class Store:
@@ -303,13 +310,15 @@ class Store:
             "messages": rows.messages_json(tree.parents_first(found), files),
         }
 
-    def export_markdown(self, owner: str, conversation_id: str) -> str | None:
-        """The current path as a Markdown document."""
-        summary = self.get_conversation(owner, conversation_id)
-        path = self.load_messages(owner, conversation_id)
-        if summary is None or path is None:
+    def load_path(self, owner: str, conversation_id: str) -> StoredPath | None:
+        """The title and the current path, read together (what an export of what is shown
+        needs; ``chatlab.chat_export`` renders it); None if the owner has no such one."""
+        loaded = self._load(owner, conversation_id)
+        if loaded is None:
             return None
-        return markdown_document(summary.title, path)
+        head, found, files = loaded
+        path = tree.path_to(found, head.current_leaf_id)
+        return StoredPath(head.title, [rows.message_from(row, files) for row in path])
 
     def import_json(self, owner: str, data: object) -> str:
         """Add a conversation from an export (parsed, or its text/bytes); returns the new id.

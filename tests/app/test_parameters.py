@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chatlab import controls
 from chatlab.client import OPTIONAL_PARAMS, param_ignored
 from chatlab.markdown import plain
 from components import session
@@ -58,6 +59,14 @@ def _captions(at: AppTest) -> str:
 
 def test_every_optional_param_has_a_control() -> None:
     assert CONTROLS.keys() == OPTIONAL_PARAMS.keys()
+
+
+def test_every_setting_a_message_names_is_a_control_with_that_label(app: AppTest) -> None:
+    """Notices and errors name settings by ``chatlab.controls``; the sidebar shows them."""
+    widgets = [app.slider, app.number_input, app.text_area, app.selectbox, app.text_input]
+    labels = {w.label for kind in widgets for w in kind}
+    named = {controls.TEMPERATURE, controls.MAX_TOKENS, controls.API_KEY, controls.BASE_URL}
+    assert named | set(OPTIONAL_PARAMS.values()) <= labels
 
 
 def test_advanced_controls_left_alone_send_nothing(app: AppTest, fake: FakeOpenAI) -> None:

@@ -78,3 +78,19 @@ def test_check_this_server_shows_what_the_server_supports(fake: FakeOpenAI) -> N
     assert plain("token counts estimated, marked ≈") in rows["Usage chunk sent"]
     assert "✓" in rows["Strict role alternation"]
     assert plain("4,096 tokens") in rows["Context window known"]
+
+
+@pytest.mark.parametrize("page", ["pages/chat.py", "pages/compare.py", "pages/usage.py"])
+def test_a_bad_setting_stops_every_page_with_what_to_fix(
+    page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATLAB_READ_TIMEOUT", "6o")
+    monkeypatch.setenv("CHATLAB_MAX_RUN_COST", "<b>lots</b>")
+    monkeypatch.chdir(ROOT)
+    at = AppTest.from_file(str(ROOT / page), default_timeout=10).run()
+    assert not at.exception  # a message, never a traceback
+    (shown,) = [e.value for e in at.error]
+    assert plain("CHATLAB_READ_TIMEOUT='6o' is not valid: expected seconds") in shown
+    assert plain("CHATLAB_MAX_RUN_COST='<b>lots</b>'") in shown  # escaped, shown literally
+    assert plain("Fix them in .env or the environment, then restart Chat Lab.") in shown
+    assert not at.chat_input and not at.button  # nothing else drawn, nothing to press

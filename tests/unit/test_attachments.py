@@ -15,10 +15,12 @@ from PIL import Image
 
 from chatlab import attachments, turns
 from chatlab.attachments import Attachment, AttachmentError, check_file, check_files
+from chatlab.chat_export import markdown_document
 from chatlab.conversation import Conversation
-from chatlab.errors import Kind, to_chat_error
+from chatlab.errors import Kind
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings
+from chatlab.server_errors import to_chat_error
 from chatlab.storage import InvalidImport, Store
 from chatlab.tokens import IMAGE_TOKENS, estimate_prompt_tokens
 from testing.fake_openai import FakeOpenAI, Reply
@@ -299,7 +301,9 @@ def test_export_and_import_carry_the_files(store: Store) -> None:
     (loaded,) = store.load_messages(BOB, copy) or []
     assert loaded.attachments == files
     names = f"{plain('a.png')}, {plain('n.txt')}"  # escaped: names come from anyone's disk
-    assert f"*(attached: {names})*" in (store.export_markdown(BOB, copy) or "")
+    shown = store.load_path(BOB, copy)
+    assert shown is not None
+    assert f"*(attached: {names})*" in markdown_document(shown.title, shown.messages)
 
 
 @pytest.mark.parametrize(

@@ -153,14 +153,15 @@ def test_the_limits_have_defaults_for_one_person() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "rate", "cost"),
-    [("0", 0, 0.0), ("120", 120, 120.0), ("1_000", 1000, 1000.0), ("", 60, 5.0), ("x", 60, 5.0)],
+    [("0", 0, 0.0), ("120", 120, 120.0), ("1_000", 1000, 1000.0), ("", 60, 5.0)],
 )
 def test_the_limits_read_whole_numbers(raw: str, rate: int, cost: float) -> None:
     env = {"CHATLAB_RATE_LIMIT": raw, "CHATLAB_MAX_RUN_COST": raw}
     assert config.rate_limit(env) == rate
     assert config.max_run_cost(env) == cost
     assert config.max_run_cost({"CHATLAB_MAX_RUN_COST": "$2.50"}) == 2.5
-    assert config.max_run_cost({"CHATLAB_MAX_RUN_COST": "-1"}) == 5.0
+    with pytest.raises(config.ConfigError, match="CHATLAB_MAX_RUN_COST='-1'"):
+        config.max_run_cost({"CHATLAB_MAX_RUN_COST": "-1"})  # never the default in its place
 
 
 # -- one sweep per session --------------------------------------------------------------------

@@ -2,18 +2,30 @@ import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import httpx2
 import pytest
 
-from chatlab.errors import (
-    ChatError,
-    ChatLabError,
-    Kind,
+from chatlab import controls
+from chatlab.dialects import (
+    prompt_size,
+    refuses_images,
+    says_cache_full,
+    says_overflow,
+    server_count,
+    window_size,
+)
+from chatlab.errors import ChatError, ChatLabError, Kind
+from chatlab.server_errors import (
     empty_reply,
+    http_error,
+    incomplete_stream,
+    no_answer_at_length,
     reply_too_long,
     retry_after_seconds,
-    server_count,
     to_chat_error,
 )
+
+REQUEST = httpx2.Request("GET", "http://127.0.0.1:9/v1/models")
 
 
 def test_retry_after_seconds_forms() -> None:
@@ -55,3 +67,66 @@ def test_chat_errors_are_chatlab_errors_that_read_as_words() -> None:
     assert isinstance(err, ChatError) and isinstance(err, ChatLabError)
     assert str(err) == f"{err.message} {err.action}" and "5,000" in str(err)
     assert not err.retryable
+
+
+# -- the dialects: each server's wording, read -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "window", "prompt"),
+    [
+        (  # OpenAI
+            "This model's maximum context length is 128000 tokens. However, your messages "
+            "resulted in 130512 tokens.",
+            128_000,
+            130_512,
+        ),
+        (  # llama.cpp
+            "request (5000 tokens) exceeds the available context size (4096 tokens), try "
+            "increasing it",
+            4096,
+            5000,
+        ),
+        (  # vLLM
+            "This model's maximum context length is 8192 tokens. However, your request has "
+            "9000 input tokens.",
+            8192,
+            9000,
+        ),
+        (  # LM Studio
+            "Trying to keep the first 6000 tokens when context the overflows. However, the "
+            "model is loaded with context length of only 4096 tokens",
+            4096,
+            6000,
+        ),
+    ],
+)
+def test_each_servers_overflow_wording_gives_its_numbers(
+    text: str, window: int, prompt: int
+) -> None:
+    assert says_overflow(text, ())
+    assert (window_size(text), prompt_size(text)) == (window, prompt)
+    assert not says_cache_full(text)
+
+
+def test_the_dialects_tell_a_full_cache_and_a_text_only_model_apart() -> None:
+    assert says_cache_full("Context size has been exceeded.")
+    assert says_overflow("", {"context_length_exceeded"}) and not says_overflow("busy", {""})
+    assert refuses_images("image input is not supported - hint: you may need mmproj")
+    assert not refuses_images("The conversation is longer than the context window")
+    assert window_size("maximum context length is 999999999999 tokens") is None  # absurd
+
+
+# -- the advice names controls, never widgets or places a page lacks ---------------------------
+
+
+def test_advice_names_controls_by_their_labels() -> None:
+    assert controls.CONTINUE in incomplete_stream().action
+    assert controls.MAX_TOKENS in no_answer_at_length(5, thought=True).action
+
+
+def test_model_advice_names_no_place_compare_has_no_sidebar_picker() -> None:
+    for status, body in [(404, "no such model"), (500, "image input is not supported")]:
+        response = httpx2.Response(status, json={"error": {"message": body}})
+        err = http_error(httpx2.HTTPStatusError("x", request=REQUEST, response=response), "u")
+        assert "sidebar" not in err.action and "Pick" in err.action

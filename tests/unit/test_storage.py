@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from chatlab import config, transfer
+from chatlab.chat_export import markdown_document
 from chatlab.errors import ChatLabError
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
@@ -65,6 +66,12 @@ def user(text: str, parent: ChatMessage | None = None) -> ChatMessage:
 
 def reply(text: str, parent: ChatMessage, **fields: Any) -> ChatMessage:
     return ChatMessage("assistant", text, parent_id=parent.id, settings=SETTINGS, **fields)
+
+
+def exported_markdown(store: Store, owner: str, conversation_id: str) -> str | None:
+    """What the Markdown download holds: the stored path, rendered."""
+    shown = store.load_path(owner, conversation_id)
+    return markdown_document(shown.title, shown.messages) if shown is not None else None
 
 
 def chat(store: Store, owner: str, *texts: str) -> tuple[str, list[ChatMessage]]:
@@ -365,7 +372,7 @@ def test_another_owner_can_neither_see_nor_change_a_conversation(
     assert store.get_conversation(BOB, conversation_id) is None
     assert store.load_messages(BOB, conversation_id) is None
     assert store.export_json(BOB, conversation_id) is None
-    assert store.export_markdown(BOB, conversation_id) is None
+    assert store.load_path(BOB, conversation_id) is None
     assert not store.rename_conversation(BOB, conversation_id, "Mine now")
     assert not store.delete_message(BOB, conversation_id, messages[1].id)
     assert not store.delete_conversation(BOB, conversation_id)
@@ -410,7 +417,7 @@ def test_export_markdown_shows_the_current_path(store: Store) -> None:
         reply("Paris is the capi", question, status=Status.STOPPED, stats=STATS),
     )
 
-    markdown = store.export_markdown(ALICE, conversation_id)
+    markdown = exported_markdown(store, ALICE, conversation_id)
 
     assert markdown is not None
     # Bodies are fenced and names escaped, so no message can fake a heading (see
@@ -812,7 +819,7 @@ def test_one_bad_row_does_not_stop_the_conversation_opening(
     text = json.dumps(exported, allow_nan=False)  # valid JSON: no Infinity, no NaN
     copied = store.load_messages(BOB, store.import_json(BOB, text))
     assert copied is not None and [m.content for m in copied] == ["Q", "The answer", "Q2"]
-    markdown = store.export_markdown(ALICE, conversation_id)
+    markdown = exported_markdown(store, ALICE, conversation_id)
     assert markdown is not None and "The answer" in markdown
 
 

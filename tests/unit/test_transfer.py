@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
+from chatlab.chat_export import markdown_document
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
 from chatlab.transfer import (
     InvalidDocument,
-    markdown_document,
     parse_document,
     settings_json,
     stats_json,
