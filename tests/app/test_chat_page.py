@@ -298,6 +298,7 @@ def test_sessions_share_nothing_typed(
     assert "alice's secret plan" not in sent
     assert shown(bob)[0] == ("user", "bob here")
     assert held(alice, ConnectionState).typed_key == "sk-alice-only"
+    assert "sk-alice-only" not in repr(held(alice, ConnectionState))  # nor in a log line
     assert held(bob, ConnectionState).typed_key is None
 
 
