@@ -45,19 +45,20 @@ def render_message_tools(
     """Alternatives, Edit (a question) or Regenerate (a reply), the request, copy, delete."""
     if unanswered:
         st.caption(f":orange[{UNANSWERED}]")
-    if message.role == "user" and session.editing() == message.id:
+    chat = session.chat()
+    if message.role == "user" and chat.editing == message.id:
         _edit_box(message)
         return
-    if session.showing_source() == message.id:
+    if chat.showing_source == message.id:
         st.code(message.content, language="markdown", wrap_lines=True)  # with a copy button
-    if session.deleting() == message.id:
+    if chat.deleting == message.id:
         _confirm_delete(message)
     siblings = conversation.siblings(message)
     regenerable = message.role == "assistant" and bool(message.content)
-    current = session.state()
+    page = session.page()
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         if len(siblings) > 1:
-            _switcher(current.store, current.owner, siblings, message)
+            _switcher(page.store, page.owner, siblings, message)
         if message.role == "user":
             st.button(
                 "Edit",
@@ -94,7 +95,9 @@ def _more(message: ChatMessage) -> None:
         verb = "Sent" if message.role == "user" else "Written"
         st.caption(f"{verb} {message.created_at:%Y-%m-%d %H:%M:%S} UTC")
         st.button(
-            "Hide the Markdown" if session.showing_source() == message.id else "Copy as Markdown",
+            "Hide the Markdown"
+            if session.chat().showing_source == message.id
+            else "Copy as Markdown",
             key=f"source-{message.id}",
             icon=":material/content_copy:",
             type="tertiary",
@@ -112,7 +115,7 @@ def _more(message: ChatMessage) -> None:
 
 
 def _confirm_delete(message: ChatMessage) -> None:
-    current = session.state()
+    page = session.page()
     st.warning("Delete this message and everything after it on this branch, for good?")
     with st.container(horizontal=True, gap="small"):
         st.button(
@@ -120,7 +123,7 @@ def _confirm_delete(message: ChatMessage) -> None:
             key=f"confirm-delete-{message.id}",
             type="primary",
             on_click=conversations.delete_message,
-            args=(current.store, current.owner, message.id),
+            args=(page.store, page.owner, message.id),
         )
         st.button(
             "Cancel",

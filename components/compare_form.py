@@ -25,13 +25,6 @@ from chatlab.sweep import (
 from chatlab.turns import request_messages
 from components import model_client, session
 
-PROMPT = "compare_prompt"
-SYSTEM_PROMPT = "compare_system_prompt"
-USE_CONVERSATION = "compare_use_conversation"
-MODELS = "compare_models"
-SAMPLES = "compare_samples"
-CONCURRENCY = "compare_concurrency"
-VALUES = "compare_values_"  # + the parameter's name
 SHOWN_FIRST = ("temperature",)  # the rest sit under "More parameters"
 VALUES_HELP = (
     "Values separated by commas, e.g. 0, 0.7, 1.4. Blank: not varied (the sidebar's "
@@ -52,25 +45,31 @@ class SweepRequest:
 def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
     """Draw the form; the request when Run was pressed and the form is valid, else None."""
     base = session.chat_settings()
-    prompt = st.text_area("Prompt", key=PROMPT, placeholder="One prompt, run over the grid")
-    system_prompt = st.text_area("System prompt", value=base.system_prompt, key=SYSTEM_PROMPT)
-    conversation = session.conversation().path()
+    prompt = st.text_area(
+        "Prompt", key=session.COMPARE_PROMPT, placeholder="One prompt, run over the grid"
+    )
+    system_prompt = st.text_area(
+        "System prompt", value=base.system_prompt, key=session.COMPARE_SYSTEM_PROMPT
+    )
+    conversation = session.chat().conversation.path()
     use_conversation = st.checkbox(
         "Use the open conversation as context",
-        key=USE_CONVERSATION,
+        key=session.COMPARE_USE_CONVERSATION,
         disabled=not conversation,
         help="Send the open chat's messages before the prompt, as the chat would.",
     )
     models = _pick_models(endpoint, base.model)
     axes = _values()
     left, right = st.columns(2)
-    samples = left.number_input("Samples per setting", 1, MAX_SAMPLES, DEFAULT_SAMPLES, key=SAMPLES)
+    samples = left.number_input(
+        "Samples per setting", 1, MAX_SAMPLES, DEFAULT_SAMPLES, key=session.COMPARE_SAMPLES
+    )
     bound = right.number_input(
         "Requests at once",
         1,
         MAX_CONCURRENCY,
         DEFAULT_CONCURRENCY,
-        key=CONCURRENCY,
+        key=session.COMPARE_CONCURRENCY,
         help="How many requests run at the same time; the rest wait their turn.",
     )
     pressed = st.button("Run", type="primary", icon=":material/play_arrow:", disabled=running)
@@ -93,10 +92,12 @@ def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
 def _pick_models(endpoint: Endpoint, current: str) -> tuple[str, ...]:
     listed = model_client.models(endpoint)
     if isinstance(listed, ChatError) or not listed:
-        typed = st.text_input("Models", value=current, key=MODELS, help="Model ids, by commas.")
+        typed = st.text_input(
+            "Models", value=current, key=session.COMPARE_MODELS, help="Model ids, by commas."
+        )
         return tuple(dict.fromkeys(m.strip() for m in typed.split(",") if m.strip()))
     options = listed if current in listed else [current, *listed]
-    chosen = st.multiselect("Models", options, default=[current], key=MODELS)
+    chosen = st.multiselect("Models", options, default=[current], key=session.COMPARE_MODELS)
     return tuple(chosen) or (current,)
 
 
@@ -126,4 +127,8 @@ def _value_input(name: str) -> str:
     kind = SWEEPABLE[name]
     hint = f" One of: {', '.join(kind)}." if isinstance(kind, tuple) else ""
     label = name.replace("_", " ").capitalize()
-    return str(st.text_input(label, value=default, key=VALUES + name, help=VALUES_HELP + hint))
+    return str(
+        st.text_input(
+            label, value=default, key=session.COMPARE_VALUES + name, help=VALUES_HELP + hint
+        )
+    )

@@ -30,7 +30,7 @@ RESULT_STATUS = {State.FAILED: Status.FAILED, State.STOPPED: Status.STOPPED}
 def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner: str) -> None:
     """Store the new run and start its sweep; it becomes the page's run."""
     client = model_client.client(endpoint)
-    learnt: dict[str, Quirks] = session.state().quirks  # what each model rejects, shared
+    learnt: dict[str, Quirks] = session.connection().quirks  # what each model rejects, shared
     messages = request.messages
 
     def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
@@ -41,7 +41,7 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
         learnt[model] = quirks  # later cells of this model go right the first time
         return stream
 
-    save = saver(store, owner, session.state().problems)
+    save = saver(store, owner, session.page().notices)
     run = spending.checked_run(endpoint, new_run(request.grid, request.prompt, messages))
     if run is None:
         return  # refused, and said why
@@ -56,7 +56,7 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
     if sweep is None:
         st.warning("A run is in progress: stop it, or wait for it to end, to start another.")
         return
-    session.set_compare_run(sweep)
+    session.compare().run = sweep
 
 
 def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
@@ -70,7 +70,7 @@ def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
     return bound, capacity_reason(found, bound, prompt, largest)
 
 
-def saver(store: Store | None, owner: str, problems: list[str]) -> SaveRun:
+def saver(store: Store | None, owner: str, notices: list[str]) -> SaveRun:
     """Stores a run as it grows; called on worker threads, so it touches no session state."""
 
     def save(run: Run) -> None:
@@ -79,7 +79,7 @@ def saver(store: Store | None, owner: str, problems: list[str]) -> SaveRun:
         try:
             store.save_run(owner, run)
         except StorageError as err:
-            problems.append(f"Could not save the compare run: {err}")
+            notices.append(f"Could not save the compare run: {err}")
 
     return save
 
@@ -123,12 +123,12 @@ def _open(store: Store, owner: str, run_id: str) -> None:
     if found is None:
         session.add_notice("That run is gone, or it cannot be read.")
         return
-    session.set_compare_run(found)
+    session.compare().run = found
 
 
 def delete(store: Store | None, owner: str, run: Run) -> None:
     """Delete the shown run (its sweep is stopped first) and show none."""
-    current = session.compare_run()
+    current = session.compare().run
     if isinstance(current, Sweep):
         current.stop()
         current.wait(5.0)  # its last save must not bring the row back
@@ -138,10 +138,7 @@ def delete(store: Store | None, owner: str, run: Run) -> None:
         except StorageError as err:
             session.add_notice(str(err))
             return
-    session.set_compare_run(None)
-
-
-TAKE = "compare_take"
+    session.compare().run = None
 
 
 def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
@@ -154,7 +151,7 @@ def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
         "Continue a result in the chat",
         range(len(with_text)),
         format_func=labels.__getitem__,  # options are drawn as plain text
-        key=TAKE,
+        key=session.COMPARE_TAKE,
         help="A new conversation: the prompt and this reply as its first exchange.",
     )
     return st.button(
@@ -169,7 +166,7 @@ def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
 
 
 def _take_chosen(store: Store | None, owner: str, run: Run, with_text: list[Result]) -> None:
-    chosen = session.widget_value(TAKE)
+    chosen = session.widget_value(session.COMPARE_TAKE)
     index = chosen if isinstance(chosen, int) and 0 <= chosen < len(with_text) else 0
     take_to_chat(store, owner, run, with_text[index])
 

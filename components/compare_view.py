@@ -22,7 +22,7 @@ from chatlab.markdown import plain
 from chatlab.sweep import FINAL, Result, Run, State, Sweep, groups
 from components import session
 from components.history import render_text, telemetry_line
-from components.session import ChatState
+from components.session import PageState
 
 POLL = 0.1  # seconds between redraws while a sweep runs
 RERUN_GRACE = 2.0  # seconds a stopped script's successor has to start (see _stop_unless_rerun)
@@ -31,7 +31,7 @@ COLUMNS = 3  # cards side by side
 
 def stop_sweep() -> None:
     """The Stop button: end the live sweep, keeping what arrived."""
-    current = session.compare_run()
+    current = session.compare().run
     if isinstance(current, Sweep):
         current.stop()
 
@@ -74,7 +74,7 @@ def _follow(
     sweep: Sweep, bodies: list[DeltaGenerator], shown: list[int], progress: DeltaGenerator
 ) -> Run:
     """Redraw changed cards until every cell has ended (or the script is stopped)."""
-    held = session.state()  # after Stop, session state is out of reach: hold it now
+    held = session.page()  # after Stop, session state is out of reach: hold it now
     runs = held.page_runs
     try:
         while True:
@@ -92,7 +92,7 @@ def _follow(
         raise
 
 
-def _stop_unless_rerun(sweep: Sweep, held: ChatState, runs: int) -> None:
+def _stop_unless_rerun(sweep: Sweep, held: PageState, runs: int) -> None:
     """Stop the sweep unless a new run of this session starts within ``RERUN_GRACE`` s.
 
     With ``runner.fastReruns`` (the default) Streamlit ends a running script the same way

@@ -47,7 +47,7 @@ def open_store() -> Store | None:
     Every run also hands the session's outbox its writer and wakes it: what waits is
     retried now rather than at the end of its backoff.
     """
-    outbox = session.outbox()
+    outbox = session.saving().outbox
     try:
         url = config.database_url()
         store, writer = _open_store(url), _writer(url)
@@ -85,8 +85,7 @@ class Keeper:
 
 def keeper() -> Keeper:
     """A keeper for the open conversation."""
-    current = session.state()
-    return Keeper(session.outbox(), current.owner, current.conversation)
+    return Keeper(session.saving().outbox, session.page().owner, session.chat().conversation)
 
 
 def _guarded(action: Callable[[], T]) -> T | None:
@@ -107,7 +106,7 @@ def _markdown(store: Store, owner: str, conversation_id: str) -> str | None:
 def _quietly(action: Callable[[], T]) -> T | None:
     """A read every run makes: a failure shows in the one saving indicator, not as a
     notice per run (``render_saving``)."""
-    outbox = session.outbox()
+    outbox = session.saving().outbox
     try:
         found = action()
     except StorageError as err:
@@ -157,7 +156,7 @@ def catch_up(store: Store | None, owner: str) -> None:
     Not while this tab's own changes wait to be written: the store is behind the page
     then, not ahead of it.
     """
-    current, outbox = session.conversation(), session.outbox()
+    current, outbox = session.chat().conversation, session.saving().outbox
     if store is None or current.id is None or current.orphaned or not outbox.settled(current):
         return
     conversation_id = current.id
@@ -177,26 +176,26 @@ def catch_up(store: Store | None, owner: str) -> None:
 
 def save_as_new(store: Store, owner: str) -> None:
     """Store the open conversation again, as a new one (after it was deleted elsewhere)."""
-    session.outbox().keep_all(owner, session.conversation())
+    session.saving().outbox.keep_all(owner, session.chat().conversation)
 
 
 def select(store: Store | None, owner: str, message_id: str) -> None:
     """Show another alternative of a message (and remember it as the current branch)."""
-    current = session.conversation()
+    current = session.chat().conversation
     leaf = current.select(message_id)
     if current.id is None or leaf is None or current.orphaned:
         return
-    session.outbox().select(owner, current, leaf)
+    session.saving().outbox.select(owner, current, leaf)
 
 
 def delete_message(store: Store | None, owner: str, message_id: str) -> None:
     """Delete a message and everything after it on its branch, here and in the store."""
-    current = session.conversation()
-    session.ask_delete_message(None)
+    chat = session.chat()
+    current, chat.deleting = chat.conversation, None
     leaf = current.remove_branch(message_id)
     if current.id is None or current.orphaned:
         return
-    outbox = session.outbox()
+    outbox = session.saving().outbox
     outbox.delete(owner, current, message_id)
     if leaf is not None:
         outbox.select(owner, current, leaf)
@@ -204,29 +203,29 @@ def delete_message(store: Store | None, owner: str, message_id: str) -> None:
 
 def load_request(message_id: str) -> dict[str, Any] | None:
     """The stored request a reply of the open conversation came from (None: not kept)."""
-    current = session.state()
-    store, conversation_id = current.store, current.conversation.id
+    page = session.page()
+    store, owner, conversation_id = page.store, page.owner, session.chat().conversation.id
     if store is None or conversation_id is None:
         return None
-    return _guarded(lambda: store.load_request(current.owner, conversation_id, message_id))
+    return _guarded(lambda: store.load_request(owner, conversation_id, message_id))
 
 
 def load_token_logprobs(message_id: str) -> tuple[TokenLogprob, ...]:
     """The stored tokens of a reply of the open conversation (() when none were kept)."""
-    current = session.state()
-    store, conversation_id = current.store, current.conversation.id
+    page = session.page()
+    store, owner, conversation_id = page.store, page.owner, session.chat().conversation.id
     if store is None or conversation_id is None:
         return ()
-    found = _guarded(lambda: store.load_token_logprobs(current.owner, conversation_id, message_id))
+    found = _guarded(lambda: store.load_token_logprobs(owner, conversation_id, message_id))
     return found or ()
 
 
 def sync_url() -> None:
     """Keep ``?c=`` pointing at the open conversation."""
-    current = session.conversation_id()
+    current, saving = session.chat().conversation.id, session.saving()
     if current is not None:
-        session.saving().waiting_url = None  # the user went on: the link is this conversation
-    elif session.saving().waiting_url is not None:
+        saving.waiting_url = None  # the user went on: the link is this conversation
+    elif saving.waiting_url is not None:
         return  # a link that could not be opened yet stays, to be opened when it can
     if current is None:
         st.query_params.pop(URL_PARAM, None)
@@ -235,9 +234,8 @@ def sync_url() -> None:
 
 
 def _switch(store: Store, owner: str, conversation_id: str) -> None:
-    if conversation_id == session.conversation_id() and not session.outbox().settled(
-        session.conversation()
-    ):
+    current = session.chat().conversation
+    if conversation_id == current.id and not session.saving().outbox.settled(current):
         return  # already open, and ahead of the store: reloading it would drop what waits
     loaded = _guarded(lambda: _load(store, owner, conversation_id))
     if loaded is None:
@@ -254,15 +252,15 @@ def render_list(store: Store, owner: str) -> None:
         placeholder="Search titles and messages",
         label_visibility="collapsed",
     )
-    limit = session.conversations_listed()
+    limit = session.chat().listed
     try:
         found = store.list_conversations(owner, search=search or None, limit=limit + 1)
     except StorageError as err:
         st.caption(plain(str(err)))
-        session.outbox().report(err)
+        session.saving().outbox.report(err)
         return
-    session.outbox().healed()  # a read worked: an outage seen by reads alone is over
-    current = session.conversation_id()
+    session.saving().outbox.healed()  # a read worked: an outage seen by reads alone is over
+    current = session.chat().conversation.id
     found = _with_unstored(found, search)
     for summary in found[:limit]:
         st.button(
@@ -281,22 +279,23 @@ def render_list(store: Store, owner: str) -> None:
 
 def _with_unstored(found: list[ConversationSummary], search: str) -> list[ConversationSummary]:
     """The list, with the open conversation on top while its first save is on its way."""
-    current = session.conversation()
+    current = session.chat().conversation
     if search or current.id is None or any(summary.id == current.id for summary in found):
         return found
-    if session.outbox().settled(current):
+    if session.saving().outbox.settled(current):
         return found
     return [_unstored_summary(current.id), *found]
 
 
 def render_actions(store: Store, owner: str) -> None:
     """Rename, export and delete the open conversation; import one from JSON."""
-    current = session.conversation_id()
+    conversation = session.chat().conversation
+    current = conversation.id
     summary = _quietly(lambda: store.get_conversation(owner, current)) if current else None
     if (
         summary is None
         and current is not None
-        and not session.outbox().settled(session.conversation())
+        and not session.saving().outbox.settled(conversation)
     ):
         summary = _unstored_summary(current)  # its first save is on its way
     if summary is not None:
@@ -307,7 +306,7 @@ def render_actions(store: Store, owner: str) -> None:
             on_change=_rename,
             args=(store, owner, summary.id),
         )
-        if used := totals.conversation_totals(session.conversation()):
+        if used := totals.conversation_totals(conversation):
             st.caption(used)
         left, right = st.columns(2)
         left.download_button(
@@ -367,7 +366,7 @@ def render_saving() -> NotePlace:
 
     Returns the place of its words, for the streaming reply to update (``saving_note``).
     """
-    outbox = session.outbox()
+    outbox = session.saving().outbox
     for problem in outbox.take_problems():
         st.toast(plain(problem), icon=":material/error:")
     note = NotePlace(st.container())
@@ -408,14 +407,14 @@ def saving_note(place: NotePlace, outbox: Outbox) -> bool:
 
 def _unstored_summary(conversation_id: str) -> ConversationSummary:
     """The open conversation as the list will show it once stored."""
-    path = session.conversation().path()
+    path = session.chat().conversation.path()
     first = next((m.content for m in path if m.role == "user"), "")
     return ConversationSummary(id=conversation_id, title=clean_title(title_from(first)))
 
 
 def render_orphaned(store: Store | None, owner: str) -> None:
     """Say that the open conversation was deleted elsewhere, and offer to keep it."""
-    if store is None or not session.conversation().orphaned:
+    if store is None or not session.chat().conversation.orphaned:
         return
     with st.container(border=True):
         st.warning(
@@ -438,7 +437,7 @@ def _rename(store: Store, owner: str, conversation_id: str) -> None:
 
 
 def _delete_controls(store: Store, owner: str, conversation_id: str) -> None:
-    if not session.confirming_delete():
+    if not session.chat().confirm_delete:
         st.button(
             "Delete conversation",
             icon=":material/delete:",
@@ -454,7 +453,7 @@ def _delete_controls(store: Store, owner: str, conversation_id: str) -> None:
 
 def _delete(store: Store, owner: str, conversation_id: str) -> None:
     if _guarded(lambda: store.delete_conversation(owner, conversation_id)) is not None:
-        session.outbox().forget(conversation_id)
+        session.saving().outbox.forget(conversation_id)
         session.new_chat()
 
 

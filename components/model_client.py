@@ -46,7 +46,7 @@ def client(endpoint: Endpoint) -> openai.OpenAI:
     fingerprint = _fingerprint(endpoint)
     if endpoint.shared:
         return _shared_client(fingerprint, endpoint)
-    cache = session.private_cache()
+    cache = session.connection().private_cache
     if ("client", fingerprint) not in cache:
         cache.clear()  # a new typed key: drop what the old one built
         cache["client", fingerprint] = make_client(endpoint, config.timeouts())
@@ -65,7 +65,7 @@ def window(endpoint: Endpoint, model: str) -> int | None:
 
     A report from "Check this server" for this model wins.
     """
-    report = session.state().server_report
+    report = session.connection().server_report
     if report is not None and report.model == model and report.context_window:
         return report.context_window
     found = _catalog(endpoint)
@@ -83,7 +83,7 @@ def _catalog(endpoint: Endpoint) -> list[ServerModel] | ChatError:
     slider move with a new attempt.
     """
     key = ("models", _fingerprint(endpoint))
-    cache = session.private_cache()
+    cache = session.connection().private_cache
     found = cache.get(key)
     if found is None or time.monotonic() > found[0]:
         try:
@@ -101,7 +101,7 @@ def _catalog(endpoint: Endpoint) -> list[ServerModel] | ChatError:
 def capacity(endpoint: Endpoint) -> Capacity | None:
     """What the server says it runs at once (llama.cpp's ``/props``), asked once a minute."""
     key = ("capacity", _fingerprint(endpoint))
-    cache = session.private_cache()
+    cache = session.connection().private_cache
     found = cache.get(key)
     if found is None or time.monotonic() > found[0]:
         said = server_capacity(endpoint.base_url, endpoint.api_key)

@@ -52,13 +52,13 @@ def _alone_too_long(err: ChatLabError) -> bool:
     """A context overflow with nothing to drop: the one message is itself too long."""
     if not isinstance(err, ChatError) or err.kind != Kind.CONTEXT_LENGTH:
         return False
-    return not turns.droppable_turns(session.conversation())
+    return not turns.droppable_turns(session.chat().conversation)
 
 
 def _make_room(err: ChatError, place: DeltaGenerator) -> None:
     """Drop the oldest turns where there are some; else say the message itself is too
     long, by how much, and open it to edit (its text is kept)."""
-    conversation = session.conversation()
+    conversation = session.chat().conversation
     if turns.droppable_turns(conversation):
         place.button(
             "Drop oldest turns and retry",
@@ -87,7 +87,7 @@ def render_continue(last: ChatMessage | None) -> None:
     if context_full(last):
         # Continuing would only add to a full window. With older turns there is room to
         # make; with the question alone there is none (the note under the reply says so).
-        if turns.droppable_turns(session.conversation()):
+        if turns.droppable_turns(session.chat().conversation):
             st.button(
                 "Drop oldest turns and retry",
                 icon=":material/content_cut:",

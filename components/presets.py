@@ -32,7 +32,7 @@ PICK_HELP = (
 
 def render_presets(store: Store | None, owner: str) -> None:
     """The preset picker; with a store, also saving, deleting, export and import."""
-    if session.has_notices():
+    if session.page().notices:
         # A callback below said something during a rerun of the settings panel alone,
         # which draws nothing outside it: a full run shows it (pages show notices first).
         st.rerun()

@@ -1,12 +1,24 @@
 """The one place that owns ``st.session_state``.
 
-A browser session's own state is one typed ``ChatState`` under one key: the open
-conversation, the last error, the pending button action, the API key typed into the
-sidebar, the per-model quirks learnt from the server, the reply in flight. Widgets keep
-their values under the keys named here. Nothing here is shared between sessions.
+A browser session's own state is one small typed object per feature, each behind one
+accessor and made on its first use in that session (nothing here is shared between
+sessions, and nothing is made at import):
 
+- ``chat()``: the open conversation, the turn in flight, what a button asked for, and
+  which of the chat's boxes and lists are open;
+- ``compare()``: the compare page's run and the one sweep this session may run;
+- ``connection()``: the API key typed into the sidebar (held there and nowhere else),
+  what each model turned out to need, the last server check;
+- ``page()``: who is signed in, where conversations live, this visitor's id, the runs
+  so far and the one-off notices;
+- ``saving()``: what is not stored yet, and a link that could not be opened yet.
+
+Callers read and write those objects' fields directly. The functions here do what a
+field alone cannot: read or set a widget's value (only this module touches
+``st.session_state``), take a value and clear it, or change several things together.
 Functions that only read are named for what they return; those that change state say
-so (``take_notice`` returns the notice and clears it).
+so (``take_notices`` returns the notices and clears them). Widgets keep their values
+under the keys named here, beside their feature's state.
 """
 
 from __future__ import annotations
@@ -14,7 +26,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import streamlit as st
 
@@ -75,20 +87,45 @@ ADVANCED = (
 )
 KEY_INPUT = "api_key_input"
 BASE_URL_INPUT = "base_url_input"
-PROMPT = "prompt"
-SEARCH = "conversation_search"
-TITLE_INPUT = "title_input"
-IMPORT_INPUT = "import_file"
+
 # The presets (components.presets): the picker, the name to save under, the file to import.
 PRESET_PICK = "preset_pick"
 PRESET_NAME = "preset_name"
 PRESET_IMPORT = "preset_import"
-_STATE = "chatlab"
-_SAVING = "chatlab_saving"
+
+T = TypeVar("T")
+
+
+def _held(kind: type[T]) -> T:
+    """This session's ``kind`` of state, made on its first use in the session.
+
+    No lock: only a session's own runs reach its state, and Streamlit refuses session
+    state to a run it is stopping, so two threads never make one session's state at once.
+    (A lock shared by all sessions could deadlock: Streamlit holds each session's own
+    lock while that session's callbacks run, and callbacks come here.)
+    """
+    key = state_key(kind)
+    if key not in st.session_state:
+        st.session_state[key] = kind()
+    found: T = st.session_state[key]
+    return found
+
+
+def state_key(kind: type[object]) -> str:
+    """The ``st.session_state`` key a feature's state is kept under."""
+    return f"chatlab.{kind.__name__}"
+
+
+# -- the chat ----------------------------------------------------------------------------------
 
 ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
+# The chat's widget keys.
+PROMPT = "prompt"  # the chat box
 EDIT_INPUT = "edit_text"  # the edit box of the message being edited
 MORE_MENU = "more"  # + "-<message id>": whether that message's More menu is open
+SEARCH = "conversation_search"
+TITLE_INPUT = "title_input"  # + "-<conversation id>"
+IMPORT_INPUT = "import_file"
 
 
 @dataclass(frozen=True)
@@ -98,47 +135,6 @@ class Action:
     kind: ActionKind
     message_id: str | None = None
     text: str = ""  # an edited question's new text
-
-
-@dataclass
-class ChatState:
-    """Everything one browser session holds besides its widgets' values."""
-
-    conversation: Conversation = field(default_factory=Conversation)
-    error: ChatError | None = None
-    action: Action | None = None
-    typed_key: str | None = None
-    quirks: dict[str, Quirks] = field(default_factory=dict)
-    history_shown: int = HISTORY_FIRST
-    private_cache: dict[Any, Any] = field(default_factory=dict)
-    url_read: bool = False
-    confirm_delete: bool = False
-    listed: int = LIST_PAGE
-    # Messages for the user from anything that failed quietly (a save, a load), shown once.
-    # A plain list the store-writing code appends to: it must not touch session state.
-    problems: list[str] = field(default_factory=list)
-    # The reply whose request is out, and the lock its run holds while drawing it until
-    # it is saved: a newer run (a second click on Continue) waits for it instead of
-    # racing it.
-    in_flight: Started | None = None
-    turn_lock: threading.Lock = field(default_factory=threading.Lock)
-    owner: str = ""
-    store: Store | None = None
-    max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
-    sent: str | None = None  # a message the chat box's on_submit caught, until it is planned
-    sent_files: tuple[tuple[str, bytes], ...] = ()  # and the (name, bytes) attached to it
-    server_report: ServerReport | None = None  # the last "Check this server" result
-    editing: str | None = None  # the id of the question being edited
-    deleting: str | None = None  # the message whose deletion waits for a confirmation
-    showing_source: str | None = None  # the message shown as Markdown source, to copy
-    # The compare page's run: a live sweep (it runs on, across pages, until it ends or is
-    # stopped) or a stored run reopened.
-    compare: Sweep | Run | None = None
-    page_runs: int = 0  # full runs of any page so far (a stopped run may be a rerun)
-    # This browser session's own id: the visitor whose rate is counted when sign-in is off.
-    visitor: str = field(default_factory=new_id)
-    # The one sweep this session may run at a time (stopped when the session ends).
-    sweeps: SweepSlot = field(default_factory=SweepSlot)
 
 
 class Keeper(Protocol):
@@ -159,9 +155,39 @@ class Started:
     learnt: list[Quirks] = field(default_factory=list)  # what the server turned out to need
 
 
+@dataclass
+class ChatState:
+    """The chat: the open conversation, the turn in flight, and what is open on screen."""
+
+    conversation: Conversation = field(default_factory=Conversation)
+    error: ChatError | None = None  # the last turn's, until the next one starts
+    action: Action | None = None  # a button's request, for the next run
+    sent: str | None = None  # a message the chat box's on_submit caught, until it is planned
+    sent_files: tuple[tuple[str, bytes], ...] = ()  # and the (name, bytes) attached to it
+    # The reply whose request is out, and the lock its run holds while drawing it until
+    # it is saved: a newer run (a second click on Continue) waits for it instead of
+    # racing it.
+    in_flight: Started | None = None
+    turn_lock: threading.Lock = field(default_factory=threading.Lock)
+    history_shown: int = HISTORY_FIRST  # the open conversation's messages drawn
+    listed: int = LIST_PAGE  # the sidebar's conversations listed
+    url_read: bool = False  # the URL's ``?c=`` is read on a session's first run only
+    confirm_delete: bool = False  # the open conversation's deletion waits for a confirmation
+    editing: str | None = None  # the id of the question being edited
+    deleting: str | None = None  # the message whose deletion waits for a confirmation
+    showing_source: str | None = None  # the message shown as Markdown source, to copy
+
+
+def chat() -> ChatState:
+    """This session's chat."""
+    return _held(ChatState)
+
+
+# -- the widgets' starting values --------------------------------------------------------------
+
+
 def init(default_model: str) -> None:
     """Give every key its starting value (once per session)."""
-    st.session_state.setdefault(_STATE, ChatState())
     defaults = ChatSettings(model=default_model)
     for key, value in {**_widget_values(defaults), BASE_URL_INPUT: ""}.items():
         st.session_state.setdefault(key, value)
@@ -195,12 +221,6 @@ def apply_settings(settings: ChatSettings) -> None:
         st.session_state[key] = value
 
 
-def state() -> ChatState:
-    """This session's state."""
-    found: ChatState = st.session_state[_STATE]
-    return found
-
-
 def pin(*keys: str) -> None:
     """Resend these widgets' values to the browser on this run.
 
@@ -219,11 +239,6 @@ def pin(*keys: str) -> None:
 # -- the open conversation -----------------------------------------------------------------
 
 
-def conversation() -> Conversation:
-    """The open conversation."""
-    return state().conversation
-
-
 def new_chat() -> None:
     """Start a new, empty conversation (it is stored once it has a message)."""
     open_conversation(Conversation())
@@ -234,7 +249,7 @@ def open_conversation(opened: Conversation) -> None:
     for message in opened.messages.values():
         if message.status == Status.STREAMING:  # the process died mid-reply
             message.status = Status.STOPPED
-    current = state()
+    current = chat()
     current.conversation = opened
     made = [m.settings for m in opened.path() if m.role == "assistant" and m.settings]
     if made:  # the conversation goes on as it was last made
@@ -244,24 +259,12 @@ def open_conversation(opened: Conversation) -> None:
     current.confirm_delete = False
 
 
-def conversation_id() -> str | None:
-    """The stored id of the open conversation (None until its first message is saved)."""
-    return state().conversation.id
-
-
 def read_url_once() -> bool:
     """True on a session's first run only (then the URL says which conversation to open)."""
-    current = state()
+    current = chat()
     first = not current.url_read
     current.url_read = True
     return first
-
-
-def set_page_context(owner: str, store: Store | None) -> None:
-    """Who is signed in and where conversations live (set before every page runs)."""
-    current = state()
-    current.owner, current.store = owner, store
-    current.page_runs += 1
 
 
 # -- the sidebar's settings --------------------------------------------------------------------
@@ -330,7 +333,7 @@ def clear_widget(key: str) -> None:
     st.session_state[key] = None
 
 
-# -- turns, errors and notices ---------------------------------------------------------------
+# -- the chat's turns and buttons --------------------------------------------------------------
 
 
 def keep_sent() -> None:
@@ -344,84 +347,43 @@ def keep_sent() -> None:
     fragment (``message_waiting``) asks for the full run that sends it.
     """
     value = st.session_state.get(PROMPT)
+    current = chat()
     # With files accepted the box's value is a ChatInputValue (text and files); read now:
     # the uploaded files are gone once the run that sent them ends.
-    state().sent = str(getattr(value, "text", value) or "")
+    current.sent = str(getattr(value, "text", value) or "")
     files = getattr(value, "files", None) or ()
-    state().sent_files = tuple((str(f.name), bytes(f.getvalue())) for f in files)
+    current.sent_files = tuple((str(f.name), bytes(f.getvalue())) for f in files)
 
 
 def message_waiting() -> bool:
     """True while a message the chat box caught has not been planned yet."""
-    return state().sent is not None
+    return chat().sent is not None
 
 
 def take_sent() -> str | None:
     """The message the chat box caught, if any; clears it."""
-    current = state()
+    current = chat()
     sent, current.sent = current.sent, None
     return sent
 
 
 def take_sent_files() -> tuple[tuple[str, bytes], ...]:
     """The (name, bytes) of the files sent with the message the chat box caught; clears them."""
-    current = state()
+    current = chat()
     files, current.sent_files = current.sent_files, ()
     return files
 
 
 def request_action(kind: ActionKind, message_id: str | None = None) -> None:
     """Button callback: remember what to do on this rerun."""
-    state().action = Action(kind, message_id)
+    chat().action = Action(kind, message_id)
 
 
-def start_edit(message_id: str, text: str) -> None:
-    """Edit button: open the edit box of a question, filled with its text."""
-    state().editing = message_id
-    st.session_state[EDIT_INPUT] = text
-
-
-def cancel_edit() -> None:
-    state().editing = None
-
-
-def send_edit(message_id: str) -> None:
-    """The edit box's Send: resend the question as edited, as a new branch."""
-    state().editing = None
-    state().action = Action("edit", message_id, str(st.session_state.get(EDIT_INPUT) or ""))
-
-
-def ask_delete_message(message_id: str | None) -> None:
-    """Delete button: ask for a confirmation (None: the user cancelled)."""
-    state().deleting = message_id
-
-
-def deleting() -> str | None:
-    return state().deleting
-
-
-def toggle_source(message_id: str) -> None:
-    """Show (or hide again) a message's Markdown source, to copy."""
-    current = state()
-    current.showing_source = None if current.showing_source == message_id else message_id
-
-
-def showing_source() -> str | None:
-    return state().showing_source
-
-
-def compare_run() -> Sweep | Run | None:
-    """The compare page's run: live, or reopened from storage."""
-    return state().compare
-
-
-def set_compare_run(run: Sweep | Run | None) -> None:
-    state().compare = run
-
-
-def editing() -> str | None:
-    """The id of the question whose edit box is open."""
-    return state().editing
+def take_action() -> Action | None:
+    """The pending action; clears it."""
+    current = chat()
+    action, current.action = current.action, None
+    return action
 
 
 def raise_max_tokens_and_retry(limit: int) -> None:
@@ -430,74 +392,104 @@ def raise_max_tokens_and_retry(limit: int) -> None:
     request_action("retry")
 
 
-def take_action() -> Action | None:
-    """The pending action; clears it."""
-    current = state()
-    action, current.action = current.action, None
-    return action
+def start_edit(message_id: str, text: str) -> None:
+    """Edit button: open the edit box of a question, filled with its text."""
+    chat().editing = message_id
+    st.session_state[EDIT_INPUT] = text
 
 
-def error() -> ChatError | None:
-    """The error of the last turn, until the next one starts."""
-    return state().error
+def cancel_edit() -> None:
+    """The edit box's Cancel."""
+    chat().editing = None
 
 
-def set_error(err: ChatError | None) -> None:
-    state().error = err
+def send_edit(message_id: str) -> None:
+    """The edit box's Send: resend the question as edited, as a new branch."""
+    current = chat()
+    current.editing = None
+    current.action = Action("edit", message_id, str(st.session_state.get(EDIT_INPUT) or ""))
 
 
-def take_notices() -> list[str]:
-    """One-off messages for the user (e.g. from a storage failure); clears them."""
-    problems = state().problems
-    found = list(problems)
-    problems.clear()
-    return found
+def ask_delete_message(message_id: str | None) -> None:
+    """Delete button: ask for a confirmation (None: the user cancelled)."""
+    chat().deleting = message_id
 
 
-def has_notices() -> bool:
-    return bool(state().problems)
+def toggle_source(message_id: str) -> None:
+    """Show (or hide again) a message's Markdown source, to copy."""
+    current = chat()
+    current.showing_source = None if current.showing_source == message_id else message_id
 
 
-def add_notice(text: str) -> None:
-    state().problems.append(text)
-
-
-def quirks(model_name: str) -> Quirks | None:
-    return state().quirks.get(model_name)
-
-
-def remember_quirks(model_name: str, learnt: Quirks) -> None:
-    state().quirks[model_name] = learnt
+def ask_delete(confirm: bool) -> None:
+    """The open conversation's Delete (True) and its Cancel (False)."""
+    chat().confirm_delete = confirm
 
 
 # -- lists that grow a page at a time -----------------------------------------------------------
 
 
-def history_shown() -> int:
-    return state().history_shown
-
-
 def show_more_history() -> None:
-    state().history_shown += HISTORY_PAGE
-
-
-def conversations_listed() -> int:
-    return state().listed
+    chat().history_shown += HISTORY_PAGE
 
 
 def list_more_conversations() -> None:
-    state().listed += LIST_PAGE
+    chat().listed += LIST_PAGE
 
 
-def confirming_delete() -> bool:
-    return state().confirm_delete
+# -- compare ----------------------------------------------------------------------------------
+
+# Compare's widget keys (components.compare_form, and the result taken into the chat).
+COMPARE_PROMPT = "compare_prompt"
+COMPARE_SYSTEM_PROMPT = "compare_system_prompt"
+COMPARE_USE_CONVERSATION = "compare_use_conversation"
+COMPARE_MODELS = "compare_models"
+COMPARE_SAMPLES = "compare_samples"
+COMPARE_CONCURRENCY = "compare_concurrency"
+COMPARE_VALUES = "compare_values_"  # + the parameter's name
+COMPARE_TAKE = "compare_take"
 
 
-def ask_delete(confirm: bool) -> None:
-    state().confirm_delete = confirm
+@dataclass
+class CompareState:
+    """The compare page's run, and the one sweep this session may run at a time."""
+
+    # A live sweep (it runs on, across pages, until it ends or is stopped) or a stored
+    # run reopened.
+    run: Sweep | Run | None = None
+    sweeps: SweepSlot = field(default_factory=SweepSlot)  # stopped when the session ends
 
 
-# -- the key typed into the sidebar ---------------------------------------------------------------
+def compare() -> CompareState:
+    """This session's compare page."""
+    return _held(CompareState)
+
+
+# -- the connection: the key typed into the sidebar, and what the server needs -------------------
+# Its widget keys, KEY_INPUT and BASE_URL_INPUT, are with the settings' (above).
+
+
+@dataclass
+class ConnectionState:
+    """The typed key and what was learnt about the server.
+
+    The key, and everything built with it, lives in this object only: out of its repr
+    too, so that no log line or error page can show it.
+    """
+
+    typed_key: str | None = field(default=None, repr=False)
+    # Things that carry the typed key (its client, what it listed), for this session only.
+    private_cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # What each model turned out to reject. Compare's workers add to it from their
+    # threads (one dict item each), so the chat and later cells go right the first time.
+    quirks: dict[str, Quirks] = field(default_factory=dict)
+    server_report: ServerReport | None = None  # the last "Check this server" result
+    max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
+
+
+def connection() -> ConnectionState:
+    """This session's connection."""
+    return _held(ConnectionState)
 
 
 def capture_typed_key() -> None:
@@ -505,31 +497,27 @@ def capture_typed_key() -> None:
     so the key is never sent back to the page."""
     typed = str(st.session_state.get(KEY_INPUT) or "").strip()
     if typed:
-        state().typed_key = typed
+        connection().typed_key = typed
     st.session_state[KEY_INPUT] = ""
 
 
 def forget_typed_key() -> None:
-    current = state()
+    current = connection()
     current.typed_key = None
     current.private_cache = {}
 
 
 def has_typed_key() -> bool:
-    return bool(state().typed_key)
+    """Whether a key was typed (callers learn that much; only ``sidebar_values`` reads it)."""
+    return bool(connection().typed_key)
 
 
 def sidebar_values() -> dict[str, object]:
     """What the sidebar contributes to the endpoint (highest precedence)."""
     return {
-        "OPENAI_API_KEY": state().typed_key,
+        "OPENAI_API_KEY": connection().typed_key,
         "OPENAI_BASE_URL": st.session_state[BASE_URL_INPUT],
     }
-
-
-def private_cache() -> dict[Any, Any]:
-    """A per-session cache for things that carry this session's typed key."""
-    return state().private_cache
 
 
 def secrets() -> Mapping[str, object]:
@@ -538,6 +526,49 @@ def secrets() -> Mapping[str, object]:
         return {name: st.secrets[name] for name in SECRET_NAMES if name in st.secrets}
     except Exception:  # no secrets.toml, or one that does not parse
         return {}
+
+
+# -- the page: who, where, and what to tell them -------------------------------------------------
+
+
+@dataclass
+class PageState:
+    """Who is signed in, where conversations live, and the notices for the next run."""
+
+    owner: str = ""
+    store: Store | None = None
+    # This browser session's own id: the visitor whose rate is counted when sign-in is off.
+    visitor: str = field(default_factory=new_id)
+    page_runs: int = 0  # full runs of any page so far (a stopped run may be a rerun)
+    # Messages for the user from anything that failed quietly (a save, a load), shown once.
+    # A plain list that code on other threads (a sweep's saves) appends to: it must not
+    # touch session state, and ``take_notices`` loses nothing appended meanwhile.
+    notices: list[str] = field(default_factory=list)
+
+
+def page() -> PageState:
+    """This session's page context."""
+    return _held(PageState)
+
+
+def set_page_context(owner: str, store: Store | None) -> None:
+    """Who is signed in and where conversations live (set before every page runs)."""
+    current = page()
+    current.owner, current.store = owner, store
+    current.page_runs += 1
+
+
+def take_notices() -> list[str]:
+    """One-off messages for the user (e.g. from a storage failure); clears them."""
+    notices = page().notices
+    count = len(notices)  # what another thread appends from here on waits for the next run
+    found = notices[:count]
+    del notices[:count]
+    return found
+
+
+def add_notice(text: str) -> None:
+    page().notices.append(text)
 
 
 # -- saving behind the page (chatlab.storage.outbox) ----------------------------------------------
@@ -555,9 +586,4 @@ class SavingState:
 
 def saving() -> SavingState:
     """This session's saving state."""
-    found: SavingState = st.session_state.setdefault(_SAVING, SavingState())
-    return found
-
-
-def outbox() -> Outbox:
-    return saving().outbox
+    return _held(SavingState)

@@ -103,7 +103,7 @@ def endpoint_panel(endpoint: Endpoint) -> None:
         with st.expander("Connection", expanded=not endpoint.usable):
             _key_input()
             base_url.render_input(base_url.url_policy())
-            current = session.state()
+            current = session.connection()
             found = render_server_check(endpoint, session.model(), current.server_report)
             if found is not None:
                 current.server_report = found
@@ -134,12 +134,12 @@ def settings_panel(endpoint: Endpoint) -> None:
     limit = max_tokens_limit(
         model, model_client.window(endpoint, model) if endpoint.usable else None
     )
-    if session.max_tokens() > limit or limit != session.state().max_tokens_limit:
+    if session.max_tokens() > limit or limit != session.connection().max_tokens_limit:
         # A new range: keep the value (clamped into it) and resend it, or the browser
         # falls back to the slider's minimum (see ``session.pin``).
         session.set_max_tokens(min(session.max_tokens(), limit))
-        session.state().max_tokens_limit = limit
-    presets.render_presets(session.state().store, session.state().owner)
+        session.connection().max_tokens_limit = limit
+    presets.render_presets(session.page().store, session.page().owner)
     st.slider(
         controls.TEMPERATURE,
         TEMPERATURE.low,
@@ -156,7 +156,7 @@ def settings_panel(endpoint: Endpoint) -> None:
 
 def _advanced_settings() -> None:
     """The sampling parameters people change less often; each is sent only when set."""
-    known = session.quirks(session.model())
+    known = session.connection().quirks.get(session.model())
     rejected = known.dropped if known is not None else frozenset()
     with st.expander("Advanced", icon=":material/science:"):
         st.checkbox("Set top_p", key=session.TOP_P_SET, help=TOP_P_HELP)
@@ -264,7 +264,7 @@ def _model_label(model_id: str) -> str:
 
 def _context_budget(endpoint: Endpoint) -> None:
     chat = session.chat_settings()
-    conversation = session.conversation()
+    conversation = session.chat().conversation
     request = request_messages(chat.system_prompt, conversation.path(), conversation.context_from)
     used = estimate_prompt_tokens(request)
     window = model_client.window(endpoint, chat.model) if endpoint.usable else None

@@ -26,7 +26,7 @@ from components import account, model_client, session
 
 def visitor(owner: str) -> str:
     """Whose rate a request counts against: the signed-in user, else this browser session."""
-    return owner if account.auth_configured() else f"session:{session.state().visitor}"
+    return owner if account.auth_configured() else f"session:{session.page().visitor}"
 
 
 def admit(owner: str, *, pace: bool = False) -> Admit:
@@ -54,7 +54,7 @@ def _stop_at_session_end(slot_id: int, _slot: SweepSlot) -> SweepSlot:
 
 def sweep_slot() -> SweepSlot:
     """This session's sweep slot, whose sweep is stopped when the session ends."""
-    slot = session.state().sweeps
+    slot = session.compare().sweeps
     return _stop_at_session_end(id(slot), slot)
 
 

@@ -48,7 +48,7 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
     if prompt is None and action is None:
         return None
     _supersede()
-    current = session.state()
+    current = session.chat()
     conversation, settings = current.conversation, session.chat_settings()
     if prompt is not None:
         plan = turns.plan_send(conversation, prompt.text, settings, prompt.attachments)
@@ -85,7 +85,7 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
 def _send(endpoint: Endpoint, plan: Plan, keeper: session.Keeper) -> session.Started:
     """Send the request on a worker thread; its reply waits there to be drawn."""
     settings = plan.settings
-    client, known = model_client.client(endpoint), session.quirks(settings.model)
+    client, known = model_client.client(endpoint), session.connection().quirks.get(settings.model)
     learnt: list[Quirks] = []
 
     def start(watch: Watch) -> ReplyStream:
@@ -94,13 +94,13 @@ def _send(endpoint: Endpoint, plan: Plan, keeper: session.Keeper) -> session.Sta
         plan.reply.request = opened.request  # saved with the reply, shown under it
         return opened
 
-    admit = spending.admit(session.state().owner)  # over the rate: an error, nothing sent
+    admit = spending.admit(session.page().owner)  # over the rate: an error, nothing sent
     return session.Started(plan, BackgroundReply(start, admit=admit), keeper, learnt)
 
 
 def _supersede() -> None:
     """Close the reply still streaming in an older run and wait until it is saved."""
-    current = session.state()
+    current = session.chat()
     if current.in_flight is not None:
         current.in_flight.worker.close()
     _settle_abandoned()
@@ -111,25 +111,26 @@ def _supersede() -> None:
 def _settle_abandoned() -> None:
     """A reply whose run ended before it began drawing (Stop, or a newer run, came in
     that moment): hang up and keep what arrived, as a stopped reply would be kept."""
-    current = session.state()
+    current, connection = session.chat(), session.connection()
     started = current.in_flight
     if started is None or not started.worker.claim():
         return  # none, or its page is drawing it (and will settle it)
     _settle(started, failed=False)
     current.in_flight = None
-    _learn(current, started)
+    _learn(connection, started)
 
 
-def _learn(current: session.ChatState, started: session.Started) -> None:
+def _learn(connection: session.ConnectionState, started: session.Started) -> None:
     """Keep what the server turned out to need (a plain object: safe after Stop)."""
     if started.learnt:
-        current.quirks[started.plan.settings.model] = started.learnt[0]
+        connection.quirks[started.plan.settings.model] = started.learnt[0]
 
 
 def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
     """Draw the reply to ``plan`` as it streams, saving it as it grows and settling it
     however it ends (and saying in ``saving`` if saving pauses meanwhile)."""
-    current = session.state()
+    # Both held now: after Stop, the ``finally`` below cannot reach session state.
+    current, connection = session.chat(), session.connection()
     started = current.in_flight
     if started is None or started.plan is not plan:
         return  # nothing was sent (no usable endpoint)
@@ -148,7 +149,7 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
         finally:
             kept = _settle(started, failed=failed)
             current.in_flight = None
-            _learn(current, started)
+            _learn(connection, started)
         if kept:
             thinking.done(plan.reply.reasoning)
             render_footer(plan.reply)
@@ -198,7 +199,8 @@ def _show_instead(slot: DeltaGenerator, leaf: ChatMessage | None) -> None:
         return
     with slot.container():
         render_message(
-            leaf, lambda message: branches.render_message_tools(session.conversation(), message)
+            leaf,
+            lambda message: branches.render_message_tools(session.chat().conversation, message),
         )
 
 
@@ -212,7 +214,7 @@ def _saving(
     """Pass the deltas on, showing the thinking as it grows and saving the partial reply
     every ``SAVE_EVERY`` seconds (thinking included: it was billed too); a pause in saving
     shows in ``note`` as it happens, not at the next run."""
-    outbox = session.outbox()
+    outbox = session.saving().outbox
     paused = outbox.outage is not None
     saved_at, saved_size = time.monotonic(), 0
     for delta in worker.deltas():

@@ -31,19 +31,20 @@ if not endpoint.usable:
     render_setup()
     st.stop()
 
-conversation = session.conversation()
+chat = session.chat()
+conversation = chat.conversation
 saving = conversations.render_saving()
 conversations.render_orphaned(store, owner)
 shown = conversation.path()
 render_history(
     shown[:-1] if plan is not None else shown,
-    session.history_shown(),
+    chat.history_shown,
     branches.tools_for(conversation, shown),
 )
 if plan is not None:
     turn.stream(plan, saving)
 
-if (err := session.error()) is not None:
+if (err := chat.error) is not None:
     render_error(err)
 else:
     render_continue(conversation.leaf)

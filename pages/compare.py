@@ -34,13 +34,13 @@ if not endpoint.usable:
     render_setup()
     st.stop()
 
-current = session.compare_run()
+current = session.compare().run
 running = spending.sweep_slot().running()  # one per session, whichever run is shown
 asked = render_form(endpoint, running=running is not None)
 spending.render_running(running, current)
 if asked is not None:
     compare_runs.start(endpoint, asked, store, owner)
-    current = session.compare_run()
+    current = session.compare().run
 with st.sidebar, st.expander("Compare runs", icon=":material/history:", expanded=True):
     compare_runs.render_stored(store, owner)  # after a new run is stored, so it is listed
 if current is None:

@@ -6,7 +6,7 @@ import itertools
 import json
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
@@ -15,11 +15,13 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
-from components.session import ChatState
+from components import session
+from components.session import ChatState, SavingState
 from testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, TEST_KEY
 
 AppFactory = Callable[[], AppTest]
+T = TypeVar("T")
 
 
 @pytest.fixture(autouse=True)
@@ -69,7 +71,8 @@ def click(at: AppTest, label: str) -> AppTest:
 
 def flushed(at: AppTest, timeout: float = 30) -> bool:
     """Wait until what the session saved (behind the page) is stored."""
-    saving = at.session_state["chatlab_saving"] if "chatlab_saving" in at.session_state else None  # noqa: SIM401 (AppTest's state has no get)
+    key = session.state_key(SavingState)
+    saving = at.session_state[key] if key in at.session_state else None  # noqa: SIM401 (AppTest's state has no get)
     return saving is None or bool(saving.outbox.flush(timeout))
 
 
@@ -78,10 +81,16 @@ def shown(at: AppTest) -> list[tuple[str, str]]:
     return [(m.name, "".join(md.value for md in m.markdown)) for m in at.chat_message]
 
 
-def chat_state(at: AppTest) -> ChatState:
-    """The session's typed state (components.session.ChatState)."""
-    found: ChatState = at.session_state["chatlab"]
+def held(at: AppTest, kind: type[T]) -> T:
+    """The session's state of one feature (``components.session``), as its runs left it."""
+    found = at.session_state[session.state_key(kind)]
+    assert isinstance(found, kind)
     return found
+
+
+def chat_state(at: AppTest) -> ChatState:
+    """The session's chat (components.session.ChatState)."""
+    return held(at, ChatState)
 
 
 def plant(at: AppTest, messages: list[ChatMessage]) -> None:

@@ -9,8 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.client import TEMPERATURE_IGNORED
 from chatlab.markdown import plain
+from components.session import ConnectionState
 from testing.fake_openai import FakeOpenAI, Reply, exceeds_window_error
-from tests.app.conftest import AppFactory, chat_state, click, plant, send, shown, wait_until
+from tests.app.conftest import AppFactory, chat_state, click, held, plant, send, shown, wait_until
 from tests.conftest import TEST_KEY
 
 
@@ -296,8 +297,9 @@ def test_sessions_share_nothing_typed(
     sent = [m["content"] for m in fake.last_chat_body["messages"]]  # type: ignore[index]
     assert "alice's secret plan" not in sent
     assert shown(bob)[0] == ("user", "bob here")
-    assert chat_state(alice).typed_key == "sk-alice-only"
-    assert chat_state(bob).typed_key is None
+    assert held(alice, ConnectionState).typed_key == "sk-alice-only"
+    assert "sk-alice-only" not in repr(held(alice, ConnectionState))  # nor in a log line
+    assert held(bob, ConnectionState).typed_key is None
 
 
 LLAMACPP_TOO_LONG = exceeds_window_error(5016, 4096)["error"]  # llama-server's own 400

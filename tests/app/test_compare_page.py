@@ -23,9 +23,9 @@ from chatlab.stream import ReplyStream
 from chatlab.sweep import Cell, Grid, State, Sweep, new_run
 from components import compare_view
 from components.compare_results import results_rows
-from components.session import ChatState
+from components.session import CompareState, PageState
 from testing.fake_openai import LLAMACPP_MODEL_PATH, Dialect, FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, charts, chat_state, click, wait_until
+from tests.app.conftest import AppFactory, charts, chat_state, click, held, wait_until
 
 COMPARE_PAGE = "pages/compare.py"
 PROMPT = "Name a colour."
@@ -44,10 +44,6 @@ def run_sweep(
     at.number_input(key="compare_samples").set_value(samples)
     at.number_input(key="compare_concurrency").set_value(at_once)
     return click(at, "Run")
-
-
-def state(at: AppTest) -> ChatState:
-    return chat_state(at)
 
 
 def test_the_page_launches_with_the_default_grid(make_app: AppFactory) -> None:
@@ -152,7 +148,7 @@ def test_the_table_and_charts_are_built_from_the_results(
 
 def test_a_stored_run_reopens_after_a_restart(make_app: AppFactory, fake: FakeOpenAI) -> None:
     at = run_sweep(open_compare(make_app), temperatures="0.2", samples=2)
-    live = state(at).compare
+    live = held(at, CompareState).run
     assert isinstance(live, Sweep)
     run_id = live.id
     st.cache_resource.clear()  # a new process: the store is opened again
@@ -176,7 +172,7 @@ def test_a_result_taken_into_the_chat_starts_a_conversation(
     at.selectbox(key="compare_take").set_value(1)
     at = click(at, "Open in chat")
     assert not at.exception
-    conversation = state(at).conversation
+    conversation = chat_state(at).conversation
     assert [(m.role, m.content) for m in conversation.path()] == [
         ("user", PROMPT),
         ("assistant", "Mauve."),
@@ -186,9 +182,9 @@ def test_a_result_taken_into_the_chat_starts_a_conversation(
     assert reply.stats is not None and reply.request is not None
     assert conversation.id is not None
     assert ("assistant", "Mauve.") in [(m.name, m.markdown[0].value) for m in at.chat_message]
-    store = state(at).store
+    store = held(at, PageState).store
     assert store is not None
-    stored = store.load_messages(state(at).owner, conversation.id)
+    stored = store.load_messages(held(at, PageState).owner, conversation.id)
     assert stored is not None and [m.content for m in stored] == [PROMPT, "Mauve."]
 
 
@@ -203,7 +199,7 @@ def test_a_bad_value_is_refused_before_anything_is_sent(
 
 def test_the_exports_hold_every_result(make_app: AppFactory, fake: FakeOpenAI) -> None:
     at = run_sweep(open_compare(make_app), temperatures="0, 1", samples=1)
-    live = state(at).compare
+    live = held(at, CompareState).run
     assert isinstance(live, Sweep)
     run = live.snapshot()
     rows = list(csv.DictReader(io.StringIO(csv_text(results_rows(run)))))
@@ -221,7 +217,7 @@ def test_a_deleted_run_leaves_the_list(make_app: AppFactory, fake: FakeOpenAI) -
     assert any(b.key and b.key.startswith("compare_open_") for b in at.button)
     at = click(at, "Delete this run")
     assert not at.exception
-    assert state(at).compare is None
+    assert held(at, CompareState).run is None
     assert not any(b.key and b.key.startswith("compare_open_") for b in at.button)
     assert "No runs yet." in [c.value for c in at.caption]
 
@@ -256,11 +252,11 @@ def test_streamlits_own_stop_stops_the_sweep_but_a_rerun_does_not(
 ) -> None:
     monkeypatch.setattr(compare_view, "RERUN_GRACE", 0.05)
     gate = threading.Event()
-    held = ChatState()
+    page = PageState()
     rerun, stopped = gated_sweep(gate), gated_sweep(gate)
-    compare_view._stop_unless_rerun(rerun, held, held.page_runs)
-    held.page_runs += 1  # the next run began: a rerun or another page
-    compare_view._stop_unless_rerun(stopped, held, held.page_runs)  # no run follows
+    compare_view._stop_unless_rerun(rerun, page, page.page_runs)
+    page.page_runs += 1  # the next run began: a rerun or another page
+    compare_view._stop_unless_rerun(stopped, page, page.page_runs)  # no run follows
     wait_until(lambda: stopped.snapshot().stopped)
     assert not rerun.snapshot().stopped  # runs on
     gate.set()

@@ -20,8 +20,9 @@ from streamlit.testing.v1 import AppTest
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
 from chatlab.presets import from_settings
 from chatlab.sweep import Grid, new_run
+from components.session import PageState
 from testing.fake_openai import FakeOpenAI
-from tests.app.conftest import AppFactory, chat_state, signed_in
+from tests.app.conftest import AppFactory, held, signed_in
 
 SINK = "http://127.0.0.1:9"
 HOSTILE = f"![HOSTILE]({SINK}/i.png) <img src={SINK}> :material/bolt: $x^2$ **HOSTILE**"
@@ -74,8 +75,8 @@ def seeded(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
     at = signed_in(make_app, "alice")
     at.user = {**at.user, "name": HOSTILE}  # the OIDC claim shown as "Signed in as"
     at.run()
-    state = chat_state(at)
-    store, owner = state.store, state.owner
+    page = held(at, PageState)
+    store, owner = page.store, page.owner
     assert store is not None
     settings = ChatSettings(model=HOSTILE)
     conversation_id = store.create_conversation(owner, HOSTILE)

@@ -12,9 +12,10 @@ from chatlab import controls
 from chatlab.client import OPTIONAL_PARAMS, param_ignored
 from chatlab.markdown import plain
 from components import session
+from components.session import ConnectionState
 from components.sidebar import NO_EFFECT
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import chat_state, send, shown
+from tests.app.conftest import held, send, shown
 
 Control = Callable[[AppTest], object]
 
@@ -137,7 +138,7 @@ def test_rejected_param_is_dropped_retried_and_remembered(app: AppTest, fake: Fa
     assert plain(param_ignored("seed")) in _captions(app)  # under the reply
     app.run()  # the sidebar was drawn before the reply; it says so from the next run on
     assert _captions(app).count(NO_EFFECT) == 1  # under the Seed control only
-    assert chat_state(app).quirks[app.session_state[session.MODEL]].dropped == {"seed"}
+    assert held(app, ConnectionState).quirks[app.session_state[session.MODEL]].dropped == {"seed"}
 
     send(app, "second")
     assert len(fake.chat_requests) == 3  # the model's quirk is known: no rejection

@@ -17,8 +17,9 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import StorageError, Store
+from components.session import SavingState
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, flushed, shown, wait_until
+from tests.app.conftest import AppFactory, flushed, held, shown, wait_until
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresCluster
@@ -67,7 +68,7 @@ def told(at: AppTest) -> list[str]:
 
 
 def outbox_outage(at: AppTest) -> object:
-    return at.session_state["chatlab_saving"].outbox.outage
+    return held(at, SavingState).outbox.outage
 
 
 def test_messages_sent_while_the_database_is_down_are_stored_once_it_is_back(

@@ -12,8 +12,9 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.messages import ChatMessage
 from chatlab.sweep import Sweep
+from components.session import CompareState
 from testing.fake_openai import FakeOpenAI
-from tests.app.conftest import AppFactory, chat_state, click, kept, plant, send
+from tests.app.conftest import AppFactory, click, held, kept, plant, send
 from tests.app.test_compare_page import gated_sweep, open_compare, run_sweep
 
 
@@ -38,10 +39,10 @@ def test_run_waits_for_the_sweep_in_progress_even_with_a_stored_run_reopened(
     make_app: AppFactory, fake: FakeOpenAI
 ) -> None:
     at = run_sweep(open_compare(make_app), temperatures="0.2", samples=1)
-    stored = chat_state(at).compare
+    stored = held(at, CompareState).run
     assert isinstance(stored, Sweep) and stored.finished
     gate = threading.Event()
-    running = chat_state(at).sweeps.start(lambda: gated_sweep(gate))
+    running = held(at, CompareState).sweeps.start(lambda: gated_sweep(gate))
     assert running is not None
     at = at.run()
     assert not run_button(at)
@@ -50,10 +51,10 @@ def test_run_waits_for_the_sweep_in_progress_even_with_a_stored_run_reopened(
     (opened,) = [b for b in at.button if b.key == f"compare_open_{stored.id}"]
     at = opened.click().run()  # reopening a stored run used to enable Run again
     assert not at.exception
-    assert chat_state(at).compare is not running
+    assert held(at, CompareState).run is not running
     assert not run_button(at)
     assert len(fake.chat_requests) == 1
-    assert chat_state(at).sweeps.running() is running
+    assert held(at, CompareState).sweeps.running() is running
 
     at = click(at, "Stop the run in progress")
     assert running.wait(10)
@@ -98,7 +99,7 @@ def test_a_run_over_the_request_budget_is_refused_with_its_figures(
     assert "at most 5 (CHATLAB_MAX_RUN_REQUESTS)" in error
     assert "Use fewer values, models or samples" in error
     assert fake.chat_requests == []
-    assert chat_state(at).compare is None  # nothing stored either
+    assert held(at, CompareState).run is None  # nothing stored either
 
 
 def test_a_run_within_budget_states_its_estimate(make_app: AppFactory, fake: FakeOpenAI) -> None:

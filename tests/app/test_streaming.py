@@ -64,7 +64,7 @@ def test_the_request_leaves_before_the_sidebar_is_drawn(
     draw = sidebar.endpoint_panel
 
     def counting(endpoint: config.Endpoint) -> None:
-        state = session.state()
+        state = session.chat()
         if state.in_flight is not None:
             state.in_flight.worker.join(5)  # the request is out: its reply may even be in
         requests_when_drawn.append(len(fake.chat_requests))
