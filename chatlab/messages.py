@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, get_args
 
 from chatlab.attachments import Attachment
 from chatlab.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
-from chatlab.params import MAX_SEED, Param, longest_reply, typed_lines
+from chatlab.params import MAX_SEED, Param, longest_reply
 
 Role = Literal["system", "user", "assistant"]
 
@@ -206,11 +206,6 @@ class ChatSettings:
             needs="logprobs",
         ),
     ] = None
-
-
-def stop_sequences(text: str) -> tuple[str, ...]:
-    """Stop sequences typed one per line: blank lines dropped, at most 4 of 200 characters."""
-    return typed_lines(text, MAX_STOP_SEQUENCES, MAX_STOP_LENGTH)
 
 
 @dataclass(frozen=True)

@@ -295,16 +295,20 @@ def _range(found: Declared) -> str:
 
 
 def _default(found: Declared) -> str:
-    if found.default in (None, ()) or found.default is False:
-        return "not set"
-    return str(found.default)
+    if found.default is False:
+        return "off"
+    return "not set" if found.default in (None, ()) else str(found.default)
 
 
 def _main(argv: list[str]) -> int:
     if argv != ["--markdown"]:
         print("usage: python -m chatlab.params --markdown", file=sys.stderr)
         return 2
-    print(markdown_table(), end="")
+    # Run as a script this module is ``__main__``, and ChatSettings' declarations are
+    # instances of the imported module's Param: read them through that module.
+    from chatlab.params import markdown_table as table
+
+    print(table(), end="")
     return 0
 
 
