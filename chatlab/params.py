@@ -44,11 +44,15 @@ from typing import Any, Literal
 from chatlab.tokens import families, max_output_tokens
 
 __all__ = [
+    "MAX_SEED",
+    "Control",
     "Declared",
     "Param",
+    "Sending",
     "declaration",
     "declared",
     "from_widgets",
+    "longest_reply",
     "markdown_table",
     "max_tokens_limit",
     "switch_key",
@@ -125,6 +129,7 @@ class Declared:
 
     @property
     def help(self) -> str:
+        """The help text, its ``{default}``, ``{low}``, ``{high}``, ``{shown_unset}`` filled in."""
         param = self.param
         return param.help.format(
             default=self.default, low=param.low, high=param.high, shown_unset=param.shown_unset
@@ -132,6 +137,7 @@ class Declared:
 
     @property
     def sweepable(self) -> bool:
+        """Whether Compare may vary it: declared so, and a number or a choice."""
         return self.param.sweep and (self.kind in (int, float) or isinstance(self.kind, tuple))
 
 
@@ -140,7 +146,9 @@ _UNIONS = (typing.Union, types.UnionType)
 
 def declared() -> tuple[Declared, ...]:
     """Every declared parameter of ``ChatSettings``, in field order."""
-    from chatlab import messages  # read at call time: a test may declare one more
+    # Imported here, as messages imports Param from this module; and read at each call, so
+    # a test may declare one parameter more on a ChatSettings of its own.
+    from chatlab import messages
 
     return _declarations(messages.ChatSettings)
 

@@ -109,18 +109,16 @@ def _advanced_settings() -> None:
 def _control(found: Declared, high: float | None = None) -> None:
     """Parameter ``found``'s control, as declared (``chatlab.params``)."""
     param, key = found.param, widget_key(found.name)
-    help_text = found.help
+    help_text: str | None = found.help
     disabled = False
     if param.switch:  # the switch carries the help; the control waits for it
         st.checkbox(param.switch, key=switch_key(found.name), help=help_text)
-        disabled, help_text = not session.widget_value(switch_key(found.name)), ""
+        disabled, help_text = not session.widget_value(switch_key(found.name)), None
     if param.needs:
         disabled = not session.widget_value(widget_key(param.needs))
     if param.control == "slider":
         low, top, step = _numbers(found, high)
-        st.slider(
-            param.label, low, top, step=step, key=key, disabled=disabled, help=help_text or None
-        )
+        st.slider(param.label, low, top, step=step, key=key, disabled=disabled, help=help_text)
     elif param.control == "number":
         _number_input(found, disabled, help_text)
     elif param.control == "lines":
@@ -144,7 +142,7 @@ def _numbers(found: Declared, high: float | None) -> tuple[Any, Any, Any]:
     return numbers
 
 
-def _number_input(found: Declared, disabled: bool, help_text: str) -> None:
+def _number_input(found: Declared, disabled: bool, help_text: str | None) -> None:
     param = found.param
     low, high, step = _numbers(found, None)
     # Blank means "not set" where nothing else stands for it: without value=None a cleared
