@@ -7,7 +7,7 @@ prices (genai-prices). So the cost is an upper bound, "at most". A model without
 price has an unknown cost, which is said, never taken as $0; such a run is held to the
 request limit alone.
 
-Max tokens is first brought within each model's limit (``chatlab.bounds``): a cell asking
+Max tokens is first brought within each model's limit (``chatlab.params``): a cell asking
 for more is sent at the limit, and cells made identical by that are sent once.
 """
 

@@ -11,10 +11,11 @@ hand, only know ``max_tokens``. So we send ``max_tokens`` first and learn per mo
 rejection adjusts ``Quirks`` and the request is retried once per setting; the page keeps
 the quirks so later requests go right the first time.
 
-The optional sampling parameters (top_p, seed, stop, the penalties, reasoning_effort) are
-sent only when the user set them, and learnt the same way: a model that rejects one gets
-the request again without it, from then on, and a notice names the control that has no
-effect. ``logprobs`` / ``top_logprobs`` (the Probabilities toggle) go and are dropped together.
+The optional sampling parameters (those ``chatlab.params`` declares "when set": top_p,
+seed, stop, the penalties, reasoning_effort) are sent only when the user set them, and
+learnt the same way: a model that rejects one gets the request again without it, from then
+on, and a notice names the control that has no effect. ``logprobs`` / ``top_logprobs``
+(the Probabilities toggle) go and are dropped together.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from chatlab.deadline import Watch, tls_context, watch_client
 from chatlab.errors import ChatError
 from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
+from chatlab.params import Sending, declared
 from chatlab.server_errors import not_a_reply, stalled, stopped_early, to_chat_error, web_page
 from chatlab.stream import ChunkStream, Clock, ReplyStream, field
 from chatlab.tokens import estimate_prompt_tokens
@@ -53,23 +55,22 @@ MAX_TOKENS_IGNORED = (
     f"This model does not accept a reply-length cap: the {controls.MAX_TOKENS} setting has "
     "no effect."
 )
-LOGPROB_PARAMS = frozenset({"logprobs", "top_logprobs"})  # asked for, and refused, together
-# Optional request parameters, each with the control that sets it.
-OPTIONAL_PARAMS: dict[str, str] = {
-    "top_p": controls.TOP_P,
-    "seed": controls.SEED,
-    "stop": controls.STOP,
-    "presence_penalty": controls.PRESENCE_PENALTY,
-    "frequency_penalty": controls.FREQUENCY_PENALTY,
-    "reasoning_effort": controls.REASONING_EFFORT,
-}
+
+
+def optional_params_labels() -> dict[str, str]:
+    """Each request field sent only when set (``chatlab.params``), with its sidebar control."""
+    return {d.field: d.param.label for d in declared() if d.param.sending == "when set"}
+
+
+def logprob_params() -> frozenset[str]:
+    """The request fields asked for, and refused, together with the Probabilities toggle."""
+    return frozenset(d.field for d in declared() if d.param.sending == "with logprobs")
 
 
 def param_ignored(param: str) -> str:
     """The notice for an optional parameter this model rejected."""
-    return (
-        f"This model does not accept {param}: the {OPTIONAL_PARAMS[param]} setting has no effect."
-    )
+    label = optional_params_labels()[param]
+    return f"This model does not accept {param}: the {label} setting has no effect."
 
 
 def make_client(endpoint: Endpoint, timeouts: Timeouts) -> openai.OpenAI:
@@ -134,7 +135,7 @@ class Quirks:
     no_max_tokens: bool = False
     no_temperature: bool = False
     no_stream_options: bool = False
-    dropped: frozenset[str] = frozenset()  # optional parameters (OPTIONAL_PARAMS) it rejects
+    dropped: frozenset[str] = frozenset()  # optional request fields it rejects
     no_logprobs: bool = False
 
     def adjusted_for(self, exc: openai.BadRequestError) -> Quirks | None:
@@ -144,9 +145,9 @@ class Quirks:
         param = exc.param or ""
         # A rejected stop sequence may be named by its place in the list ("stop[1]").
         name = param.split("[", 1)[0].split(".", 1)[0]
-        if name in OPTIONAL_PARAMS and name not in self.dropped:
+        if name in optional_params_labels() and name not in self.dropped:
             return replace(self, dropped=self.dropped | {name})
-        if name in LOGPROB_PARAMS and not self.no_logprobs:
+        if name in logprob_params() and not self.no_logprobs:
             return replace(self, no_logprobs=True)
         if param == "temperature" and not self.no_temperature:
             return replace(self, no_temperature=True)
@@ -174,15 +175,23 @@ class Quirks:
 
 def optional_params(settings: ChatSettings) -> dict[str, Any]:
     """The optional parameters the user set, as the request carries them."""
-    values: dict[str, Any] = {
-        "top_p": settings.top_p,
-        "seed": settings.seed,
-        "stop": list(settings.stop) or None,
-        "presence_penalty": settings.presence_penalty,
-        "frequency_penalty": settings.frequency_penalty,
-        "reasoning_effort": settings.reasoning_effort,
-    }
-    return {name: value for name, value in values.items() if value is not None}
+    return _set_params(settings, "when set")
+
+
+def _set_params(settings: ChatSettings, sending: Sending) -> dict[str, Any]:
+    """The declared parameters sent this way that are set (not None, not their default, and
+    what they need is on), by request field. The Probabilities ones go only when truthy:
+    top_logprobs 0 asks for no alternatives, which is what leaving it out asks for."""
+    found: dict[str, Any] = {}
+    for param in declared():
+        value = getattr(settings, param.name)
+        needed = param.param.needs is None or getattr(settings, param.param.needs)
+        unset = value is None or value == param.default
+        if sending == "with logprobs" and not value:
+            unset = True
+        if param.param.sending == sending and needed and not unset:
+            found[param.field] = list(value) if isinstance(value, tuple) else value
+    return found
 
 
 def request_options(
@@ -200,10 +209,8 @@ def request_options(
     for name, value in optional_params(settings).items():
         if name not in quirks.dropped:
             body[name] = value
-    if settings.logprobs and not quirks.no_logprobs:
-        body["logprobs"] = True
-        if settings.top_logprobs:
-            body["top_logprobs"] = settings.top_logprobs
+    if not quirks.no_logprobs:
+        body.update(_set_params(settings, "with logprobs"))
     return body
 
 

@@ -13,10 +13,12 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
+from chatlab import controls
 from chatlab.attachments import Attachment
-from chatlab.logprobs import TokenLogprob
+from chatlab.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
+from chatlab.params import MAX_SEED, Param, longest_reply
 
 Role = Literal["system", "user", "assistant"]
 
@@ -49,28 +51,162 @@ class ChatSettings:
 
     The optional parameters default to "not set" (None, or no stop sequences): a request
     carries only what the user set, and the server's own default applies to the rest.
+    Each sampling parameter is declared here once, by its ``Param`` (``chatlab.params``):
+    the sidebar, the request, the import checks and Compare all read it.
     """
 
     model: str
-    temperature: float = 0.7
-    max_tokens: int = 1024
+    temperature: Annotated[
+        float,
+        Param(
+            controls.TEMPERATURE,
+            "How adventurous the wording is. Lower (0–0.5): focused and consistent, good for "
+            "facts and code. Higher (1–2): more varied and creative, and more likely to wander. "
+            "0.5–1.0 is the usual range; the default is {default}.",
+            "slider",
+            low=0.0,
+            high=2.0,
+            step=0.05,
+            sending="always",
+            advanced=False,
+            rejected_by="reasoning models (o-series, gpt-5): any value but 1",
+        ),
+    ] = 0.7
+    max_tokens: Annotated[
+        int,
+        Param(
+            controls.MAX_TOKENS,
+            "The cap on the reply's length, in tokens (about ¾ of a word each). A reply that "
+            f"hits it is cut off mid-sentence; use {controls.CONTINUE} to get the rest.",
+            "slider",
+            low=1,
+            high=longest_reply(),  # and per model: chatlab.params.max_tokens_limit
+            step=1,
+            sending="always",
+            advanced=False,
+            stored=(0, 1_000_000_000),
+            rejected_by="reasoning models (o-series, gpt-5): they take max_completion_tokens",
+        ),
+    ] = 1024
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
-    top_p: float | None = None
-    seed: int | None = None
-    stop: tuple[str, ...] = ()
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    reasoning_effort: ReasoningEffort | None = None
-    # Token probabilities (chatlab.logprobs): asked for only when on; top_logprobs 0–20.
-    logprobs: bool = False
-    top_logprobs: int | None = None
-
-
-def stop_sequences(text: str) -> tuple[str, ...]:
-    """Stop sequences typed one per line: blank lines dropped, at most 4 of 200 characters."""
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    kept = [line[:MAX_STOP_LENGTH] for line in lines if line.strip()]
-    return tuple(kept[:MAX_STOP_SEQUENCES])
+    # top_p has a switch: "not set" is not the same as 1.0 on servers whose own default is
+    # lower (llama.cpp, Ollama).
+    top_p: Annotated[
+        float | None,
+        Param(
+            controls.TOP_P,
+            "Sample only from the most likely tokens whose probabilities add up to p: 0.1 keeps "
+            "the top tenth of the probability, 1 keeps everything. Lower is more focused. Change "
+            "this or temperature, not both; 0.8–1.0 is the usual range. Not set: the server's own "
+            "default (1 on OpenAI, often 0.9–0.95 on local servers).",
+            "slider",
+            low=0.0,
+            high=1.0,
+            step=0.01,
+            shown_unset=1.0,  # the API's own default
+            switch="Set top_p",
+        ),
+    ] = None
+    seed: Annotated[
+        int | None,
+        Param(
+            controls.SEED,
+            "The same seed with the same request and settings asks for the same reply again: "
+            "repeatable on most local servers, best effort on OpenAI. Blank: a fresh random draw "
+            "each time.",
+            "number",
+            low=0,
+            high=MAX_SEED,
+            step=1,
+            placeholder="random",
+        ),
+    ] = None
+    stop: Annotated[
+        tuple[str, ...],
+        Param(
+            controls.STOP,
+            f"Up to {MAX_STOP_SEQUENCES} sequences, one per line (at most {MAX_STOP_LENGTH} "
+            "characters each): the reply ends just before the first one it would write, and "
+            "that text is left out. Blank: none.",
+            "lines",
+            low=0,
+            high=MAX_STOP_SEQUENCES,
+            max_length=MAX_STOP_LENGTH,
+            placeholder="one per line",
+            sweep=False,
+        ),
+    ] = ()
+    presence_penalty: Annotated[
+        float | None,
+        Param(
+            controls.PRESENCE_PENALTY,
+            "Positive values discourage repeating anything already said, however often, "
+            "nudging the model towards new topics; negative values encourage it. −2 to 2, "
+            "0.1–1 is the usual range; 0 is the default and is not sent.",
+            "slider",
+            low=-PENALTY_LIMIT,
+            high=PENALTY_LIMIT,
+            step=0.1,
+            shown_unset=0.0,  # the API's default: the slider's "not set"
+        ),
+    ] = None
+    frequency_penalty: Annotated[
+        float | None,
+        Param(
+            controls.FREQUENCY_PENALTY,
+            "Positive values discourage repeating a token the more often it has appeared, "
+            "cutting word-for-word repetition; negative values encourage it. −2 to 2, 0.1–1 "
+            "is the usual range; 0 is the default and is not sent.",
+            "slider",
+            low=-PENALTY_LIMIT,
+            high=PENALTY_LIMIT,
+            step=0.1,
+            shown_unset=0.0,
+        ),
+    ] = None
+    reasoning_effort: Annotated[
+        ReasoningEffort | None,
+        Param(
+            controls.REASONING_EFFORT,
+            "For reasoning models (o-series, gpt-5): how long they think before answering. "
+            "Lower is faster and cheaper, higher is more thorough; not every model takes every "
+            "value. Default: not sent, the model's own (usually medium). Other models reject "
+            "it, and the reply then says so.",
+            "choice",
+            shown_unset="default",  # the choice that sends nothing
+            rejected_by="models that do not reason; some reasoning models refuse some values",
+        ),
+    ] = None
+    # Token probabilities (chatlab.logprobs): asked for only when on.
+    logprobs: Annotated[
+        bool,
+        Param(
+            "Probabilities",
+            "Ask for each token's probability (logprobs) and its likeliest alternatives, shown "
+            "under the reply token by token, with the reply's mean log-probability and "
+            "perplexity. OpenAI, vLLM, llama.cpp and recent Ollama send them; other servers "
+            "ignore or refuse it, and the reply then says so.",
+            "toggle",
+            sending="with logprobs",
+            sweep=False,
+            rejected_by="servers other than OpenAI, vLLM, llama.cpp and recent Ollama may",
+        ),
+    ] = False
+    top_logprobs: Annotated[
+        int | None,
+        Param(
+            "Top alternatives per token",
+            "How many alternatives to get for each token, 0–{high}; {shown_unset} is plenty "
+            "to see where the reply could have gone.",
+            "number",
+            low=0,
+            high=MAX_TOP_LOGPROBS,
+            step=1,
+            sending="with logprobs",
+            shown_unset=5,
+            needs="logprobs",
+        ),
+    ] = None
 
 
 @dataclass(frozen=True)

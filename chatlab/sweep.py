@@ -1,8 +1,9 @@
 """A sweep: one prompt over a grid of settings, the calls run concurrently with a bound.
 
 The grid is plain data (``Grid`` -> ``cells``): every combination of the varied parameters'
-values, for every model, times N samples. Parameters are found generically from
-``ChatSettings``' fields, so a knob added there can be swept without a change here.
+values, for every model, times N samples. The parameters that can be varied, and their
+ranges, are the declarations marked ``sweep`` (``chatlab.params``), so a knob declared on
+``ChatSettings`` can be swept without a change here.
 
 ``Sweep`` runs the cells on a pool of ``concurrency`` threads; each cell's reply is read
 through a ``BackgroundReply`` so that ``stop()`` closes every connection at once, even
@@ -16,22 +17,21 @@ from __future__ import annotations
 
 import itertools
 import threading
-import typing
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from chatlab.background import Admit, BackgroundReply
-from chatlab.bounds import BOUNDS
 from chatlab.deadline import Watch
 from chatlab.diversity import Diversity, diversity
 from chatlab.errors import ChatError, ChatLabError, Kind
 from chatlab.messages import ChatSettings, ReplyStats, new_id
+from chatlab.params import Declared, declared
 from chatlab.servers import display_name
 from chatlab.stream import ReplyStream
 
@@ -42,9 +42,6 @@ DEFAULT_CONCURRENCY = 4
 MAX_ATTEMPTS = 4  # a cell the server had no room for is sent at most this often
 DEFAULT_SAMPLES = 3
 DEFAULT_TEMPERATURES = (0.0, 0.7, 1.4)
-# Where a parameter is bounded (the sidebar's ranges, ``chatlab.bounds``); a value outside is
-# refused before anything is sent.
-LIMITS: dict[str, tuple[float, float]] = {name: (b.low, b.high) for name, b in BOUNDS.items()}
 
 
 class GridError(ChatLabError):
@@ -54,51 +51,40 @@ class GridError(ChatLabError):
         super().__init__(message, action, retryable=False)
 
 
-def _choices(hint: Any) -> type | tuple[str, ...] | None:
-    """int or float for a numeric field, its values for a Literal one, else None."""
-    options = [arg for arg in typing.get_args(hint) if arg is not type(None)] or [hint]
-    if len(options) == 1 and typing.get_origin(options[0]) is typing.Literal:
-        return tuple(str(value) for value in typing.get_args(options[0]))
-    if options == [int] or options == [float]:
-        kind: type = options[0]
-        return kind
-    return None
-
-
-def _sweepable() -> dict[str, type | tuple[str, ...]]:
-    hints = typing.get_type_hints(ChatSettings)
-    found = {f.name: _choices(hints[f.name]) for f in fields(ChatSettings) if f.name != "model"}
-    return {name: kind for name, kind in found.items() if kind is not None}
-
-
-# Parameter name -> int, float, or the allowed words (a Literal field such as reasoning_effort).
-SWEEPABLE: dict[str, type | tuple[str, ...]] = _sweepable()
+def sweepable() -> dict[str, Declared]:
+    """The parameters Compare may vary (numbers and choices marked ``sweep``), in field order."""
+    return {found.name: found for found in declared() if found.sweepable}
 
 
 def parse_values(name: str, text: str) -> tuple[Any, ...]:
     """The comma-separated values typed for parameter ``name``; ``GridError`` on a bad one."""
-    kind = SWEEPABLE.get(name)
-    if kind is None:
-        raise GridError(f"{name} cannot be swept.", f"Choose one of {', '.join(SWEEPABLE)}.")
+    axes = sweepable()
+    found = axes.get(name)
+    if found is None:
+        raise GridError(f"{name} cannot be swept.", f"Choose one of {', '.join(axes)}.")
     values = []
     for raw in (piece.strip() for piece in text.split(",")):
         if raw:
-            values.append(_parse_one(name, kind, raw))
+            values.append(_parse_one(found, raw))
     return tuple(dict.fromkeys(values))  # a value typed twice is run once
 
 
-def _parse_one(name: str, kind: type | tuple[str, ...], raw: str) -> Any:
+def _parse_one(found: Declared, raw: str) -> Any:
+    name, kind = found.name, found.kind
     if isinstance(kind, tuple):
         if raw not in kind:
             raise GridError(f"{raw!r} is not a {name}.", f"Use one of {', '.join(kind)}.")
         return raw
     try:
-        value = kind(float(raw)) if kind is float else int(raw)
+        value = float(raw) if kind is float else int(raw)
     except ValueError:
         raise GridError(
             f"{raw!r} is not a number ({name}).", "Type numbers separated by commas."
         ) from None
-    low, high = LIMITS.get(name, (float("-inf"), float("inf")))
+    # The declared range (the sidebar's): a value outside is refused before anything is sent.
+    low, high = found.param.low, found.param.high
+    if low is None or high is None:
+        return value
     if not low <= value <= high:
         raise GridError(
             f"{name} {raw} is out of range.", f"Use values from {low:,.10g} to {high:,.10g}."

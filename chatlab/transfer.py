@@ -10,13 +10,14 @@ keys are the dataclass field names, the same form the store keeps in its JSON co
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 from chatlab.attachments import (
     MAX_FILES,
@@ -26,12 +27,8 @@ from chatlab.attachments import (
     check_files,
 )
 from chatlab.errors import ChatLabError
-from chatlab.logprobs import MAX_TOP_LOGPROBS, valid_logprob
+from chatlab.logprobs import valid_logprob
 from chatlab.messages import (
-    MAX_STOP_LENGTH,
-    MAX_STOP_SEQUENCES,
-    PENALTY_LIMIT,
-    REASONING_EFFORTS,
     SOURCES,
     ChatMessage,
     ChatSettings,
@@ -40,6 +37,7 @@ from chatlab.messages import (
     Status,
     Usage,
 )
+from chatlab.params import Declared, declared
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -55,10 +53,8 @@ MAX_NOTICES = 100
 MAX_NOTICE_LENGTH = 10_000
 # Bounds past which a number is not telemetry but a fault (a server's or a hand edit's).
 MAX_TOKENS = 1_000_000_000
-MAX_TEMPERATURE = 2.0
 MAX_SECONDS = 1_000_000.0
 MAX_COST_USD = 1_000_000.0
-MAX_SEED = 2**63 - 1  # a signed 64-bit integer, the widest any server takes
 _MAX_BASE64 = (MAX_IMAGE_BYTES + 2) // 3 * 4  # the largest attachment, base64-encoded
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
@@ -120,49 +116,9 @@ def _is_number(value: object, top: float, bottom: float = 0) -> bool:
     return math.isfinite(value) and bottom <= value <= top
 
 
-def _is_seed(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and -MAX_SEED <= value <= MAX_SEED
-
-
-def _is_stop_list(value: object) -> bool:
-    if not isinstance(value, list | tuple) or len(value) > MAX_STOP_SEQUENCES:
-        return False
-    return all(_is_text(item) and 0 < len(item) <= MAX_STOP_LENGTH for item in value)
-
-
-FieldKind = Literal[
-    "text",
-    "temperature",
-    "fraction",
-    "penalty",
-    "seed",
-    "stop",
-    "effort",
-    "seconds",
-    "usd",
-    "count",
-    "flag",
-    "top_k",
-    "logprob",
-]
+FieldKind = Literal["text", "seconds", "usd", "count", "flag", "logprob"]
 _KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
     "text": (_is_text, "a string of valid Unicode text"),
-    "temperature": (
-        lambda v: _is_number(v, MAX_TEMPERATURE),
-        f"a number from 0 to {MAX_TEMPERATURE:g}",
-    ),
-    "fraction": (lambda v: _is_number(v, 1.0), "a number from 0 to 1"),
-    "penalty": (
-        lambda v: _is_number(v, PENALTY_LIMIT, -PENALTY_LIMIT),
-        f"a number from -{PENALTY_LIMIT:g} to {PENALTY_LIMIT:g}",
-    ),
-    "seed": (_is_seed, "a whole number"),
-    "stop": (
-        _is_stop_list,
-        f"a list of at most {MAX_STOP_SEQUENCES} non-empty strings of at most "
-        f"{MAX_STOP_LENGTH} characters",
-    ),
-    "effort": (lambda v: v in REASONING_EFFORTS, f"one of {', '.join(REASONING_EFFORTS)}"),
     "seconds": (
         lambda v: _is_number(v, MAX_SECONDS),
         f"a number of seconds up to {MAX_SECONDS:,.0f}",
@@ -173,27 +129,13 @@ _KIND_CHECKS: dict[FieldKind, tuple[Callable[[object], bool], str]] = {
         f"a count (a whole number from 0 to {MAX_TOKENS:,})",
     ),
     "flag": (lambda v: isinstance(v, bool), "true or false"),
-    "top_k": (
-        lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_TOP_LOGPROBS,
-        f"a whole number from 0 to {MAX_TOP_LOGPROBS}",
-    ),
     "logprob": (lambda v: valid_logprob(v) is not None, "a number no greater than 0"),
 }
-# name -> (kind, may be null). Settings written before a nullable field existed lack it:
-# absent reads as null, which is "not set".
+# name -> (kind, may be null). The sampling parameters are checked by their declarations
+# (``_check_params``).
 _SETTINGS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "model": ("text", False),
-    "temperature": ("temperature", False),
-    "max_tokens": ("count", False),
     "system_prompt": ("text", False),
-    "top_p": ("fraction", True),
-    "seed": ("seed", True),
-    "stop": ("stop", True),
-    "presence_penalty": ("penalty", True),
-    "frequency_penalty": ("penalty", True),
-    "reasoning_effort": ("effort", True),
-    "logprobs": ("flag", True),
-    "top_logprobs": ("top_k", True),
 }
 _STATS_FIELDS: dict[str, tuple[FieldKind, bool]] = {
     "model": ("text", False),
@@ -214,20 +156,93 @@ _USAGE_FIELDS: dict[str, tuple[FieldKind, bool]] = {
 def settings_from(data: object, where: str = "settings") -> ChatSettings:
     """Settings from their JSON form; ``InvalidDocument`` names the first bad field."""
     item = _check_fields(_object(data, where), _SETTINGS_FIELDS, where)
-    return ChatSettings(
-        model=item["model"],
-        temperature=float(item["temperature"]),
-        max_tokens=item["max_tokens"],
-        system_prompt=item["system_prompt"],
-        top_p=_optional_float(item.get("top_p")),
-        seed=item.get("seed"),
-        stop=tuple(item.get("stop") or ()),
-        presence_penalty=_optional_float(item.get("presence_penalty")),
-        frequency_penalty=_optional_float(item.get("frequency_penalty")),
-        reasoning_effort=item.get("reasoning_effort"),
-        logprobs=bool(item.get("logprobs") or False),
-        top_logprobs=item.get("top_logprobs"),
-    )
+    values = _check_params(item, where)
+    return ChatSettings(model=item["model"], system_prompt=item["system_prompt"], **values)
+
+
+def _check_params(item: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """The sampling parameters of ``item``, checked against their declarations: pydantic's
+    strict types (no text for a number, no true for a count), finite numbers, the declared
+    range; the first error's ``loc`` names the field. Absent or null reads as "not set"
+    (settings written before a parameter existed lack it); those always sent are required."""
+    from pydantic import ValidationError
+
+    declarations = declared()
+    try:
+        checked = _params_adapter(declarations).validate_python(item)
+    except ValidationError as exc:
+        raise _invalid(_problem(exc.errors()[0]["loc"], declarations, where)) from None
+    values = {}
+    for found in declarations:
+        value = checked.get(found.name)
+        values[found.name] = found.default if value is None else value
+    return values
+
+
+def _problem(loc: tuple[int | str, ...], declarations: tuple[Declared, ...], where: str) -> str:
+    name = str(loc[0])
+    (found,) = [d for d in declarations if d.name == name]
+    return f"{where}.{name} must be {_words(found)}" + (" or null" if found.nullable else "")
+
+
+def _words(found: Declared) -> str:
+    """What a valid value of parameter ``found`` is, in words."""
+    kind, param = found.kind, found.param
+    low, high = param.stored or (param.low, param.high)
+    if isinstance(kind, tuple):
+        return f"one of {', '.join(kind)}"
+    if kind is bool:
+        return "true or false"
+    if kind is tuple:
+        return (
+            f"a list of at most {high:g} non-empty strings of at most {param.max_length} characters"
+        )
+    number = "a whole number" if kind is int else "a number"
+    return f"{number} from {low:,.10g} to {high:,.10g}"
+
+
+@functools.cache
+def _params_adapter(declarations: tuple[Declared, ...]) -> Any:
+    """A pydantic ``TypeAdapter`` for the declared parameters, as a JSON object holds them.
+
+    Built on first use: pydantic takes a while to import, and a page that reads no
+    settings needs none of it (the openai SDK loads it later anyway)."""
+    from typing import NotRequired, Required
+
+    from pydantic import TypeAdapter
+    from typing_extensions import TypedDict
+
+    shape: dict[str, Any] = {}
+    for found in declarations:
+        value = _json_type(found)
+        shape[found.name] = NotRequired[value | None] if found.nullable else Required[value]
+    return TypeAdapter(TypedDict("SettingsJSON", shape))  # type: ignore[operator]
+
+
+def _json_type(found: Declared) -> Any:
+    """The declared type with its range, strict: what a JSON value of it may be."""
+    import annotated_types as limits
+    from pydantic import AfterValidator, AllowInfNan, Strict
+
+    kind, param = found.kind, found.param
+    low, high = param.stored or (param.low, param.high)
+    if isinstance(kind, tuple):
+        return Literal[kind]
+    if kind is tuple:
+        item = Annotated[
+            str, Strict(), limits.Len(1, param.max_length), AfterValidator(_valid_text)
+        ]
+        return Annotated[tuple[item, ...], limits.Len(0, int(high or 0))]
+    bounds = [limits.Ge(low), limits.Le(high)] if low is not None and high is not None else []
+    if kind is float:  # a whole number is a number too (JSON writes 2.0 as 2)
+        return Annotated[float, Strict(), AllowInfNan(False), *bounds]
+    return Annotated[kind, Strict(), *bounds]
+
+
+def _valid_text(value: str) -> str:
+    if not _is_text(value):
+        raise ValueError("not valid Unicode text")
+    return value
 
 
 def stats_from(data: object, where: str = "stats") -> ReplyStats:
@@ -269,7 +284,8 @@ def settings_json(settings: ChatSettings | None) -> dict[str, Any] | None:
     """Settings as stored: their JSON form, or None (unknown) when a field is out of bounds."""
     if settings is None:
         return None
-    return _readable({**asdict(settings), "stop": list(settings.stop)}, settings_from)
+    data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+    return _readable(data, settings_from)
 
 
 def stats_json(stats: ReplyStats | None) -> dict[str, Any] | None:

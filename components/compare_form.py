@@ -16,11 +16,11 @@ from chatlab.sweep import (
     DEFAULT_TEMPERATURES,
     MAX_CONCURRENCY,
     MAX_SAMPLES,
-    SWEEPABLE,
     Grid,
     GridError,
     cells,
     parse_values,
+    sweepable,
 )
 from chatlab.turns import request_messages
 from components import model_client, session
@@ -107,7 +107,7 @@ def _values() -> tuple[tuple[str, tuple[object, ...]], ...] | None:
     for name in SHOWN_FIRST:
         typed[name] = _value_input(name)
     with st.expander("More parameters"):
-        for name in SWEEPABLE:
+        for name in sweepable():
             if name not in SHOWN_FIRST:
                 typed[name] = _value_input(name)
     axes = []
@@ -124,7 +124,7 @@ def _values() -> tuple[tuple[str, tuple[object, ...]], ...] | None:
 
 def _value_input(name: str) -> str:
     default = ", ".join(f"{t:g}" for t in DEFAULT_TEMPERATURES) if name == "temperature" else ""
-    kind = SWEEPABLE[name]
+    kind = sweepable()[name].kind
     hint = f" One of: {', '.join(kind)}." if isinstance(kind, tuple) else ""
     label = name.replace("_", " ").capitalize()
     return str(

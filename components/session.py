@@ -34,15 +34,8 @@ from chatlab.background import BackgroundReply
 from chatlab.client import Quirks
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
-from chatlab.logprobs import MAX_TOP_LOGPROBS
-from chatlab.messages import (
-    REASONING_EFFORTS,
-    ChatMessage,
-    ChatSettings,
-    Status,
-    new_id,
-    stop_sequences,
-)
+from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
+from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
 from chatlab.server_check import ServerReport
 from chatlab.storage import Outbox, Store
 from chatlab.sweep import Run, Sweep
@@ -58,33 +51,21 @@ SECRET_NAMES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL")
 
 # Widget keys (the inputs write these).
 MODEL = "model"
-TEMPERATURE = "temperature"
-MAX_TOKENS = "max_tokens"
 SYSTEM_PROMPT = "system_prompt"
-# The Advanced settings. top_p has a switch: "not set" is not the same as 1.0 on servers
-# whose own default is lower (llama.cpp, Ollama).
-TOP_P_SET = "top_p_set"
-TOP_P = "top_p"
-SEED = "seed"
-STOP = "stop_sequences"
-PRESENCE_PENALTY = "presence_penalty"
-FREQUENCY_PENALTY = "frequency_penalty"
-REASONING_EFFORT = "reasoning_effort"
-EFFORT_NOT_SET = "default"  # the reasoning-effort choice that sends nothing
-LOGPROBS = "logprobs"  # the Probabilities toggle
-TOP_LOGPROBS = "top_logprobs"
-DEFAULT_TOP_LOGPROBS = 5
-ADVANCED = (
-    TOP_P_SET,
-    TOP_P,
-    SEED,
-    STOP,
-    PRESENCE_PENALTY,
-    FREQUENCY_PENALTY,
-    REASONING_EFFORT,
-    LOGPROBS,
-    TOP_LOGPROBS,
-)
+# Each sampling parameter's control is keyed by its name (``chatlab.params.widget_key``;
+# top_p's "Set top_p" switch by ``switch_key``).
+TEMPERATURE = widget_key("temperature")
+MAX_TOKENS = widget_key("max_tokens")
+TOP_P_SET = switch_key("top_p")
+TOP_P = widget_key("top_p")
+SEED = widget_key("seed")
+STOP = widget_key("stop")
+PRESENCE_PENALTY = widget_key("presence_penalty")
+FREQUENCY_PENALTY = widget_key("frequency_penalty")
+REASONING_EFFORT = widget_key("reasoning_effort")
+LOGPROBS = widget_key("logprobs")  # the Probabilities toggle
+TOP_LOGPROBS = widget_key("top_logprobs")
+ADVANCED = widget_keys(advanced=True)  # the controls under "Advanced", switches first
 KEY_INPUT = "api_key_input"
 BASE_URL_INPUT = "base_url_input"
 
@@ -197,21 +178,8 @@ def _widget_values(settings: ChatSettings) -> dict[str, object]:
     """What the settings widgets hold for ``settings`` (the inverse of ``chat_settings``)."""
     return {
         MODEL: settings.model,
-        TEMPERATURE: settings.temperature,
-        MAX_TOKENS: settings.max_tokens,
         SYSTEM_PROMPT: settings.system_prompt,
-        TOP_P_SET: settings.top_p is not None,
-        TOP_P: 1.0 if settings.top_p is None else settings.top_p,  # the API's own default
-        SEED: settings.seed,
-        STOP: "\n".join(settings.stop),
-        # 0 is the API's default: the slider's "not set".
-        PRESENCE_PENALTY: settings.presence_penalty or 0.0,
-        FREQUENCY_PENALTY: settings.frequency_penalty or 0.0,
-        REASONING_EFFORT: settings.reasoning_effort or EFFORT_NOT_SET,
-        LOGPROBS: settings.logprobs,
-        TOP_LOGPROBS: (
-            DEFAULT_TOP_LOGPROBS if settings.top_logprobs is None else settings.top_logprobs
-        ),
+        **widget_values(settings),  # each parameter's controls (chatlab.params)
     }
 
 
@@ -273,34 +241,11 @@ def read_url_once() -> bool:
 def chat_settings() -> ChatSettings:
     """The sidebar's current settings; an Advanced control left alone is "not set"."""
     values = st.session_state
-    seed = values[SEED]
-    effort = values[REASONING_EFFORT]
     return ChatSettings(
         model=str(values[MODEL]).strip(),
-        temperature=float(values[TEMPERATURE]),
-        max_tokens=int(values[MAX_TOKENS]),
         system_prompt=str(values[SYSTEM_PROMPT]),
-        top_p=float(values[TOP_P]) if values[TOP_P_SET] else None,
-        seed=None if seed is None else int(seed),
-        stop=stop_sequences(str(values[STOP] or "")),
-        presence_penalty=_penalty(values[PRESENCE_PENALTY]),
-        frequency_penalty=_penalty(values[FREQUENCY_PENALTY]),
-        reasoning_effort=effort if effort in REASONING_EFFORTS else None,
-        logprobs=bool(values[LOGPROBS]),
-        top_logprobs=_top_logprobs(values[TOP_LOGPROBS]) if values[LOGPROBS] else None,
+        **from_widgets(values),  # each parameter's controls (chatlab.params)
     )
-
-
-def _top_logprobs(value: object) -> int:
-    """The top-k field's value, within 0 to 20 (blank reads as the default)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return DEFAULT_TOP_LOGPROBS
-    return min(max(int(value), 0), MAX_TOP_LOGPROBS)
-
-
-def _penalty(value: object) -> float | None:
-    number = float(value) if isinstance(value, int | float) else 0.0
-    return number or None  # 0 is the API's default: not sent
 
 
 def model() -> str:

@@ -1,82 +1,29 @@
-"""The sidebar: where requests go, and the knobs that shape the next reply."""
+"""The sidebar: where requests go, and the knobs that shape the next reply.
+
+Each sampling parameter's control is drawn from its declaration (``chatlab.params``):
+label, range, step, help and key; a parameter declared on ``ChatSettings`` appears here
+(under Advanced unless declared otherwise) without a change to this file.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
 from chatlab import config, controls
-from chatlab.bounds import BOUNDS, max_tokens_limit
+from chatlab.client import Quirks
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
-from chatlab.logprobs import MAX_TOP_LOGPROBS
 from chatlab.markdown import plain
-from chatlab.messages import (
-    MAX_STOP_LENGTH,
-    MAX_STOP_SEQUENCES,
-    REASONING_EFFORTS,
-    ChatSettings,
-)
+from chatlab.params import Declared, declared, max_tokens_limit, switch_key, widget_key
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.turns import request_messages
 from components import base_url, conversations, model_client, presets, session
 from components.server_check import render_server_check
 
-TEMPERATURE_HELP = (
-    "How adventurous the wording is. Lower (0–0.5): focused and consistent, good for "
-    "facts and code. Higher (1–2): more varied and creative, and more likely to wander. "
-    f"0.5–1.0 is the usual range; the default is {ChatSettings.temperature}."
-)
-MAX_TOKENS_HELP = (
-    "The cap on the reply's length, in tokens (about ¾ of a word each). A reply that "
-    f"hits it is cut off mid-sentence; use {controls.CONTINUE} to get the rest."
-)
-TOP_P_HELP = (
-    "Sample only from the most likely tokens whose probabilities add up to p: 0.1 keeps "
-    "the top tenth of the probability, 1 keeps everything. Lower is more focused. Change "
-    "this or temperature, not both; 0.8–1.0 is the usual range. Not set: the server's own "
-    "default (1 on OpenAI, often 0.9–0.95 on local servers)."
-)
-SEED_HELP = (
-    "The same seed with the same request and settings asks for the same reply again: "
-    "repeatable on most local servers, best effort on OpenAI. Blank: a fresh random draw "
-    "each time."
-)
-STOP_HELP = (
-    f"Up to {MAX_STOP_SEQUENCES} sequences, one per line (at most {MAX_STOP_LENGTH} "
-    "characters each): the reply ends just before the first one it would write, and that "
-    "text is left out. Blank: none."
-)
-PRESENCE_PENALTY_HELP = (
-    "Positive values discourage repeating anything already said, however often, nudging "
-    "the model towards new topics; negative values encourage it. −2 to 2, 0.1–1 is the "
-    "usual range; 0 is the default and is not sent."
-)
-FREQUENCY_PENALTY_HELP = (
-    "Positive values discourage repeating a token the more often it has appeared, cutting "
-    "word-for-word repetition; negative values encourage it. −2 to 2, 0.1–1 is the usual "
-    "range; 0 is the default and is not sent."
-)
-REASONING_EFFORT_HELP = (
-    "For reasoning models (o-series, gpt-5): how long they think before answering. Lower "
-    "is faster and cheaper, higher is more thorough; not every model takes every value. "
-    "Default: not sent, the model's own (usually medium). Other models reject it, and "
-    "the reply then says so."
-)
-PROBABILITIES_HELP = (
-    "Ask for each token's probability (logprobs) and its likeliest alternatives, shown "
-    "under the reply token by token, with the reply's mean log-probability and perplexity. "
-    "OpenAI, vLLM, llama.cpp and recent Ollama send them; other servers ignore or refuse "
-    "it, and the reply then says so."
-)
-TOP_LOGPROBS_HELP = (
-    f"How many alternatives to get for each token, 0–{MAX_TOP_LOGPROBS}; "
-    f"{session.DEFAULT_TOP_LOGPROBS} is plenty to see where the reply could have gone."
-)
 NO_EFFECT = "No effect with this model: the server rejected it."
-# Every range below is the one declaration in ``chatlab.bounds`` (Compare's values use it too).
-TEMPERATURE, TOP_P, SEED = BOUNDS["temperature"], BOUNDS["top_p"], BOUNDS["seed"]
-MAX_SEED = int(SEED.high)
 
 
 def endpoint() -> Endpoint:
@@ -140,15 +87,9 @@ def settings_panel(endpoint: Endpoint) -> None:
         session.set_max_tokens(min(session.max_tokens(), limit))
         session.connection().max_tokens_limit = limit
     presets.render_presets(session.page().store, session.page().owner)
-    st.slider(
-        controls.TEMPERATURE,
-        TEMPERATURE.low,
-        TEMPERATURE.high,
-        step=TEMPERATURE.step,
-        key=session.TEMPERATURE,
-        help=TEMPERATURE_HELP,
-    )
-    st.slider(controls.MAX_TOKENS, 1, limit, step=1, key=session.MAX_TOKENS, help=MAX_TOKENS_HELP)
+    for found in declared():
+        if not found.param.advanced:  # temperature, max tokens (within this model's limit)
+            _control(found, high=limit if found.name == "max_tokens" else None)
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
     _advanced_settings()
     _context_budget(endpoint)
@@ -157,84 +98,87 @@ def settings_panel(endpoint: Endpoint) -> None:
 def _advanced_settings() -> None:
     """The sampling parameters people change less often; each is sent only when set."""
     known = session.connection().quirks.get(session.model())
-    rejected = known.dropped if known is not None else frozenset()
     with st.expander("Advanced", icon=":material/science:"):
-        st.checkbox("Set top_p", key=session.TOP_P_SET, help=TOP_P_HELP)
-        top_p_set = bool(session.widget_value(session.TOP_P_SET))
-        st.slider(
-            controls.TOP_P,
-            TOP_P.low,
-            TOP_P.high,
-            step=TOP_P.step,
-            key=session.TOP_P,
-            disabled=not top_p_set,
-        )
-        _no_effect("top_p", rejected)
-        st.number_input(
-            controls.SEED,
-            min_value=int(SEED.low),
-            max_value=MAX_SEED,
-            # Blank means "not set": without value=None a cleared field reads as 0.
-            value=None,
-            step=1,
-            key=session.SEED,
-            placeholder="random",
-            help=SEED_HELP,
-        )
-        _no_effect("seed", rejected)
+        for found in declared():
+            if found.param.advanced:
+                _control(found)
+                if _rejected(found, known):
+                    st.caption(f":orange[{NO_EFFECT}]")
+
+
+def _control(found: Declared, high: float | None = None) -> None:
+    """Parameter ``found``'s control, as declared (``chatlab.params``)."""
+    param, key = found.param, widget_key(found.name)
+    help_text: str | None = found.help
+    disabled = False
+    if param.switch:  # the switch carries the help; the control waits for it
+        st.checkbox(param.switch, key=switch_key(found.name), help=help_text)
+        disabled, help_text = not session.widget_value(switch_key(found.name)), None
+    if param.needs:
+        disabled = not session.widget_value(widget_key(param.needs))
+    if param.control == "slider":
+        low, top, step = _numbers(found, high)
+        st.slider(param.label, low, top, step=step, key=key, disabled=disabled, help=help_text)
+    elif param.control == "number":
+        _number_input(found, disabled, help_text)
+    elif param.control == "lines":
         st.text_area(
-            controls.STOP,
-            key=session.STOP,
-            height=100,
-            placeholder="one per line",
-            help=STOP_HELP,
+            param.label, key=key, height=100, placeholder=param.placeholder, help=help_text
         )
-        _stop_note(str(session.widget_value(session.STOP) or ""))
-        _no_effect("stop", rejected)
-        for label, key, help_text in (
-            (controls.PRESENCE_PENALTY, session.PRESENCE_PENALTY, PRESENCE_PENALTY_HELP),
-            (controls.FREQUENCY_PENALTY, session.FREQUENCY_PENALTY, FREQUENCY_PENALTY_HELP),
-        ):
-            penalty = BOUNDS[key]
-            st.slider(label, penalty.low, penalty.high, step=penalty.step, key=key, help=help_text)
-            _no_effect(key, rejected)
-        st.selectbox(
-            controls.REASONING_EFFORT,
-            [session.EFFORT_NOT_SET, *REASONING_EFFORTS],
-            key=session.REASONING_EFFORT,
-            help=REASONING_EFFORT_HELP,
-        )
-        _no_effect("reasoning_effort", rejected)
-        _probabilities_settings(known is not None and known.no_logprobs)
+        _lines_note(found, str(session.widget_value(key) or ""))
+    elif param.control == "choice":
+        words = found.kind if isinstance(found.kind, tuple) else ()
+        st.selectbox(param.label, [param.shown_unset, *words], key=key, help=help_text)
+    else:
+        st.toggle(param.label, key=key, help=help_text)
 
 
-def _probabilities_settings(refused: bool) -> None:
-    st.toggle("Probabilities", key=session.LOGPROBS, help=PROBABILITIES_HELP)
+def _numbers(found: Declared, high: float | None) -> tuple[Any, Any, Any]:
+    """The control's low, high and step, whole numbers for an int parameter."""
+    param = found.param
+    numbers = (param.low, param.high if high is None else high, param.step)
+    if found.kind is int:
+        return tuple(int(n) for n in numbers if n is not None)  # type: ignore[return-value]
+    return numbers
+
+
+def _number_input(found: Declared, disabled: bool, help_text: str | None) -> None:
+    param = found.param
+    low, high, step = _numbers(found, None)
+    # Blank means "not set" where nothing else stands for it: without value=None a cleared
+    # field reads as 0.
+    blank: dict[str, Any] = {"value": None} if param.shown_unset is None else {}
     st.number_input(
-        "Top alternatives per token",
-        min_value=0,
-        max_value=MAX_TOP_LOGPROBS,
-        step=1,
-        key=session.TOP_LOGPROBS,
-        disabled=not session.widget_value(session.LOGPROBS),
-        help=TOP_LOGPROBS_HELP,
+        param.label,
+        min_value=low,
+        max_value=high,
+        step=step,
+        key=widget_key(found.name),
+        placeholder=param.placeholder,
+        disabled=disabled,
+        help=help_text,
+        **blank,
     )
-    if refused:
-        st.caption(f":orange[{NO_EFFECT}]")
 
 
-def _no_effect(param: str, rejected: frozenset[str]) -> None:
-    if param in rejected:
-        st.caption(f":orange[{NO_EFFECT}]")
+def _rejected(found: Declared, known: Quirks | None) -> bool:
+    """Whether this model rejected the parameter: said under it (under the last control of
+    the Probabilities pair, which go and are refused together)."""
+    if known is None:
+        return False
+    if found.param.sending == "with logprobs":
+        return known.no_logprobs and found.param.needs is not None
+    return found.param.sending == "when set" and found.field in known.dropped
 
 
-def _stop_note(typed: str) -> None:
-    """Say so when the stop sequences sent are not quite what was typed."""
+def _lines_note(found: Declared, typed: str) -> None:
+    """Say so when the lines sent (stop sequences) are not quite what was typed."""
+    most, longest = int(found.param.high or 0), found.param.max_length or 0
     lines = [line for line in typed.split("\n") if line.strip()]
-    if len(lines) > MAX_STOP_SEQUENCES:
-        st.caption(f":orange[Only the first {MAX_STOP_SEQUENCES} lines are sent.]")
-    if any(len(line.rstrip("\r")) > MAX_STOP_LENGTH for line in lines):
-        st.caption(f":orange[A line is cut at {MAX_STOP_LENGTH} characters.]")
+    if len(lines) > most:
+        st.caption(f":orange[Only the first {most} lines are sent.]")
+    if any(len(line.rstrip("\r")) > longest for line in lines):
+        st.caption(f":orange[A line is cut at {longest} characters.]")
 
 
 def _model_picker(endpoint: Endpoint) -> None:

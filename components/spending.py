@@ -14,10 +14,10 @@ import streamlit as st
 
 from chatlab import config, limits
 from chatlab.background import Admit
-from chatlab.bounds import max_tokens_limit
 from chatlab.budget import Budget, estimate, refusal, within_limits
 from chatlab.config import OPENAI_BASE_URL, Endpoint
 from chatlab.markdown import plain
+from chatlab.params import max_tokens_limit
 from chatlab.sweep import Run, Sweep
 from chatlab.sweep_slot import SweepSlot
 from chatlab.tokens import price_usd

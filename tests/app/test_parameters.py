@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab import controls
-from chatlab.client import OPTIONAL_PARAMS, param_ignored
+from chatlab.client import optional_params_labels, param_ignored
 from chatlab.markdown import plain
 from components import session
 from components.session import ConnectionState
@@ -59,7 +59,7 @@ def _captions(at: AppTest) -> str:
 
 
 def test_every_optional_param_has_a_control() -> None:
-    assert CONTROLS.keys() == OPTIONAL_PARAMS.keys()
+    assert CONTROLS.keys() == optional_params_labels().keys()
 
 
 def test_every_setting_a_message_names_is_a_control_with_that_label(app: AppTest) -> None:
@@ -67,12 +67,12 @@ def test_every_setting_a_message_names_is_a_control_with_that_label(app: AppTest
     widgets = [app.slider, app.number_input, app.text_area, app.selectbox, app.text_input]
     labels = {w.label for kind in widgets for w in kind}
     named = {controls.TEMPERATURE, controls.MAX_TOKENS, controls.API_KEY, controls.BASE_URL}
-    assert named | set(OPTIONAL_PARAMS.values()) <= labels
+    assert named | set(optional_params_labels().values()) <= labels
 
 
 def test_advanced_controls_left_alone_send_nothing(app: AppTest, fake: FakeOpenAI) -> None:
     send(app, "hello")
-    assert not OPTIONAL_PARAMS.keys() & _sent(fake).keys()
+    assert not optional_params_labels().keys() & _sent(fake).keys()
     assert (_sent(fake)["temperature"], _sent(fake)["max_tokens"]) == (0.7, 1024)
 
 
@@ -85,7 +85,7 @@ def test_an_advanced_control_sends_exactly_its_param(
     app.run()
     send(app, "hello")
     body = _sent(fake)
-    assert OPTIONAL_PARAMS.keys() & body.keys() == {name}
+    assert optional_params_labels().keys() & body.keys() == {name}
     assert body[name] == expected
     assert shown(app)[-1] == ("assistant", "Echo: hello")
 

@@ -85,7 +85,7 @@ def test_values_outside_the_sidebars_bounds_are_refused(
     at.text_input(key="compare_values_max_tokens").set_value("")
     at.text_input(key="compare_values_seed").set_value("-1")
     at = click(at, "Run")
-    assert "seed -1 is out of range. Use values from 0 to 2,147,483,647." in error_text(at)
+    assert "seed -1 is out of range. Use values from 0 to 4,294,967,294." in error_text(at)
     assert fake.chat_requests == []
 
 

@@ -9,13 +9,13 @@ from collections.abc import Iterator
 import pytest
 
 from chatlab import config
-from chatlab.bounds import BOUNDS, max_tokens_limit
 from chatlab.budget import Budget, Estimate, estimate, money, refusal, within_limits
 from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch
 from chatlab.messages import ChatSettings
+from chatlab.params import max_tokens_limit
 from chatlab.stream import ReplyStream
-from chatlab.sweep import Grid, GridError, Run, State, Sweep, new_run, parse_values
+from chatlab.sweep import Grid, GridError, Run, State, Sweep, new_run, parse_values, sweepable
 from chatlab.sweep_slot import SweepSlot
 from chatlab.tokens import price_usd
 
@@ -40,9 +40,11 @@ def test_typed_values_are_held_to_the_sidebars_bounds() -> None:
     with pytest.raises(GridError) as caught:
         parse_values("max_tokens", "1000000000")
     assert "Use values from 1 to 272,000" in str(caught.value)
-    for name, bound in BOUNDS.items():
+    numbers = [found for found in sweepable().values() if found.kind in (int, float)]
+    assert len(numbers) == 7
+    for found in numbers:
         with pytest.raises(GridError):
-            parse_values(name, str(bound.high + 1))
+            parse_values(found.name, str((found.param.high or 0) + 1))
     assert parse_values("top_logprobs", "20") == (20,)
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from chatlab.client import (
     MAX_TOKENS_IGNORED,
-    OPTIONAL_PARAMS,
     TEMPERATURE_IGNORED,
     Quirks,
     make_client,
+    optional_params_labels,
     param_ignored,
     request_options,
     start_reply,
@@ -144,7 +144,7 @@ def _with(name: str) -> ChatSettings:
 
 
 def test_every_optional_param_has_a_control_and_a_test_value() -> None:
-    assert SET_PARAMS.keys() == OPTIONAL_PARAMS.keys()
+    assert SET_PARAMS.keys() == optional_params_labels().keys()
 
 
 def test_request_carries_no_optional_param_unless_set() -> None:
@@ -174,7 +174,7 @@ def test_rejected_param_is_dropped_for_the_model_and_the_user_told(
     assert first[name] == SET_PARAMS[name][1] and name not in retried
     assert learnt == Quirks(dropped=frozenset({name}))
     assert stream.notices == (param_ignored(name),)
-    label = OPTIONAL_PARAMS[name]
+    label = optional_params_labels()[name]
     assert f"the {label} setting has no effect" in param_ignored(name)
 
     stream, _ = start_reply(client, _with(name), MESSAGES, quirks=learnt)

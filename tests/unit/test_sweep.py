@@ -14,7 +14,6 @@ from chatlab.errors import ChatError, Kind
 from chatlab.messages import ChatSettings
 from chatlab.stream import ReplyStream
 from chatlab.sweep import (
-    SWEEPABLE,
     Cell,
     Grid,
     GridError,
@@ -25,6 +24,7 @@ from chatlab.sweep import (
     groups,
     new_run,
     parse_values,
+    sweepable,
 )
 
 BASE = ChatSettings(model="m1", system_prompt="Be brief.")
@@ -32,9 +32,10 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 
 
 def test_every_numeric_setting_and_reasoning_effort_can_be_swept() -> None:
-    assert {"temperature", "max_tokens", "top_p", "seed"} <= set(SWEEPABLE)
-    assert {"presence_penalty", "frequency_penalty", "reasoning_effort"} <= set(SWEEPABLE)
-    assert "model" not in SWEEPABLE and "system_prompt" not in SWEEPABLE
+    axes = sweepable()
+    assert {"temperature", "max_tokens", "top_p", "seed"} <= set(axes)
+    assert {"presence_penalty", "frequency_penalty", "reasoning_effort"} <= set(axes)
+    assert "model" not in axes and "system_prompt" not in axes
 
 
 def test_values_are_parsed_as_the_field_type() -> None:

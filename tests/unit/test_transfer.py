@@ -125,6 +125,8 @@ SETTINGS_REFUSED: dict[str, tuple[str, object]] = {
     "fractional seed": ("seed", 1.5),
     "seed as true": ("seed", True),
     "seed past 64 bits": ("seed", 2**64),
+    "negative seed": ("seed", -1),
+    "seed of llama.cpp's random": ("seed", 2**32 - 1),
     "five stop sequences": ("stop", ["a", "b", "c", "d", "e"]),
     "stop as a string": ("stop", "END"),
     "a stop sequence too long": ("stop", ["x" * 201]),
@@ -146,7 +148,7 @@ def test_advanced_setting_out_of_bounds_is_refused_naming_it(case: str) -> None:
 def test_advanced_settings_at_their_bounds_are_imported() -> None:
     edges = {
         "top_p": 0,
-        "seed": -(2**63 - 1),
+        "seed": 2**32 - 2,  # the sidebar's largest seed (chatlab.params)
         "stop": ["x" * 200, "a", "b", "\n\n"],
         "presence_penalty": -2,
         "frequency_penalty": 2.0,
@@ -160,7 +162,7 @@ def test_advanced_settings_at_their_bounds_are_imported() -> None:
         max_tokens=10,
         system_prompt="",
         top_p=0.0,
-        seed=-(2**63 - 1),
+        seed=2**32 - 2,
         stop=("x" * 200, "a", "b", "\n\n"),
         presence_penalty=-2.0,
         frequency_penalty=2.0,
