@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from chatlab.client import warm_up
+from chatlab.provider import warm_up
 
 st.set_page_config(page_title="Chat Lab", page_icon="🧪", layout="centered")
 st.navigation(

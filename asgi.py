@@ -2,7 +2,7 @@
 
 ``streamlit run asgi.py`` (what ``make run`` and ``make serve`` start) finds ``app`` here,
 Streamlit's supported ASGI entry point (``st.App``), and runs app.py through it.
-``streamlit run app.py`` still works, without the guard (chatlab/http_guard.py).
+``streamlit run app.py`` still works, without the guard (chatlab/guard/http_guard.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import streamlit as st
 from starlette.middleware import Middleware
 
-from chatlab.http_guard import HttpGuard, sweep_ended_sessions
+from chatlab.guard import HttpGuard, sweep_ended_sessions
 from components.upload_gate import StreamlitSessions, reconnect_window
 
 SESSIONS = StreamlitSessions()

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import balancer, browser, sweep, text  # noqa: E402
-from chatlab.client import make_client, start_reply  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
+from chatlab.provider import make_client, start_reply  # noqa: E402
 from testing import load  # noqa: E402
 from testing.fake_openai import FakeOpenAI, Reply  # noqa: E402
 

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import streamlit as st
 
-from components.reply import draw_stream
+from components.chat.reply import draw_stream
 
 WORDS = int(st.session_state.get("words", 3000))
 MODE = st.session_state.get("mode", "chatlab")

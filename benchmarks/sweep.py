@@ -1,6 +1,6 @@
 """A 3 x 3 compare sweep, all cells at once: its wall time against its slowest cell's own.
 
-The sweep (``chatlab.sweep``) runs each cell on a pool thread and reads its reply on a
+The sweep (``chatlab.compare.sweep``) runs each cell on a pool thread and reads its reply on a
 ``BackgroundReply`` worker; what that machinery costs shows as wall time beyond the
 slowest cell's own time (request sent to last chunk, as its telemetry records it).
 Both are measured in the same run against the fake server, so the ratio means the same
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import time
 
-from chatlab.client import make_client, start_reply
+from chatlab.compare import Sweep
 from chatlab.config import Endpoint, Timeouts
 from chatlab.deadline import Watch
+from chatlab.grid import Cell, Grid, new_run
 from chatlab.messages import ChatSettings
-from chatlab.stream import ReplyStream
-from chatlab.sweep import Cell, Grid, Sweep, new_run
+from chatlab.provider import ReplyStream, make_client, start_reply
 from testing.fake_openai import FakeOpenAI, Reply
 
 BOUND = 1.10

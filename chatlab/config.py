@@ -418,7 +418,7 @@ def database_url(environ: Mapping[str, str] | None = None) -> str:
     return f"sqlite:///{folder / 'chatlab.db'}"
 
 
-# -- spending limits (chatlab.limits, chatlab.budget) -------------------------------------------
+# -- spending limits (chatlab.guard.limits, chatlab.compare.budget) ---------------------------
 
 
 def rate_limit(environ: Mapping[str, str] | None = None) -> int:

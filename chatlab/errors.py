@@ -2,8 +2,8 @@
 ``message`` (what happened, in words), an ``action`` (what to do next) and ``retryable``.
 
 This module holds only the contract and ``Kind``, so everything may import it without
-loading anything else. What a model server's failures mean is ``chatlab.server_errors``;
-how each server words them is ``chatlab.dialects``. Features raise their own subclasses
+loading anything else. What a model server's failures mean is ``chatlab.provider.server_errors``;
+how each server words them is ``chatlab.provider.dialects``. Features raise their own subclasses
 of ``ChatLabError`` (storage, presets, uploads); the UI shows any of them the same way.
 """
 

@@ -315,7 +315,7 @@ class ChatMessage:
     # A reply's request body exactly as sent (the key is a header, never in it); the
     # last request when Continue made the reply of several.
     request: dict[str, Any] | None = None
-    # A reasoning model's thinking (chatlab.reasoning): shown and stored, never sent.
+    # A reasoning model's thinking (chatlab.provider.reasoning): shown and stored, never sent.
     reasoning: str = ""
     # When it was first written (UTC); stored rows carry it, a new message gets it now.
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)

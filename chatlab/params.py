@@ -8,10 +8,10 @@ sweep it, and which servers are known to reject it. Everything else derives from
 
 - the sidebar draws one control per declaration (``components.sidebar``), under keys
   named after the parameter (``widget_key``), and reads them back (``from_widgets``);
-- the request carries what ``chatlab.client`` finds declared (under ``request_field``);
+- the request carries what ``chatlab.provider.client`` finds declared (under ``request_field``);
 - an import or a stored row is checked against the declared type and range
   (``chatlab.transfer``: a pydantic ``TypeAdapter`` built from the declarations);
-- Compare's axes are the declarations marked ``sweep`` (``chatlab.sweep``).
+- Compare's axes are the declarations marked ``sweep`` (``chatlab.compare.sweep``).
 
 So a new parameter is one field. ``python -m chatlab.params --markdown`` prints the table
 of them for the docs (docs/using.md).
@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 Control = Literal["slider", "number", "lines", "choice", "toggle"]
-# "always": in every request (a model that rejects it is learnt in chatlab.client);
+# "always": in every request (a model that rejects it is learnt in chatlab.provider.client);
 # "when set": only when set, and dropped from then on for a model that rejects it;
 # "with logprobs": asked for, and dropped, together with the Probabilities toggle.
 Sending = Literal["always", "when set", "with logprobs"]
@@ -95,7 +95,7 @@ class Param:
     sweep: bool = True  # Compare may vary it (numbers and choices only)
     request: str | None = None  # the request's field, when not the parameter's name
     stored: tuple[float, float] | None = None  # a wider range an import or a row may hold
-    rejected_by: str = ""  # servers known to reject it (chatlab.client learns it)
+    rejected_by: str = ""  # servers known to reject it (chatlab.provider.client learns it)
 
 
 @dataclass(frozen=True)

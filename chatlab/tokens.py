@@ -146,7 +146,7 @@ def price_usd(
     if not base_url:
         return None
     # Loaded here, not on import: a new session's first page prices nothing
-    # (``chatlab.client.warm_up`` loads it in the background).
+    # (``chatlab.provider.client.warm_up`` loads it in the background).
     from genai_prices import Usage as PriceUsage
     from genai_prices import calc_price
 

@@ -1,5 +1,5 @@
 """The conversation formats: titles and the JSON document (the Markdown export is
-``chatlab.chat_export``).
+``chatlab.chat.export``).
 
 Kept apart from ``storage`` because none of it touches a database: an export is read
 from rows and written as plain data, and an import is checked here whole, field by field,

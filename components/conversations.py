@@ -17,7 +17,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab import config
-from chatlab.chat_export import markdown_document
+from chatlab.chat import markdown_document
 from chatlab.conversation import Conversation
 from chatlab.logprobs import TokenLogprob
 from chatlab.markdown import plain

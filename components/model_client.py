@@ -14,11 +14,17 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from chatlab import config
-from chatlab.capacity import Capacity, server_capacity
-from chatlab.client import make_client
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
-from chatlab.servers import ServerModel, context_window, model_catalog, picker_names
+from chatlab.provider import (
+    Capacity,
+    ServerModel,
+    context_window,
+    make_client,
+    model_catalog,
+    picker_names,
+    server_capacity,
+)
 from chatlab.tokens import model_info
 from components import session
 

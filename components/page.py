@@ -15,7 +15,7 @@ from chatlab import config
 from chatlab.markdown import plain
 from chatlab.storage import Store
 from components import account, conversations, session, upload_gate
-from components.notices import render_error
+from components.chat.notices import render_error
 
 
 def prepare() -> tuple[Store | None, str]:

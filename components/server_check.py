@@ -6,7 +6,7 @@ import streamlit as st
 
 from chatlab.config import Endpoint
 from chatlab.markdown import plain
-from chatlab.server_check import ServerReport, Status, check_server
+from chatlab.provider import ServerReport, Status, check_server
 
 SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}
 

@@ -30,17 +30,15 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import streamlit as st
 
-from chatlab.background import BackgroundReply
-from chatlab.client import Quirks
+from chatlab.chat import Plan
+from chatlab.compare import Sweep, SweepSlot
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
+from chatlab.grid import Run
 from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
 from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
-from chatlab.server_check import ServerReport
+from chatlab.provider import BackgroundReply, Quirks, ServerReport
 from chatlab.storage import Outbox, Store
-from chatlab.sweep import Run, Sweep
-from chatlab.sweep_slot import SweepSlot
-from chatlab.turns import Plan
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
 # six elements), and the browser's work for them is what the next first token waits on.
@@ -384,7 +382,7 @@ def list_more_conversations() -> None:
 
 # -- compare ----------------------------------------------------------------------------------
 
-# Compare's widget keys (components.compare_form, and the result taken into the chat).
+# Compare's widget keys (components.compare.form, and the result taken into the chat).
 COMPARE_PROMPT = "compare_prompt"
 COMPARE_SYSTEM_PROMPT = "compare_system_prompt"
 COMPARE_USE_CONVERSATION = "compare_use_conversation"

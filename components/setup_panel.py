@@ -6,7 +6,7 @@ import streamlit as st
 
 from chatlab import config
 from chatlab.markdown import plain
-from chatlab.servers import DEFAULT_PORTS, LOCALHOST, FoundServer, discover
+from chatlab.provider import DEFAULT_PORTS, LOCALHOST, FoundServer, discover
 from components import base_url, session
 
 SETUP = """

@@ -12,14 +12,14 @@ from typing import Any
 import streamlit as st
 
 from chatlab import config, controls
-from chatlab.client import Quirks
+from chatlab.chat import request_messages
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.params import Declared, declared, max_tokens_limit, switch_key, widget_key
+from chatlab.provider import Quirks
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
-from chatlab.turns import request_messages
 from components import base_url, conversations, model_client, presets, session
 from components.server_check import render_server_check
 

@@ -1,8 +1,9 @@
 """What a visitor may spend: the limits every request passes, one sweep per session, and a
 Compare run's budget, drawn as a refusal when it does not fit.
 
-The policies are ``chatlab.limits``, ``chatlab.budget`` and ``chatlab.sweep_slot``; this
-only names the visitor, finds the model limits and windows, and draws the outcome.
+The policies are ``chatlab.guard.limits``, ``chatlab.compare.budget`` and
+``chatlab.compare.slot``; this only names the visitor, finds the model limits and
+windows, and draws the outcome.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from chatlab import config, limits
-from chatlab.background import Admit
-from chatlab.budget import Budget, estimate, refusal, within_limits
+from chatlab import config
+from chatlab.compare import Budget, Sweep, SweepSlot, estimate, refusal, within_limits
 from chatlab.config import OPENAI_BASE_URL, Endpoint
+from chatlab.grid import Run
+from chatlab.guard import limits
 from chatlab.markdown import plain
 from chatlab.params import max_tokens_limit
-from chatlab.sweep import Run, Sweep
-from chatlab.sweep_slot import SweepSlot
+from chatlab.provider import Admit
 from chatlab.tokens import price_usd
 from components import account, model_client, session
 
@@ -30,7 +31,7 @@ def visitor(owner: str) -> str:
 
 
 def admit(owner: str, *, pace: bool = False) -> Admit:
-    """What every request of this visitor holds (``chatlab.limits.admit``)."""
+    """What every request of this visitor holds (``chatlab.guard.limits.admit``)."""
     return limits.admit(visitor(owner), pace=pace)
 
 

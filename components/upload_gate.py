@@ -1,4 +1,4 @@
-"""The Streamlit side of the upload ledger (``chatlab.uploads``).
+"""The Streamlit side of the upload ledger (``chatlab.guard.uploads``).
 
 A page admits its session once the sign-in gate is passed (``admit``); the HTTP guard
 (``asgi.py``) asks Streamlit's runtime, through ``StreamlitSessions``, what a session
@@ -14,7 +14,7 @@ import streamlit as st
 from streamlit import runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from chatlab.uploads import LEDGER
+from chatlab.guard import LEDGER
 
 
 def admit(allowed: bool) -> None:
@@ -30,7 +30,7 @@ def reconnect_window() -> float:
 
 
 class StreamlitSessions:
-    """The runtime's sessions and uploaded files, as ``chatlab.http_guard`` asks for them."""
+    """The runtime's sessions and uploaded files, as ``chatlab.guard.http_guard`` asks for them."""
 
     def held(self, session_id: str, file_ids: Iterable[str]) -> dict[str, int]:
         files = runtime.get_instance().uploaded_file_mgr.get_files(session_id, list(file_ids))

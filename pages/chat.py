@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import account, branches, conversations, page, session, sidebar, turn
-from components.history import render_history
-from components.notices import render_continue, render_error
-from components.prompt import read_prompt
+from components import account, conversations, page, session, sidebar
+from components.chat import branches, turn
+from components.chat.history import render_history
+from components.chat.notices import render_continue, render_error
+from components.chat.prompt import read_prompt
 from components.setup_panel import render_setup
 
 store, owner = page.prepare()

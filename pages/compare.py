@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from chatlab.compare import Sweep
 from chatlab.markdown import plain
-from chatlab.sweep import Sweep
-from components import (
-    compare_results,
-    compare_runs,
-    compare_view,
-    page,
-    session,
-    sidebar,
-    spending,
-)
-from components.compare_form import render_form
+from components import page, session, sidebar, spending
+from components.compare import results as compare_results
+from components.compare import runs as compare_runs
+from components.compare import view as compare_view
+from components.compare.form import render_form
 from components.setup_panel import render_setup
 
 store, owner = page.prepare()

@@ -7,7 +7,8 @@ import streamlit as st
 from chatlab import usage
 from chatlab.markdown import plain
 from chatlab.storage import StorageError
-from components import page, usage_view
+from components import page
+from components.usage import view as usage_view
 
 store, owner = page.prepare()
 st.title("Usage")

@@ -50,7 +50,7 @@ MIN_SAMPLES = 20  # replies per level at least, so a p95 is not one unlucky repl
 CHUNK_DELAY = 0.02  # seconds between the fake's words: replies stream, ~0.3 s each
 RUN_TIMEOUT = 60.0  # one script run as seen by one session; a hung app fails, not hangs
 BUDGET = 150.0  # seconds for the whole load benchmark, so `make bench` stays under 3 min
-CURSOR = "▌"  # what components/reply.py appends while a reply streams
+CURSOR = "▌"  # what components/chat/reply.py appends while a reply streams
 CHAT_INPUT = "chat_input"
 TreePath = tuple[int, ...]
 

@@ -28,7 +28,7 @@ Design decisions:
 * **Saving behind the page** (``outbox``): a session's changes wait in its outbox and
   one writer thread per store writes them in order, retrying until the store answers.
 * What goes in and out as files (titles, checking a JSON import) lives in
-  ``chatlab.transfer``, the Markdown export in ``chatlab.chat_export``: this package
+  ``chatlab.transfer``, the Markdown export in ``chatlab.chat.export``: this package
   only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.
 * Times are UTC. SQLite keeps no zone, so they are stored as UTC and read back as UTC.
 """

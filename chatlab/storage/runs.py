@@ -1,4 +1,4 @@
-"""Compare runs (``chatlab.sweep.Run``) as rows, and as the JSON they are stored and exported in.
+"""Compare runs (``chatlab.grid.Run``) as rows, and as the JSON they are stored and exported in.
 
 A run is written and read whole, as one JSON document: the grid, the messages sent and
 every result with its telemetry. Nothing in it is ever queried into, and a run is small
@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chatlab.grid import Cell, Grid, Result, Run, State
 from chatlab.messages import ChatSettings
 from chatlab.storage.engine import upsert_into
 from chatlab.storage.schema import compare_runs
-from chatlab.sweep import Cell, Grid, Result, Run, State
 from chatlab.transfer import (
     InvalidDocument,
     clean_text,

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, Row
 
 from chatlab.attachments import Attachment
+from chatlab.grid import Run
 from chatlab.logprobs import TokenLogprob, logprobs_from
 from chatlab.messages import ChatMessage, new_id
 from chatlab.presets import Preset, parse_presets
@@ -23,7 +24,6 @@ from chatlab.storage.engine import upsert_into
 from chatlab.storage.errors import InvalidImport, StorageError
 from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
-from chatlab.sweep import Run
 from chatlab.transfer import (
     DEFAULT_TITLE,
     EXPORT_FORMAT,
@@ -312,7 +312,7 @@ class Store:
 
     def load_path(self, owner: str, conversation_id: str) -> StoredPath | None:
         """The title and the current path, read together (what an export of what is shown
-        needs; ``chatlab.chat_export`` renders it); None if the owner has no such one."""
+        needs; ``chatlab.chat.export`` renders it); None if the owner has no such one."""
         loaded = self._load(owner, conversation_id)
         if loaded is None:
             return None

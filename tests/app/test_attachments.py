@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab import attachments
 from chatlab.markdown import plain
-from components.prompt import PLACEHOLDER
+from components.chat.prompt import PLACEHOLDER
 from testing.fake_openai import NO_VISION_ERROR, FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, kept, shown
 

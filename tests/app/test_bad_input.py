@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab.messages import ChatMessage, Role
-from components.prompt import MAX_MESSAGE_CHARS
+from components.chat.prompt import MAX_MESSAGE_CHARS
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import kept, plant
 

@@ -7,8 +7,8 @@ import os
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chatlab.client import TEMPERATURE_IGNORED
 from chatlab.markdown import plain
+from chatlab.provider.client import TEMPERATURE_IGNORED
 from components.session import ConnectionState
 from testing.fake_openai import FakeOpenAI, Reply, exceeds_window_error
 from tests.app.conftest import AppFactory, chat_state, click, held, plant, send, shown, wait_until

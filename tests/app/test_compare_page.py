@@ -14,15 +14,16 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from chatlab.csv_export import csv_text
+from chatlab.compare.csv_export import csv_text
+from chatlab.compare.sweep import Sweep
 from chatlab.deadline import Watch
+from chatlab.grid import Cell, Grid, State, new_run
 from chatlab.markdown import plain
 from chatlab.messages import ChatSettings
+from chatlab.provider.stream import ReplyStream
 from chatlab.storage.runs import run_from, run_json
-from chatlab.stream import ReplyStream
-from chatlab.sweep import Cell, Grid, State, Sweep, new_run
-from components import compare_view
-from components.compare_results import results_rows
+from components.compare import view as compare_view
+from components.compare.results import results_rows
 from components.session import CompareState, PageState
 from testing.fake_openai import LLAMACPP_MODEL_PATH, Dialect, FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, charts, chat_state, click, held, wait_until

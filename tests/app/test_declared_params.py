@@ -14,9 +14,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab import messages, transfer
+from chatlab.grid import Grid, GridError, cells, parse_values, sweepable
 from chatlab.messages import ChatSettings
 from chatlab.params import Param, declaration, declared
-from chatlab.sweep import Grid, GridError, cells, parse_values, sweepable
 from chatlab.transfer import InvalidDocument, parse_document, settings_from, settings_json
 from components import session
 from testing.fake_openai import FakeOpenAI

@@ -17,9 +17,9 @@ import pytest
 from google.protobuf.message import Message  # type: ignore[import-untyped]
 from streamlit.testing.v1 import AppTest
 
+from chatlab.grid import Grid, new_run
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
 from chatlab.presets import from_settings
-from chatlab.sweep import Grid, new_run
 from components.session import PageState
 from testing.fake_openai import FakeOpenAI
 from tests.app.conftest import AppFactory, held, signed_in

@@ -9,8 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab import controls
-from chatlab.client import optional_params_labels, param_ignored
 from chatlab.markdown import plain
+from chatlab.provider.client import optional_params_labels, param_ignored
 from components import session
 from components.session import ConnectionState
 from components.sidebar import NO_EFFECT

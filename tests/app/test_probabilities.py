@@ -8,7 +8,7 @@ from chatlab.logprobs import NO_LOGPROBS
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from components import session
-from components.probabilities_view import REWEIGHT_NOTE
+from components.chat.probabilities_view import REWEIGHT_NOTE
 from testing.fake_openai import Dialect, FakeOpenAI, Reply, fake_logprob
 from tests.app.conftest import AppFactory, chat_state, send
 from tests.app.test_compare_page import COMPARE_PAGE, run_sweep

@@ -10,8 +10,8 @@ import threading
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from chatlab.compare.sweep import Sweep
 from chatlab.messages import ChatMessage
-from chatlab.sweep import Sweep
 from components.session import CompareState
 from testing.fake_openai import FakeOpenAI
 from tests.app.conftest import AppFactory, click, held, kept, plant, send

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import Store
-from components import reply, session, sidebar, turn
+from components import session, sidebar
+from components.chat import reply, turn
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, chat_state, kept, send, shown
 
@@ -27,7 +28,7 @@ class Timeline:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = 0.0
         self.drawn: list[tuple[float, str]] = []
-        monkeypatch.setattr("components.reply.time.monotonic", lambda: self.now)
+        monkeypatch.setattr("components.chat.reply.time.monotonic", lambda: self.now)
         monkeypatch.setattr(
             reply, "draw_tail", lambda _tail, split: self.drawn.append((self.now, split.tail))
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, expect
 
-from components.turn import SAVE_EVERY
+from components.chat.turn import SAVE_EVERY
 from deploy.serve import Balancer, start_balancer
 from testing.app_process import AppProcess, stop
 from testing.fake_openai import FakeOpenAI, Reply, unused_port

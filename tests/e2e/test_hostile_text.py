@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import FilePayload, expect
 
-from chatlab.servers import display_name
+from chatlab.model_names import display_name
 from components import session
 from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply

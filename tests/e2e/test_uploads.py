@@ -22,7 +22,7 @@ from typing import BinaryIO, TypeVar
 
 import pytest
 
-from chatlab.uploads import MIB, SESSION_BYTES, UPLOAD_LIMIT_BYTES
+from chatlab.guard.uploads import MIB, SESSION_BYTES, UPLOAD_LIMIT_BYTES
 from testing.app_process import AppProcess, start, stop
 from testing.fake_openai import FakeOpenAI
 from testing.load import Session

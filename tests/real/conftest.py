@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from chatlab.servers import ServerModel, list_server_models
+from chatlab.provider.servers import ServerModel, list_server_models
 
 # Fixtures and the report hook of the browser suite, reused as they are.
 from testing.app_process import AppProcess, stop

@@ -7,8 +7,9 @@ import re
 from playwright.sync_api import expect
 
 from chatlab.config import Endpoint
-from chatlab.server_check import check_server
-from chatlab.servers import ServerModel, context_window, display_name
+from chatlab.model_names import display_name
+from chatlab.provider.server_check import check_server
+from chatlab.provider.servers import ServerModel, context_window
 from testing.app_process import AppProcess
 from tests.e2e.conftest import ChatPage, OpenPage
 from tests.real.conftest import API_KEY, BASE_URL

@@ -13,14 +13,15 @@ import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from chatlab import attachments, turns
+from chatlab import attachments
 from chatlab.attachments import Attachment, AttachmentError, check_file, check_files
-from chatlab.chat_export import markdown_document
+from chatlab.chat import turns
+from chatlab.chat.export import markdown_document
 from chatlab.conversation import Conversation
 from chatlab.errors import Kind
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings
-from chatlab.server_errors import to_chat_error
+from chatlab.provider.server_errors import to_chat_error
 from chatlab.storage import InvalidImport, Store
 from chatlab.tokens import IMAGE_TOKENS, estimate_prompt_tokens
 from testing.fake_openai import FakeOpenAI, Reply

@@ -9,14 +9,15 @@ from collections.abc import Iterator
 import pytest
 
 from chatlab import config
-from chatlab.budget import Budget, Estimate, estimate, money, refusal, within_limits
+from chatlab.compare.budget import Budget, Estimate, estimate, money, refusal, within_limits
+from chatlab.compare.slot import SweepSlot
+from chatlab.compare.sweep import Sweep
 from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch
+from chatlab.grid import Grid, GridError, Run, State, new_run, parse_values, sweepable
 from chatlab.messages import ChatSettings
 from chatlab.params import max_tokens_limit
-from chatlab.stream import ReplyStream
-from chatlab.sweep import Grid, GridError, Run, State, Sweep, new_run, parse_values, sweepable
-from chatlab.sweep_slot import SweepSlot
+from chatlab.provider.stream import ReplyStream
 from chatlab.tokens import price_usd
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from chatlab.capacity import Capacity, fitting_concurrency, read_props, server_capacity
-from chatlab.client import make_client, start_reply
+from chatlab.compare.sweep import Sweep
 from chatlab.config import Endpoint, Timeouts
 from chatlab.deadline import Watch
+from chatlab.grid import Cell, Grid, State, new_run
 from chatlab.messages import ChatSettings
-from chatlab.stream import ReplyStream
-from chatlab.sweep import Cell, Grid, State, Sweep, new_run
+from chatlab.provider.capacity import Capacity, fitting_concurrency, read_props, server_capacity
+from chatlab.provider.client import make_client, start_reply
+from chatlab.provider.stream import ReplyStream
 from testing.fake_openai import Dialect, FakeOpenAI, Reply
 
 MESSAGES = [{"role": "user", "content": "Tell me a story."}]

@@ -10,7 +10,10 @@ import httpx2
 import openai
 import pytest
 
-from chatlab.client import (
+from chatlab.config import Endpoint, Timeouts
+from chatlab.errors import ChatError, Kind
+from chatlab.messages import REASONING_EFFORTS, ChatSettings
+from chatlab.provider.client import (
     MAX_TOKENS_IGNORED,
     TEMPERATURE_IGNORED,
     Quirks,
@@ -20,9 +23,6 @@ from chatlab.client import (
     request_options,
     start_reply,
 )
-from chatlab.config import Endpoint, Timeouts
-from chatlab.errors import ChatError, Kind
-from chatlab.messages import REASONING_EFFORTS, ChatSettings
 from testing.fake_openai import FakeOpenAI, Reply, blackhole, unused_port
 
 SETTINGS = ChatSettings(model="gpt-4o-mini", temperature=0.3, max_tokens=50)

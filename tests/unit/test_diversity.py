@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatlab.diversity import distinct_n, diversity, jaccard, mean_similarity, ngrams, words
+from chatlab.compare.diversity import distinct_n, diversity, jaccard, mean_similarity, ngrams, words
 
 
 def test_words_ignore_case_and_punctuation() -> None:

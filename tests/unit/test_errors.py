@@ -6,7 +6,8 @@ import httpx2
 import pytest
 
 from chatlab import controls
-from chatlab.dialects import (
+from chatlab.errors import ChatError, ChatLabError, Kind
+from chatlab.provider.dialects import (
     prompt_size,
     refuses_images,
     says_cache_full,
@@ -14,8 +15,7 @@ from chatlab.dialects import (
     server_count,
     window_size,
 )
-from chatlab.errors import ChatError, ChatLabError, Kind
-from chatlab.server_errors import (
+from chatlab.provider.server_errors import (
     empty_reply,
     http_error,
     incomplete_stream,

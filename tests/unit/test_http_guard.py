@@ -8,8 +8,8 @@ import tomllib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from chatlab.http_guard import HttpGuard, Message, Scope, sweep_once
-from chatlab.uploads import (
+from chatlab.guard.http_guard import HttpGuard, Message, Scope, sweep_once
+from chatlab.guard.uploads import (
     MIB,
     PROCESS_BYTES,
     SESSION_BYTES,

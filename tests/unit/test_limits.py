@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from chatlab.background import BackgroundReply
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
-from chatlab.limits import WINDOW, Gate, InFlight, RateLimiter, admit, gate
-from chatlab.stream import ReplyStream
+from chatlab.guard.limits import WINDOW, Gate, InFlight, RateLimiter, admit, gate
+from chatlab.provider.background import BackgroundReply
+from chatlab.provider.stream import ReplyStream
 
 
 class FakeClock:

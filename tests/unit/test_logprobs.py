@@ -11,7 +11,6 @@ import httpx2
 import openai
 import pytest
 
-from chatlab.client import Quirks, make_client, request_options, start_reply
 from chatlab.config import Endpoint, Timeouts
 from chatlab.logprobs import (
     MAX_TOP_LOGPROBS,
@@ -28,8 +27,9 @@ from chatlab.logprobs import (
     visible,
 )
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
+from chatlab.provider.client import Quirks, make_client, request_options, start_reply
+from chatlab.provider.stream import ReplyStream
 from chatlab.storage import Store
-from chatlab.stream import ReplyStream
 from chatlab.transfer import InvalidDocument, settings_from, settings_json, stats_from, stats_json
 from testing.fake_openai import Dialect, FakeOpenAI, Reply, fake_logprob, logprob_entry
 

@@ -10,12 +10,12 @@ from typing import Any
 import openai
 import pytest
 
-from chatlab.client import make_client, start_reply
 from chatlab.config import OPENAI_BASE_URL, Endpoint, Timeouts
 from chatlab.messages import ChatSettings, ReplyStats, Usage
-from chatlab.stream import ReplyStream
+from chatlab.provider.client import make_client, start_reply
+from chatlab.provider.stream import ReplyStream
 from chatlab.tokens import price_usd
-from components.history import telemetry_line
+from components.reply_text import telemetry_line
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.conftest import ROOT
 

@@ -19,7 +19,7 @@ from markdown_it.token import Token
 from chatlab.errors import ChatError, Kind
 from chatlab.markdown import safe_markdown
 from chatlab.messages import Usage
-from chatlab.stream import ReplyStream
+from chatlab.provider.stream import ReplyStream
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

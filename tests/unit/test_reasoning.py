@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatlab.client import make_client, start_reply
 from chatlab.config import Endpoint, Timeouts
 from chatlab.errors import ChatError, Kind
 from chatlab.messages import ChatSettings
-from chatlab.reasoning import ThinkSplitter
+from chatlab.provider.client import make_client, start_reply
+from chatlab.provider.reasoning import ThinkSplitter
 from testing.fake_openai import FakeOpenAI, Reply
 
 SETTINGS = ChatSettings(model="deepseek-r1")

@@ -9,10 +9,10 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
+from chatlab.grid import Grid, Result, Run, State, new_run
 from chatlab.messages import ChatSettings, ReplyStats, Usage
 from chatlab.storage import Store
 from chatlab.storage.runs import run_from, run_json
-from chatlab.sweep import Grid, Result, Run, State, new_run
 
 pytest_plugins = ["tests.postgres"]
 

@@ -9,7 +9,8 @@ import pytest
 
 from chatlab.config import Endpoint, discovery_ports
 from chatlab.errors import ChatError, Kind
-from chatlab.server_check import (
+from chatlab.model_names import display_name
+from chatlab.provider.server_check import (
     ALTERNATION,
     CONTEXT,
     KEY,
@@ -21,10 +22,9 @@ from chatlab.server_check import (
     VISION,
     check_server,
 )
-from chatlab.servers import (
+from chatlab.provider.servers import (
     context_window,
     discover,
-    display_name,
     list_server_models,
     model_catalog,
     picker_names,

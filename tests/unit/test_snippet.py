@@ -13,10 +13,10 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from chatlab.client import Quirks, request_options
 from chatlab.config import OPENAI_BASE_URL
 from chatlab.messages import ChatSettings
-from chatlab.snippet import public_url, python_snippet, request_json
+from chatlab.provider.client import Quirks, request_options
+from chatlab.provider.snippet import public_url, python_snippet, request_json
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.conftest import TEST_KEY
 

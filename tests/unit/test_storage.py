@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from chatlab import config, transfer
-from chatlab.chat_export import markdown_document
+from chatlab.chat.export import markdown_document
 from chatlab.errors import ChatLabError
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage

@@ -10,12 +10,12 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from chatlab.client import make_client, start_reply
 from chatlab.config import Endpoint, Timeouts
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
 from chatlab.messages import ChatSettings
-from chatlab.stream import ReplyStream
+from chatlab.provider.client import make_client, start_reply
+from chatlab.provider.stream import ReplyStream
 from testing.fake_openai import FakeOpenAI, Reply
 
 SETTINGS = ChatSettings(model="gpt-4o-mini", temperature=0.3, max_tokens=50)

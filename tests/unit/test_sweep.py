@@ -9,23 +9,13 @@ from typing import Any
 
 import pytest
 
+from chatlab.compare.results import groups
+from chatlab.compare.sweep import Sweep
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
+from chatlab.grid import Cell, Grid, GridError, Run, State, cells, new_run, parse_values, sweepable
 from chatlab.messages import ChatSettings
-from chatlab.stream import ReplyStream
-from chatlab.sweep import (
-    Cell,
-    Grid,
-    GridError,
-    Run,
-    State,
-    Sweep,
-    cells,
-    groups,
-    new_run,
-    parse_values,
-    sweepable,
-)
+from chatlab.provider.stream import ReplyStream
 
 BASE = ChatSettings(model="m1", system_prompt="Be brief.")
 MESSAGES = [{"role": "user", "content": "hi"}]

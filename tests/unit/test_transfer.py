@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from markdown_it import MarkdownIt
 
-from chatlab.chat_export import markdown_document
+from chatlab.chat.export import markdown_document
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
 from chatlab.transfer import (
     InvalidDocument,

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatlab import turns
+from chatlab.chat import turns
+from chatlab.chat.turns import CONTINUE_PROMPT, Plan
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
-from chatlab.turns import CONTINUE_PROMPT, Plan
 
 SETTINGS = ChatSettings(model="m", system_prompt="Be brief.")
 

@@ -16,12 +16,12 @@ import httpcore2
 import httpx2
 import pytest
 
-from chatlab.client import make_client, start_reply
 from chatlab.config import Endpoint, Timeouts
 from chatlab.errors import ChatError, Kind
 from chatlab.messages import ChatSettings
-from chatlab.server_check import REACHABLE, check_server
-from chatlab.servers import model_catalog
+from chatlab.provider.client import make_client, start_reply
+from chatlab.provider.server_check import REACHABLE, check_server
+from chatlab.provider.servers import model_catalog
 from chatlab.url_policy import (
     MAX_ERROR_MESSAGE,
     GuardedBackend,

@@ -1,0 +1,15 @@
+"""The chat feature's logic: turns planned, begun and settled; conversations exported."""
+
+from __future__ import annotations
+
+from chatlab.chat.export import markdown_document
+from chatlab.chat.turns import CONTINUABLE, FINISH_STATUS, Plan, context_full, request_messages
+
+__all__ = [
+    "CONTINUABLE",
+    "FINISH_STATUS",
+    "Plan",
+    "context_full",
+    "markdown_document",
+    "request_messages",
+]

@@ -1,0 +1,30 @@
+"""The compare feature: one prompt over a grid of settings and models.
+
+The sweep that runs the grid's cells in parallel, its budget, the slot that lets a
+session run one sweep at a time, the diversity of the replies and the CSV export. The
+grid and its results as data live in ``chatlab.grid``, below storage.
+"""
+
+from __future__ import annotations
+
+from chatlab.compare.budget import Budget, estimate, refusal, within_limits
+from chatlab.compare.csv_export import csv_text
+from chatlab.compare.results import SettingSummary, groups, summaries, table_rows
+from chatlab.compare.slot import SweepSlot
+from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
+
+__all__ = [
+    "DEFAULT_CONCURRENCY",
+    "MAX_CONCURRENCY",
+    "Budget",
+    "SettingSummary",
+    "Sweep",
+    "SweepSlot",
+    "csv_text",
+    "estimate",
+    "groups",
+    "refusal",
+    "summaries",
+    "table_rows",
+    "within_limits",
+]

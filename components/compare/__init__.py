@@ -1,0 +1,1 @@
+"""The compare page's pieces: the form, the stored runs, the cards and the charts."""

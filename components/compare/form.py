@@ -1,0 +1,133 @@
+"""The compare page's form: the prompt, what to vary, the models, the samples, the bound."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import streamlit as st
+
+from chatlab.chat import request_messages
+from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+from chatlab.config import Endpoint
+from chatlab.errors import ChatError
+from chatlab.grid import (
+    DEFAULT_SAMPLES,
+    DEFAULT_TEMPERATURES,
+    MAX_SAMPLES,
+    Grid,
+    GridError,
+    cells,
+    parse_values,
+    sweepable,
+)
+from chatlab.markdown import plain
+from chatlab.messages import ChatMessage, is_blank
+from components import model_client, session
+
+SHOWN_FIRST = ("temperature",)  # the rest sit under "More parameters"
+VALUES_HELP = (
+    "Values separated by commas, e.g. 0, 0.7, 1.4. Blank: not varied (the sidebar's "
+    "setting is used). Every combination of the values you give is run."
+)
+
+
+@dataclass(frozen=True)
+class SweepRequest:
+    """What the user asked to run."""
+
+    grid: Grid
+    prompt: str
+    messages: list[dict[str, str]]
+    concurrency: int
+
+
+def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
+    """Draw the form; the request when Run was pressed and the form is valid, else None."""
+    base = session.chat_settings()
+    prompt = st.text_area(
+        "Prompt", key=session.COMPARE_PROMPT, placeholder="One prompt, run over the grid"
+    )
+    system_prompt = st.text_area(
+        "System prompt", value=base.system_prompt, key=session.COMPARE_SYSTEM_PROMPT
+    )
+    conversation = session.chat().conversation.path()
+    use_conversation = st.checkbox(
+        "Use the open conversation as context",
+        key=session.COMPARE_USE_CONVERSATION,
+        disabled=not conversation,
+        help="Send the open chat's messages before the prompt, as the chat would.",
+    )
+    models = _pick_models(endpoint, base.model)
+    axes = _values()
+    left, right = st.columns(2)
+    samples = left.number_input(
+        "Samples per setting", 1, MAX_SAMPLES, DEFAULT_SAMPLES, key=session.COMPARE_SAMPLES
+    )
+    bound = right.number_input(
+        "Requests at once",
+        1,
+        MAX_CONCURRENCY,
+        DEFAULT_CONCURRENCY,
+        key=session.COMPARE_CONCURRENCY,
+        help="How many requests run at the same time; the rest wait their turn.",
+    )
+    pressed = st.button("Run", type="primary", icon=":material/play_arrow:", disabled=running)
+    if not pressed or axes is None:
+        return None
+    if is_blank(prompt):
+        st.warning("Type a prompt to run.")
+        return None
+    grid = Grid(replace(base, system_prompt=system_prompt), axes, models, int(samples))
+    try:
+        cells(grid)  # refuses a grid too big to send before anything is stored
+    except GridError as err:
+        st.error(plain(str(err)), icon=":material/error:")
+        return None
+    path = conversation if use_conversation else []
+    messages = request_messages(system_prompt, [*path, ChatMessage("user", prompt)])
+    return SweepRequest(grid, prompt, messages, int(bound))
+
+
+def _pick_models(endpoint: Endpoint, current: str) -> tuple[str, ...]:
+    listed = model_client.models(endpoint)
+    if isinstance(listed, ChatError) or not listed:
+        typed = st.text_input(
+            "Models", value=current, key=session.COMPARE_MODELS, help="Model ids, by commas."
+        )
+        return tuple(dict.fromkeys(m.strip() for m in typed.split(",") if m.strip()))
+    options = listed if current in listed else [current, *listed]
+    chosen = st.multiselect("Models", options, default=[current], key=session.COMPARE_MODELS)
+    return tuple(chosen) or (current,)
+
+
+def _values() -> tuple[tuple[str, tuple[object, ...]], ...] | None:
+    """The varied parameters and their values; None (with a message) if one is bad."""
+    typed: dict[str, str] = {}
+    for name in SHOWN_FIRST:
+        typed[name] = _value_input(name)
+    with st.expander("More parameters"):
+        for name in sweepable():
+            if name not in SHOWN_FIRST:
+                typed[name] = _value_input(name)
+    axes = []
+    for name, text in typed.items():
+        try:
+            values = parse_values(name, text)
+        except GridError as err:
+            st.error(plain(str(err)), icon=":material/error:")
+            return None
+        if values:
+            axes.append((name, values))
+    return tuple(axes)
+
+
+def _value_input(name: str) -> str:
+    default = ", ".join(f"{t:g}" for t in DEFAULT_TEMPERATURES) if name == "temperature" else ""
+    kind = sweepable()[name].kind
+    hint = f" One of: {', '.join(kind)}." if isinstance(kind, tuple) else ""
+    label = name.replace("_", " ").capitalize()
+    return str(
+        st.text_input(
+            label, value=default, key=session.COMPARE_VALUES + name, help=VALUES_HELP + hint
+        )
+    )

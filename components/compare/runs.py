@@ -1,0 +1,199 @@
+"""Compare runs: starting one, the stored ones to reopen, and a result taken into the chat."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC
+
+import streamlit as st
+
+from chatlab.chat import FINISH_STATUS
+from chatlab.compare import Sweep
+from chatlab.config import Endpoint
+from chatlab.conversation import Conversation
+from chatlab.deadline import Watch
+from chatlab.grid import Cell, Result, Run, State, new_run
+from chatlab.markdown import plain
+from chatlab.messages import ChatMessage, Status
+from chatlab.provider import Quirks, ReplyStream, capacity_reason, fitting_concurrency, start_reply
+from chatlab.storage import RunSummary, StorageError, Store
+from chatlab.tokens import estimate_prompt_tokens
+from components import model_client, session, spending
+from components.compare.form import SweepRequest
+
+LISTED = 20
+SaveRun = Callable[[Run], None]
+RESULT_STATUS = {State.FAILED: Status.FAILED, State.STOPPED: Status.STOPPED}
+
+
+def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner: str) -> None:
+    """Store the new run and start its sweep; it becomes the page's run."""
+    client = model_client.client(endpoint)
+    learnt: dict[str, Quirks] = session.connection().quirks  # what each model rejects, shared
+    messages = request.messages
+
+    def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
+        model = cell.settings.model
+        stream, quirks = start_reply(
+            client, cell.settings, list(messages), quirks=learnt.get(model), watch=watch
+        )
+        learnt[model] = quirks  # later cells of this model go right the first time
+        return stream
+
+    save = saver(store, owner, session.page().notices)
+    run = spending.checked_run(endpoint, new_run(request.grid, request.prompt, messages))
+    if run is None:
+        return  # refused, and said why
+    admit = spending.admit(owner, pace=True)
+    bound, why = sized(endpoint, run, request.concurrency)
+
+    def begin() -> Sweep:
+        save(run)
+        return Sweep(run, start_cell, concurrency=bound, on_change=save, admit=admit, sizing=why)
+
+    sweep = spending.sweep_slot().start(begin)
+    if sweep is None:
+        st.warning("A run is in progress: stop it, or wait for it to end, to start another.")
+        return
+    session.compare().run = sweep
+
+
+def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
+    """The requests to run at once so that they fit the server, and why when fewer."""
+    found = model_client.capacity(endpoint)
+    largest = max(result.cell.settings.max_tokens for result in run.results)
+    prompt = estimate_prompt_tokens(run.messages)
+    bound = fitting_concurrency(wanted, found, prompt, largest)
+    if found is None or bound >= wanted:
+        return bound, None
+    return bound, capacity_reason(found, bound, prompt, largest)
+
+
+def saver(store: Store | None, owner: str, notices: list[str]) -> SaveRun:
+    """Stores a run as it grows; called on worker threads, so it touches no session state."""
+
+    def save(run: Run) -> None:
+        if store is None:
+            return
+        try:
+            store.save_run(owner, run)
+        except StorageError as err:
+            notices.append(f"Could not save the compare run: {err}")
+
+    return save
+
+
+def render_stored(store: Store | None, owner: str) -> None:
+    """The owner's stored runs, newest first: open one, or delete the one shown."""
+    if store is None:
+        st.caption("Runs are not being saved.")
+        return
+    try:
+        listed = store.list_runs(owner, limit=LISTED)
+    except StorageError as err:
+        st.caption(plain(str(err)))
+        return
+    if not listed:
+        st.caption("No runs yet.")
+    for summary in listed:
+        when = summary.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        st.button(
+            f"{plain(summary.title)} · {summary.requests} requests{_outcome(summary)} · {when}",
+            key=f"compare_open_{summary.id}",
+            on_click=_open,
+            args=(store, owner, summary.id),
+            width="stretch",
+        )
+
+
+def _outcome(summary: RunSummary) -> str:
+    """`` · 3 failed · stopped`` for a run that did not simply complete, else nothing."""
+    said = f" · {summary.failed} failed" if summary.failed else ""
+    said += " · stopped" if summary.stopped else ""
+    return said + (" · unfinished" if summary.unfinished and not summary.stopped else "")
+
+
+def _open(store: Store, owner: str, run_id: str) -> None:
+    try:
+        found = store.load_run(owner, run_id)
+    except StorageError as err:
+        session.add_notice(str(err))
+        return
+    if found is None:
+        session.add_notice("That run is gone, or it cannot be read.")
+        return
+    session.compare().run = found
+
+
+def delete(store: Store | None, owner: str, run: Run) -> None:
+    """Delete the shown run (its sweep is stopped first) and show none."""
+    current = session.compare().run
+    if isinstance(current, Sweep):
+        current.stop()
+        current.wait(5.0)  # its last save must not bring the row back
+    if store is not None:
+        try:
+            store.delete_run(owner, run.id)
+        except StorageError as err:
+            session.add_notice(str(err))
+            return
+    session.compare().run = None
+
+
+def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
+    """Choose a result and open it in the chat; True once it is open (switch page then)."""
+    with_text = [result for result in run.results if result.text]
+    if not with_text:
+        return False
+    labels = [f"{r.cell.setting} · sample {r.cell.sample}" for r in with_text]
+    st.selectbox(
+        "Continue a result in the chat",
+        range(len(with_text)),
+        format_func=labels.__getitem__,  # options are drawn as plain text
+        key=session.COMPARE_TAKE,
+        help="A new conversation: the prompt and this reply as its first exchange.",
+    )
+    return st.button(
+        "Open in chat",
+        icon=":material/chat:",
+        key="compare_take_button",
+        # A callback: opening a conversation sets the sidebar's widgets to its settings,
+        # which Streamlit allows only before they are drawn.
+        on_click=_take_chosen,
+        args=(store, owner, run, with_text),
+    )
+
+
+def _take_chosen(store: Store | None, owner: str, run: Run, with_text: list[Result]) -> None:
+    chosen = session.widget_value(session.COMPARE_TAKE)
+    index = chosen if isinstance(chosen, int) and 0 <= chosen < len(with_text) else 0
+    take_to_chat(store, owner, run, with_text[index])
+
+
+def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> None:
+    """A new conversation: the prompt and this result as its first exchange, then open it."""
+    settings = result.cell.settings
+    question = ChatMessage("user", run.prompt)
+    reply = ChatMessage(
+        "assistant",
+        result.text,
+        RESULT_STATUS.get(result.state, _finish_status(result)),
+        parent_id=question.id,
+        settings=settings,
+        stats=result.stats,
+        request=result.request,
+    )
+    conversation = Conversation.of([question, reply])
+    if store is not None:
+        try:
+            conversation.id = store.create_conversation(owner)
+            store.save_message(owner, conversation.id, question)
+            conversation.version = store.save_message(owner, conversation.id, reply)
+        except StorageError as err:
+            session.add_notice(f"Could not save the new conversation: {err}")
+    session.open_conversation(conversation)
+
+
+def _finish_status(result: Result) -> Status:
+    reason = result.stats.finish_reason if result.stats is not None else None
+    return FINISH_STATUS.get(reason or "", Status.COMPLETE)

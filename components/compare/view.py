@@ -1,0 +1,150 @@
+"""A run's cards: one per request, grouped by setting, redrawn as their replies stream in.
+
+The sweep runs on worker threads (``chatlab.compare.sweep``); this only polls it from the script
+thread and redraws the cards whose result changed, because Streamlit elements may only
+be touched from the script thread. The progress line is redrawn on every poll: Streamlit
+stops a script only at an element update, so Stop takes effect within one poll even
+while no reply moves. Streamlit's own Stop (and a closed tab) stops the sweep too; a
+rerun or a visit to another page does not (``_stop_unless_rerun``): the sweep runs on,
+and the page picks it up again when it is next drawn.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
+
+from chatlab.compare import Sweep, groups
+from chatlab.grid import FINAL, Result, Run, State
+from chatlab.markdown import plain
+from components import session
+from components.reply_text import render_text, telemetry_line
+from components.session import PageState
+
+POLL = 0.1  # seconds between redraws while a sweep runs
+RERUN_GRACE = 2.0  # seconds a stopped script's successor has to start (see _stop_unless_rerun)
+COLUMNS = 3  # cards side by side
+
+
+def stop_sweep() -> None:
+    """The Stop button: end the live sweep, keeping what arrived."""
+    current = session.compare().run
+    if isinstance(current, Sweep):
+        current.stop()
+
+
+def render_run(current: Sweep | Run) -> Run:
+    """Draw every card; while the sweep runs, follow it to its end. Returns the run."""
+    live = isinstance(current, Sweep) and not current.finished
+    stop_slot = st.empty()
+    if live:
+        stop_slot.button("Stop", icon=":material/stop:", on_click=stop_sweep, key="compare_stop")
+    run = current.snapshot() if isinstance(current, Sweep) else current
+    progress = st.empty()
+    progress.caption(progress_line(run.results, current))
+    bodies = _cards(run.results)
+    for body, result in zip(bodies, run.results, strict=True):
+        _draw(body, result)
+    if isinstance(current, Sweep) and live:
+        run = _follow(current, bodies, [r.version for r in run.results], progress)
+        stop_slot.empty()
+    return run
+
+
+def _cards(results: tuple[Result, ...]) -> list[DeltaGenerator]:
+    """An empty card body per result, under its setting's heading."""
+    bodies: dict[int, DeltaGenerator] = {}
+    index_of = {id(result): index for index, result in enumerate(results)}
+    for setting, members in groups(results).items():
+        st.markdown(f"**{plain(setting)}**")
+        columns = st.columns(min(COLUMNS, len(members)))
+        for place, result in enumerate(members):
+            index = index_of[id(result)]
+            with columns[place % len(columns)]:
+                card = st.container(border=True, key=f"compare_card_{index}")
+                card.caption(f"Sample {result.cell.sample}")
+                bodies[index] = card.empty()
+    return [bodies[index] for index in range(len(results))]
+
+
+def _follow(
+    sweep: Sweep, bodies: list[DeltaGenerator], shown: list[int], progress: DeltaGenerator
+) -> Run:
+    """Redraw changed cards until every cell has ended (or the script is stopped)."""
+    held = session.page()  # after Stop, session state is out of reach: hold it now
+    runs = held.page_runs
+    try:
+        while True:
+            results = sweep.results()
+            for index, result in enumerate(results):
+                if result.version != shown[index]:
+                    _draw(bodies[index], result)
+                    shown[index] = result.version
+            progress.caption(progress_line(results, sweep))
+            if all(result.state in FINAL for result in results):
+                return sweep.snapshot()
+            time.sleep(POLL)
+    except StopException:
+        _stop_unless_rerun(sweep, held, runs)
+        raise
+
+
+def _stop_unless_rerun(sweep: Sweep, held: PageState, runs: int) -> None:
+    """Stop the sweep unless a new run of this session starts within ``RERUN_GRACE`` s.
+
+    With ``runner.fastReruns`` (the default) Streamlit ends a running script the same way
+    for a rerun, a move to another page, its own Stop button and a closed tab. Only the
+    first two start a new run at once, so the sweep runs on for them and is stopped
+    (every request hung up, what arrived kept) for the others.
+    """
+
+    def check() -> None:
+        if held.page_runs == runs:
+            sweep.stop()
+
+    timer = threading.Timer(RERUN_GRACE, check)
+    timer.daemon = True
+    timer.start()
+
+
+def _draw(body: DeltaGenerator, result: Result) -> None:
+    with body.container():
+        if result.text:
+            render_text(result.text)
+        if result.state == State.WAITING:
+            st.caption("Waiting for its turn…")
+        elif result.state == State.STREAMING and not result.text:
+            st.caption("Waiting for the server…")
+        elif result.state == State.STOPPED:
+            st.caption(":orange[Stopped: what arrived is kept.]" if result.text else "Not run.")
+        if result.note is not None:
+            st.caption(f":orange[{plain(result.note)}]")
+        if result.error is not None:
+            st.error(plain(result.error), icon=":material/error:")
+        if result.stats is not None and result.state != State.STREAMING:
+            st.caption(telemetry_line(result.stats))
+
+
+def progress_line(results: tuple[Result, ...], current: Sweep | Run | None = None) -> str:
+    """``4 of 9 done · 3 running · 1 failed``, and why fewer run at once than asked."""
+    counts = {state: sum(r.state == state for r in results) for state in State}
+    parts = [f"{counts[State.DONE]} of {len(results)} done"]
+    if counts[State.STREAMING]:
+        parts.append(f"{counts[State.STREAMING]} running")
+    if counts[State.WAITING]:
+        parts.append(f"{counts[State.WAITING]} waiting")
+    if counts[State.FAILED]:
+        parts.append(f"{counts[State.FAILED]} failed")
+    if counts[State.STOPPED]:
+        parts.append(f"{counts[State.STOPPED]} stopped")
+    retried = sum(r.attempts > 1 for r in results)
+    if retried:
+        parts.append(f"{retried} retried fewer at once (the server ran out of room)")
+    line = " · ".join(parts)
+    if isinstance(current, Sweep) and current.sizing:
+        line += f"  \n{current.sizing}"  # our own words and numbers
+    return line

@@ -1,0 +1,1 @@
+"""The usage page's pieces: the totals and the charts over time."""
