@@ -291,12 +291,11 @@ def render_actions(store: Store, owner: str) -> None:
     """Rename, export and delete the open conversation; import one from JSON."""
     conversation = session.chat().conversation
     current = conversation.id
+    # Asked before the store is read: asked after, a first save that landed in between
+    # would be in neither, and the conversation would lose its title and exports.
+    pending = current is not None and not session.saving().outbox.settled(conversation)
     summary = _quietly(lambda: store.get_conversation(owner, current)) if current else None
-    if (
-        summary is None
-        and current is not None
-        and not session.saving().outbox.settled(conversation)
-    ):
+    if summary is None and pending and current is not None:
         summary = _unstored_summary(current)  # its first save is on its way
     if summary is not None:
         st.text_input(

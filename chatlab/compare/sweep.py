@@ -186,8 +186,7 @@ class Sweep:
             if self._stopped.is_set() or slot.result.attempts >= MAX_ATTEMPTS:
                 return False
             self._limit = min(self._limit, max(1, together - 1))
-            stream = worker.stream
-            spent = replace(stream.stats(), source="compare") if stream is not None else None
+            spent = worker.outcome().counted_as("compare").stats
             earlier = slot.result.retried
             if spent is not None and earlier is not None:
                 spent = earlier.followed_by(spent)
@@ -202,21 +201,21 @@ class Sweep:
         return True
 
     def _settle(self, slot: _Slot, worker: BackgroundReply, error: ChatError | None) -> None:
-        stream = worker.stream
+        outcome = worker.outcome().counted_as("compare")
         with self._lock:
             if error is not None:
                 state = State.FAILED
-            elif self._stopped.is_set() and (stream is None or stream.finish_reason is None):
+            elif self._stopped.is_set() and outcome.finish_reason is None:
                 state = State.STOPPED
             else:
                 state = State.DONE
             slot.update(
                 state=state,
                 text="".join(slot.parts),
-                stats=replace(stream.stats(), source="compare") if stream is not None else None,
+                stats=outcome.stats,
                 error=None if error is None else str(error),
-                request=stream.request if stream is not None else None,
-                mean_logprob=_mean_logprob(stream),
+                request=outcome.request,
+                mean_logprob=outcome.mean_logprob,
             )
 
     def _notify(self) -> None:
@@ -234,9 +233,3 @@ def retry_note(together: int, limit: int, error: ChatError) -> str:
         f"Retried: the server ran out of room for parallel requests when this ran {ran} "
         f"(it said: {error.detail or error.message}). It runs again {now}."
     )
-
-
-def _mean_logprob(stream: ReplyStream | None) -> float | None:
-    """The reply's mean log-probability, once the stream records one (logprobs asked for)."""
-    value = getattr(stream, "mean_logprob", None)
-    return float(value) if isinstance(value, int | float) else None

@@ -21,7 +21,7 @@ from typing import Any
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError
 from chatlab.provider.server_errors import to_chat_error
-from chatlab.provider.stream import ReplyStream
+from chatlab.provider.stream import NOTHING, Outcome, ReplyStream
 
 Start = Callable[[Watch], ReplyStream]  # sends the request; closing the watch cuts it
 # Held around the whole request on the worker (``chatlab.guard.limits.admit``); the event is set
@@ -60,6 +60,11 @@ class BackgroundReply:
                     raise self.error
                 return
             yield item
+
+    def outcome(self) -> Outcome:
+        """What the reply came to (``NOTHING`` if no stream ever opened)."""
+        stream = self.stream
+        return stream.outcome() if stream is not None else NOTHING
 
     def close(self) -> None:
         """Stop reading and close the connection; safe from any thread, more than once."""

@@ -24,6 +24,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from chatlab.config import MAX_REPLY_CHARS, Timeouts
@@ -123,6 +124,38 @@ def server_cost(value: object) -> float | None:
 
 def _wants_logprobs(request: dict[str, Any] | None) -> bool:
     return request is not None and request.get("logprobs") is True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a reply came to, read off its stream once: all that settling it needs.
+
+    Chat and Compare settle a reply from this one frozen value (what arrived, how it
+    ended, its telemetry) rather than each pulling attributes off a live stream that a
+    worker thread may still be writing. ``NOTHING`` is the outcome of a request that
+    never got a stream (refused, or failed before the server answered).
+    """
+
+    text: str = ""
+    reasoning: str = ""
+    finish_reason: str | None = None
+    stats: ReplyStats | None = None
+    notices: tuple[str, ...] = ()
+    token_logprobs: tuple[TokenLogprob, ...] = ()
+    request: dict[str, Any] | None = None
+
+    @property
+    def mean_logprob(self) -> float | None:
+        """The reply's mean log-probability (None without token probabilities)."""
+        return self.stats.mean_logprob if self.stats is not None else None
+
+    def counted_as(self, source: str) -> Outcome:
+        """The same outcome, its telemetry counted under ``source`` (chat, compare)."""
+        stats = self.stats if self.stats is None else replace(self.stats, source=source)
+        return replace(self, stats=stats)
+
+
+NOTHING = Outcome()
 
 
 class ReplyStream:
@@ -330,6 +363,18 @@ class ReplyStream:
             self._released = True
         with contextlib.suppress(Exception):  # a broken connection may fail to close
             self._chunks.close()
+
+    def outcome(self) -> Outcome:
+        """What arrived so far and how it ended, frozen (call once the reply is over)."""
+        return Outcome(
+            text=self.text,
+            reasoning=self.reasoning,
+            finish_reason=self.finish_reason,
+            stats=self.stats(),
+            notices=self.notices,
+            token_logprobs=self.token_logprobs,
+            request=self.request,
+        )
 
     def stats(self) -> ReplyStats:
         """Telemetry so far; usage is estimated when the server sent none."""

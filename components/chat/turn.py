@@ -240,19 +240,19 @@ def _settle(started: session.Started, *, failed: bool) -> bool:
     """
     worker, plan, keeper = started.worker, started.plan, started.keeper
     worker.close()
-    opened = worker.stream
+    outcome = worker.outcome()
     kept = turns.settle(
         keeper.conversation,
         plan,
-        opened.text if opened is not None else "",
-        finish_reason=opened.finish_reason if opened is not None and not failed else None,
+        outcome.text,
+        finish_reason=None if failed else outcome.finish_reason,
         failed=failed,
-        stats=opened.stats() if opened is not None else None,
-        notices=opened.notices if opened is not None else (),
-        reasoning=opened.reasoning if opened is not None else "",
+        stats=outcome.stats,
+        notices=outcome.notices,
+        reasoning=outcome.reasoning,
     )
-    if opened is not None:  # Continue: the earlier part's tokens come first
-        plan.reply.token_logprobs = (*plan.reply.token_logprobs, *opened.token_logprobs)
+    # Continue: the earlier part's tokens come first.
+    plan.reply.token_logprobs = (*plan.reply.token_logprobs, *outcome.token_logprobs)
     if kept:
         keeper.save(plan.reply)  # its request leaves the session once stored (outbox)
     return kept

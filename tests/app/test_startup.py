@@ -23,11 +23,11 @@ UNUSED = ("sqlalchemy.dialects.postgresql",)
 SCRIPT = f"""
 import json, sys, threading
 from streamlit.testing.v1 import AppTest
-import chatlab.provider.client
+import chatlab.provider
 from components import session
 
-warm_up = chatlab.provider.client.warm_up
-chatlab.provider.client.warm_up = lambda: None  # the first page alone, without what follows it
+warm_up = chatlab.provider.warm_up
+chatlab.provider.warm_up = lambda: None  # the first page alone, without what follows it
 at = AppTest.from_file("app.py", default_timeout=30).run()
 first_page = {{name: name in sys.modules for name in {LATE + UNUSED!r}}}
 warm_up()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import FrozenInstanceError
 
 import openai
 import pytest
@@ -14,8 +15,9 @@ from chatlab.config import Endpoint, Timeouts
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
 from chatlab.messages import ChatSettings
+from chatlab.provider.background import BackgroundReply
 from chatlab.provider.client import make_client, start_reply
-from chatlab.provider.stream import ReplyStream
+from chatlab.provider.stream import NOTHING, ReplyStream
 from testing.fake_openai import FakeOpenAI, Reply
 
 SETTINGS = ChatSettings(model="gpt-4o-mini", temperature=0.3, max_tokens=50)
@@ -411,3 +413,33 @@ def test_an_estimated_count_never_exceeds_max_tokens(
         "".join(stream)
     usage = stream.stats().usage
     assert usage.estimated and usage.completion_tokens == 50
+
+
+# -- the outcome: what settling a reply reads ---------------------------------------------------
+
+
+def test_the_outcome_is_what_the_stream_received_frozen(
+    fake: FakeOpenAI, client: openai.OpenAI
+) -> None:
+    fake.enqueue(Reply(text="Hello there", finish_reason="length"))
+    stream = _start(client)
+    "".join(stream)
+    outcome = stream.outcome()
+    assert (outcome.text, outcome.finish_reason) == ("Hello there", "length")
+    assert outcome.stats == stream.stats() and outcome.request == stream.request
+    assert outcome.stats is not None and outcome.stats.source == "chat"
+    with pytest.raises(FrozenInstanceError):
+        outcome.text = "changed"  # type: ignore[misc]
+    counted = outcome.counted_as("compare")
+    assert counted.stats is not None and counted.stats.source == "compare"
+    assert counted.text == outcome.text and outcome.stats.source == "chat"
+
+
+def test_a_reply_that_never_opened_comes_to_nothing(fake: FakeOpenAI) -> None:
+    def refused(_watch: Watch) -> ReplyStream:
+        raise ChatError("No room.", "Try later.")
+
+    worker = BackgroundReply(refused)
+    assert worker.join(5)
+    assert worker.outcome() == NOTHING
+    assert NOTHING.counted_as("compare") == NOTHING and NOTHING.mean_logprob is None
