@@ -437,7 +437,7 @@ def test_the_outcome_is_what_the_stream_received_frozen(
 
 def test_a_reply_that_never_opened_comes_to_nothing(fake: FakeOpenAI) -> None:
     def refused(_watch: Watch) -> ReplyStream:
-        raise ChatError("No room.", "Try later.")
+        raise ChatError(Kind.SERVER, "No room.", "Try later.")
 
     worker = BackgroundReply(refused)
     assert worker.join(5)
