@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, get_args
 from chatlab import controls
 from chatlab.attachments import Attachment
 from chatlab.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
-from chatlab.params import MAX_SEED, Param, longest_reply
+from chatlab.params import MAX_SEED, Param, declares, longest_reply
 
 Role = Literal["system", "user", "assistant"]
 
@@ -45,6 +45,7 @@ MAX_STOP_LENGTH = 200
 PENALTY_LIMIT = 2.0  # presence and frequency penalties run from -2 to 2
 
 
+@declares
 @dataclass(frozen=True)
 class ChatSettings:
     """The knobs that produced (or will produce) a reply; the defaults are the app's.

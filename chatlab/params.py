@@ -13,7 +13,7 @@ sweep it, and which servers are known to reject it. Everything else derives from
   (``chatlab.transfer``: a pydantic ``TypeAdapter`` built from the declarations);
 - Compare's axes are the declarations marked ``sweep`` (``chatlab.compare.sweep``).
 
-So a new parameter is one field. ``python -m chatlab.params --markdown`` prints the table
+So a new parameter is one field. ``python -m chatlab.doc_tables parameters`` prints the table
 of them for the docs (docs/using.md).
 
 The seed's range is 0 to 4,294,967,294 (2**32 - 2) everywhere. llama.cpp keeps the seed as
@@ -34,7 +34,6 @@ its settings.
 from __future__ import annotations
 
 import functools
-import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -144,13 +143,25 @@ class Declared:
 _UNIONS = (typing.Union, types.UnionType)
 
 
+# The settings type whose annotated fields are the parameters: ``ChatSettings`` names itself
+# with ``@declares`` (this module cannot import it: messages imports Param from here). Read at
+# each call, so a test may declare one parameter more on a settings type of its own.
+_declared_on: list[type] = []
+
+_T = typing.TypeVar("_T", bound=type)
+
+
+def declares(settings_type: _T) -> _T:
+    """Class decorator: ``settings_type``'s ``Param``-annotated fields are the parameters."""
+    _declared_on[:] = [settings_type]
+    return settings_type
+
+
 def declared() -> tuple[Declared, ...]:
     """Every declared parameter of ``ChatSettings``, in field order."""
-    # Imported here, as messages imports Param from this module; and read at each call, so
-    # a test may declare one parameter more on a ChatSettings of its own.
-    from chatlab import messages
-
-    return _declarations(messages.ChatSettings)
+    if not _declared_on:
+        raise RuntimeError("No settings type declares the parameters: import chatlab.messages.")
+    return _declarations(_declared_on[0])
 
 
 @functools.cache
@@ -306,19 +317,3 @@ def _default(found: Declared) -> str:
     if found.default is False:
         return "off"
     return "not set" if found.default in (None, ()) else str(found.default)
-
-
-def _main(argv: list[str]) -> int:
-    if argv != ["--markdown"]:
-        print("usage: python -m chatlab.params --markdown", file=sys.stderr)
-        return 2
-    # Run as a script this module is ``__main__``, and ChatSettings' declarations are
-    # instances of the imported module's Param: read them through that module.
-    from chatlab.params import markdown_table as table
-
-    print(table(), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main(sys.argv[1:]))

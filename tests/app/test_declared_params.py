@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chatlab import messages, transfer
+from chatlab import messages, params, transfer
 from chatlab.grid import Grid, GridError, cells, parse_values, sweepable
 from chatlab.messages import ChatSettings
 from chatlab.params import Param, declaration, declared
@@ -40,6 +40,7 @@ def min_p_declared(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """``ChatSettings`` with ``min_p`` declared, wherever settings are made."""
     for module in (messages, session, transfer):
         monkeypatch.setattr(module, "ChatSettings", WithMinP)
+    monkeypatch.setattr(params, "_declared_on", [WithMinP])
     assert "min_p" in [found.name for found in declared()]
     yield
 

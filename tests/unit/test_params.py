@@ -51,7 +51,7 @@ def test_controls_left_at_their_not_set_value_read_as_not_set() -> None:
 
 def test_the_docs_table_is_the_one_the_declarations_make() -> None:
     printed = subprocess.run(
-        [sys.executable, "-m", "chatlab.params", "--markdown"],
+        [sys.executable, "-m", "chatlab.doc_tables", "parameters"],
         capture_output=True,
         text=True,
         check=True,
