@@ -31,7 +31,8 @@ if not endpoint.usable:
 
 current = session.compare().run
 running = spending.sweep_slot().running()  # one per session, whichever run is shown
-asked = render_form(endpoint, running=running is not None)
+shown = current.id if current is not None else None
+asked = render_form(endpoint, shown=shown, running=running is not None)
 spending.render_running(running, current)
 if asked is not None:
     compare_runs.start(endpoint, asked, store, owner)
@@ -45,11 +46,9 @@ st.divider()
 st.caption(
     f"Prompt: {plain(current.snapshot().prompt if isinstance(current, Sweep) else current.prompt)}"
 )
-run = compare_view.render_run(current)
-frame = compare_results.results_rows(run)
-compare_results.render_table(frame)
-compare_results.render_charts(run, frame)
-compare_results.render_exports(run, frame)
+report = compare_results.report_tabs(live=isinstance(current, Sweep) and not current.finished)
+run = compare_view.render_run(current, report.head, report.cards)
+compare_results.render_report(run, report)
 if compare_runs.render_take_to_chat(store, owner, run):
     st.switch_page("pages/chat.py")
 if st.button("Delete this run", icon=":material/delete:", key="compare_delete"):
