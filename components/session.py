@@ -398,6 +398,7 @@ COMPARE_VALUES = "compare_values_"  # + the parameter's name
 COMPARE_TAKE = "compare_take"
 COMPARE_FORM = "compare_form"  # the form's expander: open while no run is shown
 COMPARE_RUN = "compare_run"
+USAGE_SOURCE = "usage_source"  # the usage page's "Sent from" filter
 
 
 @dataclass
