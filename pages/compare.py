@@ -32,11 +32,14 @@ if not endpoint.usable:
 current = session.compare().run
 running = spending.sweep_slot().running()  # one per session, whichever run is shown
 shown = current.id if current is not None else None
-asked = render_form(endpoint, shown=shown, running=running is not None)
-spending.render_running(running, current)
-if asked is not None:
-    compare_runs.start(endpoint, asked, store, owner)
-    current = session.compare().run
+# One container, whatever it holds this time (a refusal, an estimate), so the report
+# below keeps its place on the page from one run to the next.
+with st.container():
+    asked = render_form(endpoint, shown=shown, running=running is not None)
+    spending.render_running(running, current)
+    if asked is not None:
+        compare_runs.start(endpoint, asked, store, owner)
+        current = session.compare().run
 with st.sidebar, st.expander("Compare runs", icon=":material/history:", expanded=True):
     compare_runs.render_stored(store, owner)  # after a new run is stored, so it is listed
 if current is None:

@@ -140,7 +140,13 @@ def _chart(
     each setting's mean (a line on a numeric axis, a bar on labels)."""
     y_scale = alt.Scale(domain=[0, 1]) if share else alt.Scale(zero=True)
     base = alt.Chart(alt.InlineData(values=rows)).encode(
-        x=_x(axis), color=alt.Color("model:N", title="model", legend=alt.Legend(orient="top"))
+        x=_x(axis),
+        color=alt.Color(
+            "model:N",
+            title="model",
+            scale=alt.Scale(scheme="tableau10"),
+            legend=alt.Legend(orient="top"),
+        ),
     )
     value = alt.Y(f"{measure}:Q", title=TITLES[measure], scale=y_scale)
     tooltip = ["model:N", "setting:N", alt.Tooltip(f"{measure}:Q", title=TITLES[measure])]
