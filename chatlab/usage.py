@@ -87,15 +87,6 @@ class Totals:
 
 
 @dataclass(frozen=True)
-class DayUsage:
-    """One model's usage on one day."""
-
-    day: date
-    model: str
-    totals: Totals
-
-
-@dataclass(frozen=True)
 class Spread:
     """A distribution in five numbers: 5th percentile, quartiles, median, 95th percentile."""
 
@@ -180,16 +171,6 @@ def by_model(records: Iterable[UsageRecord]) -> dict[str, Totals]:
     for record in records:
         grouped[record.stats.model].append(record.stats)
     return {model: add_up(grouped[model]) for model in sorted(grouped)}
-
-
-def by_day(records: Iterable[UsageRecord], zone: tzinfo) -> list[DayUsage]:
-    """Totals per day (in ``zone``) and model, oldest day first."""
-    grouped: dict[tuple[date, str], list[ReplyStats]] = defaultdict(list)
-    for record in records:
-        grouped[(record.created_at.astimezone(zone).date(), record.stats.model)].append(
-            record.stats
-        )
-    return [DayUsage(day, model, add_up(grouped[(day, model)])) for day, model in sorted(grouped)]
 
 
 @dataclass(frozen=True)

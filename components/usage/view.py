@@ -63,8 +63,8 @@ def pick_models(target: DeltaGenerator, available: list[str]) -> list[str]:
 def render_empty(first: date, last: date) -> None:
     """No replies in the period: say where they come from."""
     st.info(
-        f"No replies from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Every reply you get on the "
-        "Chat page is counted here: its tokens, cost and speed.",
+        f"No replies from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Every request the Chat and "
+        "Compare pages send is counted here: its tokens, cost and speed.",
         icon=":material/insights:",
     )
     st.page_link(CHAT_PAGE, label="Go to the chat", icon="💬")
