@@ -10,6 +10,10 @@ is skipped and counted, never an error: one hand-edited row must not hide a mont
 usage. Everything else here is plain arithmetic over ``UsageRecord``s, so the page does
 one query and no per-model or per-day round trips.
 
+Charts over time bin by the hour, day or week, whichever fits the data's span
+(``unit_for``), and their axis holds a few bins more than the data (``bins``), so one
+busy hour is one bar among 24, not a bar that fills the chart.
+
 Cost is only ever added up where it is known: a reply without a price (a local server,
 an unlisted model) is counted as "cost unknown", never as $0.
 """
@@ -21,12 +25,17 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Literal
 
 from chatlab.messages import SOURCES, ReplyStats
 from chatlab.transfer import InvalidDocument, stats_from
 
 SLOWEST = 10  # replies listed as the slowest
+Unit = Literal["hour", "day", "week"]
+HOURLY_DAYS = 2  # data over at most this many days is binned by the hour
+DAILY_DAYS = 92  # ... else by the day up to about three months, else by the week
+SHOWN_AT_LEAST = {"hour": 24, "day": 7, "week": 4}  # bins on the axis, so one is not all
 
 
 @dataclass(frozen=True)
@@ -75,15 +84,6 @@ class Totals:
     def cost_known(self) -> bool:
         """True when at least one reply had a known cost."""
         return self.unknown_cost_replies < self.replies
-
-
-@dataclass(frozen=True)
-class DayUsage:
-    """One model's usage on one day."""
-
-    day: date
-    model: str
-    totals: Totals
 
 
 @dataclass(frozen=True)
@@ -147,6 +147,11 @@ def add_up(stats: Iterable[ReplyStats]) -> Totals:
     return Totals(replies, requests, prompt, completion, estimated, cost, unknown, unknown_requests)
 
 
+def only_source(records: Iterable[UsageRecord], source: str | None) -> list[UsageRecord]:
+    """The records of requests sent from ``source`` (a page: chat, compare); None: all."""
+    return [record for record in records if source is None or record.stats.source == source]
+
+
 def models(records: Iterable[UsageRecord]) -> list[str]:
     """Every model that replied, sorted."""
     return sorted({record.stats.model for record in records})
@@ -168,14 +173,86 @@ def by_model(records: Iterable[UsageRecord]) -> dict[str, Totals]:
     return {model: add_up(grouped[model]) for model in sorted(grouped)}
 
 
-def by_day(records: Iterable[UsageRecord], zone: tzinfo) -> list[DayUsage]:
-    """Totals per day (in ``zone``) and model, oldest day first."""
-    grouped: dict[tuple[date, str], list[ReplyStats]] = defaultdict(list)
+@dataclass(frozen=True)
+class BinUsage:
+    """One model's usage in one hour, day or week (``start``: its first instant, in the zone)."""
+
+    start: datetime
+    model: str
+    totals: Totals
+
+
+def unit_for(records: Sequence[UsageRecord], zone: tzinfo) -> Unit:
+    """The bin that fits the data's span: hours over a day or two, days, else weeks."""
+    days = [record.created_at.astimezone(zone).date() for record in records]
+    span = (max(days) - min(days)).days + 1 if days else 1
+    return "hour" if span <= HOURLY_DAYS else "day" if span <= DAILY_DAYS else "week"
+
+
+def bin_start(moment: datetime, zone: tzinfo, unit: Unit) -> datetime:
+    """The start of the hour, day or week (from Monday) holding ``moment``, in ``zone``."""
+    local = moment.astimezone(zone)
+    if unit == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.date() - timedelta(days=local.weekday() if unit == "week" else 0)
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+def by_bin(records: Iterable[UsageRecord], zone: tzinfo, unit: Unit) -> list[BinUsage]:
+    """Totals per bin and model, oldest first."""
+    grouped: dict[tuple[datetime, str], list[ReplyStats]] = defaultdict(list)
     for record in records:
-        grouped[(record.created_at.astimezone(zone).date(), record.stats.model)].append(
-            record.stats
-        )
-    return [DayUsage(day, model, add_up(grouped[(day, model)])) for day, model in sorted(grouped)]
+        grouped[(bin_start(record.created_at, zone, unit), record.stats.model)].append(record.stats)
+    return [
+        BinUsage(start, model, add_up(grouped[(start, model)])) for start, model in sorted(grouped)
+    ]
+
+
+def bins(records: Sequence[UsageRecord], zone: tzinfo, unit: Unit) -> list[datetime]:
+    """Every bin from the first record's to the last's, at least ``SHOWN_AT_LEAST`` of them
+    (ending with the last): the axis of the charts, so a single bar does not fill it."""
+    starts = [bin_start(record.created_at, zone, unit) for record in records]
+    if not starts:
+        return []
+    first, last = min(starts), max(starts)
+    if unit == "hour":  # whole days, midnight to midnight
+        first = first.replace(hour=0)
+        last = last.replace(hour=23)
+    found = []
+    moment = first
+    while moment <= last:
+        found.append(moment)
+        moment = _next(moment, zone, unit)
+    while len(found) < SHOWN_AT_LEAST[unit]:
+        found.insert(0, _previous(found[0], zone, unit))
+    return found
+
+
+def _next(start: datetime, zone: tzinfo, unit: Unit) -> datetime:
+    # Hours step in UTC (a day of a clock change has 23 or 25); days and weeks by the calendar.
+    if unit == "hour":
+        return (start.astimezone(UTC) + timedelta(hours=1)).astimezone(zone)
+    return bin_start(start + timedelta(days=1 if unit == "day" else 7, hours=12), zone, unit)
+
+
+def _previous(start: datetime, zone: tzinfo, unit: Unit) -> datetime:
+    if unit == "hour":
+        return (start.astimezone(UTC) - timedelta(hours=1)).astimezone(zone)
+    return bin_start(
+        start - timedelta(days=1 if unit == "day" else 7) + timedelta(hours=12), zone, unit
+    )
+
+
+def values(
+    records: Iterable[UsageRecord], measure: Callable[[ReplyStats], float | None]
+) -> list[tuple[str, float]]:
+    """(model, ``measure``) of each reply where it can be told: the points of a few replies."""
+    found = []
+    for record in records:
+        value = measure(record.stats)
+        if value is not None:
+            found.append((record.stats.model, value))
+    return found
 
 
 def spreads(

@@ -271,6 +271,11 @@ def widget_value(key: str) -> object:
     return st.session_state.get(key)
 
 
+def set_widget(key: str, value: object) -> None:
+    """Set a widget's value before it is drawn (or in its callback)."""
+    st.session_state[key] = value
+
+
 def clear_widget(key: str) -> None:
     """Empty a widget (a picker back to its placeholder): in its callback, or before it is drawn."""
     st.session_state[key] = None
@@ -391,6 +396,9 @@ COMPARE_SAMPLES = "compare_samples"
 COMPARE_CONCURRENCY = "compare_concurrency"
 COMPARE_VALUES = "compare_values_"  # + the parameter's name
 COMPARE_TAKE = "compare_take"
+COMPARE_FORM = "compare_form"  # the form's expander: open while no run is shown
+COMPARE_RUN = "compare_run"
+USAGE_SOURCE = "usage_source"  # the usage page's "Sent from" filter
 
 
 @dataclass
@@ -401,6 +409,7 @@ class CompareState:
     # run reopened.
     run: Sweep | Run | None = None
     sweeps: SweepSlot = field(default_factory=SweepSlot)  # stopped when the session ends
+    form_follows: str | None = None  # the run (or Run press) the form last opened/closed for
 
 
 def compare() -> CompareState:

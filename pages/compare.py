@@ -31,11 +31,15 @@ if not endpoint.usable:
 
 current = session.compare().run
 running = spending.sweep_slot().running()  # one per session, whichever run is shown
-asked = render_form(endpoint, running=running is not None)
-spending.render_running(running, current)
-if asked is not None:
-    compare_runs.start(endpoint, asked, store, owner)
-    current = session.compare().run
+shown = current.id if current is not None else None
+# One container, whatever it holds this time (a refusal, an estimate), so the report
+# below keeps its place on the page from one run to the next.
+with st.container():
+    asked = render_form(endpoint, shown=shown, running=running is not None)
+    spending.render_running(running, current)
+    if asked is not None:
+        compare_runs.start(endpoint, asked, store, owner)
+        current = session.compare().run
 with st.sidebar, st.expander("Compare runs", icon=":material/history:", expanded=True):
     compare_runs.render_stored(store, owner)  # after a new run is stored, so it is listed
 if current is None:
@@ -45,11 +49,9 @@ st.divider()
 st.caption(
     f"Prompt: {plain(current.snapshot().prompt if isinstance(current, Sweep) else current.prompt)}"
 )
-run = compare_view.render_run(current)
-frame = compare_results.results_rows(run)
-compare_results.render_table(frame)
-compare_results.render_charts(run, frame)
-compare_results.render_exports(run, frame)
+report = compare_results.report_tabs(live=isinstance(current, Sweep) and not current.finished)
+run = compare_view.render_run(current, report.head, report.cards)
+compare_results.render_report(run, report)
 if compare_runs.render_take_to_chat(store, owner, run):
     st.switch_page("pages/chat.py")
 if st.button("Delete this run", icon=":material/delete:", key="compare_delete"):

@@ -17,7 +17,7 @@ if store is None:
     st.stop()
 
 zone = usage_view.browser_zone()
-dates, model_filter = st.columns(2)
+dates, model_filter, source_filter = st.columns([2, 2, 2])
 first, last = usage_view.pick_period(dates, zone)
 since, until = usage.period(first, last, zone)
 try:
@@ -31,13 +31,22 @@ if not found.records:
     st.stop()
 
 wanted = usage_view.pick_models(model_filter, usage.models(found.records))
-chosen = usage.only_models(found.records, wanted)
+source = usage_view.pick_source(source_filter)
+chosen = usage.only_source(usage.only_models(found.records, wanted), source)
+if not chosen:
+    st.info("No replies match these filters.", icon=":material/filter_alt:")
+    st.stop()
 usage_view.render_totals(usage.add_up(record.stats for record in chosen))
-usage_view.render_over_time(usage.by_day(chosen, zone))
+unit = usage.unit_for(chosen, zone)
+usage_view.render_over_time(usage.by_bin(chosen, zone, unit), usage.bins(chosen, zone, unit), unit)
 usage_view.render_per_source(usage.by_source(chosen))
 usage_view.render_per_model(usage.by_model(chosen))
 usage_view.render_speed(
     usage.spreads(chosen, usage.time_to_first_token),
     usage.spreads(chosen, usage.tokens_per_second),
+    (
+        usage.values(chosen, usage.time_to_first_token),
+        usage.values(chosen, usage.tokens_per_second),
+    ),
 )
 usage_view.render_slowest(usage.slowest(chosen), zone)

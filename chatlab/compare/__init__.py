@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.csv_export import csv_text
-from chatlab.compare.results import SettingSummary, groups, summaries, table_rows
+from chatlab.compare.progress import Progress, progress_of
+from chatlab.compare.results import (
+    ChartAxis,
+    SettingSummary,
+    chart_axis,
+    chart_rows,
+    groups,
+    setting_rows,
+    summaries,
+    table_rows,
+)
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
 
@@ -17,13 +27,19 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "MAX_CONCURRENCY",
     "Budget",
+    "ChartAxis",
+    "Progress",
     "SettingSummary",
     "Sweep",
     "SweepSlot",
+    "chart_axis",
+    "chart_rows",
     "csv_text",
     "estimate",
     "groups",
+    "progress_of",
     "refusal",
+    "setting_rows",
     "summaries",
     "table_rows",
     "within_limits",

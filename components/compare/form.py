@@ -1,4 +1,10 @@
-"""The compare page's form: the prompt, what to vary, the models, the samples, the bound."""
+"""The compare page's form: the prompt, what to vary, the models, the samples, the bound.
+
+The form sits in an expander that folds when Run is pressed and while a run is shown, so
+the run's report starts near the top of the page; Run and what it refuses stay outside
+it, visible either way. The expander's open state is a widget value set only when what
+the page shows changes: in between, it stays as the user left it.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +37,9 @@ VALUES_HELP = (
 )
 
 
+Axes = tuple[tuple[str, tuple[object, ...]], ...]  # each varied parameter and its values
+
+
 @dataclass(frozen=True)
 class SweepRequest:
     """What the user asked to run."""
@@ -41,8 +50,54 @@ class SweepRequest:
     concurrency: int
 
 
-def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
-    """Draw the form; the request when Run was pressed and the form is valid, else None."""
+RUN_PRESSED = "run pressed"  # what the form follows on the run Run starts
+
+
+def render_form(endpoint: Endpoint, *, shown: str | None, running: bool) -> SweepRequest | None:
+    """Draw the form, folded while run ``shown`` is on the page (opened again when none
+    is), and Run under it; the request when Run was pressed and the form is valid."""
+    pressed = session.widget_value(session.COMPARE_RUN) is True
+    _fold(RUN_PRESSED if pressed else shown)
+    with st.expander(
+        "Prompt and settings", key=session.COMPARE_FORM, on_change="rerun", icon=":material/tune:"
+    ):
+        fields = _fields(endpoint)
+    run = st.button(
+        "Run",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=running,
+        key=session.COMPARE_RUN,
+    )
+    if not run:
+        return None
+    return _checked(fields)
+
+
+def _fold(follows: str | None) -> None:
+    """Open the form while no run is shown, fold it on Run or when a run is shown; in
+    between it stays as the user left it."""
+    state = session.compare()
+    if state.form_follows != follows or session.widget_value(session.COMPARE_FORM) is None:
+        state.form_follows = follows
+        session.set_widget(session.COMPARE_FORM, follows is None)
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """The form's inputs as typed, before they are checked."""
+
+    prompt: str
+    system_prompt: str
+    use_conversation: bool
+    models: tuple[str, ...]
+    axes: Axes | None  # None: a value that does not parse (said beside its field)
+    samples: int
+    bound: int
+
+
+def _fields(endpoint: Endpoint) -> _Typed:
+    """The form's inputs as typed."""
     base = session.chat_settings()
     prompt = st.text_area(
         "Prompt", key=session.COMPARE_PROMPT, placeholder="One prompt, run over the grid"
@@ -71,21 +126,28 @@ def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
         key=session.COMPARE_CONCURRENCY,
         help="How many requests run at the same time; the rest wait their turn.",
     )
-    pressed = st.button("Run", type="primary", icon=":material/play_arrow:", disabled=running)
-    if not pressed or axes is None:
+    return _Typed(prompt, system_prompt, use_conversation, models, axes, int(samples), int(bound))
+
+
+def _checked(typed: _Typed) -> SweepRequest | None:
+    """The request, or None with a message under Run (the form may be folded)."""
+    prompt, system_prompt, axes = typed.prompt, typed.system_prompt, typed.axes
+    if axes is None:
+        st.warning("A value to vary cannot be read: open the form above to see which.")
         return None
     if is_blank(prompt):
         st.warning("Type a prompt to run.")
         return None
-    grid = Grid(replace(base, system_prompt=system_prompt), axes, models, int(samples))
+    base = session.chat_settings()
+    grid = Grid(replace(base, system_prompt=system_prompt), axes, typed.models, typed.samples)
     try:
         cells(grid)  # refuses a grid too big to send before anything is stored
     except GridError as err:
         st.error(plain(str(err)), icon=":material/error:")
         return None
-    path = conversation if use_conversation else []
+    path = session.chat().conversation.path() if typed.use_conversation else []
     messages = request_messages(system_prompt, [*path, ChatMessage("user", prompt)])
-    return SweepRequest(grid, prompt, messages, int(bound))
+    return SweepRequest(grid, prompt, messages, typed.bound)
 
 
 def _pick_models(endpoint: Endpoint, current: str) -> tuple[str, ...]:
@@ -100,7 +162,7 @@ def _pick_models(endpoint: Endpoint, current: str) -> tuple[str, ...]:
     return tuple(chosen) or (current,)
 
 
-def _values() -> tuple[tuple[str, tuple[object, ...]], ...] | None:
+def _values() -> Axes | None:
     """The varied parameters and their values; None (with a message) if one is bad."""
     typed: dict[str, str] = {}
     for name in SHOWN_FIRST:

@@ -1,22 +1,86 @@
-"""A run's results: the table, the charts, the exports, and a result taken into the chat."""
+"""A run's results as a report: tabs for the cards, the table and the charts; the exports.
+
+``st.tabs`` draws every tab on every run, so the cards stream into theirs while the table
+and charts tabs say they come when the run has ended (the script is busy following the
+sweep until then, ``components.compare.view``).
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import altair as alt
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from chatlab.compare import SettingSummary, csv_text, summaries, table_rows
+from chatlab.compare import ChartAxis, chart_axis, chart_rows, csv_text, setting_rows, table_rows
+from chatlab.compare.results import (
+    COST,
+    FIRST_WORD_WAIT,
+    OVERLAP,
+    REPLY_LENGTH,
+    SPEED,
+    TOTAL_TIME,
+    UNIQUE_PAIRS,
+    UNIQUE_WORDS,
+)
 from chatlab.grid import Run
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
 
-CHART_HEIGHT = 260
+CHART_HEIGHT = 240
+NEEDS = {UNIQUE_PAIRS: "two words", OVERLAP: "two samples of a setting"}
+TITLES = {  # each measure's axis title, with its unit
+    REPLY_LENGTH: "reply length (tokens)",
+    TOTAL_TIME: "total time (s)",
+    FIRST_WORD_WAIT: "time to first token (s)",
+    SPEED: "tokens/s",
+    COST: "cost (USD)",
+    UNIQUE_WORDS: "unique words (share, 0–1)",
+    UNIQUE_PAIRS: "unique word pairs (share, 0–1)",
+    OVERLAP: "overlap between samples (0–1)",
+}
 
 
 Rows = list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Where a run is drawn: its head (Stop, progress), then a tab each for the results."""
+
+    head: DeltaGenerator
+    cards: DeltaGenerator
+    table: DeltaGenerator
+    charts: DeltaGenerator
+    pending: tuple[DeltaGenerator, ...]  # "when the run has ended" notes, cleared then
+
+
+def report_tabs(live: bool) -> Report:
+    """The head and the tabs Cards · Table · Charts."""
+    head = st.container()
+    cards, table, charts = st.tabs(["Cards", "Table", "Charts"])
+    pending = []
+    if live:
+        for tab, said in ((table, "The table is"), (charts, "The charts are")):
+            note = tab.empty()
+            note.caption(f"{said} drawn once the run has ended.")
+            pending.append(note)
+    return Report(head, cards, table, charts, tuple(pending))
+
+
+def render_report(run: Run, report: Report) -> None:
+    """Fill the table and charts tabs with the run's results."""
+    for note in report.pending:
+        note.empty()
+    frame = results_rows(run)
+    with report.table:
+        render_table(frame)
+        render_exports(run, frame)
+    with report.charts:
+        render_charts(run)
 
 
 def results_rows(run: Run) -> Rows:
@@ -25,7 +89,7 @@ def results_rows(run: Run) -> Rows:
 
 
 def render_table(frame: Rows) -> None:
-    st.subheader("Results")
+    """Every request, one row each."""
     st.dataframe(
         frame,
         hide_index=True,
@@ -36,82 +100,83 @@ def render_table(frame: Rows) -> None:
     )
 
 
-def render_charts(run: Run, frame: Rows) -> None:
-    """Latency and length per setting, how varied each setting's samples are, cost."""
-    order = list(dict.fromkeys(row["setting"] for row in frame))
-    answered = [row for row in frame if row["output"] and row["total time (s)"] is not None]
-    st.subheader("Speed and length")
-    left, right = st.columns(2)
-    left.altair_chart(
-        _per_sample(answered, "total time (s)", "Total time (s)", order), width="stretch"
-    )
-    right.altair_chart(_per_sample(answered, "tokens out", "Output tokens", order), width="stretch")
-    found = summaries(run.results)
+def render_charts(run: Run) -> None:
+    """Length, speed, variety and cost: the varied parameter on x, a colour per model."""
+    axis = chart_axis(run.results)
+    samples = chart_rows(run.results, axis)
+    settings = setting_rows(run.results, axis)
+    if not samples:
+        st.caption("No reply has text yet: nothing to chart.")
+        return
+    st.subheader("Length and speed")
+    st.caption("Each dot is a sample; the line (or bar) is the mean of a setting's samples.")
+    for row_of in ((REPLY_LENGTH, TOTAL_TIME), (FIRST_WORD_WAIT, SPEED)):
+        for column, measure in zip(st.columns(2), row_of, strict=True):
+            _place(column, samples, measure, axis, mean=True)
     st.subheader("How varied the samples are")
     st.caption(
-        "Distinct 1- and 2-grams: the share of words and word pairs, across a setting's "
-        "samples, that are unique (higher: more varied). Similarity: how much the samples "
-        "overlap in word pairs, on average over every pair (higher: more alike)."
+        "Unique words and word pairs: the share of a setting's words (and pairs of words), "
+        "across its samples, that occur once (higher: more varied). Overlap: how many word "
+        "pairs two samples share, on average over every pair (higher: more alike)."
     )
-    st.altair_chart(_diversity(found, order), width="stretch")
-    _cost(found, order)
+    for column, measure in zip(st.columns(3), (UNIQUE_WORDS, UNIQUE_PAIRS, OVERLAP), strict=True):
+        _place(column, settings, measure, axis, share=True)
+    _cost(settings, axis)
 
 
-def _per_sample(frame: Rows, column: str, title: str, order: list[str]) -> alt.LayerChart:
-    """Each sample as a point, and the setting's mean as a bar."""
-    rows = [{"setting": r["setting"], "sample": r["sample"], "value": r[column]} for r in frame]
+def _place(target: DeltaGenerator, rows: Rows, measure: str, axis: ChartAxis, **how: bool) -> None:
+    """The chart of the rows that tell ``measure``; a note when none does."""
+    shown = [row for row in rows if row[measure] is not None]
+    if shown:
+        target.altair_chart(_chart(shown, measure, axis, **how), width="stretch")
+    else:
+        target.caption(f"No {TITLES[measure]}: it needs {NEEDS.get(measure, 'a reply')}.")
+
+
+def _chart(
+    rows: Rows, measure: str, axis: ChartAxis, *, mean: bool = False, share: bool = False
+) -> alt.LayerChart:
+    """``measure`` against the axis, a colour per model: a dot per row and, with ``mean``,
+    each setting's mean (a line on a numeric axis, a bar on labels)."""
+    y_scale = alt.Scale(domain=[0, 1]) if share else alt.Scale(zero=True)
     base = alt.Chart(alt.InlineData(values=rows)).encode(
-        x=alt.X("setting:N", sort=order, title=None)
+        x=_x(axis),
+        color=alt.Color(
+            "model:N",
+            title="model",
+            scale=alt.Scale(scheme="tableau10"),
+            legend=alt.Legend(orient="top"),
+        ),
     )
-    bars = base.mark_bar(opacity=0.35).encode(y=alt.Y("mean(value):Q", title=title))
-    points = base.mark_circle(size=60).encode(
-        y=alt.Y("value:Q"), tooltip=["setting:N", "sample:Q", alt.Tooltip("value:Q", title=title)]
+    value = alt.Y(f"{measure}:Q", title=TITLES[measure], scale=y_scale)
+    tooltip = ["model:N", "setting:N", alt.Tooltip(f"{measure}:Q", title=TITLES[measure])]
+    offset = {} if axis.numeric else {"xOffset": alt.XOffset("model:N")}
+    dots = base.mark_circle(size=55, opacity=0.8).encode(y=value, tooltip=tooltip, **offset)
+    layers: list[alt.Chart] = [dots]
+    if mean or not axis.numeric:
+        summary = alt.Y(f"mean({measure}):Q", title=TITLES[measure], scale=y_scale)
+        mark = base.mark_line() if axis.numeric else base.mark_bar(opacity=0.35)
+        layers.insert(0, mark.encode(y=summary, **offset))
+    return alt.LayerChart(layer=layers, height=CHART_HEIGHT)
+
+
+def _x(axis: ChartAxis) -> alt.X:
+    if axis.numeric:
+        ticks = alt.Axis(values=list(axis.order), title=axis.title)
+        return alt.X(f"{axis.field}:Q", axis=ticks, scale=alt.Scale(zero=False, nice=False))
+    # One line per varied value, never rotated nor cut.
+    labels = alt.Axis(
+        title=axis.title, labelAngle=0, labelLimit=0, labelExpr="split(datum.label, ' · ')"
     )
-    return alt.LayerChart(layer=[bars, points], height=CHART_HEIGHT)
+    return alt.X(f"{axis.field}:N", sort=list(axis.order), axis=labels)
 
 
-def _diversity(found: list[SettingSummary], order: list[str]) -> alt.Chart:
-    rows = [
-        {"setting": s.setting, "measure": name, "value": value}
-        for s in found
-        for name, value in (
-            ("distinct 1-grams", s.diversity.distinct_1),
-            ("distinct 2-grams", s.diversity.distinct_2),
-            ("similarity", s.diversity.mean_similarity),
-        )
-        if value is not None
-    ]
-    chart: alt.Chart = (
-        alt.Chart(alt.InlineData(values=rows))
-        .mark_bar()
-        .encode(
-            x=alt.X("setting:N", sort=order, title=None),
-            xOffset="measure:N",
-            y=alt.Y("value:Q", scale=alt.Scale(domain=[0, 1]), title="0 to 1"),
-            color=alt.Color("measure:N", title=None),
-            tooltip=["setting:N", "measure:N", alt.Tooltip("value:Q", format=".2f")],
-        )
-        .properties(height=CHART_HEIGHT)
-    )
-    return chart
-
-
-def _cost(found: list[SettingSummary], order: list[str]) -> None:
+def _cost(settings: Rows, axis: ChartAxis) -> None:
     st.subheader("Cost per setting")
-    known = [{"setting": s.setting, "cost (USD)": s.cost_usd} for s in found if s.cost_usd]
-    unknown = [s.setting for s in found if s.cost_usd is None and s.samples]
+    known = [row for row in settings if row[COST]]
+    unknown = [row["setting"] for row in settings if row[COST] is None]
     if known:
-        chart = (
-            alt.Chart(alt.InlineData(values=known))
-            .mark_bar()
-            .encode(
-                x=alt.X("setting:N", sort=order, title=None),
-                y=alt.Y("cost (USD):Q"),
-                tooltip=["setting:N", alt.Tooltip("cost (USD):Q", format=".6f")],
-            )
-            .properties(height=CHART_HEIGHT)
-        )
-        st.altair_chart(chart, width="stretch")
+        st.altair_chart(_chart(known, COST, axis), width="stretch")
     if unknown:
         names = ", ".join(plain(name) for name in unknown)
         st.caption(f"Cost unknown (no listed price for this model or server): {names}.")

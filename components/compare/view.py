@@ -18,7 +18,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
-from chatlab.compare import Sweep, groups
+from chatlab.compare import Progress, Sweep, groups, progress_of
 from chatlab.grid import FINAL, Result, Run, State
 from chatlab.markdown import plain
 from components import session
@@ -37,16 +37,18 @@ def stop_sweep() -> None:
         current.stop()
 
 
-def render_run(current: Sweep | Run) -> Run:
-    """Draw every card; while the sweep runs, follow it to its end. Returns the run."""
+def render_run(current: Sweep | Run, head: DeltaGenerator, cards: DeltaGenerator) -> Run:
+    """Stop and the progress bar in ``head``, every card in ``cards``; while the sweep runs,
+    follow it to its end. Returns the run."""
     live = isinstance(current, Sweep) and not current.finished
-    stop_slot = st.empty()
+    stop_slot = head.empty()
     if live:
         stop_slot.button("Stop", icon=":material/stop:", on_click=stop_sweep, key="compare_stop")
     run = current.snapshot() if isinstance(current, Sweep) else current
-    progress = st.empty()
-    progress.caption(progress_line(run.results, current))
-    bodies = _cards(run.results)
+    progress = head.empty()
+    _progress(progress, run.results, current)
+    with cards:
+        bodies = _cards(run.results)
     for body, result in zip(bodies, run.results, strict=True):
         _draw(body, result)
     if isinstance(current, Sweep) and live:
@@ -60,8 +62,9 @@ def _cards(results: tuple[Result, ...]) -> list[DeltaGenerator]:
     bodies: dict[int, DeltaGenerator] = {}
     index_of = {id(result): index for index, result in enumerate(results)}
     for setting, members in groups(results).items():
-        st.markdown(f"**{plain(setting)}**")
-        columns = st.columns(min(COLUMNS, len(members)))
+        group = st.container(key=f"compare_setting_{index_of[id(members[0])]}")
+        group.markdown(f"**{plain(setting)}**")
+        columns = group.columns(min(COLUMNS, len(members)))
         for place, result in enumerate(members):
             index = index_of[id(result)]
             with columns[place % len(columns)]:
@@ -84,7 +87,7 @@ def _follow(
                 if result.version != shown[index]:
                     _draw(bodies[index], result)
                     shown[index] = result.version
-            progress.caption(progress_line(results, sweep))
+            _progress(progress, results, sweep)
             if all(result.state in FINAL for result in results):
                 return sweep.snapshot()
             time.sleep(POLL)
@@ -129,22 +132,32 @@ def _draw(body: DeltaGenerator, result: Result) -> None:
             st.caption(telemetry_line(result.stats))
 
 
-def progress_line(results: tuple[Result, ...], current: Sweep | Run | None = None) -> str:
-    """``4 of 9 done · 3 running · 1 failed``, and why fewer run at once than asked."""
-    counts = {state: sum(r.state == state for r in results) for state in State}
-    parts = [f"{counts[State.DONE]} of {len(results)} done"]
-    if counts[State.STREAMING]:
-        parts.append(f"{counts[State.STREAMING]} running")
-    if counts[State.WAITING]:
-        parts.append(f"{counts[State.WAITING]} waiting")
-    if counts[State.FAILED]:
-        parts.append(f"{counts[State.FAILED]} failed")
-    if counts[State.STOPPED]:
-        parts.append(f"{counts[State.STOPPED]} stopped")
-    retried = sum(r.attempts > 1 for r in results)
-    if retried:
-        parts.append(f"{retried} retried fewer at once (the server ran out of room)")
-    line = " · ".join(parts)
-    if isinstance(current, Sweep) and current.sizing:
-        line += f"  \n{current.sizing}"  # our own words and numbers
-    return line
+def _progress(slot: DeltaGenerator, results: tuple[Result, ...], current: Sweep | Run) -> None:
+    concurrency = current.concurrency if isinstance(current, Sweep) else 1
+    found = progress_of(results, concurrency)
+    with slot.container():
+        st.progress(found.fraction, text=progress_line(found))
+        if isinstance(current, Sweep) and current.sizing:
+            st.caption(current.sizing)  # our own words and numbers
+
+
+def progress_line(found: Progress) -> str:
+    """``4 of 9 done · 3 running · 2 waiting · about 20 s left``, and what went wrong."""
+    parts = [f"{found.done} of {found.total} done"]
+    if found.running or found.waiting:
+        parts += [f"{found.running} running", f"{found.waiting} waiting"]
+    if found.failed:
+        parts.append(f"{found.failed} failed")
+    if found.stopped:
+        parts.append(f"{found.stopped} stopped")
+    if found.seconds_left is not None:
+        parts.append(f"about {_duration(found.seconds_left)} left")
+    if found.retried:
+        parts.append(f"{found.retried} retried fewer at once (the server ran out of room)")
+    return " · ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{max(1, round(seconds))} s"
+    return f"{seconds // 60:.0f} min {seconds % 60:02.0f} s"

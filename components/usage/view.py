@@ -20,13 +20,17 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab.model_names import display_name
-from chatlab.usage import DayUsage, Spread, Totals, UsageRecord
+from chatlab.usage import BinUsage, Spread, Totals, Unit, UsageRecord
+from components import session
 from components.totals import plural_replies, plural_requests, usd
 
 DEFAULT_DAYS = 30
 CHAT_PAGE = "pages/chat.py"
 COST_UNKNOWN_WHY = "a local server, or a model without a listed price"
 SOURCE_NAMES = {"chat": "Chat", "compare": "Compare"}
+UNIT_TITLES = {"hour": "hour", "day": "day", "week": "week (from Monday)"}
+CHART_HEIGHT = 240
+FEW_POINTS = 40  # up to this many replies, a speed chart shows each; beyond, boxes
 
 
 def browser_zone() -> tzinfo:
@@ -59,8 +63,8 @@ def pick_models(target: DeltaGenerator, available: list[str]) -> list[str]:
 def render_empty(first: date, last: date) -> None:
     """No replies in the period: say where they come from."""
     st.info(
-        f"No replies from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Every reply you get on the "
-        "Chat page is counted here: its tokens, cost and speed.",
+        f"No replies from {first:%Y-%m-%d} to {last:%Y-%m-%d}. Every request the Chat and "
+        "Compare pages send is counted here: its tokens, cost and speed.",
         icon=":material/insights:",
     )
     st.page_link(CHAT_PAGE, label="Go to the chat", icon="💬")
@@ -98,27 +102,46 @@ def render_totals(totals: Totals) -> None:
         )
 
 
-def render_over_time(days: list[DayUsage]) -> None:
-    """Requests, tokens in and out, and cost per day, a colour per model."""
+def pick_source(target: DeltaGenerator) -> str | None:
+    """The page the requests were sent from (chat, compare); None: every page."""
+    names = {"All": None, **{name: source for source, name in SOURCE_NAMES.items()}}
+    picked = target.segmented_control(
+        "Sent from", list(names), default="All", key=session.USAGE_SOURCE
+    )
+    return names.get(picked or "All")
+
+
+def render_over_time(used: list[BinUsage], axis: list[datetime], unit: Unit) -> None:
+    """Requests, tokens in and out, and cost per hour, day or week, a colour per model."""
     st.subheader("Over time")
-    rows = [_day_row(day) for day in days]
+    one_day = len({start.date() for start in axis}) == 1
+    labels = [_bin_label(start, unit, one_day) for start in axis]
+    rows = [_bin_row(found, unit, one_day) for found in used]
+    title = f"hour of {axis[0]:%Y-%m-%d}" if unit == "hour" and one_day else UNIT_TITLES[unit]
     tabs = st.tabs(["Requests", "Tokens in", "Tokens out", "Cost (USD)"])
-    for tab, field, title in zip(
+    for tab, field, y_title in zip(
         tabs,
         ("requests", "tokens_in", "tokens_out", "cost_usd"),
         ("requests", "tokens in", "tokens out", "cost (USD, where known)"),
         strict=True,
     ):
-        # A day whose cost is all unknown has no bar, rather than a $0 one.
+        # A bin whose cost is all unknown has no bar, rather than a $0 one.
         shown = [row for row in rows if row[field] is not None]
-        tab.altair_chart(_daily_chart(shown, field, title), width="stretch")
+        tab.altair_chart(_time_chart(shown, field, y_title, labels, title), width="stretch")
 
 
-def _day_row(day: DayUsage) -> dict[str, Any]:
-    totals = day.totals
+def _bin_label(start: datetime, unit: Unit, one_day: bool) -> str:
+    if unit == "hour":
+        return f"{start:%H}:00" if one_day else f"{start:%a %H}:00"
+    return f"{start:%b} {start.day}"
+
+
+def _bin_row(found: BinUsage, unit: Unit, one_day: bool) -> dict[str, Any]:
+    totals = found.totals
     return {
-        "day": day.day.isoformat(),
-        "model": display_name(day.model),  # a llama.cpp file path: its file name
+        "bin": _bin_label(found.start, unit, one_day),
+        "start": found.start.isoformat(),
+        "model": display_name(found.model),  # a llama.cpp file path: its file name
         "replies": totals.replies,
         "requests": totals.requests,
         "tokens_in": totals.prompt_tokens,
@@ -128,20 +151,29 @@ def _day_row(day: DayUsage) -> dict[str, Any]:
     }
 
 
-def _daily_chart(rows: list[dict[str, Any]], field: str, title: str) -> alt.Chart:
-    # The day is a calendar date already in the browser's zone: read and shown as UTC so
-    # no second conversion moves it.
+def _time_chart(
+    rows: list[dict[str, Any]], field: str, y_title: str, labels: list[str], x_title: str
+) -> alt.Chart:
+    # Ordinal bins labelled here, in the browser's zone: one label per bin, no second
+    # conversion, and every bin of the axis drawn even when empty.
+    ticks = (
+        alt.Axis(format="$.4f")
+        if field == "cost_usd"
+        else alt.Axis(tickMinStep=1, format=",d")  # counts: whole numbers only
+    )
     chart: alt.Chart = (
         alt.Chart(alt.InlineData(values=rows))
         .mark_bar()
         .encode(
-            # Ordinal: one label per day drawn (a temporal axis labels the hours of a
-            # single day, each with the same date).
-            x=alt.X("day:O", timeUnit="utcyearmonthdate", title=None),
-            y=alt.Y(f"{field}:Q", title=title, stack=True),
-            color=alt.Color("model:N", title="model"),
+            x=alt.X(
+                "bin:O",
+                scale=alt.Scale(domain=labels),
+                axis=alt.Axis(labelAngle=0, labelOverlap="greedy", title=x_title),
+            ),
+            y=alt.Y(f"{field}:Q", title=y_title, stack=True, axis=ticks),
+            color=alt.Color("model:N", title="model", legend=alt.Legend(orient="top")),
             tooltip=[
-                alt.Tooltip("day:T", timeUnit="utcyearmonthdate", title="day"),
+                alt.Tooltip("bin:O", title=x_title),
                 "model:N",
                 "requests:Q",
                 "tokens_in:Q",
@@ -150,6 +182,7 @@ def _daily_chart(rows: list[dict[str, Any]], field: str, title: str) -> alt.Char
                 alt.Tooltip("cost_unknown:Q", title="replies with cost unknown"),
             ],
         )
+        .properties(height=CHART_HEIGHT)
     )
     return chart
 
@@ -190,19 +223,52 @@ def _totals_table(name: str, totals_of: dict[str, Totals]) -> None:
     )
 
 
-def render_speed(first_token: list[Spread], speed: list[Spread]) -> None:
-    """Time to first token and tokens/s per model, as boxes."""
+def render_speed(
+    first_token: list[Spread], speed: list[Spread], points: tuple[Points, Points]
+) -> None:
+    """Time to first token and tokens/s per model: each reply when there are few, else boxes."""
     st.subheader("Speed")
-    st.caption("Boxes: the middle half of the replies; line: the median; whiskers: 5%–95%.")
+    few = all(len(found) <= FEW_POINTS for found in points)
+    st.caption(
+        "Each dot is a reply."
+        if few
+        else "Boxes: the middle half of the replies; line: the median; whiskers: 5%–95%."
+    )
     left, right = st.columns(2)
-    for target, spreads, title in (
-        (left, first_token, "time to first token (s)"),
-        (right, speed, "tokens/s"),
+    for target, spreads, found, title in (
+        (left, first_token, points[0], "time to first token (s)"),
+        (right, speed, points[1], "tokens/s"),
     ):
-        if spreads:
-            target.altair_chart(_spread_chart(spreads, title), width="stretch")
-        else:
+        if not spreads:
             target.caption(f"No reply tells its {title} yet.")
+        elif few:
+            target.altair_chart(_points_chart(found, title), width="stretch")
+        else:
+            target.altair_chart(_spread_chart(spreads, title), width="stretch")
+
+
+Points = list[tuple[str, float]]  # (model, value) of each reply
+
+
+def _height(models: int) -> int:
+    return max(160, 56 * models + 60)
+
+
+def _points_chart(found: Points, title: str) -> alt.Chart:
+    rows = [{"model": display_name(model), "value": value} for model, value in found]
+    models = len({row["model"] for row in rows})
+    chart: alt.Chart = (
+        alt.Chart(alt.InlineData(values=rows))
+        .mark_circle(size=70, opacity=0.7)
+        .encode(
+            x=alt.X("value:Q", title=title, scale=alt.Scale(zero=True)),
+            y=alt.Y("model:N", title=None),
+            color=alt.Color("model:N", legend=None),
+            tooltip=["model:N", alt.Tooltip("value:Q", title=title, format=".2f")],
+        )
+        .properties(height=_height(models))
+    )
+    return chart
 
 
 def _spread_chart(spreads: Sequence[Spread], title: str) -> alt.LayerChart:
@@ -212,9 +278,9 @@ def _spread_chart(spreads: Sequence[Spread], title: str) -> alt.LayerChart:
         y=alt.Y("model:N", title=None), tooltip=tooltip
     )
     whiskers = base.mark_rule().encode(x=alt.X("low:Q", title=title), x2="high:Q")
-    boxes = base.mark_bar(size=14).encode(x="q1:Q", x2="q3:Q")
-    medians = base.mark_tick(color="white", size=14, thickness=2).encode(x="median:Q")
-    return alt.LayerChart(layer=[whiskers, boxes, medians])
+    boxes = base.mark_bar(size=24).encode(x="q1:Q", x2="q3:Q")
+    medians = base.mark_tick(color="white", size=24, thickness=2).encode(x="median:Q")
+    return alt.LayerChart(layer=[whiskers, boxes, medians], height=_height(len(rows)))
 
 
 def render_slowest(records: list[UsageRecord], zone: tzinfo) -> None:

@@ -8,18 +8,20 @@ import io
 import json
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from chatlab.compare import progress_of
 from chatlab.compare.csv_export import csv_text
 from chatlab.compare.sweep import Sweep
 from chatlab.deadline import Watch
 from chatlab.grid import Cell, Grid, State, new_run
 from chatlab.markdown import plain
-from chatlab.messages import ChatSettings
+from chatlab.messages import ChatSettings, ReplyStats, Usage
 from chatlab.provider.stream import ReplyStream
 from chatlab.storage.runs import run_from, run_json
 from components.compare import view as compare_view
@@ -136,15 +138,100 @@ def test_the_table_and_charts_are_built_from_the_results(
     assert table["total time (s)"].notna().all()
     assert table["mean logprob"].isna().all()
     drawn = charts(at)
-    assert len(drawn) >= 3  # time, length, diversity (cost is unknown on a local server)
-    (diversity,) = [rows for spec, rows in drawn if "xOffset" in json.dumps(spec)]
-    distinct_1 = {r["setting"]: r["value"] for r in diversity if r["measure"] == "distinct 1-grams"}
+    assert len(drawn) >= 7  # length, time, first token, speed, three of variety (no cost)
+    (unique_words,) = [rows for spec, rows in drawn if "unique_words" in json.dumps(spec)]
+    by_temperature = {r["temperature"]: r["unique_words"] for r in unique_words}
     # "red red red" and "blue green": three distinct words of five.
-    assert distinct_1["temperature=0.0 · gpt-4o-mini"] == 3 / 5
-    similarity = {r["setting"]: r["value"] for r in diversity if r["measure"] == "similarity"}
-    assert similarity["temperature=1.0 · gpt-4o-mini"] == 1.0  # two identical echoes
-    times = [rows for spec, rows in drawn if "Total time" in json.dumps(spec)]
+    assert by_temperature[0.0] == 3 / 5
+    (overlap,) = [rows for spec, rows in drawn if '"overlap"' in json.dumps(spec)]
+    assert {r["temperature"]: r["overlap"] for r in overlap}[1.0] == 1.0  # identical echoes
+    times = [rows for spec, rows in drawn if "total time (s)" in json.dumps(spec)]
     assert len(times) == 1 and len(times[0]) == 4
+
+
+def encodings(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The encoding of every layer of a chart."""
+    return [layer.get("encoding", {}) for layer in spec.get("layer", [spec])]
+
+
+def test_two_models_charts_colour_by_model_over_a_numeric_temperature(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = open_compare(make_app)
+    at.multiselect(key="compare_models").set_value(["gpt-4o-mini", "gpt-4o"])
+    at = run_sweep(at, temperatures="0, 0.7, 1.4", samples=2)
+    assert not at.exception
+    drawn = charts(at)
+    assert len(drawn) >= 7
+    titles = set()
+    for spec, rows in drawn:
+        for encoding in encodings(spec):
+            assert encoding["color"]["field"] == "model"
+            assert encoding["x"]["field"] == "temperature"
+            assert encoding["x"]["type"] == "quantitative"
+            titles.add(encoding["y"]["title"])
+        assert {row["model"] for row in rows} == {"gpt-4o-mini", "gpt-4o"}
+        assert {row["temperature"] for row in rows} == {0.0, 0.7, 1.4}
+    assert {
+        "reply length (tokens)",
+        "time to first token (s)",
+        "tokens/s",
+        "unique words (share, 0–1)",
+        "overlap between samples (0–1)",
+    } <= titles
+    assert "0 to 1" not in titles
+
+
+def test_two_varied_parameters_are_labels_with_the_model_beside_them(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = open_compare(make_app)
+    at.text_input(key="compare_values_seed").set_value("1, 2")
+    at.multiselect(key="compare_models").set_value(["gpt-4o-mini", "gpt-4o"])
+    at = run_sweep(at, temperatures="0.5", samples=1)
+    spec, rows = charts(at)[0]
+    bars, dots = encodings(spec)
+    assert (bars["x"]["field"], bars["x"]["type"]) == ("values", "nominal")
+    assert bars["xOffset"]["field"] == dots["color"]["field"] == "model"
+    assert bars["x"]["axis"]["labelAngle"] == 0  # never rotated
+    assert {row["values"] for row in rows} == {
+        "temperature=0.5 · seed=1",
+        "temperature=0.5 · seed=2",
+    }
+
+
+def test_the_report_is_in_tabs_with_a_progress_bar_and_the_form_folds_on_run(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = open_compare(make_app)
+    assert at.session_state["compare_form"] is True  # nothing shown yet: the form is open
+    at = run_sweep(at, temperatures="0, 1", samples=2)
+    assert not at.exception
+    assert at.session_state["compare_form"] is False  # folded: the report starts near the top
+    assert [t.label for t in at.tabs] == ["Cards", "Table", "Charts"]
+    (bar,) = [b for b in at.main.get("progress")]
+    assert bar.proto.text == "4 of 4 done" and bar.proto.value == 100
+    cards, table, charted = at.tabs
+    assert len(table.dataframe) == 1 and not cards.dataframe
+    assert charted.get("vega_lite_chart") and not cards.get("vega_lite_chart")
+    at = at.run()  # the form stays as the user leaves it while the same run is shown
+    assert at.session_state["compare_form"] is False
+    at = click(at, "Delete this run")
+    assert at.session_state["compare_form"] is True  # no run shown: open again
+
+
+def test_progress_counts_and_the_time_left() -> None:
+    grid = Grid(ChatSettings(model="m"), (("temperature", (0.0, 1.0)),), samples=3)
+    results = list(new_run(grid, PROMPT, []).results)
+    stats = ReplyStats("m", Usage(1, 1), "stop", 0.1, 4.0)
+    results[0] = replace(results[0], state=State.DONE, stats=stats)
+    results[1] = replace(results[1], state=State.DONE, stats=replace(stats, total_time=2.0))
+    results[2] = replace(results[2], state=State.STREAMING)
+    found = progress_of(results, concurrency=2)
+    assert (found.done, found.running, found.waiting) == (2, 1, 3)
+    assert found.seconds_left == 2 * 3.0  # four left, two at once, 3 s each
+    line = compare_view.progress_line(found)
+    assert line == "2 of 6 done · 1 running · 3 waiting · about 6 s left"
 
 
 def test_a_stored_run_reopens_after_a_restart(make_app: AppFactory, fake: FakeOpenAI) -> None:

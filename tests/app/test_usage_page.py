@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from chatlab import config
 from chatlab.messages import ChatMessage, ReplyStats, Usage
-from chatlab.storage import Store
+from chatlab.storage import Store, schema
 from components.account import LOCAL_OWNER
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, charts, send, signed_in
@@ -62,13 +62,18 @@ def test_usage_page_shows_totals_and_charts_of_the_replies(
     }
     assert any("Cost unknown for 2 of 2 replies" in c for c in captions(at))
     drawn = charts(at)
-    assert len(drawn) == 6  # four over time, two speed spreads
-    (spec, (row,)) = drawn[0]
+    assert len(drawn) == 6  # four over time, two speed charts
+    (spec, rows) = drawn[0]
     assert spec["encoding"]["y"]["field"] == "requests"
+    assert spec["encoding"]["y"]["axis"]["tickMinStep"] == 1  # no half requests
     _, first_token = drawn[4]
-    assert [(r["model"], r["count"]) for r in first_token] == [("gpt-4o-mini", 2)]
-    assert (row["model"], row["requests"], row["tokens_in"]) == ("gpt-4o-mini", 2, 31)
-    assert row["day"] == datetime.now(UTC).date().isoformat()  # no browser zone: UTC days
+    # Two replies: each is a dot, not a box of five numbers.
+    assert [r["model"] for r in first_token] == ["gpt-4o-mini"] * 2
+    assert drawn[4][0]["mark"]["type"] == "circle" and drawn[4][0]["height"] >= 160
+    today = datetime.now(UTC).date().isoformat()  # no browser zone: UTC
+    assert sum(row["requests"] for row in rows) == 2
+    assert sum(row["tokens_in"] for row in rows) == 31
+    assert all(row["model"] == "gpt-4o-mini" and row["start"].startswith(today) for row in rows)
     _, per_model, slowest = at.dataframe  # per page, per model, slowest
     assert list(per_model.value["model"]) == ["gpt-4o-mini"]
     assert list(slowest.value["open"]) == [f"./?c={conversation}"] * 2
@@ -167,6 +172,14 @@ def test_usage_counts_every_request_the_chat_and_compare_sent(
     assert list(per_source["requests"]) == [1, 2]
     slowest = at.dataframe[-1].value
     assert sorted(slowest["from"]) == ["Chat", "Compare", "Compare"]
+    # The totals are the sum of what each page sent, and the filter splits them.
+    at.segmented_control(key="usage_source").set_value("Compare").run()
+    assert metrics(at)["Requests"] == "2" and metrics(at)["Tokens in"] == "10"
+    assert sorted(at.dataframe[-1].value["from"]) == ["Compare", "Compare"]
+    at.segmented_control(key="usage_source").set_value("Chat").run()
+    assert metrics(at)["Requests"] == "1" and metrics(at)["Tokens out"] == "3"
+    at.segmented_control(key="usage_source").set_value("All").run()
+    assert metrics(at)["Requests"] == "3"
 
 
 def test_a_compare_result_taken_into_the_chat_is_not_counted_twice(
@@ -188,9 +201,46 @@ def test_a_compare_result_taken_into_the_chat_is_not_counted_twice(
     assert metrics(at)["Tokens in"] == "5"
 
 
-def test_a_single_days_chart_labels_that_day_once(make_app: AppFactory, fake: FakeOpenAI) -> None:
+def test_a_single_days_chart_has_its_hours_labelled_once(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
     at = make_app().run()
     send(at, "hello")
     at = open_usage(at)
-    spec, _ = charts(at)[0]
-    assert spec["encoding"]["x"]["type"] == "ordinal"  # a temporal axis repeats the date
+    spec, (row,) = charts(at)[0]
+    x = spec["encoding"]["x"]
+    assert x["type"] == "ordinal"  # a temporal axis repeats the date
+    hours = x["scale"]["domain"]
+    assert hours == [f"{hour:02d}:00" for hour in range(24)]  # one bar among 24, not all
+    assert row["bin"] in hours
+    assert x["axis"]["title"] == f"hour of {datetime.now(UTC):%Y-%m-%d}"
+
+
+def backdate(conversation_id: str, when: datetime) -> None:
+    """Move a stored conversation's messages to ``when``, behind the store's back."""
+    engine = sa.create_engine(config.database_url())
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(schema.messages)
+            .where(schema.messages.c.conversation_id == conversation_id)
+            .values(created_at=when)
+        )
+    engine.dispose()
+
+
+def test_a_long_span_is_binned_by_day_and_longer_by_week(make_app: AppFactory) -> None:
+    now = datetime.now(UTC)
+    with Store.open(config.database_url()) as store:
+        backdate(add_reply(store, stats("gpt-4o", 0.5, 3.0)), now - timedelta(days=20))
+        add_reply(store, stats("gpt-4o", 0.5, 3.0))
+    at = open_usage(make_app().run())
+    spec, rows = charts(at)[0]
+    assert spec["encoding"]["x"]["axis"]["title"] == "day"
+    assert len(spec["encoding"]["x"]["scale"]["domain"]) == 21  # every day between, once
+    assert len(rows) == 2
+    at.date_input[0].set_value((date(2020, 1, 1), now.date())).run()
+    with Store.open(config.database_url()) as store:
+        backdate(add_reply(store, stats("gpt-4o", 0.5, 3.0)), now - timedelta(days=200))
+    spec, rows = charts(at.run())[0]
+    assert spec["encoding"]["x"]["axis"]["title"] == "week (from Monday)"
+    assert len(rows) == 3

@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import Locator, ViewportSize, expect
 
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.conftest import ROOT
@@ -81,6 +81,14 @@ class ComparePage:
     def stop(self) -> Locator:
         return self.page.locator(".st-key-compare_stop").get_by_role("button")
 
+    def tab(self, name: str) -> Locator:
+        return self.chat.main.get_by_role("tab", name=name, exact=True)
+
+    def show(self, name: str) -> None:
+        """Open the report's tab ``name`` (Cards, Table, Charts)."""
+        self.tab(name).click()
+        expect(self.tab(name)).to_have_attribute("aria-selected", "true")
+
 
 @pytest.fixture
 def compare(chat: ChatPage) -> ComparePage:
@@ -120,29 +128,59 @@ def test_stop_ends_the_run_and_keeps_what_arrived(compare: ComparePage, fake: Fa
     compare.chat.wait_idle()
     assert "Echo: Describe" in first.inner_text()
     assert len(fake.chat_requests) == 2  # the waiting cells were never sent
+    compare.show("Table")
     table = compare.page.get_by_test_id("stDataFrame")
     expect(table).to_be_visible()
 
 
-def test_results_table_and_charts_show_under_the_cards(
+def run_the_screenshot_grid(compare: ComparePage, fake: FakeOpenAI, models: int = 1) -> None:
+    """Three temperatures, three samples each (each model), one at a time, to the end."""
+    for _ in range(models):
+        for replies in SCREENSHOT_REPLIES.values():
+            fake.enqueue(*(Reply(text=text, chunk_delay=0.01) for text in replies))
+    compare.run(samples=3, at_once=1)  # one at a time: the queue's order is the grid's
+    expect(compare.card(9 * models - 1)).to_contain_text("finish: stop")
+    compare.chat.wait_idle()
+    expect(compare.stop).to_have_count(0)  # the run is over
+
+
+def test_results_table_and_charts_are_tabs_of_the_report(
     compare: ComparePage, fake: FakeOpenAI
 ) -> None:
-    for replies in SCREENSHOT_REPLIES.values():
-        fake.enqueue(*(Reply(text=text, chunk_delay=0.01) for text in replies))
-    compare.run(samples=3, at_once=1)  # one at a time: the queue's order is the grid's
-    expect(compare.card(8)).to_contain_text("finish: stop")
-    compare.chat.wait_idle()
-    expect(compare.page.get_by_test_id("stDataFrame")).to_be_visible()
-    charts = compare.page.get_by_test_id("stVegaLiteChart")
-    expect(charts).to_have_count(3)  # time, length, variety (a local server has no prices)
-    expect(compare.page.get_by_text("How varied the samples are")).to_be_visible()
-    expect(compare.page.get_by_role("button", name="Download CSV")).to_be_visible()
     compare.page.set_viewport_size({"width": 1280, "height": 1000})
-    expect(compare.stop).to_have_count(0)  # the run is over
+    run_the_screenshot_grid(compare, fake)
     first_setting = compare.page.get_by_role("strong").filter(has_text="temperature=0.0")
-    first_setting.evaluate("heading => heading.scrollIntoView({block: 'start'})")
-    expect(first_setting).to_be_in_viewport()
+    expect(first_setting).to_be_in_viewport()  # the form folded: the cards start near the top
     copy_compare_to_docs(compare.chat.screenshot("compare-results"))
+    compare.show("Table")
+    expect(compare.page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(compare.page.get_by_role("button", name="Download CSV")).to_be_visible()
+    compare.show("Charts")
+    expect(compare.page.get_by_text("How varied the samples are")).to_be_visible()
+    # Length, total time, first token, speed, and three of variety (a local server has
+    # no prices).
+    expect(compare.page.get_by_test_id("stVegaLiteChart")).to_have_count(7)
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}], ids=str
+)
+def test_the_charts_show_without_scrolling_past_the_cards(
+    compare: ComparePage, fake: FakeOpenAI, viewport: ViewportSize
+) -> None:
+    compare.page.set_viewport_size(viewport)
+    models = compare.chat.main.get_by_role("combobox", name="Models")
+    compare.chat.choose(models, "gpt-4o")
+    compare.page.keyboard.press("Escape")  # the list stays open for more picks
+    expect(compare.page.get_by_role("option", name="o3-mini")).to_have_count(0)
+    compare.chat.wait_idle()
+    run_the_screenshot_grid(compare, fake, models=2)
+    expect(compare.tab("Charts")).to_be_in_viewport()  # above the eighteen cards
+    compare.show("Charts")
+    first_chart = compare.page.get_by_test_id("stVegaLiteChart").first
+    expect(first_chart).to_be_in_viewport()
+    compare.chat.assert_no_exception()
+    compare.chat.screenshot(f"compare-charts-{viewport['width']}")
 
 
 def copy_compare_to_docs(screenshot: Path) -> None:
@@ -179,6 +217,7 @@ def test_the_csv_download_turns_formulas_into_text(compare: ComparePage, fake: F
     compare.run(samples=1, at_once=1)  # one at a time: the queue's order is the grid's
     expect(compare.card(2)).to_contain_text("finish: stop")
     compare.chat.wait_idle()
+    compare.show("Table")
     with compare.page.expect_download() as download:
         compare.page.get_by_role("button", name="Download CSV").click()
     rows = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text(), newline="")))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -108,6 +109,10 @@ def test_totals_add_tokens_and_count_estimates() -> None:
 
 
 def test_usage_per_day_and_model_in_the_browsers_zone() -> None:
+    def by_day(zone: tzinfo) -> list[tuple[date, str, usage.Totals]]:
+        found = usage.by_bin(records, zone, "day")
+        return [(b.start.date(), b.model, b.totals) for b in found]
+
     late = datetime(2026, 3, 10, 23, 30, tzinfo=UTC)  # already 11 March in Berlin
     records = [
         record(stats("b", cost=None), NOON),
@@ -115,18 +120,57 @@ def test_usage_per_day_and_model_in_the_browsers_zone() -> None:
         record(stats("a", completion=7), NOON + timedelta(hours=1)),
         record(stats("a"), late),
     ]
-    in_utc = usage.by_day(records, UTC)
-    assert [(d.day, d.model, d.totals.completion_tokens) for d in in_utc] == [
+    in_utc = by_day(UTC)
+    assert [(day, model, totals.completion_tokens) for day, model, totals in in_utc] == [
         (date(2026, 3, 10), "a", 32),
         (date(2026, 3, 10), "b", 20),
     ]
-    assert not in_utc[1].totals.cost_known
-    berlin = usage.by_day(records, ZoneInfo("Europe/Berlin"))
-    assert [(d.day, d.model, d.totals.replies) for d in berlin] == [
+    assert not in_utc[1][2].cost_known
+    berlin = by_day(ZoneInfo("Europe/Berlin"))
+    assert [(day, model, totals.replies) for day, model, totals in berlin] == [
         (date(2026, 3, 10), "a", 2),
         (date(2026, 3, 10), "b", 1),
         (date(2026, 3, 11), "a", 1),
     ]
+
+
+def test_the_bin_fits_the_span_and_the_axis_is_wider_than_the_data() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    one = [record(stats("a"), NOON)]
+    assert usage.unit_for(one, berlin) == "hour"
+    hours = usage.bins(one, berlin, "hour")
+    assert len(hours) == 24 and hours[0].hour == 0 and hours[-1].hour == 23
+    month = [*one, record(stats("a"), NOON - timedelta(days=20))]
+    assert usage.unit_for(month, berlin) == "day"
+    assert len(usage.bins(month, berlin, "day")) == 21
+    assert len(usage.bins(one, berlin, "day")) == 7  # a week at least, ending that day
+    year = [*one, record(stats("a"), NOON - timedelta(days=200))]
+    assert usage.unit_for(year, berlin) == "week"
+    weeks = usage.bins(year, berlin, "week")
+    assert all(start.weekday() == 0 and start.hour == 0 for start in weeks)
+    (found,) = usage.by_bin(one, berlin, "week")
+    assert found.start == weeks[-1]
+
+
+def test_hours_are_counted_across_a_clock_change() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    change = datetime(2026, 3, 29, 5, tzinfo=UTC)  # clocks went forward at 01:00 UTC
+    starts = usage.bins([record(stats("a"), change)], berlin, "hour")
+    assert len({start.astimezone(UTC) for start in starts}) == len(starts)  # none twice
+    (found,) = usage.by_bin([record(stats("a"), change)], berlin, "hour")
+    assert found.start in starts and found.start.hour == 7
+
+
+def test_the_source_filter_keeps_one_page_s_requests() -> None:
+    chat, compare = stats("a"), replace(stats("a", completion=3), source="compare")
+    records = [record(chat), record(compare)]
+    assert usage.only_source(records, None) == records
+    assert [r.stats for r in usage.only_source(records, "compare")] == [compare]
+    total = usage.add_up(r.stats for r in records)
+    parts = [
+        usage.add_up(r.stats for r in usage.only_source(records, s)) for s in ("chat", "compare")
+    ]
+    assert total.completion_tokens == sum(p.completion_tokens for p in parts)
 
 
 def test_totals_per_model_and_the_model_filter() -> None:
