@@ -155,6 +155,7 @@ class ChatState:
     editing: str | None = None  # the id of the question being edited
     deleting: str | None = None  # the message whose deletion waits for a confirmation
     showing_source: str | None = None  # the message shown as Markdown source, to copy
+    viewing: tuple[str, str] | None = None  # (view, reply id): the panel open under a reply
 
 
 def chat() -> ChatState:
@@ -362,6 +363,13 @@ def toggle_source(message_id: str) -> None:
     """Show (or hide again) a message's Markdown source, to copy."""
     current = chat()
     current.showing_source = None if current.showing_source == message_id else message_id
+
+
+def toggle_view(view: str, message_id: str) -> None:
+    """Open a view (Probabilities, Request) under a reply, closing any other; or close it."""
+    current = chat()
+    shown = (view, message_id)
+    current.viewing = None if current.viewing == shown else shown
 
 
 def ask_delete(confirm: bool) -> None:

@@ -43,7 +43,7 @@ def tools_for(conversation: Conversation, path: list[ChatMessage]) -> Callable[[
 def render_message_tools(
     conversation: Conversation, message: ChatMessage, *, unanswered: bool = False
 ) -> None:
-    """Alternatives, Edit (a question) or Regenerate (a reply), the request, copy, delete."""
+    """Alternatives, Edit (a question) or Regenerate (a reply), the views, copy, delete."""
     if unanswered:
         st.caption(f":orange[{UNANSWERED}]")
     chat = session.chat()
@@ -82,9 +82,12 @@ def render_message_tools(
                 on_click=session.request_action,
                 args=("regenerate", message.id),
             )
+        request_view.render_button(message)
+        probabilities_view.render_button(message)
+        _more(message)
+    if chat.viewing is not None and chat.viewing[1] == message.id:  # the open view, full width
         request_view.render_request(message, request_view.current_base_url())
         probabilities_view.render_probabilities(message)
-        _more(message)
 
 
 def _more(message: ChatMessage) -> None:
