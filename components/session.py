@@ -97,7 +97,7 @@ def state_key(kind: type[object]) -> str:
 
 # -- the chat ----------------------------------------------------------------------------------
 
-ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
+ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit", "fork"]
 # The chat's widget keys.
 PROMPT = "prompt"  # the chat box
 EDIT_INPUT = "edit_text"  # the edit box of the message being edited
@@ -113,7 +113,7 @@ class Action:
 
     kind: ActionKind
     message_id: str | None = None
-    text: str = ""  # an edited question's new text
+    text: str = ""  # an edited question's new text; a fork's prefix
 
 
 class Keeper(Protocol):
@@ -321,6 +321,12 @@ def take_sent_files() -> tuple[tuple[str, bytes], ...]:
 def request_action(kind: ActionKind, message_id: str | None = None) -> None:
     """Button callback: remember what to do on this rerun."""
     chat().action = Action(kind, message_id)
+
+
+def request_fork(message_id: str, prefix: str) -> None:
+    """ "Continue from this alternative": a new alternative of a reply, from ``prefix``."""
+    chat().action = Action("fork", message_id, prefix)
+    chat().viewing = None
 
 
 def take_action() -> Action | None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from chatlab.chat import turns
 from chatlab.logprobs import (
     REWEIGHT_TEMPERATURES,
     TokenLogprob,
@@ -27,7 +28,7 @@ from chatlab.logprobs import (
 )
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
-from components import conversations
+from components import conversations, session
 from components.chat import view_panel
 
 if TYPE_CHECKING:
@@ -42,6 +43,11 @@ REWEIGHT_NOTE = (
     "An approximation from the top {k} alternatives the server returned: softmax(logprob / T) "
     "over them only, as if the rest of the vocabulary had no weight. Lower T sharpens the "
     "choice, higher T flattens it."
+)
+FORK_LABEL = "Continue from this alternative"
+FORK_HELP = (
+    "A new alternative of this reply: its text up to this token, then the token picked "
+    "above, continued by the model."
 )
 FEW_ALTERNATIVES = "The server sent fewer than two alternatives for this token."
 MAP_TOKENS = 600  # the map draws the first ones; the table lists them all
@@ -64,8 +70,11 @@ def render_button(message: ChatMessage) -> None:
         view_panel.view_button(VIEW, message.id, label=LABEL, icon=":material/percent:", help=HELP)
 
 
-def render_probabilities(message: ChatMessage) -> None:
-    """The open Probabilities panel: the map, the chosen token, every token's table."""
+def render_probabilities(message: ChatMessage, fork_refusal: str | None) -> None:
+    """The open Probabilities panel: the map, the chosen token, every token's table.
+
+    ``fork_refusal`` says why this server cannot continue from an alternative (None: it can).
+    """
     if not has_probabilities(message) or not view_panel.is_open(VIEW, message.id):
         return
     if not message.token_logprobs:  # opening a conversation leaves them out: read them now
@@ -80,7 +89,8 @@ def render_probabilities(message: ChatMessage) -> None:
         index = _token_map(message.id, tokens[:MAP_TOKENS])
         if len(tokens) > MAP_TOKENS:
             st.caption(f"The map shows the first {MAP_TOKENS:,} of {len(tokens):,} tokens.")
-        _chosen(index, tokens[index])
+        if _chosen(index, tokens[index]):
+            _fork(message.id, tokens, index, fork_refusal)
         st.dataframe(_token_rows(tokens), hide_index=True, column_config=_COLUMNS)
 
 
@@ -108,13 +118,16 @@ def _shaded(token: TokenLogprob) -> str:
     return text
 
 
-def _chosen(index: int, token: TokenLogprob) -> None:
-    """The chosen token: its alternatives as a table, then re-weighted by temperature."""
+def _chosen(index: int, token: TokenLogprob) -> bool:
+    """The chosen token: its alternatives as a table, then re-weighted by temperature.
+
+    False when it has too few alternatives to show (or to fork from).
+    """
     shown = plain(visible(token.token), empty="∅")
     st.markdown(f"**Token {index + 1}:** {shown} · {token.probability:.1%}")
     if len(token.alternatives) < 2:
         st.caption(FEW_ALTERNATIVES)
-        return
+        return False
     st.dataframe(
         [{"alternative": visible(a), "probability": math.exp(lp)} for a, lp in token.alternatives],
         hide_index=True,
@@ -122,6 +135,35 @@ def _chosen(index: int, token: TokenLogprob) -> None:
     )
     st.altair_chart(_reweighting_chart(token), width="stretch")
     st.caption(REWEIGHT_NOTE.format(k=len(token.alternatives)))
+    return True
+
+
+def _fork(
+    message_id: str, tokens: tuple[TokenLogprob, ...], index: int, refusal: str | None
+) -> None:
+    """ "Continue from this alternative": the reply up to here, another token, the model on."""
+    alternatives = tokens[index].alternatives
+    others = [i for i, (text, _) in enumerate(alternatives) if text != tokens[index].token]
+    picked = st.pills(
+        "Continue from",
+        range(len(alternatives)),
+        format_func=lambda i: plain(visible(alternatives[i][0]), empty="∅"),
+        default=others[0] if others else 0,
+        required=True,
+        key=f"fork-alternative-{message_id}-{index}",
+    )
+    chosen = alternatives[picked if isinstance(picked, int) else 0][0]
+    st.button(
+        FORK_LABEL,
+        key=f"fork-{message_id}",
+        icon=":material/call_split:",
+        help=refusal or FORK_HELP,
+        disabled=refusal is not None,
+        on_click=session.request_fork,
+        args=(message_id, turns.fork_prefix(tokens, index, chosen)),
+    )
+    if refusal is not None:
+        st.caption(refusal)
 
 
 def _token_rows(tokens: tuple[TokenLogprob, ...]) -> list[dict[str, object]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlab import config
+from chatlab.config import Endpoint
 from chatlab.messages import ChatMessage
 from chatlab.provider import python_snippet, request_json
 from components import conversations, session
@@ -61,9 +62,6 @@ def render_request(message: ChatMessage, base_url: str | None) -> None:
         )
 
 
-def current_base_url() -> str | None:
-    """The base URL requests go to now (the sidebar's, the secrets', the environment's)."""
-    endpoint = config.resolve_endpoint(
-        session.sidebar_values(), session.secrets(), policy=url_policy()
-    )
-    return endpoint.base_url
+def current_endpoint() -> Endpoint:
+    """The endpoint requests go to now (the sidebar's, the secrets', the environment's)."""
+    return config.resolve_endpoint(session.sidebar_values(), session.secrets(), policy=url_policy())

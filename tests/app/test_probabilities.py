@@ -9,10 +9,11 @@ from streamlit.testing.v1 import AppTest
 from chatlab.logprobs import NO_LOGPROBS, visible
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
+from chatlab.provider import fork_refusal, server_kind
 from components import session
-from components.chat.probabilities_view import REWEIGHT_NOTE
-from testing.fake_openai import Dialect, FakeOpenAI, Reply, fake_logprob
-from tests.app.conftest import AppFactory, chat_state, send
+from components.chat.probabilities_view import FORK_LABEL, REWEIGHT_NOTE
+from testing.fake_openai import CONTINUATION, Dialect, FakeOpenAI, Reply, fake_logprob
+from tests.app.conftest import AppFactory, chat_state, flushed, send
 from tests.app.test_compare_page import COMPARE_PAGE, run_sweep
 
 
@@ -88,6 +89,51 @@ def test_token_labels_in_the_map_are_escaped(app: AppTest, fake: FakeOpenAI) -> 
     assert len(labels) == len(tokens) > 1
     for label, token in zip(labels, tokens, strict=True):
         assert plain(visible(token.token), empty="∅") in str(label)
+
+
+def _fork_from_the_second_token(at: AppTest, fake: FakeOpenAI) -> ChatMessage:
+    """A reply "Hello there" with its Probabilities open at " there"; the reply."""
+    _probabilities_on(at, 3)
+    fake.enqueue(Reply(text="Hello there"))
+    send(at, "hi")
+    reply = _reply(at)
+    _open_probabilities(at, reply)
+    at.pills(key=f"probabilities-token-{reply.id}").set_value(1).run()
+    return reply
+
+
+def test_a_fork_sends_the_start_as_a_final_assistant_message_to_llamacpp(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    fake.dialect = Dialect(name="llamacpp")
+    app = make_app().run()
+    reply = _fork_from_the_second_token(app, fake)
+    picked = app.pills(key=f"fork-alternative-{reply.id}-1")
+    assert picked.value == 1  # the first alternative other than the token itself
+    fork = app.button(key=f"fork-{reply.id}")
+    assert fork.label == FORK_LABEL and not fork.disabled
+
+    fork.click().run()
+
+    assert flushed(app, 10)
+    body = fake.last_chat_body or {}
+    assert body["messages"][-1] == {"role": "assistant", "content": "Hello there~1"}
+    forked = _reply(app)
+    assert forked.content == "Hello there~1" + CONTINUATION
+    siblings = chat_state(app).conversation.siblings(forked)
+    assert [m.id for m in siblings] == [reply.id, forked.id]  # shown as ‹ 2/2 ›
+    assert "2/2" in _captions(app)
+    assert not app.exception and not app.error
+
+
+def test_a_fork_is_disabled_with_its_reason_on_an_openai_server(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    reply = _fork_from_the_second_token(app, fake)
+    fork = app.button(key=f"fork-{reply.id}")
+    reason = fork_refusal(server_kind([{"owned_by": "fake"}]))
+    assert fork.disabled and reason is not None
+    assert reason in _captions(app) and fork.help == reason
 
 
 def test_a_server_ignoring_probabilities_gets_a_note_not_an_error(

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import ViewportSize, expect
 
+from components.chat.probabilities_view import FORK_LABEL
 from testing.app_process import AppProcess
-from testing.fake_openai import FakeOpenAI, Reply
+from testing.fake_openai import CONTINUATION, Dialect, FakeOpenAI, Reply
 from tests.e2e.conftest import ChatPage, OpenPage
 from tests.e2e.views import (
     SCREENS,
@@ -66,4 +67,33 @@ def test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits(
         expect(chart.get_by_text(alternative, exact=True).first).to_be_visible()
     assert_inside(labels, chart)
     assert_readable(chat, token_map, screen)  # still on screen, chat box still free
+    chat.assert_no_exception()
+
+
+def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
+) -> None:
+    fake.dialect = Dialect(name="llamacpp")
+    chat = open_page(app)
+    switch_probabilities_on(chat)
+    fake.enqueue(Reply(text="Hello there"))
+    chat.chat("Say hello", "Hello there")
+    chat.replies.last.get_by_role("button", name="Probabilities").click()
+    view = chat.replies.last.locator("[class*='st-key-probabilities-panel-']")
+    there = view.get_by_test_id("stButtonGroup").first.get_by_role("radio", name="␣there")
+    there.click()
+    expect(there).to_be_checked()
+    fork = view.get_by_role("button", name=FORK_LABEL)
+    expect(fork).to_be_enabled()
+    chat.wait_idle()
+
+    fork.click()
+
+    forked = chat.replies.last.filter(has_text="finish:")
+    expect(forked).to_contain_text("Hello there~1" + CONTINUATION)
+    expect(forked.get_by_text("2/2", exact=True)).to_be_visible()
+    chat.wait_idle()
+    body = fake.last_chat_body
+    assert body is not None
+    assert body["messages"][-1] == {"role": "assistant", "content": "Hello there~1"}
     chat.assert_no_exception()
