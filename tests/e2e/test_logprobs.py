@@ -48,7 +48,7 @@ def test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits(
 
     chat.replies.last.get_by_role("button", name="Probabilities").click()
     view = chat.replies.last.locator("[class*='st-key-probabilities-panel-']")
-    token_map = view.get_by_test_id("stButtonGroup")
+    token_map = view.locator("[class*='st-key-probabilities-token-']")
     expect(token_map).to_be_visible()
     chat.wait_idle()
     assert_readable(chat, token_map, screen)
@@ -80,7 +80,8 @@ def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
     chat.chat("Say hello", "Hello there")
     chat.replies.last.get_by_role("button", name="Probabilities").click()
     view = chat.replies.last.locator("[class*='st-key-probabilities-panel-']")
-    there = view.get_by_test_id("stButtonGroup").first.get_by_role("radio", name="␣there")
+    token_map = view.locator("[class*='st-key-probabilities-token-']")
+    there = token_map.get_by_role("radio", name="␣there")
     there.click()
     expect(there).to_be_checked()
     fork = view.get_by_role("button", name=FORK_LABEL)
