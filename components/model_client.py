@@ -24,6 +24,7 @@ from chatlab.provider import (
     model_catalog,
     picker_names,
     server_capacity,
+    server_kind,
 )
 from chatlab.tokens import model_info
 from components import session
@@ -77,6 +78,13 @@ def window(endpoint: Endpoint, model: str) -> int | None:
     found = _catalog(endpoint)
     listed = [] if isinstance(found, ChatError) else found
     return context_window(listed, model) or model_info(model).context_window
+
+
+def server_family(endpoint: Endpoint) -> str:
+    """Which family the endpoint's server is (llama.cpp, vLLM, ...), judged by its model list."""
+    found = _catalog(endpoint)
+    entries = [] if isinstance(found, ChatError) else [{"owned_by": m.owned_by} for m in found]
+    return server_kind(entries)
 
 
 def _catalog(endpoint: Endpoint) -> list[ServerModel] | ChatError:

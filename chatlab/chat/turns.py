@@ -1,14 +1,15 @@
 """Turn planning: what the user asked for, decided as plain data before anything is drawn.
 
 Given the open ``Conversation`` and what the user did (a new message, Retry, Continue,
-"drop oldest turns", regenerating a reply), ``plan_*`` returns a ``Plan``: the user
-message to store first, the reply to stream into and under which parent, and the exact
-``messages`` to send. Planning changes nothing; ``begin`` applies a plan to the
-conversation and ``settle`` records how the reply ended. The component only draws,
-streams and saves. Nothing here deletes a message that had text: a retried or
+"drop oldest turns", regenerating a reply, forking one at a token), ``plan_*`` returns a
+``Plan``: the user message to store first, the reply to stream into and under which
+parent, and the exact ``messages`` to send. Planning changes nothing; ``begin`` applies a
+plan to the conversation and ``settle`` records how the reply ended. The component only
+draws, streams and saves. Nothing here deletes a message that had text: a retried or
 regenerated reply stays as an alternative of the new one.
 
-The request always alternates roles (system, then user/assistant, ending with the user):
+The request always alternates roles (system, then user/assistant, ending with the user, or
+with the assistant's own start when a reply is forked at a token):
 strict chat templates (Gemma, Mistral, Llama 2) reject anything else with a 400, which
 would make a conversation unusable after one failed turn. So a question that got no
 reply before the next one was asked is left out of the context (the page says so), as
@@ -20,12 +21,13 @@ overflow the same way.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chatlab.attachments import Attachment, message_content
 from chatlab.conversation import Conversation
+from chatlab.logprobs import TokenLogprob
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, is_blank
 
 CONTINUE_PROMPT = (
@@ -103,6 +105,40 @@ def plan_regenerate(
     if target is None or target.role != "assistant" or target.parent_id is None:
         return None
     return plan_retry(conversation, settings, upto=target.parent_id)
+
+
+def fork_prefix(tokens: Sequence[TokenLogprob], index: int, alternative: str) -> str:
+    """A reply's text up to token ``index``, then ``alternative`` in that token's place."""
+    return "".join(token.token for token in tokens[:index]) + alternative
+
+
+def plan_fork(
+    conversation: Conversation, reply_id: str, prefix: str, settings: ChatSettings
+) -> Plan | None:
+    """A new alternative of a reply that starts with ``prefix`` and is continued by the model.
+
+    The prefix goes last, as an assistant message: a server that prefills it
+    (``chatlab.provider.prefill``) writes on from its end, so the reply is prefix + text.
+    """
+    target = conversation.messages.get(reply_id)
+    if target is None or target.role != "assistant" or target.parent_id is None:
+        return None
+    if is_blank(prefix):
+        return None
+    parent = conversation.messages.get(target.parent_id)
+    if parent is None:
+        return None
+    earlier = conversation.path(parent.id)
+    request = request_messages(settings.system_prompt, earlier, conversation.context_from)
+    request.append({"role": "assistant", "content": prefix})
+    return Plan(
+        reply=_new_reply(parent, settings),
+        request=request,
+        settings=settings,
+        prefix=prefix,
+        previous_leaf=conversation.leaf_id,
+        context_from=conversation.context_from,
+    )
 
 
 def plan_edit(

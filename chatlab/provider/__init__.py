@@ -15,6 +15,7 @@ from chatlab.provider.capacity import (
     server_capacity,
 )
 from chatlab.provider.client import Quirks, make_client, start_reply, warm_up
+from chatlab.provider.prefill import fork_refusal
 from chatlab.provider.server_check import ServerReport, Status, check_server
 from chatlab.provider.server_errors import stopped_early
 from chatlab.provider.servers import (
@@ -26,6 +27,7 @@ from chatlab.provider.servers import (
     discover,
     model_catalog,
     picker_names,
+    server_kind,
 )
 from chatlab.provider.snippet import python_snippet, request_json
 from chatlab.provider.stream import ReplyStream
@@ -47,12 +49,14 @@ __all__ = [
     "context_window",
     "discover",
     "fitting_concurrency",
+    "fork_refusal",
     "make_client",
     "model_catalog",
     "picker_names",
     "python_snippet",
     "request_json",
     "server_capacity",
+    "server_kind",
     "start_reply",
     "stopped_early",
     "warm_up",

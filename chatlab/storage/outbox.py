@@ -240,7 +240,7 @@ class Outbox:
                 del self._changes[key]
         live, written = change.live, change.message
         if live is not None and written is not None and live.request is written.request:
-            # Stored: the Request popover reads it back when opened. Held in the session,
+            # Stored: the Request view reads it back when opened. Held in the session,
             # every reply's request (the whole conversation so far) would grow its memory
             # with the square of its length.
             live.request = None

@@ -17,8 +17,9 @@ import streamlit as st
 from chatlab.chat import turns
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage
+from chatlab.provider import fork_refusal
 from chatlab.storage import Store
-from components import conversations, session
+from components import conversations, model_client, session
 from components.chat import probabilities_view, request_view
 from components.popover import when_open
 
@@ -43,7 +44,7 @@ def tools_for(conversation: Conversation, path: list[ChatMessage]) -> Callable[[
 def render_message_tools(
     conversation: Conversation, message: ChatMessage, *, unanswered: bool = False
 ) -> None:
-    """Alternatives, Edit (a question) or Regenerate (a reply), the request, copy, delete."""
+    """Alternatives, Edit (a question) or Regenerate (a reply), the views, copy, delete."""
     if unanswered:
         st.caption(f":orange[{UNANSWERED}]")
     chat = session.chat()
@@ -82,9 +83,20 @@ def render_message_tools(
                 on_click=session.request_action,
                 args=("regenerate", message.id),
             )
-        request_view.render_request(message, request_view.current_base_url())
-        probabilities_view.render_probabilities(message)
+        request_view.render_button(message)
+        probabilities_view.render_button(message)
         _more(message)
+    if chat.viewing is not None and chat.viewing[1] == message.id:  # the open view, full width
+        _open_view(message, chat.viewing[0])
+
+
+def _open_view(message: ChatMessage, view: str) -> None:
+    endpoint = request_view.current_endpoint()
+    if view == request_view.VIEW:
+        request_view.render_request(message, endpoint.base_url)
+    elif view == probabilities_view.VIEW:
+        refusal = fork_refusal(model_client.server_family(endpoint))
+        probabilities_view.render_probabilities(message, refusal)
 
 
 def _more(message: ChatMessage) -> None:

@@ -1,10 +1,13 @@
-"""Under a reply: its tokens shaded by probability, and one token's alternatives re-weighted.
+"""Under a reply: its tokens shaded by probability; a clicked token's alternatives re-weighted.
 
-Drawn only while the popover is open (``on_change="rerun"``), like the request viewer: a
-long reply has thousands of tokens. Tokens are model output, so they go into a table and a
-chart (drawn as text by the browser), never into Markdown.
+Drawn only while its panel is open (``view_panel``): a long reply has thousands of tokens.
 
-Altair is imported when a popover opens, not with the chat page: it costs about 0.2 s
+The token map is one ``st.pills``: the reply flows token by token as it reads, wraps at
+any width (390 px too), and a click (or the keyboard) selects a token. Tokens are model
+output, so each label is ``plain()``-escaped before the colour directive wraps it; the
+table and the chart draw their text as text (no Markdown).
+
+Altair is imported when the panel opens, not with the chat page: it costs about 0.2 s
 of a fresh process's first page, and most replies come without probabilities.
 """
 
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from chatlab.chat import turns
 from chatlab.logprobs import (
     REWEIGHT_TEMPERATURES,
     TokenLogprob,
@@ -22,49 +26,144 @@ from chatlab.logprobs import (
     summary,
     visible,
 )
+from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
-from components import conversations
-from components.popover import when_open
+from components import conversations, session
+from components.chat import view_panel
 
 if TYPE_CHECKING:
     import altair as alt
 
+VIEW = "probabilities"
 LABEL = "Probabilities"
 NOT_KEPT = "This reply's token probabilities were not kept."
 HELP = "Each token of this reply with its probability, and the alternatives the model weighed."
+MAP_HELP = "Click a token to see its alternatives. Shading: darker is less likely."
 REWEIGHT_NOTE = (
     "An approximation from the top {k} alternatives the server returned: softmax(logprob / T) "
     "over them only, as if the rest of the vocabulary had no weight. Lower T sharpens the "
     "choice, higher T flattens it."
 )
-TOKENS_PER_ROW = 12
-MAP_TOKENS = 600  # the shaded map draws the first ones; the table lists them all
-CHART_HEIGHT = 220
+FORK_LABEL = "Continue from this alternative"
+FORK_HELP = (
+    "A new alternative of this reply: its text up to this token, then the token picked "
+    "above, continued by the model."
+)
+FEW_ALTERNATIVES = "The server sent fewer than two alternatives for this token."
+MAP_TOKENS = 600  # the map draws the first ones; the table lists them all
+MAP_HEIGHT = 320  # past this, the map scrolls inside its own box
+TALL_MAP = 120  # tokens that need more than MAP_HEIGHT at a phone's width
+BAR_HEIGHT = 9  # one temperature's bar in the re-weighting chart
+# Shading, least likely first: (below this probability, the colour its label gets).
+SHADES = ((0.2, "red"), (0.5, "orange"), (0.9, "blue"))
 
 
-def render_probabilities(message: ChatMessage) -> None:
-    """A "Probabilities" popover for a reply that came with token probabilities."""
+def has_probabilities(message: ChatMessage) -> bool:
+    """A reply that came with token probabilities (a stored one's are read when opened)."""
     mean = message.stats.mean_logprob if message.stats is not None else None
-    if message.role != "assistant" or (not message.token_logprobs and mean is None):
-        return  # a reply with a mean had tokens: a stored one is read when opened
-    key = f"probabilities-{message.id}"
-    popover = when_open(LABEL, key=key, icon=":material/percent:", help=HELP)
-    if popover is None:
+    return message.role == "assistant" and (bool(message.token_logprobs) or mean is not None)
+
+
+def render_button(message: ChatMessage) -> None:
+    """The "Probabilities" button among a reply's tools."""
+    if has_probabilities(message):
+        view_panel.view_button(VIEW, message.id, label=LABEL, icon=":material/percent:", help=HELP)
+
+
+def render_probabilities(message: ChatMessage, fork_refusal: str | None) -> None:
+    """The open Probabilities panel: the map, the chosen token, every token's table.
+
+    ``fork_refusal`` says why this server cannot continue from an alternative (None: it can).
+    """
+    if not has_probabilities(message) or not view_panel.is_open(VIEW, message.id):
         return
     if not message.token_logprobs:  # opening a conversation leaves them out: read them now
         message.token_logprobs = conversations.load_token_logprobs(message.id)
     tokens = message.token_logprobs
-    with popover:
+    with view_panel.panel(VIEW, message.id, LABEL):
         if not tokens:
             st.caption(NOT_KEPT)
             return
-        if mean is not None:
-            st.caption(summary(mean))
-        st.altair_chart(_token_map(tokens[:MAP_TOKENS]), width="stretch")
+        if message.stats is not None and message.stats.mean_logprob is not None:
+            st.caption(summary(message.stats.mean_logprob))
+        index = _token_map(message.id, tokens[:MAP_TOKENS])
         if len(tokens) > MAP_TOKENS:
             st.caption(f"The map shows the first {MAP_TOKENS:,} of {len(tokens):,} tokens.")
+        if _chosen(index, tokens[index]):
+            _fork(message.id, tokens, index, fork_refusal)
         st.dataframe(_token_rows(tokens), hide_index=True, column_config=_COLUMNS)
-        _reweighting(message.id, tokens)
+
+
+def _token_map(message_id: str, tokens: tuple[TokenLogprob, ...]) -> int:
+    """The reply as clickable tokens, each shaded by its probability; the chosen index."""
+    box = st.container(height=MAP_HEIGHT if len(tokens) > TALL_MAP else "content")
+    chosen = box.pills(
+        "Tokens",
+        range(len(tokens)),
+        format_func=lambda i: _shaded(tokens[i]),
+        default=0,
+        required=True,
+        key=f"{VIEW}-token-{message_id}",
+        help=MAP_HELP,
+    )
+    return chosen if isinstance(chosen, int) else 0
+
+
+def _shaded(token: TokenLogprob) -> str:
+    """A token's label: escaped, then coloured by how unlikely it was."""
+    text = plain(visible(token.token), empty="∅")
+    for below, colour in SHADES:
+        if token.probability < below:
+            return f":{colour}-background[{text}]"
+    return text
+
+
+def _chosen(index: int, token: TokenLogprob) -> bool:
+    """The chosen token: its alternatives as a table, then re-weighted by temperature.
+
+    False when it has too few alternatives to show (or to fork from).
+    """
+    shown = plain(visible(token.token), empty="∅")
+    st.markdown(f"**Token {index + 1}:** {shown} · {token.probability:.1%}")
+    if len(token.alternatives) < 2:
+        st.caption(FEW_ALTERNATIVES)
+        return False
+    st.dataframe(
+        [{"alternative": visible(a), "probability": math.exp(lp)} for a, lp in token.alternatives],
+        hide_index=True,
+        column_config=_COLUMNS,
+    )
+    st.altair_chart(_reweighting_chart(token), width="stretch")
+    st.caption(REWEIGHT_NOTE.format(k=len(token.alternatives)))
+    return True
+
+
+def _fork(
+    message_id: str, tokens: tuple[TokenLogprob, ...], index: int, refusal: str | None
+) -> None:
+    """ "Continue from this alternative": the reply up to here, another token, the model on."""
+    alternatives = tokens[index].alternatives
+    others = [i for i, (text, _) in enumerate(alternatives) if text != tokens[index].token]
+    picked = st.pills(
+        "Continue from",
+        range(len(alternatives)),
+        format_func=lambda i: plain(visible(alternatives[i][0]), empty="∅"),
+        default=others[0] if others else 0,
+        required=True,
+        key=f"fork-alternative-{message_id}-{index}",
+    )
+    chosen = alternatives[picked if isinstance(picked, int) else 0][0]
+    st.button(
+        FORK_LABEL,
+        key=f"fork-{message_id}",
+        icon=":material/call_split:",
+        help=refusal or FORK_HELP,
+        disabled=refusal is not None,
+        on_click=session.request_fork,
+        args=(message_id, turns.fork_prefix(tokens, index, chosen)),
+    )
+    if refusal is not None:
+        st.caption(refusal)
 
 
 def _token_rows(tokens: tuple[TokenLogprob, ...]) -> list[dict[str, object]]:
@@ -92,63 +191,30 @@ def _percent(logprob: float) -> str:
     return f"{math.exp(logprob):.0%}"
 
 
-def _token_map(tokens: tuple[TokenLogprob, ...]) -> alt.LayerChart:
-    """The reply as a grid of tokens, each cell shaded by its probability."""
+def _reweighting_chart(token: TokenLogprob) -> alt.Chart:
+    """Horizontal bars: each alternative (a label that is never cut) at each temperature."""
     import altair as alt  # here, not at the top: see the module docstring
 
-    rows = [
-        {
-            "row": i // TOKENS_PER_ROW,
-            "column": i % TOKENS_PER_ROW,
-            "token": visible(t.token),
-            "probability": t.probability,
-            "alternatives": ", ".join(visible(a) for a, _ in t.alternatives) or "none sent",
-        }
-        for i, t in enumerate(tokens)
-    ]
-    base = alt.Chart(alt.InlineData(values=rows)).encode(
-        x=alt.X("column:O", axis=None),
-        y=alt.Y("row:O", axis=None),
-        tooltip=[
-            alt.Tooltip("token:N"),
-            alt.Tooltip("probability:Q", format=".1%"),
-            alt.Tooltip("alternatives:N", title="top alternatives"),
-        ],
-    )
-    cells = base.mark_rect().encode(
-        color=alt.Color("probability:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"))
-    )
-    words = base.mark_text(fontSize=11).encode(text="token:N")
-    height = 24 * (len(rows) // TOKENS_PER_ROW + 1)
-    return alt.LayerChart(layer=[cells, words], height=height)
-
-
-def _reweighting(message_id: str, tokens: tuple[TokenLogprob, ...]) -> None:
-    """One chosen token's alternatives at several temperatures."""
-    index = st.selectbox(
-        "Token",
-        range(len(tokens)),
-        format_func=lambda i: f"{i + 1}: {visible(tokens[i].token)}",
-        key=f"probabilities-token-{message_id}",
-    )
-    chosen = tokens[index or 0]
-    if len(chosen.alternatives) < 2:
-        st.caption("The server sent fewer than two alternatives for this token.")
-        return
-    rows = reweighting_rows(chosen)
-    import altair as alt  # here, not at the top: see the module docstring
-
-    chart = (
+    rows = reweighting_rows(token)
+    temperatures = list(REWEIGHT_TEMPERATURES)
+    height = len(token.alternatives) * (len(temperatures) * BAR_HEIGHT + 8)
+    chart: alt.Chart = (
         alt.Chart(alt.InlineData(values=rows))
         .mark_bar()
         .encode(
-            x=alt.X("token:N", sort=None, title=None),
-            xOffset=alt.XOffset("temperature:O"),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("temperature:O", title="T", sort=list(REWEIGHT_TEMPERATURES)),
+            y=alt.Y(
+                "token:N",
+                sort=None,  # the server's order: most likely first
+                title=None,
+                axis=alt.Axis(labelLimit=0, labelPadding=4, labelFontSize=12),
+            ),
+            yOffset=alt.YOffset("temperature:O", sort=temperatures),
+            x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
+            color=alt.Color(
+                "temperature:O", title="T", sort=temperatures, legend=alt.Legend(orient="top")
+            ),
             tooltip=["temperature:O", "token:N", alt.Tooltip("probability:Q", format=".1%")],
         )
-        .properties(height=CHART_HEIGHT)
+        .properties(height=height, padding={"left": 8, "right": 16, "top": 4, "bottom": 4})
     )
-    st.altair_chart(chart, width="stretch")
-    st.caption(REWEIGHT_NOTE.format(k=len(chosen.alternatives)))
+    return chart

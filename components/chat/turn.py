@@ -58,6 +58,8 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
         plan = turns.plan_trim_and_retry(conversation, settings)
     elif action.kind == "regenerate" and action.message_id:
         plan = turns.plan_regenerate(conversation, action.message_id, settings)
+    elif action.kind == "fork" and action.message_id:
+        plan = turns.plan_fork(conversation, action.message_id, action.text, settings)
     elif action.kind == "edit" and action.message_id:
         plan = turns.plan_edit(conversation, action.message_id, action.text, settings)
     else:

@@ -1,17 +1,27 @@
-"""Token probabilities in the browser: the view under a reply shows a token's alternatives."""
+"""Token probabilities in the browser: a clicked token's alternatives, in a view that fits."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import ViewportSize, expect
 
-from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ChatPage
+from components.chat.probabilities_view import FORK_LABEL
+from testing.app_process import AppProcess
+from testing.fake_openai import CONTINUATION, Dialect, FakeOpenAI, Reply
+from tests.e2e.conftest import ChatPage, OpenPage
+from tests.e2e.views import (
+    SCREENS,
+    assert_inside,
+    assert_readable,
+    close_sidebar_on_a_phone,
+    open_sidebar,
+)
 
 pytestmark = pytest.mark.e2e
 
 
 def switch_probabilities_on(chat: ChatPage) -> None:
+    open_sidebar(chat)
     title = chat.page.get_by_text("Advanced", exact=True)
     expander = chat.sidebar.get_by_test_id("stExpander").filter(has=title)
     expander.locator("summary").click()
@@ -23,10 +33,13 @@ def switch_probabilities_on(chat: ChatPage) -> None:
     chat.wait_idle()
 
 
-def test_the_probabilities_view_shows_alternatives_for_a_token(
-    chat: ChatPage, fake: FakeOpenAI
+@pytest.mark.parametrize("screen", SCREENS)
+def test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, screen: ViewportSize
 ) -> None:
+    chat = open_page(app, viewport=screen)
     switch_probabilities_on(chat)
+    close_sidebar_on_a_phone(chat, screen)
     fake.enqueue(Reply(text="Hello there"))
     chat.chat("Say hello", "Hello there")
     body = fake.last_chat_body
@@ -34,14 +47,54 @@ def test_the_probabilities_view_shows_alternatives_for_a_token(
     expect(chat.replies.last.get_by_text("perplexity", exact=False)).to_be_visible()
 
     chat.replies.last.get_by_role("button", name="Probabilities").click()
+    view = chat.replies.last.locator("[class*='st-key-probabilities-panel-']")
+    token_map = view.locator("[class*='st-key-probabilities-token-']")
+    expect(token_map).to_be_visible()
     chat.wait_idle()
-    popover = chat.page.get_by_test_id("stPopoverBody")
-    picker = popover.get_by_test_id("stSelectbox").filter(has_text="Token")
-    chat.choose(picker, "2: ␣there")
+    assert_readable(chat, token_map, screen)
+
+    there = token_map.get_by_role("radio", name="␣there")
+    expect(token_map.get_by_role("radio", name="Hello")).to_be_checked()
+    there.click()
+    expect(there).to_be_checked()
+    expect(view.get_by_text("Token 2:")).to_be_visible()
     chat.wait_idle()
-    expect(popover.get_by_text("An approximation from the top 5 alternatives")).to_be_visible()
-    # The re-weighting chart labels its bars with the alternatives of " there".
-    chart = popover.get_by_test_id("stVegaLiteChart").last
+    expect(view.get_by_text("An approximation from the top 5 alternatives")).to_be_visible()
+    # The re-weighting chart labels its bars with the alternatives of " there", uncut.
+    chart = view.get_by_test_id("stVegaLiteChart").last
+    labels = chart.locator("text").filter(has_text="␣there")
     for alternative in ("␣there", "␣there~1", "␣there~4"):
         expect(chart.get_by_text(alternative, exact=True).first).to_be_visible()
+    assert_inside(labels, chart)
+    assert_readable(chat, token_map, screen)  # still on screen, chat box still free
+    chat.assert_no_exception()
+
+
+def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
+) -> None:
+    fake.dialect = Dialect(name="llamacpp")
+    chat = open_page(app)
+    switch_probabilities_on(chat)
+    fake.enqueue(Reply(text="Hello there"))
+    chat.chat("Say hello", "Hello there")
+    chat.replies.last.get_by_role("button", name="Probabilities").click()
+    view = chat.replies.last.locator("[class*='st-key-probabilities-panel-']")
+    token_map = view.locator("[class*='st-key-probabilities-token-']")
+    there = token_map.get_by_role("radio", name="␣there")
+    there.click()
+    expect(there).to_be_checked()
+    fork = view.get_by_role("button", name=FORK_LABEL)
+    expect(fork).to_be_enabled()
+    chat.wait_idle()
+
+    fork.click()
+
+    forked = chat.replies.last.filter(has_text="finish:")
+    expect(forked).to_contain_text("Hello there~1" + CONTINUATION)
+    expect(forked.get_by_text("2/2", exact=True)).to_be_visible()
+    chat.wait_idle()
+    body = fake.last_chat_body
+    assert body is not None
+    assert body["messages"][-1] == {"role": "assistant", "content": "Hello there~1"}
     chat.assert_no_exception()

@@ -140,6 +140,22 @@ def test_default_reply_echoes_last_user_message(server: FakeOpenAI, client: Open
     assert text_of(stream(client, messages=messages)) == "Echo: look here"
 
 
+@pytest.mark.parametrize(
+    ("dialect", "expected"),
+    [
+        (fake_openai.Dialect(name="llamacpp"), fake_openai.CONTINUATION),
+        (fake_openai.Dialect(name="llamacpp", prefill_assistant=False), "Echo: Say hi"),
+        (fake_openai.Dialect(name="openai"), "Echo: Say hi"),
+    ],
+)
+def test_a_final_assistant_message_is_continued_only_where_the_server_prefills(
+    server: FakeOpenAI, client: OpenAI, dialect: fake_openai.Dialect, expected: str
+) -> None:
+    server.dialect = dialect
+    messages = [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi,"}]
+    assert text_of(stream(client, messages=messages)) == expected
+
+
 def test_model_is_echoed_or_overridden(server: FakeOpenAI, client: OpenAI) -> None:
     server.enqueue(Reply(text="a"), Reply(text="b", model="gpt-4o-2024-08-06"))
     assert {c.model for c in stream(client, model="o3-mini")} == {"o3-mini"}

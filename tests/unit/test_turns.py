@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from chatlab.chat import turns
 from chatlab.chat.turns import CONTINUE_PROMPT, Plan
 from chatlab.conversation import Conversation
+from chatlab.logprobs import TokenLogprob
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
 
 SETTINGS = ChatSettings(model="m", system_prompt="Be brief.")
@@ -141,6 +142,38 @@ def test_regenerate_an_earlier_reply_branches_from_its_question() -> None:
     assert [m.content for m in conversation.path()] == ["one", "another answer one"]
     conversation.select(first.reply.id)  # the old branch, down to its newest leaf
     assert [m.content for m in conversation.path()][-1] == "answer two"
+
+
+def test_a_fork_is_an_alternative_that_sends_its_start_as_the_assistants() -> None:
+    conversation = Conversation()
+    first = turns.plan_send(conversation, "one", SETTINGS)
+    assert first is not None
+    run(conversation, first, "Hello there")
+    tokens = (TokenLogprob("Hello", -0.1), TokenLogprob(" there", -2.0))
+    prefix = turns.fork_prefix(tokens, 1, " friend")
+    assert prefix == "Hello friend"
+
+    fork = turns.plan_fork(conversation, first.reply.id, prefix, SETTINGS)
+
+    assert fork is not None
+    assert fork.request[-1] == {"role": "assistant", "content": "Hello friend"}
+    assert [m["content"] for m in fork.request[:-1]] == ["Be brief.", "one"]
+    run(conversation, fork, ", how are you?")
+    assert conversation.path()[-1].content == "Hello friend, how are you?"
+    assert [m.content for m in conversation.siblings(conversation.path()[-1])] == [
+        "Hello there",
+        "Hello friend, how are you?",
+    ]
+
+
+def test_a_fork_needs_a_reply_and_a_start() -> None:
+    conversation = Conversation()
+    first = turns.plan_send(conversation, "one", SETTINGS)
+    assert first is not None
+    run(conversation, first, "Hello")
+    assert turns.plan_fork(conversation, first.reply.id, "  ", SETTINGS) is None
+    assert first.user is not None
+    assert turns.plan_fork(conversation, first.user.id, "Hi", SETTINGS) is None
 
 
 # -- properties ---------------------------------------------------------------------------
