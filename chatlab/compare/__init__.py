@@ -12,12 +12,10 @@ from chatlab.compare.csv_export import csv_text
 from chatlab.compare.progress import Progress, progress_of
 from chatlab.compare.results import (
     ChartAxis,
-    SettingSummary,
     chart_axis,
     chart_rows,
     groups,
     setting_rows,
-    summaries,
     table_rows,
 )
 from chatlab.compare.slot import SweepSlot
@@ -29,7 +27,6 @@ __all__ = [
     "Budget",
     "ChartAxis",
     "Progress",
-    "SettingSummary",
     "Sweep",
     "SweepSlot",
     "chart_axis",
@@ -40,7 +37,6 @@ __all__ = [
     "progress_of",
     "refusal",
     "setting_rows",
-    "summaries",
     "table_rows",
     "within_limits",
 ]
