@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 8501
 
-.PHONY: run serve test test-real lint format bench clean
+.PHONY: run serve test test-real lint format bench screenshots clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chat Lab needs Python 3.11 or newer")'
@@ -57,6 +57,14 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# The README's screenshots (docs/*.png), taken from the fake server by the browser tests that
+# draw them: the chat with telemetry, a token's probabilities, a Compare report.
+screenshots: $(VENV)/.dev
+	UPDATE_DOCS_SCREENSHOT=1 $(PY) -m pytest -p no:cacheprovider -q \
+		"tests/e2e/test_chat.py::test_two_turns_stream_in_and_carry_the_whole_history" \
+		"tests/e2e/test_logprobs.py::test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits[1280x800]" \
+		"tests/e2e/test_compare.py::test_results_table_and_charts_are_tabs_of_the_report"
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks

@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, ViewportSize, expect
 
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.conftest import ROOT
-from tests.e2e.conftest import ChatPage
+from tests.e2e.conftest import ChatPage, copy_to_docs
 
 pytestmark = pytest.mark.e2e
 
 PROMPT = "Describe the sea at night in a few words please"
 ECHO = f"Echo: {PROMPT}"
 LAST_WORD = "please"
-COMPARE_SCREENSHOT = ROOT / "docs" / "compare.png"
 SCREENSHOT_REPLIES = {  # three samples each of temperatures 0, 0.7 and 1.4, in grid order
     0.0: ["The sea at night is dark, calm and quiet."] * 3,
     0.7: [
@@ -151,7 +147,7 @@ def test_results_table_and_charts_are_tabs_of_the_report(
     run_the_screenshot_grid(compare, fake)
     first_setting = compare.page.get_by_role("strong").filter(has_text="temperature=0.0")
     expect(first_setting).to_be_in_viewport()  # the form folded: the cards start near the top
-    copy_compare_to_docs(compare.chat.screenshot("compare-results"))
+    copy_to_docs(compare.chat.screenshot("compare-results"), "compare.png")
     compare.show("Table")
     expect(compare.page.get_by_test_id("stDataFrame")).to_be_visible()
     expect(compare.page.get_by_role("button", name="Download CSV")).to_be_visible()
@@ -181,13 +177,6 @@ def test_the_charts_show_without_scrolling_past_the_cards(
     expect(first_chart).to_be_in_viewport()
     compare.chat.assert_no_exception()
     compare.chat.screenshot(f"compare-charts-{viewport['width']}")
-
-
-def copy_compare_to_docs(screenshot: Path) -> None:
-    """Make ``screenshot`` the README's docs/compare.png (when missing, or asked to)."""
-    if COMPARE_SCREENSHOT.exists() and os.environ.get("UPDATE_DOCS_SCREENSHOT") != "1":
-        return
-    shutil.copyfile(screenshot, COMPARE_SCREENSHOT)
 
 
 def test_other_pages_open_while_a_sweep_runs_and_it_runs_on(

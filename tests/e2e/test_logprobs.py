@@ -8,8 +8,9 @@ from playwright.sync_api import ViewportSize, expect
 from components.chat.probabilities_view import FORK_LABEL
 from testing.app_process import AppProcess
 from testing.fake_openai import CONTINUATION, Dialect, FakeOpenAI, Reply
-from tests.e2e.conftest import ChatPage, OpenPage
+from tests.e2e.conftest import ChatPage, OpenPage, copy_to_docs
 from tests.e2e.views import (
+    LAPTOP,
     SCREENS,
     assert_inside,
     assert_readable,
@@ -67,6 +68,9 @@ def test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits(
         expect(chart.get_by_text(alternative, exact=True).first).to_be_visible()
     assert_inside(labels, chart)
     assert_readable(chat, token_map, screen)  # still on screen, chat box still free
+    if screen is LAPTOP:
+        view.scroll_into_view_if_needed()
+        copy_to_docs(chat.screenshot("probabilities"), "probabilities.png")
     chat.assert_no_exception()
 
 
