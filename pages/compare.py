@@ -7,6 +7,7 @@ import streamlit as st
 from chatlab.compare import Sweep
 from chatlab.markdown import plain
 from components import page, session, sidebar, spending
+from components.compare import link as compare_link
 from components.compare import results as compare_results
 from components.compare import runs as compare_runs
 from components.compare import view as compare_view
@@ -31,7 +32,8 @@ if not endpoint.usable:
 
 current = session.compare().run
 running = spending.sweep_slot().running()  # one per session, whichever run is shown
-asked = render_form(endpoint, running=running is not None)
+asked = render_form(endpoint, running=running is not None, setup=compare_link.opened_setup())
+compare_link.sync_url()  # the address bar links to this setup
 spending.render_running(running, current)
 if asked is not None:
     compare_runs.start(endpoint, asked, store, owner)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.csv_export import csv_text
+from chatlab.compare.link import MAX_LINK_PROMPT, Setup, from_query, to_query
 from chatlab.compare.results import SettingSummary, groups, summaries, table_rows
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
@@ -16,15 +17,19 @@ from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "MAX_CONCURRENCY",
+    "MAX_LINK_PROMPT",
     "Budget",
     "SettingSummary",
+    "Setup",
     "Sweep",
     "SweepSlot",
     "csv_text",
     "estimate",
+    "from_query",
     "groups",
     "refusal",
     "summaries",
     "table_rows",
+    "to_query",
     "within_limits",
 ]

@@ -71,6 +71,7 @@ def render_message_tools(
                 on_click=session.start_edit,
                 args=(message.id, message.content),
             )
+            _compare_button(message)
         if regenerable:
             st.button(
                 "Regenerate",
@@ -85,6 +86,21 @@ def render_message_tools(
         request_view.render_request(message, request_view.current_base_url())
         probabilities_view.render_probabilities(message)
         _more(message)
+
+
+def _compare_button(message: ChatMessage) -> None:
+    """Open Compare with this question, what came before it as context, and the model."""
+    if st.button(
+        "Compare this prompt",
+        key=f"compare-{message.id}",
+        icon=":material/compare_arrows:",
+        help="Open Compare with this question (the conversation before it as context, the "
+        "sidebar's model and settings) to run it at several settings side by side.",
+        type="tertiary",
+        on_click=session.compare_prompt,
+        args=(message.id,),
+    ):
+        st.switch_page("pages/compare.py")
 
 
 def _more(message: ChatMessage) -> None:

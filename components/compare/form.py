@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import streamlit as st
 
 from chatlab.chat import request_messages
-from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Setup
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.grid import (
@@ -41,27 +42,42 @@ class SweepRequest:
     concurrency: int
 
 
-def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
-    """Draw the form; the request when Run was pressed and the form is valid, else None."""
-    base = session.chat_settings()
+def render_form(
+    endpoint: Endpoint, *, running: bool, setup: Setup | None = None
+) -> SweepRequest | None:
+    """Draw the form (starting from ``setup``: a link's, or a question the chat sent); the
+    request when Run was pressed and the form is valid, else None."""
+    base, setup = session.chat_settings(), setup or Setup()
     prompt = st.text_area(
-        "Prompt", key=session.COMPARE_PROMPT, placeholder="One prompt, run over the grid"
+        "Prompt",
+        value=setup.prompt,
+        key=session.COMPARE_PROMPT,
+        placeholder="One prompt, run over the grid",
     )
     system_prompt = st.text_area(
         "System prompt", value=base.system_prompt, key=session.COMPARE_SYSTEM_PROMPT
     )
-    conversation = session.chat().conversation.path()
+    sent = setup.context is not None  # by "Compare this prompt": what came before it
+    conversation = list(setup.context or ()) if sent else session.chat().conversation.path()
     use_conversation = st.checkbox(
-        "Use the open conversation as context",
+        f"Use the {len(conversation)} message{'' if len(conversation) == 1 else 's'} before "
+        "this prompt as context"
+        if sent
+        else "Use the open conversation as context",
+        value=bool(setup.context),
         key=session.COMPARE_USE_CONVERSATION,
         disabled=not conversation,
         help="Send the open chat's messages before the prompt, as the chat would.",
     )
-    models = _pick_models(endpoint, base.model)
-    axes = _values()
+    models = _pick_models(endpoint, base.model, setup.models)
+    axes = _values(setup.values)
     left, right = st.columns(2)
     samples = left.number_input(
-        "Samples per setting", 1, MAX_SAMPLES, DEFAULT_SAMPLES, key=session.COMPARE_SAMPLES
+        "Samples per setting",
+        1,
+        MAX_SAMPLES,
+        setup.samples or DEFAULT_SAMPLES,
+        key=session.COMPARE_SAMPLES,
     )
     bound = right.number_input(
         "Requests at once",
@@ -88,27 +104,32 @@ def render_form(endpoint: Endpoint, *, running: bool) -> SweepRequest | None:
     return SweepRequest(grid, prompt, messages, int(bound))
 
 
-def _pick_models(endpoint: Endpoint, current: str) -> tuple[str, ...]:
+def _pick_models(endpoint: Endpoint, current: str, wanted: tuple[str, ...]) -> tuple[str, ...]:
     listed = model_client.models(endpoint)
     if isinstance(listed, ChatError) or not listed:
         typed = st.text_input(
-            "Models", value=current, key=session.COMPARE_MODELS, help="Model ids, by commas."
+            "Models",
+            value=", ".join(wanted) or current,
+            key=session.COMPARE_MODELS,
+            help="Model ids, by commas.",
         )
         return tuple(dict.fromkeys(m.strip() for m in typed.split(",") if m.strip()))
     options = listed if current in listed else [current, *listed]
-    chosen = st.multiselect("Models", options, default=[current], key=session.COMPARE_MODELS)
+    default = [m for m in wanted if m in options] or [current]  # a link's unknown ids: left out
+    chosen = st.multiselect("Models", options, default=default, key=session.COMPARE_MODELS)
     return tuple(chosen) or (current,)
 
 
-def _values() -> tuple[tuple[str, tuple[object, ...]], ...] | None:
+def _values(wanted: Mapping[str, str]) -> tuple[tuple[str, tuple[object, ...]], ...] | None:
     """The varied parameters and their values; None (with a message) if one is bad."""
     typed: dict[str, str] = {}
     for name in SHOWN_FIRST:
-        typed[name] = _value_input(name)
-    with st.expander("More parameters"):
+        typed[name] = _value_input(name, wanted.get(name))
+    more = any(name not in SHOWN_FIRST for name in wanted)
+    with st.expander("More parameters", expanded=more):
         for name in sweepable():
             if name not in SHOWN_FIRST:
-                typed[name] = _value_input(name)
+                typed[name] = _value_input(name, wanted.get(name))
     axes = []
     for name, text in typed.items():
         try:
@@ -121,8 +142,9 @@ def _values() -> tuple[tuple[str, tuple[object, ...]], ...] | None:
     return tuple(axes)
 
 
-def _value_input(name: str) -> str:
+def _value_input(name: str, wanted: str | None) -> str:
     default = ", ".join(f"{t:g}" for t in DEFAULT_TEMPERATURES) if name == "temperature" else ""
+    default = default if wanted is None else wanted
     kind = sweepable()[name].kind
     hint = f" One of: {', '.join(kind)}." if isinstance(kind, tuple) else ""
     label = name.replace("_", " ").capitalize()
