@@ -168,8 +168,10 @@ def _switcher(
     store: Store | None, owner: str, siblings: list[ChatMessage], message: ChatMessage
 ) -> None:
     index = next(i for i, sibling in enumerate(siblings) if sibling.id == message.id)
+    # Text labels: an icon-only button is announced by its icon's name ("chevron_left
+    # icon"), and ``help`` is only a tooltip, not the button's name.
     st.button(
-        "",
+        "Previous",
         key=f"previous-{message.id}",
         icon=":material/chevron_left:",
         help="Previous alternative",
@@ -180,9 +182,10 @@ def _switcher(
     )
     st.caption(f"{index + 1}/{len(siblings)}", width="content")
     st.button(
-        "",
+        "Next",
         key=f"next-{message.id}",
         icon=":material/chevron_right:",
+        icon_position="right",
         help="Next alternative",
         type="tertiary",
         disabled=index == len(siblings) - 1,

@@ -174,3 +174,19 @@ def test_a_hostile_compare_link_is_checked_and_shown_literally(chat: ChatPage) -
     expect(chat.page.locator("img[src=x]")).to_have_count(0)
     assert chat.page.evaluate("window.pwned") is None
     chat.assert_no_exception()
+
+
+def test_the_alternative_switcher_buttons_are_named_for_what_they_do(chat: ChatPage) -> None:
+    chat.chat("Hello", "Echo: Hello")
+    chat.button("Regenerate").last.click()
+    expect(chat.page.get_by_text("2/2")).to_be_visible()
+    chat.wait_idle()
+    previous = chat.page.get_by_role("button", name="Previous", exact=True)
+    expect(previous).to_be_enabled()
+    expect(chat.page.get_by_role("button", name="Next", exact=True)).to_be_disabled()
+    spoken = chat.main.aria_snapshot()
+    assert "chevron" not in spoken and "icon" not in spoken, spoken  # no icon's ligature name
+    previous.click()
+    expect(chat.page.get_by_text("1/2")).to_be_visible()
+    chat.wait_idle()
+    chat.assert_no_exception()
