@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import streamlit as st
 
 from chatlab.chat import Plan
-from chatlab.compare import Sweep, SweepSlot
+from chatlab.compare import Setup, Sweep, SweepSlot
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
 from chatlab.grid import Run
@@ -304,6 +304,17 @@ def keep_sent() -> None:
     current.sent_files = tuple((str(f.name), bytes(f.getvalue())) for f in files)
 
 
+def send_example(text: str) -> None:
+    """An example prompt's button: sent as the chat box sends a typed message."""
+    current = chat()
+    current.sent, current.sent_files = text, ()
+
+
+def switch_on_probabilities() -> None:
+    """The welcome's button: the sidebar's Probabilities toggle, on."""
+    st.session_state[LOGPROBS] = True
+
+
 def message_waiting() -> bool:
     """True while a message the chat box caught has not been planned yet."""
     return chat().sent is not None
@@ -424,11 +435,24 @@ class CompareState:
     run: Sweep | Run | None = None
     sweeps: SweepSlot = field(default_factory=SweepSlot)  # stopped when the session ends
     form_follows: str | None = None  # the run (or Run press) the form last opened/closed for
+    # What the form starts from: a link's setup, or a question the chat sent here.
+    setup: Setup | None = None
+    link_written: dict[str, str] | None = None  # the query the page last put in the URL
 
 
 def compare() -> CompareState:
     """This session's compare page."""
     return _held(CompareState)
+
+
+def compare_prompt(message_id: str) -> None:
+    """The "Compare this prompt" button: Compare starts from this question, the conversation
+    before it as context and the sidebar's model (the other settings are the sidebar's)."""
+    path = chat().conversation.path(message_id)
+    if not path or path[-1].id != message_id:
+        return
+    *before, question = path
+    compare().setup = Setup(question.content, models=(model(),), context=tuple(before))
 
 
 # -- the connection: the key typed into the sidebar, and what the server needs -------------------

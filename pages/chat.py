@@ -9,6 +9,7 @@ from components.chat import branches, turn
 from components.chat.history import render_history
 from components.chat.notices import render_continue, render_error
 from components.chat.prompt import read_prompt
+from components.chat.welcome import render_welcome
 from components.setup_panel import render_setup
 
 store, owner = page.prepare()
@@ -44,6 +45,8 @@ render_history(
 )
 if plan is not None:
     turn.stream(plan, saving)
+elif not shown:
+    render_welcome()  # an empty chat: what the lab is for, and the ways into it
 
 if (err := chat.error) is not None:
     render_error(err)

@@ -7,6 +7,7 @@ import streamlit as st
 from chatlab.compare import Sweep
 from chatlab.markdown import plain
 from components import page, session, sidebar, spending
+from components.compare import link as compare_link
 from components.compare import results as compare_results
 from components.compare import runs as compare_runs
 from components.compare import view as compare_view
@@ -35,7 +36,10 @@ shown = current.id if current is not None else None
 # One container, whatever it holds this time (a refusal, an estimate), so the report
 # below keeps its place on the page from one run to the next.
 with st.container():
-    asked = render_form(endpoint, shown=shown, running=running is not None)
+    asked = render_form(
+        endpoint, shown=shown, running=running is not None, setup=compare_link.opened_setup()
+    )
+    compare_link.sync_url()  # the address bar links to this setup
     spending.render_running(running, current)
     if asked is not None:
         compare_runs.start(endpoint, asked, store, owner)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chatlab.chat.export import markdown_document
+from chatlab.chat.live import progress_line, whole_words
 from chatlab.chat.turns import CONTINUABLE, FINISH_STATUS, Plan, context_full, request_messages
 
 __all__ = [
@@ -11,5 +12,7 @@ __all__ = [
     "Plan",
     "context_full",
     "markdown_document",
+    "progress_line",
     "request_messages",
+    "whole_words",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.csv_export import csv_text
+from chatlab.compare.link import MAX_LINK_PROMPT, Setup, from_query, to_query
 from chatlab.compare.progress import Progress, progress_of
 from chatlab.compare.results import (
     ChartAxis,
@@ -24,19 +25,23 @@ from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
 __all__ = [
     "DEFAULT_CONCURRENCY",
     "MAX_CONCURRENCY",
+    "MAX_LINK_PROMPT",
     "Budget",
     "ChartAxis",
     "Progress",
+    "Setup",
     "Sweep",
     "SweepSlot",
     "chart_axis",
     "chart_rows",
     "csv_text",
     "estimate",
+    "from_query",
     "groups",
     "progress_of",
     "refusal",
     "setting_rows",
     "table_rows",
+    "to_query",
     "within_limits",
 ]

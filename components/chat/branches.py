@@ -72,6 +72,7 @@ def render_message_tools(
                 on_click=session.start_edit,
                 args=(message.id, message.content),
             )
+            _compare_button(message)
         if regenerable:
             st.button(
                 "Regenerate",
@@ -97,6 +98,21 @@ def _open_view(message: ChatMessage, view: str) -> None:
     elif view == probabilities_view.VIEW:
         refusal = fork_refusal(model_client.server_family(endpoint))
         probabilities_view.render_probabilities(message, refusal)
+
+
+def _compare_button(message: ChatMessage) -> None:
+    """Open Compare with this question, what came before it as context, and the model."""
+    if st.button(
+        "Compare this prompt",
+        key=f"compare-{message.id}",
+        icon=":material/compare_arrows:",
+        help="Open Compare with this question (the conversation before it as context, the "
+        "sidebar's model and settings) to run it at several settings side by side.",
+        type="tertiary",
+        on_click=session.compare_prompt,
+        args=(message.id,),
+    ):
+        st.switch_page("pages/compare.py")
 
 
 def _more(message: ChatMessage) -> None:
@@ -164,8 +180,10 @@ def _switcher(
     store: Store | None, owner: str, siblings: list[ChatMessage], message: ChatMessage
 ) -> None:
     index = next(i for i, sibling in enumerate(siblings) if sibling.id == message.id)
+    # Text labels: an icon-only button is announced by its icon's name ("chevron_left
+    # icon"), and ``help`` is only a tooltip, not the button's name.
     st.button(
-        "",
+        "Previous",
         key=f"previous-{message.id}",
         icon=":material/chevron_left:",
         help="Previous alternative",
@@ -176,9 +194,10 @@ def _switcher(
     )
     st.caption(f"{index + 1}/{len(siblings)}", width="content")
     st.button(
-        "",
+        "Next",
         key=f"next-{message.id}",
         icon=":material/chevron_right:",
+        icon_position="right",
         help="Next alternative",
         type="tertiary",
         disabled=index == len(siblings) - 1,

@@ -5,14 +5,16 @@ browser work on a long answer. Here finished blocks (paragraphs, closed code fen
 are drawn once, those finished within one frame as one element, and only the
 unfinished tail is redrawn, at most ``FPS`` times a second. A tail too big to draw as
 Markdown is previewed by its last ``PREVIEW_CHARS`` characters while it grows, and drawn
-whole, as plain text, once done.
+whole, as plain text, once done. Under the tail, while it streams, a line says how the
+reply is going (``status``): the wait for the first token, then the pace. It is part of
+the tail, so it is always last, and goes with the cursor when the reply ends.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -25,13 +27,17 @@ CURSOR = " ▌"
 PREVIEW_CHARS = 2_000
 
 
-def draw_stream(deltas: Iterable[str], prefix: str = "") -> None:
-    """Draw ``prefix`` then the streamed ``deltas`` into the current container."""
+Status = Callable[[], str]  # the line under a streaming reply, as it is now
+
+
+def draw_stream(deltas: Iterable[str], prefix: str = "", status: Status | None = None) -> None:
+    """Draw ``prefix`` then the streamed ``deltas`` into the current container, with
+    ``status()`` under the text until it ends."""
     splitter = BlockSplitter()
     body = st.container()
     for block in splitter.feed(prefix):
         draw_block(body, block)
-    frame = Frame(body)
+    frame = Frame(body, status)
     frame.draw(splitter)
     # New text is drawn at once unless the last draw of new text was under 1/FPS s ago;
     # text held back that way (finished blocks too) is drawn with the next delta or
@@ -60,8 +66,9 @@ class Frame:
     """What one redraw sends: the blocks finished since the last one, as one element
     (one message instead of one per paragraph), then the open block."""
 
-    def __init__(self, body: DeltaGenerator) -> None:
+    def __init__(self, body: DeltaGenerator, status: Status | None = None) -> None:
         self.body = body
+        self.status = status
         self.tail = body.empty()
         self.finished: list[str] = []
 
@@ -75,7 +82,9 @@ class Frame:
                     for block in self.finished:
                         draw_block(st.container(), block)
             self.finished, self.tail = [], self.body.empty()
-        if not done:
+        if not done and self.status is not None:
+            draw_tail(self.tail, splitter, self.status())
+        elif not done:
             draw_tail(self.tail, splitter)
         elif splitter.tail:
             draw_block(self.tail, splitter.tail)
@@ -83,8 +92,18 @@ class Frame:
             self.tail.empty()
 
 
-def draw_tail(tail: DeltaGenerator, splitter: BlockSplitter) -> None:
-    """The open block with a cursor that shows it is alive; only its end when it is huge."""
+def draw_tail(tail: DeltaGenerator, splitter: BlockSplitter, status: str | None = None) -> None:
+    """The open block with a cursor that shows it is alive (only its end when it is huge),
+    then the ``status`` line."""
+    if status is None:
+        _draw_open_block(tail, splitter)
+        return
+    with tail.container():
+        _draw_open_block(st.container(), splitter)
+        st.caption(status)
+
+
+def _draw_open_block(tail: DeltaGenerator, splitter: BlockSplitter) -> None:
     if splitter.tail_size <= MAX_MARKDOWN_CHARS:
         text = splitter.tail
         if render_mode(text) == "markdown":

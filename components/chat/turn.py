@@ -12,13 +12,13 @@ its run has saved it, so two runs never race on one message.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab.attachments import Prompt
-from chatlab.chat import Plan, turns
+from chatlab.chat import Plan, progress_line, turns, whole_words
 from chatlab.config import Endpoint
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError
@@ -33,6 +33,7 @@ from components.chat.reply import draw_stream
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
 SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
 HEAD_START = 0.05  # seconds the page waits for the request to be out before drawing on
+PACE_EVERY = 0.5  # seconds between two workings-out of the line under a streaming reply
 
 
 def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
@@ -143,7 +144,7 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
         failed = False
         try:
             deltas = _saving(started.worker, plan, keeper, thinking, saving)
-            draw_stream(deltas, plan.prefix)
+            draw_stream(deltas, plan.prefix, _progress(started.worker))
         except ChatError as err:
             failed, current.error = True, err
         finally:
@@ -158,9 +159,29 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
         _show_instead(slot, keeper.conversation.leaf)
 
 
+def _progress(worker: BackgroundReply) -> Callable[[], str]:
+    """The line under the streaming reply: seconds waited for the first token (the
+    silence deltas redraw it), then the pace; worked out at most every ``PACE_EVERY`` s
+    (the token estimate reads the whole text)."""
+    began = time.monotonic()
+    said: list[tuple[float, str]] = []
+
+    def line() -> str:
+        now = time.monotonic()
+        if said and now - said[0][0] < PACE_EVERY:
+            return said[0][1]
+        opened = worker.stream
+        answered = opened is not None and opened.first_token_at is not None
+        pace = opened.stats().tokens_per_second if opened is not None and answered else None
+        said[:] = [(now, progress_line(now - began, answered=answered, tokens_per_second=pace))]
+        return said[0][1]
+
+    return line
+
+
 class Thinking:
-    """The model's thinking above the answer: its latest words while it streams (redrawn
-    a few times a second), then one collapsed block.
+    """The model's thinking above the answer: its latest whole words while it streams
+    (redrawn a few times a second), then one collapsed block.
 
     Its place is an empty container, filled only if thinking arrives: an ``st.empty``
     left empty under every reply would be marked stale by each settings-panel rerun.
@@ -178,7 +199,7 @@ class Thinking:
         if len(reasoning) == self.shown or time.monotonic() - self.drawn_at < self.EVERY:
             return
         self.shown, self.drawn_at = len(reasoning), time.monotonic()
-        tail = " ".join(reasoning[-self.TAIL :].split())
+        tail = whole_words(reasoning, self.TAIL)  # a cut word would read as another word
         self.slot = self.slot or self.place.empty()
         self.slot.caption(f"Thinking… {plain(tail)}")
 

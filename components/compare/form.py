@@ -8,12 +8,13 @@ the page shows changes: in between, it stays as the user left it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import streamlit as st
 
 from chatlab.chat import request_messages
-from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY
+from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Setup
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.grid import (
@@ -53,15 +54,18 @@ class SweepRequest:
 RUN_PRESSED = "run pressed"  # what the form follows on the run Run starts
 
 
-def render_form(endpoint: Endpoint, *, shown: str | None, running: bool) -> SweepRequest | None:
+def render_form(
+    endpoint: Endpoint, *, shown: str | None, running: bool, setup: Setup | None = None
+) -> SweepRequest | None:
     """Draw the form, folded while run ``shown`` is on the page (opened again when none
-    is), and Run under it; the request when Run was pressed and the form is valid."""
+    is), starting from ``setup`` (a link's, or a question the chat sent), and Run under
+    it; the request when Run was pressed and the form is valid."""
     pressed = session.widget_value(session.COMPARE_RUN) is True
     _fold(RUN_PRESSED if pressed else shown)
     with st.expander(
         "Prompt and settings", key=session.COMPARE_FORM, on_change="rerun", icon=":material/tune:"
     ):
-        fields = _fields(endpoint)
+        fields = _fields(endpoint, setup or Setup())
     run = st.button(
         "Run",
         type="primary",
@@ -94,29 +98,42 @@ class _Typed:
     axes: Axes | None  # None: a value that does not parse (said beside its field)
     samples: int
     bound: int
+    context: tuple[ChatMessage, ...] = ()  # what "use as context" would send
 
 
-def _fields(endpoint: Endpoint) -> _Typed:
-    """The form's inputs as typed."""
+def _fields(endpoint: Endpoint, setup: Setup) -> _Typed:
+    """The form's inputs as typed, starting from ``setup``."""
     base = session.chat_settings()
     prompt = st.text_area(
-        "Prompt", key=session.COMPARE_PROMPT, placeholder="One prompt, run over the grid"
+        "Prompt",
+        value=setup.prompt,
+        key=session.COMPARE_PROMPT,
+        placeholder="One prompt, run over the grid",
     )
     system_prompt = st.text_area(
         "System prompt", value=base.system_prompt, key=session.COMPARE_SYSTEM_PROMPT
     )
-    conversation = session.chat().conversation.path()
+    sent = setup.context is not None  # by "Compare this prompt": what came before it
+    conversation = list(setup.context or ()) if sent else session.chat().conversation.path()
     use_conversation = st.checkbox(
-        "Use the open conversation as context",
+        f"Use the {len(conversation)} message{'' if len(conversation) == 1 else 's'} before "
+        "this prompt as context"
+        if sent
+        else "Use the open conversation as context",
+        value=bool(setup.context),
         key=session.COMPARE_USE_CONVERSATION,
         disabled=not conversation,
         help="Send the open chat's messages before the prompt, as the chat would.",
     )
-    models = _pick_models(endpoint, base.model)
-    axes = _values()
+    models = _pick_models(endpoint, base.model, setup.models)
+    axes = _values(setup.values)
     left, right = st.columns(2)
     samples = left.number_input(
-        "Samples per setting", 1, MAX_SAMPLES, DEFAULT_SAMPLES, key=session.COMPARE_SAMPLES
+        "Samples per setting",
+        1,
+        MAX_SAMPLES,
+        setup.samples or DEFAULT_SAMPLES,
+        key=session.COMPARE_SAMPLES,
     )
     bound = right.number_input(
         "Requests at once",
@@ -126,7 +143,16 @@ def _fields(endpoint: Endpoint) -> _Typed:
         key=session.COMPARE_CONCURRENCY,
         help="How many requests run at the same time; the rest wait their turn.",
     )
-    return _Typed(prompt, system_prompt, use_conversation, models, axes, int(samples), int(bound))
+    return _Typed(
+        prompt,
+        system_prompt,
+        use_conversation,
+        models,
+        axes,
+        int(samples),
+        int(bound),
+        tuple(conversation),
+    )
 
 
 def _checked(typed: _Typed) -> SweepRequest | None:
@@ -145,32 +171,37 @@ def _checked(typed: _Typed) -> SweepRequest | None:
     except GridError as err:
         st.error(plain(str(err)), icon=":material/error:")
         return None
-    path = session.chat().conversation.path() if typed.use_conversation else []
+    path = list(typed.context) if typed.use_conversation else []
     messages = request_messages(system_prompt, [*path, ChatMessage("user", prompt)])
     return SweepRequest(grid, prompt, messages, typed.bound)
 
 
-def _pick_models(endpoint: Endpoint, current: str) -> tuple[str, ...]:
+def _pick_models(endpoint: Endpoint, current: str, wanted: tuple[str, ...]) -> tuple[str, ...]:
     listed = model_client.models(endpoint)
     if isinstance(listed, ChatError) or not listed:
         typed = st.text_input(
-            "Models", value=current, key=session.COMPARE_MODELS, help="Model ids, by commas."
+            "Models",
+            value=", ".join(wanted) or current,
+            key=session.COMPARE_MODELS,
+            help="Model ids, by commas.",
         )
         return tuple(dict.fromkeys(m.strip() for m in typed.split(",") if m.strip()))
     options = listed if current in listed else [current, *listed]
-    chosen = st.multiselect("Models", options, default=[current], key=session.COMPARE_MODELS)
+    default = [m for m in wanted if m in options] or [current]  # a link's unknown ids: left out
+    chosen = st.multiselect("Models", options, default=default, key=session.COMPARE_MODELS)
     return tuple(chosen) or (current,)
 
 
-def _values() -> Axes | None:
+def _values(wanted: Mapping[str, str]) -> Axes | None:
     """The varied parameters and their values; None (with a message) if one is bad."""
     typed: dict[str, str] = {}
     for name in SHOWN_FIRST:
-        typed[name] = _value_input(name)
-    with st.expander("More parameters"):
+        typed[name] = _value_input(name, wanted.get(name))
+    more = any(name not in SHOWN_FIRST for name in wanted)
+    with st.expander("More parameters", expanded=more):
         for name in sweepable():
             if name not in SHOWN_FIRST:
-                typed[name] = _value_input(name)
+                typed[name] = _value_input(name, wanted.get(name))
     axes = []
     for name, text in typed.items():
         try:
@@ -183,8 +214,9 @@ def _values() -> Axes | None:
     return tuple(axes)
 
 
-def _value_input(name: str) -> str:
+def _value_input(name: str, wanted: str | None) -> str:
     default = ", ".join(f"{t:g}" for t in DEFAULT_TEMPERATURES) if name == "temperature" else ""
+    default = default if wanted is None else wanted
     kind = sweepable()[name].kind
     hint = f" One of: {', '.join(kind)}." if isinstance(kind, tuple) else ""
     label = name.replace("_", " ").capitalize()
