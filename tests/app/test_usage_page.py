@@ -173,12 +173,12 @@ def test_usage_counts_every_request_the_chat_and_compare_sent(
     slowest = at.dataframe[-1].value
     assert sorted(slowest["from"]) == ["Chat", "Compare", "Compare"]
     # The totals are the sum of what each page sent, and the filter splits them.
-    at.segmented_control(key="usage_source").set_value("Compare").run()
+    at.radio(key="usage_source").set_value("Compare").run()
     assert metrics(at)["Requests"] == "2" and metrics(at)["Tokens in"] == "10"
     assert sorted(at.dataframe[-1].value["from"]) == ["Compare", "Compare"]
-    at.segmented_control(key="usage_source").set_value("Chat").run()
+    at.radio(key="usage_source").set_value("Chat").run()
     assert metrics(at)["Requests"] == "1" and metrics(at)["Tokens out"] == "3"
-    at.segmented_control(key="usage_source").set_value("All").run()
+    at.radio(key="usage_source").set_value("All").run()
     assert metrics(at)["Requests"] == "3"
 
 

@@ -44,9 +44,10 @@ def test_a_slow_first_token_shows_the_seconds_waited(chat: ChatPage, fake: FakeO
     fake.enqueue(Reply(text="At last, an answer.", first_token_delay=2.6))  # the app waits 3 s
     chat.send("Are you there?")
     reply = chat.replies.last
-    expect(reply).to_contain_text("Waiting for the server · 0 s")
-    # Redrawn while nothing arrives: the seconds count up.
-    expect(reply).to_contain_text(re.compile(r"Waiting for the server · [12] s"))
+    expect(reply).to_contain_text(re.compile(r"Waiting for the server · \d+ s"))
+    # Redrawn while nothing arrives: the seconds count up (how far depends on the machine's
+    # load, not on the test: any count past 0 is the page redrawn while waiting).
+    expect(reply).to_contain_text(re.compile(r"Waiting for the server · [1-9]\d* s"))
     expect(reply).to_contain_text("At last, an answer.")
     expect(reply).to_contain_text("finish: stop")
     expect(reply).not_to_contain_text("Waiting for the server")
