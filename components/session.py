@@ -435,6 +435,7 @@ class CompareState:
     run: Sweep | Run | None = None
     sweeps: SweepSlot = field(default_factory=SweepSlot)  # stopped when the session ends
     form_follows: str | None = None  # the run (or Run press) the form last opened/closed for
+    form_setup: Setup | None = None  # the setup it last opened for (a new one opens it)
     # What the form starts from: a link's setup, or a question the chat sent here.
     setup: Setup | None = None
     link_written: dict[str, str] | None = None  # the query the page last put in the URL

@@ -79,12 +79,19 @@ def render_form(
 
 
 def _fold(follows: str | None) -> None:
-    """Open the form while no run is shown, fold it on Run or when a run is shown; in
-    between it stays as the user left it."""
+    """Open the form while no run is shown, fold it on Run or when a run is shown, and
+    open it when a setup arrives (a link, or "Compare this prompt" in the chat) so its
+    prompt is in view; in between it stays as the user left it."""
     state = session.compare()
-    if state.form_follows != follows or session.widget_value(session.COMPARE_FORM) is None:
+    arrived = state.setup is not None and state.setup is not state.form_setup
+    state.form_setup = state.setup
+    if (
+        arrived
+        or state.form_follows != follows
+        or session.widget_value(session.COMPARE_FORM) is None
+    ):
         state.form_follows = follows
-        session.set_widget(session.COMPARE_FORM, follows is None)
+        session.set_widget(session.COMPARE_FORM, follows is None or arrived)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from chatlab.compare import progress_of
+from chatlab.compare import Setup, progress_of
 from chatlab.compare.csv_export import csv_text
 from chatlab.compare.sweep import Sweep
 from chatlab.deadline import Watch
@@ -218,6 +218,18 @@ def test_the_report_is_in_tabs_with_a_progress_bar_and_the_form_folds_on_run(
     assert at.session_state["compare_form"] is False
     at = click(at, "Delete this run")
     assert at.session_state["compare_form"] is True  # no run shown: open again
+
+
+def test_a_prompt_sent_from_the_chat_opens_the_folded_form(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = run_sweep(open_compare(make_app), temperatures="0, 1", samples=1)
+    assert at.session_state["compare_form"] is False  # a run is shown: folded
+    held(at, CompareState).setup = Setup("Now a fruit.")  # what "Compare this prompt" sets
+    at = at.run()
+    assert at.session_state["compare_form"] is True  # open: its prompt is in view
+    at = at.run()  # then it stays as the user leaves it
+    assert at.session_state["compare_form"] is True
 
 
 def test_progress_counts_and_the_time_left() -> None:
