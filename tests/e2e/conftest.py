@@ -290,21 +290,25 @@ class ChatPage:
         self.wait_idle()
 
     def choose(self, picker: Locator, option: str) -> None:
-        """Pick `option` from a Streamlit selectbox.
+        """Pick `option` from a Streamlit selectbox."""
+        self.open_and_click(picker, self.page.get_by_role("option", name=option, exact=True))
 
-        A click that lands while a rerun re-mounts the box leaves the list shut; the list
-        opening is the condition waited for, and the box is clicked again if it did not.
+    def open_and_click(self, opener: Locator, item: Locator) -> None:
+        """Open a list or menu (a selectbox, a popover) with ``opener`` and click ``item``.
+
+        A click that lands while a rerun re-mounts the opener leaves it shut: the item
+        showing is the condition waited for, and the opener is clicked again if it did not
+        (a state, never a time, decides).
         """
-        choice = self.page.get_by_role("option", name=option, exact=True)
         for _ in range(3):
-            expect(picker).to_be_visible()
-            picker.click()
+            expect(opener).to_be_visible()
+            opener.click()
             try:
-                choice.wait_for(state="visible", timeout=5_000)
+                item.wait_for(state="visible", timeout=5_000)
                 break
             except PlaywrightTimeoutError:
                 continue
-        choice.click()
+        item.click()
 
     def open_connection(self) -> None:
         title = self.page.get_by_text("Connection", exact=True)

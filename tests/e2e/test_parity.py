@@ -75,13 +75,13 @@ def test_the_menu_copies_a_message_and_deletes_a_branch(chat: ChatPage, fake: Fa
     chat.chat("One", "Bold answer")
     chat.chat("Two", "Echo: Two")
     first_reply = chat.replies.first
-    tool(first_reply, "More").click()
-    chat.page.get_by_role("button", name="Copy as Markdown").click()
+    copy = chat.page.get_by_role("button", name="Copy as Markdown")
+    chat.open_and_click(tool(first_reply, "More"), copy)
     expect(first_reply.get_by_test_id("stCode")).to_contain_text("**Bold** answer")
     chat.wait_idle()
 
-    tool(chat.user_messages.last, "More").click()
-    chat.page.get_by_role("button", name="Delete…").click()
+    delete = chat.page.get_by_role("button", name="Delete…")
+    chat.open_and_click(tool(chat.user_messages.last, "More"), delete)
     expect(chat.page.get_by_text("Delete this message and everything after it")).to_be_visible()
     chat.page.get_by_role("button", name="Delete", exact=True).click()
     expect(chat.user_texts).to_have_text(["One"])

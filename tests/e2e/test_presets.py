@@ -26,8 +26,8 @@ def test_a_preset_applies_and_a_saved_one_is_offered(chat: ChatPage, fake: FakeO
     assert body is not None and body["temperature"] == 0.2
     assert body["messages"][0]["content"].startswith("You answer factual questions")
 
-    chat.sidebar.get_by_role("button", name="Save…").click()
     name = chat.page.get_by_role("textbox", name="Preset name")
+    chat.open_and_click(chat.sidebar.get_by_role("button", name="Save…"), name)
     name.fill("My <b>facts</b>")
     name.press("Enter")
     chat.page.get_by_role("button", name="Save preset").click()

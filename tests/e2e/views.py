@@ -35,9 +35,17 @@ def box(locator: Locator) -> FloatRect:
 
 
 def assert_readable(chat: ChatPage, content: Locator, screen: ViewportSize) -> None:
-    """``content`` scrolled to is wholly on screen, above the chat box, which stays usable."""
-    content.scroll_into_view_if_needed()
-    shown, chat_box = box(content), box(chat.page.get_by_test_id("stBottom"))
+    """``content`` scrolled to is wholly on screen, above the chat box, which stays usable.
+
+    The page may scroll itself after ours (a run that ends keeps a chat at its bottom):
+    then the run is waited out and the content scrolled to again, and measured anew.
+    """
+    for _ in range(3):
+        content.scroll_into_view_if_needed()
+        shown, chat_box = box(content), box(chat.page.get_by_test_id("stBottom"))
+        if shown["y"] >= 0 and shown["y"] + shown["height"] <= chat_box["y"]:
+            break
+        chat.wait_idle()
     assert shown["x"] >= 0 and shown["x"] + shown["width"] <= screen["width"], shown
     assert shown["y"] >= 0 and shown["y"] + shown["height"] <= chat_box["y"], (shown, chat_box)
     chat.input.click(trial=True)  # nothing on top of the chat box intercepts a click
