@@ -162,6 +162,23 @@ def test_stop_keeps_the_partial_reply_and_sends_it_as_context(
     assert content_chunks_sent(fake.chat_requests[0]) < len(pieces)
 
 
+def test_a_stopped_reply_is_there_after_a_reload(chat: ChatPage, fake: FakeOpenAI) -> None:
+    """Stop ends the run that streams; the partial reply must still reach the store.
+
+    Found against a real llama.cpp: after Stop and a reload the question was there and
+    the reply was not.
+    """
+    fake.enqueue(Reply(chunks=[f"word{i} " for i in range(400)], chunk_delay=0.05))
+    chat.send("Write a very long story.")
+    expect(chat.replies.last).to_contain_text("word5")
+    chat.stop_button.click()
+    chat.wait_idle()
+    expect(chat.input).to_be_enabled()
+    chat.page.reload()
+    expect(chat.main).to_contain_text(STOPPED_NOTE)
+    expect(chat.replies.last).to_contain_text("word5")
+
+
 def test_continue_after_a_length_cut_off_appends_to_the_same_reply(
     chat: ChatPage, fake: FakeOpenAI
 ) -> None:
