@@ -1,7 +1,16 @@
-"""The engine: which databases Chat Lab accepts, and how SQLite connections are set up."""
+"""The engine: which databases Chat Lab accepts, and how SQLite connections are set up.
+
+A SQLite connection waits up to ``BUSY_TIMEOUT_MS`` for another writer's lock: long
+enough for any save of Chat Lab's own, and spent on the writer thread (``outbox``). The
+start of a process runs on the page instead, so it waits less: a new connection's setup
+(turning a file to WAL) and a migration (``busy_timeout``) that find the file locked
+give up after ``SETUP_BUSY_TIMEOUT_MS`` saying so, and the app tries again on a later run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +20,9 @@ from sqlalchemy.engine import URL, Connection, Engine
 from chatlab.storage.errors import StorageError, unwritable
 
 BUSY_TIMEOUT_MS = 15_000
+# Two processes setting up one fresh file take turns within this; a lock held longer is
+# another program's, and the page should not wait for it.
+SETUP_BUSY_TIMEOUT_MS = 2_000
 WRITE = "chatlab_write"  # execution option: this transaction will write
 FOREIGN_KEYS_OFF = "chatlab_foreign_keys_off"  # execution option: a migration runs
 CASEFOLD = "chatlab_casefold"  # SQL function name: Python's str.casefold, on SQLite
@@ -84,8 +96,9 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
         for pragma in (
-            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",  # first: the pragmas below may wait
+            f"PRAGMA busy_timeout = {SETUP_BUSY_TIMEOUT_MS}",  # first: the next may wait
             "PRAGMA journal_mode = WAL",  # readers do not block the writer, nor it them
+            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
             "PRAGMA synchronous = NORMAL",  # durable against a killed process in WAL mode
             "PRAGMA foreign_keys = ON",  # off by default; the cascades depend on it
             # Never map the database file itself (a build may default to it): a failing
@@ -113,6 +126,22 @@ def _sqlite_begin(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     else:
         conn.exec_driver_sql("BEGIN")
+
+
+@contextmanager
+def busy_timeout(conn: Connection, milliseconds: int) -> Iterator[None]:
+    """On SQLite, wait at most ``milliseconds`` for a lock in this block (then the usual
+    ``BUSY_TIMEOUT_MS`` again, before the connection goes back to the pool)."""
+    dbapi = conn.connection.dbapi_connection
+    if conn.dialect.name != "sqlite" or dbapi is None:
+        yield
+        return
+    dbapi.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
+    try:
+        yield
+    finally:
+        if not conn.invalidated:  # an invalidated one is dropped, not pooled
+            dbapi.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
 
 def upsert_into(conn: Connection, table: sa.Table) -> Any:

@@ -41,6 +41,16 @@ def explain(exc: sa.exc.SQLAlchemyError, url: URL) -> StorageError:
     return _explain_postgres(cause, url)
 
 
+def locked(exc: sa.exc.SQLAlchemyError) -> bool:
+    """Whether the database refused because another connection holds a lock."""
+    cause = getattr(exc, "orig", None)
+    return _sqlite_locked(str(getattr(cause, "sqlite_errorname", "")))
+
+
+def _sqlite_locked(code: str) -> bool:
+    return code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
 def _explain_sqlite(cause: BaseException, path: str) -> StorageError:
     code = str(getattr(cause, "sqlite_errorname", ""))
     if code.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
@@ -52,7 +62,7 @@ def _explain_sqlite(cause: BaseException, path: str) -> StorageError:
         )
     if code.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY", "SQLITE_PERM", "SQLITE_IOERR")):
         return unwritable(path)
-    if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+    if _sqlite_locked(code):
         return StorageError(
             f"The chat history file {path} is locked by another program.",
             "Try again in a moment; if it keeps happening, close other programs using it.",

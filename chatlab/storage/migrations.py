@@ -235,10 +235,7 @@ def migrate(conn: Connection, *, upto: int | None = None) -> list[str]:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_POSTGRES_LOCK_KEY)))
     _applied.create(conn, checkfirst=True)
-    done = set(conn.scalars(sa.select(_applied.c.name)))
-    unknown = sorted(done - {migration.__name__ for migration in MIGRATIONS})
-    if unknown:
-        raise SchemaTooNew(unknown)
+    done = _known(set(conn.scalars(sa.select(_applied.c.name))))
     ran: list[str] = []
     for migration in MIGRATIONS[:upto]:
         if migration.__name__ in done:
@@ -250,6 +247,27 @@ def migrate(conn: Connection, *, upto: int | None = None) -> list[str]:
     if conn.dialect.name == "sqlite":
         _check_references(conn)
     return ran
+
+
+def missing(conn: Connection) -> list[str]:
+    """Names of the migrations this database has not had yet, in order; reads only.
+
+    A start finds the schema current almost always, and then takes no write lock: a
+    database another program holds locked (SQLite) still opens. Raises ``SchemaTooNew``
+    as ``migrate`` does.
+    """
+    if not sa.inspect(conn).has_table(_applied.name):
+        return [m.__name__ for m in MIGRATIONS]
+    done = _known(set(conn.scalars(sa.select(_applied.c.name))))
+    return [m.__name__ for m in MIGRATIONS if m.__name__ not in done]
+
+
+def _known(done: set[str]) -> set[str]:
+    """``done``, or ``SchemaTooNew`` if it names a migration this version does not know."""
+    unknown = sorted(done - {migration.__name__ for migration in MIGRATIONS})
+    if unknown:
+        raise SchemaTooNew(unknown)
+    return done
 
 
 def _check_references(conn: Connection) -> None:

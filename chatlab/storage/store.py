@@ -511,21 +511,21 @@ class Store:
         return found
 
     def _migrate(self) -> None:
+        """Bring the schema up to date; a current one is only read, under no write lock.
+
+        This runs on a process's first page, on the script thread, so it never spends
+        the busy timeout there: a SQLite file another program holds locked opens at once
+        when its schema is current (saves wait in the outbox until it is free), and a
+        migration that finds it locked gives up after ``SETUP_BUSY_TIMEOUT_MS``
+        saying so; the app opens the store again on a later run.
+        """
         try:
-            with self._engine.connect() as conn:
-                sqlite_db = conn.dialect.name == "sqlite"
-                conn.execution_options(**{engines.WRITE: True, engines.FOREIGN_KEYS_OFF: sqlite_db})
-                try:
-                    with conn.begin():
-                        migrations.migrate(conn)
-                        if sqlite_db:
-                            # A write on every start: a read-only file fails here, not when
-                            # the first reply is saved. The migration count is its version.
-                            count = len(migrations.MIGRATIONS)
-                            conn.exec_driver_sql(f"PRAGMA user_version = {count}")
-                finally:
-                    if sqlite_db:
-                        _foreign_keys_on(conn)
+            with self._transaction(write=False) as conn:
+                pending = migrations.missing(conn)
+            if pending:
+                self._run_migrations()
+            elif self._engine.dialect.name == "sqlite":
+                self._check_writable()
         except sa.exc.SQLAlchemyError as exc:
             raise errors.explain(exc, self._engine.url) from exc
         except migrations.SchemaTooNew as exc:
@@ -543,6 +543,36 @@ class Store:
                 "Keep using the previous version of Chat Lab and report this as a bug.",
                 retryable=False,
             ) from exc
+
+    def _run_migrations(self) -> None:
+        with self._engine.connect() as conn:
+            sqlite_db = conn.dialect.name == "sqlite"
+            conn.execution_options(**{engines.WRITE: True, engines.FOREIGN_KEYS_OFF: sqlite_db})
+            with engines.busy_timeout(conn, engines.SETUP_BUSY_TIMEOUT_MS):
+                try:
+                    with conn.begin():
+                        migrations.migrate(conn)
+                        if sqlite_db:  # the migration count is its version
+                            count = len(migrations.MIGRATIONS)
+                            conn.exec_driver_sql(f"PRAGMA user_version = {count}")
+                finally:
+                    if sqlite_db:
+                        _foreign_keys_on(conn)
+
+    def _check_writable(self) -> None:
+        """Write the SQLite file's version again: a read-only file fails at start, not
+        when the first reply is saved. A file locked by another program passes at once
+        (no busy wait): its schema is current, and nothing needs writing now."""
+        with self._engine.connect() as conn:
+            conn.execution_options(**{engines.WRITE: True})
+            with engines.busy_timeout(conn, 0):
+                try:
+                    with conn.begin():
+                        count = len(migrations.MIGRATIONS)
+                        conn.exec_driver_sql(f"PRAGMA user_version = {count}")
+                except sa.exc.OperationalError as exc:
+                    if not errors.locked(exc):
+                        raise
 
     @contextmanager
     def _transaction(self, *, write: bool) -> Iterator[Connection]:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,6 +33,7 @@ from chatlab.storage import (
     migrations,
     title_from,
 )
+from chatlab.storage import engine as engines
 
 pytest_plugins = ["tests.postgres"]
 
@@ -169,6 +174,87 @@ def test_database_from_a_newer_version_is_refused(database_url: str, engine: sa.
         Store.open(database_url)
     assert "newer version of Chat Lab" in raised.value.message
     assert "Update Chat Lab" in raised.value.action
+
+
+# The other program: a write transaction held until its stdin closes.
+_HOLD_LOCK = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+conn.execute("CREATE TABLE held_by_another_program (x)")
+print("locked", flush=True)
+sys.stdin.read()
+conn.execute("ROLLBACK")
+"""
+
+
+@contextmanager
+def locked_by_another_program(path: Path) -> Iterator[subprocess.Popen[str]]:
+    """The SQLite file held in an exclusive transaction by another process (close its
+    stdin, or leave the block, to end it)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        yield holder
+    finally:
+        if not holder.stdin.closed:
+            holder.stdin.close()
+        holder.wait(30)
+
+
+def test_a_current_database_opens_while_another_program_holds_it_locked(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'chatlab.db'}"
+    with Store.open(url) as store:
+        conversation_id, _ = chat(store, ALICE, "Saved before the lock")
+    # Opened and read while the lock is held: the start wrote nothing (it used to wait
+    # the whole busy timeout for the write lock, then fail).
+    with locked_by_another_program(tmp_path / "chatlab.db") as holder, Store.open(url) as store:
+        assert [c.id for c in store.list_conversations(ALICE)] == [conversation_id]
+        assert holder.poll() is None, "the lock ended before the store opened"
+
+
+@pytest.mark.parametrize("journal", ["wal", "delete"])  # as Chat Lab leaves it; or not
+def test_a_migration_on_a_locked_file_fails_fast_and_says_why(tmp_path: Path, journal: str) -> None:
+    path = tmp_path / "chatlab.db"
+    with sa.create_engine(f"sqlite:///{path}").connect() as conn:
+        conn.exec_driver_sql(f"PRAGMA journal_mode = {journal}")
+        conn.commit()
+        migrations.migrate(conn, upto=1)  # an old database: opening it must write
+        conn.commit()
+    with locked_by_another_program(path) as holder:
+        started = time.monotonic()
+        with pytest.raises(StorageError) as raised:
+            Store.open(f"sqlite:///{path}")
+        waited = time.monotonic() - started
+        assert holder.poll() is None, "the lock ended before the open gave up"
+    assert "is locked by another program" in raised.value.message
+    assert raised.value.retryable  # the app opens it again on a later run
+    # The page's run waits the short migration timeout, not the busy timeout (15 s).
+    assert waited < engines.BUSY_TIMEOUT_MS / 1000 / 3
+    with (
+        Store.open(f"sqlite:///{path}") as store,
+        sa.create_engine(f"sqlite:///{path}").connect() as conn,
+    ):
+        assert migrations.missing(conn) == []
+        assert store.list_conversations(ALICE) == []
+
+
+def test_after_a_migration_saves_wait_the_full_busy_timeout_again(tmp_path: Path) -> None:
+    path = tmp_path / "chatlab.db"
+    with Store.open(f"sqlite:///{path}") as store:  # a fresh file: every migration ran
+        with locked_by_another_program(path) as holder:
+            assert holder.stdin is not None
+            # Held longer than a migration waits: a save still waits it out.
+            held = engines.SETUP_BUSY_TIMEOUT_MS / 1000 + 1
+            threading.Timer(held, holder.stdin.close).start()
+            conversation_id = store.create_conversation(ALICE)
+        assert [c.id for c in store.list_conversations(ALICE)] == [conversation_id]
 
 
 # -- saving and loading ----------------------------------------------------------------
