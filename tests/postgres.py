@@ -17,8 +17,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -124,6 +124,26 @@ class PostgresCluster:
         if done.returncode != 0:
             log = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
             raise RuntimeError(f"{program} failed:\n{done.stdout}{done.stderr}\n{log}")
+
+
+@pytest.fixture
+def tables_locked() -> Callable[..., AbstractContextManager[None]]:
+    """``tables_locked(url, *tables)``: another session holding tables (below)."""
+    return hold_tables
+
+
+@contextmanager
+def hold_tables(url: str, *tables: str) -> Iterator[None]:
+    """Another session holds ``tables`` of the database at ``url`` (a SQLAlchemy URL) in
+    ACCESS EXCLUSIVE mode, which blocks every read and write of them, until the block ends."""
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn) as locker:
+        names = sql.SQL(", ").join(sql.Identifier(table) for table in tables)
+        locker.execute(sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(names))
+        try:
+            yield
+        finally:
+            locker.rollback()
 
 
 def _missing() -> NoReturn:

@@ -5,6 +5,15 @@ enough for any save of Chat Lab's own, and spent on the writer thread (``outbox`
 start of a process runs on the page instead, so it waits less: a new connection's setup
 (turning a file to WAL) and a migration (``busy_timeout``) that find the file locked
 give up after ``SETUP_BUSY_TIMEOUT_MS`` saying so, and the app tries again on a later run.
+
+PostgreSQL waits for a lock without limit by default: another session holding a table
+(``LOCK TABLE``, a long migration) would hang a page's read and the writer for ever,
+with no outage to show. Every connection is therefore started with ``lock_timeout``
+and ``statement_timeout`` (``LOCK_TIMEOUT_MS``, ``STATEMENT_TIMEOUT_MS``), so such a
+wait ends as a retryable error ("locked by another program") that the outbox reports
+and retries. They are libpq startup options; ``options`` in ``DATABASE_URL`` come after
+them, so they can override them (behind PgBouncer, list ``options`` in its
+``ignore_startup_parameters``).
 """
 
 from __future__ import annotations
@@ -25,6 +34,8 @@ BUSY_TIMEOUT_MS = 15_000
 SETUP_BUSY_TIMEOUT_MS = 2_000
 WRITE = "chatlab_write"  # execution option: this transaction will write
 FOREIGN_KEYS_OFF = "chatlab_foreign_keys_off"  # execution option: a migration runs
+LOCK_TIMEOUT_MS = 5_000  # PostgreSQL: how long a statement may wait for a lock
+STATEMENT_TIMEOUT_MS = 10_000  # PostgreSQL: how long a statement may take in all
 CASEFOLD = "chatlab_casefold"  # SQL function name: Python's str.casefold, on SQLite
 
 
@@ -71,7 +82,8 @@ def create_engine(url: URL) -> Engine:
     """An engine for the URL; SQLite connections get the pragmas and locking below."""
     try:
         if url.get_backend_name() == "postgresql":
-            return sa.create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+            connect_args = {"connect_timeout": 10, "options": _postgres_options(url)}
+            return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StorageError(
@@ -82,6 +94,14 @@ def create_engine(url: URL) -> Engine:
     sa.event.listen(engine, "connect", _sqlite_connected)
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _postgres_options(url: URL) -> str:
+    """The timeouts every PostgreSQL connection starts with, then the URL's own options."""
+    given = url.query.get("options", "")
+    own = " ".join(given) if isinstance(given, tuple) else given
+    timeouts = f"-c lock_timeout={LOCK_TIMEOUT_MS} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+    return f"{timeouts} {own}".strip()
 
 
 def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:

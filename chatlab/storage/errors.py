@@ -13,6 +13,9 @@ from sqlalchemy.engine import URL
 
 from chatlab.errors import ChatLabError
 
+_PG_LOCKED = "55P03"  # lock_not_available: lock_timeout ran out, or NOWAIT
+_PG_CANCELED = "57014"  # query_canceled: statement_timeout ran out (or an admin cancel)
+
 
 class StorageError(ChatLabError):
     """A storage failure explained: ``message`` says what happened, ``action`` what to do."""
@@ -100,6 +103,20 @@ def _explain_postgres(cause: BaseException, url: URL) -> StorageError:
         return StorageError(
             f"The PostgreSQL server at {where} is out of resources ({first_line(cause)}).",
             "Free disk space or connections on the server, then try again.",
+        )
+    if state == _PG_LOCKED:
+        return StorageError(
+            f"The PostgreSQL database at {where} is locked by another program "
+            f"({first_line(cause)}).",
+            "Try again in a moment; if it keeps happening, end the session holding the lock "
+            "(pg_stat_activity shows it).",
+        )
+    if state == _PG_CANCELED:
+        return StorageError(
+            f"The PostgreSQL server at {where} did not finish a request in time: the "
+            f"database may be locked by another program, or overloaded ({first_line(cause)}).",
+            "Try again in a moment; if it keeps happening, check the server's load and "
+            "pg_stat_activity.",
         )
     if not state or state.startswith("08"):
         return StorageError(

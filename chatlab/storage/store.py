@@ -551,6 +551,10 @@ class Store:
             with engines.busy_timeout(conn, engines.SETUP_BUSY_TIMEOUT_MS):
                 try:
                     with conn.begin():
+                        if not sqlite_db:
+                            # A step may rebuild an index on a big table; waiting for a
+                            # lock is still limited (lock_timeout).
+                            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
                         migrations.migrate(conn)
                         if sqlite_db:  # the migration count is its version
                             count = len(migrations.MIGRATIONS)

@@ -9,12 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
@@ -34,6 +34,9 @@ from chatlab.storage import (
     title_from,
 )
 from chatlab.storage import engine as engines
+
+if TYPE_CHECKING:
+    from tests.postgres import PostgresCluster
 
 pytest_plugins = ["tests.postgres"]
 
@@ -741,6 +744,42 @@ def test_unreachable_postgres_is_explained() -> None:
         Store.open("postgresql+psycopg://someone:secret@127.0.0.1:1/chatlab")
     assert "cannot reach the PostgreSQL server at 127.0.0.1:1/chatlab" in raised.value.message
     assert "secret" not in str(raised.value)
+
+
+def outcome_within(seconds: float, call: Any) -> object:
+    """What ``call()`` returned or raised, run on a thread; ``TimeoutError`` if it was
+    still waiting after ``seconds`` (the thread is left to end when what blocks it does)."""
+    found: list[object] = []
+
+    def run() -> None:
+        try:
+            found.append(call())
+        except Exception as exc:
+            found.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return found[0] if found else TimeoutError(f"still waiting after {seconds} s")
+
+
+@pytest.mark.postgres
+def test_a_postgres_table_locked_by_another_session_fails_a_read_in_time(
+    postgres_cluster: PostgresCluster,
+    tables_locked: Callable[..., AbstractContextManager[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A short lock timeout keeps the test quick; the store reads it when it connects.
+    monkeypatch.setattr(engines, "LOCK_TIMEOUT_MS", 300)
+    with postgres_cluster.database() as url, Store.open(url) as store:
+        conversation_id, _ = chat(store, ALICE, "Saved before the lock")
+        with tables_locked(url, "conversations", "messages"):
+            # It waited without limit (a page's run hung until the lock ended).
+            outcome = outcome_within(10, lambda: store.list_conversations(ALICE))
+        assert isinstance(outcome, StorageError), outcome
+        assert "is locked by another program" in outcome.message
+        assert outcome.retryable
+        assert [c.id for c in store.list_conversations(ALICE)] == [conversation_id]
 
 
 @pytest.mark.parametrize(

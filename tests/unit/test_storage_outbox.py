@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +23,7 @@ from hypothesis import strategies as st
 from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage, Status
 from chatlab.storage import Outbox, StorageError, Store, Writer
+from chatlab.storage import engine as engines
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresCluster
@@ -284,6 +287,43 @@ def test_postgres_stopped_mid_reply_then_started(pg: tuple[PostgresCluster, Stor
     assert writer.wait_idle(60)
     (_, saved) = store.load_messages(OWNER, conversation.id or "") or []
     assert (saved.content, saved.status) == ("the first part, more, and the end", Status.COMPLETE)
+
+
+def wait_until(seconds: float, done: Any) -> bool:
+    """Whether ``done()`` came true within ``seconds`` (polled)."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.mark.postgres
+def test_a_save_held_up_by_a_postgres_lock_is_paused_then_lands(
+    own_cluster: PostgresCluster,
+    tables_locked: Callable[..., AbstractContextManager[None]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engines, "LOCK_TIMEOUT_MS", 300)  # read when the store connects
+    with own_cluster.database() as url, Store.open(url) as store:
+        conversation, outbox = Conversation(), Outbox()
+        writer = Writer(store, backoff=FAST)
+        outbox.attach(writer)
+        first = ask(conversation, outbox, "before the lock")
+        assert writer.wait_idle(30)
+        with tables_locked(url, "conversations", "messages"):
+            second = ask(conversation, outbox, "while another session holds the tables")
+            answer(conversation, outbox, second, ["kept ", "here"])
+            # The writer used to wait for ever, with no outage to show.
+            assert wait_until(10, lambda: outbox.outage is not None)
+            assert outbox.outage is not None
+            assert "is locked by another program" in outbox.outage.message
+            assert [m.content for m in outbox.unsaved()] == [second.content, "kept here"]
+        outbox.kick()
+        assert writer.wait_idle(30)
+        assert stored(store, conversation) == shown(conversation)
+        assert conversation.leaf_id != first.id and outbox.outage is None
 
 
 # -- a real full disk ------------------------------------------------------------------------
