@@ -1,9 +1,10 @@
 """Saving behind the page (chatlab.storage.outbox): a store that fails, then heals.
 
-The store fails in three ways here: injected (every save point, at random, under
-Hypothesis), a real PostgreSQL server stopped and started again (its own cluster, so the
-other storage tests are unaffected), and a real full disk (a small tmpfs, where the
-machine lets us mount one).
+The store fails in these ways here: injected (every save point, at random, under
+Hypothesis; before a write, or after it committed with the answer lost), another session
+holding PostgreSQL's tables, a real PostgreSQL server stopped and started again (its own
+cluster, so the other storage tests are unaffected), and a real full disk (a small tmpfs,
+where the machine lets us mount one).
 """
 
 from __future__ import annotations
@@ -35,29 +36,38 @@ FAST = (0.01,)  # seconds between retries: the tests wait on state, this only sa
 
 
 class FlakyStore(Store):
-    """A real store that fails every write (and read) while ``down``."""
+    """A real store that fails every write (and read) while ``down``; while ``lost`` it
+    does each one and then reports it failed (committed, but the answer never came back:
+    a dropped connection), so the retry writes what is already there."""
 
     down = False
+    lost = False
 
     def _check(self) -> None:
         if self.down:
             raise StorageError("The database is unreachable (injected).", "Wait.")
 
+    def _answer(self, result: Any) -> Any:
+        if self.lost:
+            raise StorageError("The connection dropped before the answer (injected).", "Wait.")
+        return result
+
     def save_message(self, *args: Any, **kwargs: Any) -> int:
         self._check()
-        return super().save_message(*args, **kwargs)
+        return int(self._answer(super().save_message(*args, **kwargs)))
 
     def set_current_leaf(self, *args: Any, **kwargs: Any) -> int:
         self._check()
-        return super().set_current_leaf(*args, **kwargs)
+        return int(self._answer(super().set_current_leaf(*args, **kwargs)))
 
     def delete_message(self, *args: Any, **kwargs: Any) -> bool:
         self._check()
-        return super().delete_message(*args, **kwargs)
+        return bool(self._answer(super().delete_message(*args, **kwargs)))
 
     def conversation_version(self, *args: Any, **kwargs: Any) -> int | None:
         self._check()
-        return super().conversation_version(*args, **kwargs)
+        version: int | None = self._answer(super().conversation_version(*args, **kwargs))
+        return version
 
 
 @pytest.fixture
@@ -103,19 +113,21 @@ def answer(
 
 
 def heal(store: FlakyStore, outbox: Outbox) -> None:
-    store.down = False
+    store.down = store.lost = False
     outbox.kick()
     assert outbox.flush(30), "the writer did not catch up"
 
 
 # -- injected failures ---------------------------------------------------------------------
 
-Step = tuple[str, int, bool]  # (what the user does, which message, whether the store is down)
+# (what the user does, which message, how the store fails meanwhile: not, before each
+# write, or after each write committed)
+Step = tuple[str, int, str]
 steps = st.lists(
     st.tuples(
         st.sampled_from(["send", "send", "regenerate", "select", "delete"]),
         st.integers(0, 50),
-        st.booleans(),
+        st.sampled_from(["up", "down", "lost"]),
     ),
     min_size=1,
     max_size=12,
@@ -133,8 +145,8 @@ def test_after_random_failures_the_store_holds_what_the_page_showed(
 ) -> None:
     conversation, outbox = Conversation(), Outbox()
     outbox.attach(Writer(flaky, backoff=FAST))
-    for number, (kind, pick, down) in enumerate(steps):
-        flaky.down = down
+    for number, (kind, pick, fault) in enumerate(steps):
+        flaky.down, flaky.lost = fault == "down", fault == "lost"
         messages = list(conversation.messages.values())
         if kind == "send" or not messages:
             question = ask(conversation, outbox, f"question {number}")
@@ -188,6 +200,22 @@ def test_the_outage_is_one_error_until_the_store_answers(flaky: FlakyStore) -> N
     assert outbox.outage is not None and "unreachable" in outbox.outage.message
     heal(flaky, outbox)
     assert outbox.outage is None
+
+
+def test_a_write_that_committed_but_reported_failure_is_retried_as_one_row(
+    flaky: FlakyStore,
+) -> None:
+    conversation, outbox = Conversation(), Outbox()
+    writer = Writer(flaky, backoff=FAST)
+    outbox.attach(writer)
+    flaky.lost = True
+    question = ask(conversation, outbox, "stored, but the answer was lost")
+    answer(conversation, outbox, question, ["and ", "its reply"])
+    assert not writer.wait_idle(0.2)  # retrying what is already stored
+    assert outbox.outage is not None and "dropped" in outbox.outage.message
+    heal(flaky, outbox)
+    assert stored(flaky, conversation) == shown(conversation)
+    assert len(flaky.list_conversations(OWNER)) == 1
 
 
 def test_saving_the_same_message_twice_is_one_row(flaky: FlakyStore) -> None:
