@@ -15,9 +15,10 @@ reached only through ``guarded_transport``:
   any other app only public ones.
 - No redirects, no proxy from the environment (a proxy would resolve the name where it
   cannot be checked), no ``.netrc``.
-- An answer that is not a success reaches the rest of Chat Lab only as an OpenAI error
-  object rebuilt from the server's ``error.message`` (capped); anything else becomes "not
-  an OpenAI-compatible server" with the status code. A protocol error loses the bytes it
+- An answer other than 200 (every OpenAI endpoint Chat Lab calls answers 200 on success,
+  so a 201 or 206 is as foreign as a 404) reaches the rest of Chat Lab only as an OpenAI
+  error object rebuilt from the server's ``error.message`` (capped); anything else becomes
+  "not an OpenAI-compatible server" with the status code. A protocol error loses the bytes it
   quotes. Nothing else a typed URL's server sends can reach the page, whatever code above
   this transport does with an answer.
 """
@@ -321,7 +322,7 @@ class GuardedTransport(httpx2.HTTPTransport):
             response = super().handle_request(request)
         except httpx2.ProtocolError as exc:
             raise quiet(exc) from None
-        if response.is_success:
+        if response.status_code == 200:  # the only success vouched for: see the docstring
             assert isinstance(response.stream, httpx2.SyncByteStream)
             stream = _QuietStream(response.stream)
             return httpx2.Response(

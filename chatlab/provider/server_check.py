@@ -4,6 +4,11 @@ Every probe asks for at most a few tokens, each request has a short timeout and 
 check a time budget, so it ends in seconds even against a slow CPU server. A probe that
 could not run is "unknown", never a guess. The report is plain data so the session can
 keep it and the chat adapt (e.g. estimate tokens when no usage chunk comes).
+
+What a server said is shown only when it is the app's own server. From a Base URL a
+visitor typed, the guarded transport already turns every answer other than 200 into an
+OpenAI error object; the check reads nothing but its ``error.message`` all the same
+(``openai_error_fields``), so no path of this module can show such a server's body.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from chatlab.config import OPENAI_BASE_URL, Endpoint
 from chatlab.errors import ChatError
 from chatlab.model_names import display_name
 from chatlab.provider.servers import context_window, http_client, list_server_models
+from chatlab.url_policy import openai_error_fields
 
 Status = Literal["yes", "no", "unknown"]
 
@@ -81,11 +87,21 @@ class _Probe:
     model: str
     deadline: float
     clock: Callable[[], float]
+    typed: bool = False  # a Base URL a visitor typed: see the module's docstring
     tokens_param: str = "max_tokens"
     found: dict[str, Check] = field(default_factory=dict)
 
     def add(self, name: str, status: Status, finding: str, consequence: str) -> None:
         self.found[name] = Check(name, status, finding, consequence)
+
+    def said(self, response: httpx2.Response) -> str:
+        """What the server said in ``response``, as far as it may be shown."""
+        if not self.typed:
+            return _server_message(response)
+        error = openai_error_fields(response.content)
+        if error is None:
+            return f"not an OpenAI-compatible server (HTTP {response.status_code})"
+        return " ".join(str(error["message"]).split())
 
     def out_of_time(self) -> bool:
         return self.clock() > self.deadline
@@ -135,7 +151,9 @@ def check_server(
     limits = httpx2.Timeout(timeout, connect=min(timeout, 3.0))
     guarded = http_client(endpoint.api_key, limits, policy=endpoint.policy, base_url=base_url)
     with guarded as client:
-        probe = _Probe(client, base_url, model, clock() + budget, clock)
+        deadline = clock() + budget
+        typed = endpoint.policy is not None
+        probe = _Probe(client, base_url, model, deadline, clock, typed)
         try:
             window = _run(probe, endpoint, timeout)
         except ChatError as err:  # a typed base URL this app may not reach
@@ -177,7 +195,7 @@ def _check_listing(probe: _Probe) -> bool:
         return False
     probe.add(REACHABLE, "yes", f"answered HTTP {response.status_code}", "Chat Lab can reach it")
     if response.status_code in (401, 403):
-        detail = f"HTTP {response.status_code}: {_server_message(response)}"
+        detail = f"HTTP {response.status_code}: {probe.said(response)}"
         probe.add(KEY, "no", detail, "paste a valid key in the sidebar")
         return False
     ids = _listed_ids(response)
@@ -226,7 +244,7 @@ def _check_stream(probe: _Probe) -> bool:
     if not _check_key(probe, response):
         return False
     if response.status_code != 200:
-        detail = f"HTTP {response.status_code}: {_server_message(response)}"
+        detail = f"HTTP {response.status_code}: {probe.said(response)}"
         probe.add(STREAMING, "no", detail, "pick another model, or check the server's log")
         return False
     events = list(_events(response.text))
@@ -242,7 +260,7 @@ def _check_stream(probe: _Probe) -> bool:
 
 def _check_key(probe: _Probe, response: httpx2.Response) -> bool:
     if response.status_code in (401, 403):
-        detail = f"HTTP {response.status_code}: {_server_message(response)}"
+        detail = f"HTTP {response.status_code}: {probe.said(response)}"
         probe.add(KEY, "no", detail, "paste a valid key in the sidebar")
         return False
     sent = probe.client.headers.get("Authorization") is not None
@@ -278,7 +296,7 @@ def _check_logprobs(probe: _Probe) -> None:
     if isinstance(response, httpx2.HTTPError):
         probe.add(LOGPROBS, "unknown", _transport_problem(response), "not offered")
     elif response.status_code != 200:
-        detail = f"rejected (HTTP {response.status_code}): {_server_message(response)}"
+        detail = f"rejected (HTTP {response.status_code}): {probe.said(response)}"
         probe.add(LOGPROBS, "no", detail, "token probabilities not available")
     elif _has_logprobs(response):
         probe.add(LOGPROBS, "yes", "returned", "token probabilities can be shown")
@@ -294,7 +312,7 @@ def _check_alternation(probe: _Probe) -> None:
             ALTERNATION, "unknown", _transport_problem(response), "roles kept alternating anyway"
         )
     elif response.status_code >= 400:
-        detail = f"two user turns in a row rejected: {_server_message(response)}"
+        detail = f"two user turns in a row rejected: {probe.said(response)}"
         probe.add(ALTERNATION, "yes", detail, "Chat Lab always sends alternating turns")
     else:
         probe.add(ALTERNATION, "no", "two user turns in a row accepted", "nothing to do")
@@ -312,7 +330,7 @@ def _check_vision(probe: _Probe) -> None:
         probe.add(VISION, "yes", "an image was accepted", "images can be sent")
     else:
         detail = f"an image was rejected (HTTP {response.status_code})"
-        probe.add(VISION, "no", f"{detail}: {_server_message(response)}", "send text only")
+        probe.add(VISION, "no", f"{detail}: {probe.said(response)}", "send text only")
 
 
 # -- reading answers ---------------------------------------------------------------------------
