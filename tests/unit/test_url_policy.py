@@ -392,6 +392,48 @@ def test_an_openai_error_message_shows_capped_with_its_identifiers(
     assert "x" * (MAX_ERROR_MESSAGE + 1) not in shown and internal.secret not in shown
 
 
+def read_reply(endpoint: Endpoint) -> tuple[ChatError, str]:
+    """The error a reply from ``endpoint`` ends in, and what of it arrived."""
+    stream, _ = start_reply(make_client(endpoint, Timeouts()), ChatSettings(model=MODEL), HELLO)
+    with pytest.raises(ChatError) as caught:
+        for _ in stream:
+            pass
+    return caught.value, stream.text
+
+
+LONG = "overloaded " + "y" * 1000
+STREAM_ERRORS = [  # an error event inside a 200 stream, and what of it may show
+    ('data: {"error": "{secret}"}\n\n', "not an OpenAI-compatible server"),
+    ('data: {"error": {"message": "' + LONG + '{secret}"}}\n\n', LONG[:MAX_ERROR_MESSAGE]),
+    ('data: {"error": {"message": ["{secret}"]}}\n\n', "not an OpenAI-compatible server"),
+    ('data: {"error": 7, "detail": "{secret}"}\n\n', "not an OpenAI-compatible server"),
+]
+
+
+@pytest.mark.parametrize(("event", "words"), STREAM_ERRORS)
+def test_an_error_event_in_a_typed_urls_stream_shows_only_a_capped_message(
+    internal: InternalService, event: str, words: str
+) -> None:
+    internal.answers[("POST", "/v1/chat/completions")] = (200, "text/event-stream", event)
+    err, _ = read_reply(Endpoint(None, internal.base_url, "none", LOCAL))
+    shown = everything_shown(err)
+    assert err.kind == Kind.STREAM_ERROR and words in shown, shown
+    assert internal.secret not in shown and "y" * (MAX_ERROR_MESSAGE + 1) not in shown
+
+
+def test_an_error_event_after_some_of_the_reply_keeps_it_and_caps_the_message(
+    fake: FakeOpenAI,
+) -> None:
+    error = {"message": LONG}
+    fake.enqueue(Reply(text="one two three", fault="error_event", fault_after=2, error=error))
+    typed, kept = read_reply(Endpoint(None, fake.base_url, "none", LOCAL))
+    assert kept == "one two" and "overloaded y" in typed.message
+    assert "y" * (MAX_ERROR_MESSAGE + 1) not in everything_shown(typed)
+    fake.enqueue(Reply(text="one two three", fault="error_event", fault_after=2, error=error))
+    own, _ = read_reply(Endpoint(None, fake.base_url, "none"))  # the operator's: trusted
+    assert "y" * (MAX_ERROR_MESSAGE + 1) in own.message
+
+
 def test_the_model_list_shows_only_model_ids(internal: InternalService) -> None:
     models = model_catalog(internal.base_url, policy=LOCAL)
     assert [m.id for m in models] == [MODEL_ID]
