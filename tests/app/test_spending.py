@@ -168,3 +168,15 @@ def test_a_compare_run_is_held_to_the_rate_limit(
     first, second, third = sorted(r.at for r in fake.chat_requests)
     assert second - first < 1.0  # two within the rate go at once, four at a time allowed
     assert third - first >= 1.4  # the third waited for the window to let it through
+
+
+def test_check_this_server_is_held_to_the_rate_limit(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATLAB_RATE_LIMIT", "2")
+    at = click(make_app().run(), "Check this server")
+    assert not at.exception
+    error = error_text(at)
+    assert "You have sent 2 requests in the last minute" in error and "CHATLAB_RATE_LIMIT" in error
+    assert fake.chat_requests == []  # the model list and the window lookup used the two
+    assert "Retry in" in error_text(send(at, "hello"))  # the chat shares the visitor's rate
