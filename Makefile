@@ -23,6 +23,13 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(PY)
 # Where `make run` (and `make serve`'s HAProxy) listens: this machine only, unless
 # HOST says otherwise (`make run HOST=0.0.0.0` warns when nobody has to sign in).
 HOST    ?= 127.0.0.1
+# HOST= (empty) would start Streamlit with `--server.address  --server.port`: refused,
+# before anything runs.
+ifneq ($(filter run serve,$(MAKECMDGOALS)),)
+ifeq ($(strip $(HOST)),)
+$(error HOST is empty: give the address to listen on: HOST=127.0.0.1 for this machine only or HOST=0.0.0.0 for every interface)
+endif
+endif
 
 run: $(VENV)/.runtime
 	@$(PY) -m chatlab.config --check

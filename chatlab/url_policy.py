@@ -15,11 +15,17 @@ reached only through ``guarded_transport``:
   any other app only public ones.
 - No redirects, no proxy from the environment (a proxy would resolve the name where it
   cannot be checked), no ``.netrc``.
-- An answer that is not a success reaches the rest of Chat Lab only as an OpenAI error
-  object rebuilt from the server's ``error.message`` (capped); anything else becomes "not
-  an OpenAI-compatible server" with the status code. A protocol error loses the bytes it
+- An answer other than 200 (every OpenAI endpoint Chat Lab calls answers 200 on success,
+  so a 201 or 206 is as foreign as a 404) reaches the rest of Chat Lab only as an OpenAI
+  error object rebuilt from the server's ``error.message`` (capped); anything else becomes
+  "not an OpenAI-compatible server" with the status code. A protocol error loses the bytes it
   quotes. Nothing else a typed URL's server sends can reach the page, whatever code above
   this transport does with an answer.
+- A 200 stream may still carry an error event (``data: {"error": ...}``), which the SDK
+  raises mid-reply. The transport marks each request it sends (``TYPED_URL`` in the
+  request's extensions, which the SDK's exception keeps), so
+  ``chatlab.provider.server_errors`` shows such an event the same way: its capped
+  ``error.message`` (``openai_error_object``) or "not an OpenAI-compatible server".
 """
 
 from __future__ import annotations
@@ -68,6 +74,7 @@ MAX_ERROR_BODY = 65_536  # bytes of an error answer read to find that message
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_.\-\[\]]{1,64}")  # error.type / code / param
 _HOSTNAME = re.compile(r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_-]{1,63})*")
 _KEPT_HEADERS = ("retry-after", "retry-after-ms")
+TYPED_URL = "chatlab.typed_base_url"  # request extension: sent through the guarded transport
 ACTION = "Type another Base URL, or clear the field to use this app's own server."
 
 
@@ -314,6 +321,7 @@ class GuardedTransport(httpx2.HTTPTransport):
         pool._network_backend = GuardedBackend(pool._network_backend, policy, resolver)
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        request.extensions[TYPED_URL] = True  # the same object the SDK's errors carry
         problem = self._problem or url_problem(str(request.url))
         if problem is not None:
             raise refused(problem)
@@ -321,7 +329,7 @@ class GuardedTransport(httpx2.HTTPTransport):
             response = super().handle_request(request)
         except httpx2.ProtocolError as exc:
             raise quiet(exc) from None
-        if response.is_success:
+        if response.status_code == 200:  # the only success vouched for: see the docstring
             assert isinstance(response.stream, httpx2.SyncByteStream)
             stream = _QuietStream(response.stream)
             return httpx2.Response(
@@ -336,6 +344,12 @@ class GuardedTransport(httpx2.HTTPTransport):
 def guarded_transport(policy: UrlPolicy, base_url: str) -> GuardedTransport:
     """The transport every client for a typed Base URL uses."""
     return GuardedTransport(policy, base_url)
+
+
+def from_typed_url(request: object) -> bool:
+    """True when ``request`` (an ``httpx.Request``, or None) went through the guarded transport."""
+    extensions = getattr(request, "extensions", None)
+    return isinstance(extensions, dict) and extensions.get(TYPED_URL) is True
 
 
 def quiet(exc: httpx2.ProtocolError) -> httpx2.ProtocolError:
@@ -385,7 +399,11 @@ def openai_error_fields(body: bytes) -> dict[str, object] | None:
         payload = json.loads(body)
     except ValueError:
         return None
-    error = payload.get("error") if isinstance(payload, dict) else None
+    return openai_error_object(payload.get("error") if isinstance(payload, dict) else None)
+
+
+def openai_error_object(error: object) -> dict[str, object] | None:
+    """``openai_error_fields`` for the error object itself (an SSE error event's)."""
     message = error.get("message") if isinstance(error, dict) else None
     if not isinstance(error, dict) or not isinstance(message, str) or not message.strip():
         return None

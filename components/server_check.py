@@ -1,12 +1,19 @@
-"""The "Check this server" button and the table of what it found."""
+"""The "Check this server" button and the table of what it found.
+
+Its requests pass the spending gate as chat requests do (``spending.admit``: the visitor's
+rate, the process's in-flight bound); over it, the check stops and says so, and the last
+report stays shown.
+"""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from chatlab.config import Endpoint
+from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.provider import ServerReport, Status, check_server
+from components import session, spending
 
 SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}
 
@@ -17,8 +24,12 @@ def render_server_check(
     """Draw the button and the latest report; return a new report when the button ran one."""
     fresh = None
     if st.button("Check this server", icon=":material/fact_check:", disabled=not endpoint.usable):
-        with st.spinner("Checking the server with a few tiny requests…"):
-            fresh = check_server(endpoint, model)
+        admit = spending.admit(session.page().owner)
+        try:
+            with st.spinner("Checking the server with a few tiny requests…"):
+                fresh = check_server(endpoint, model, admit=admit)
+        except ChatError as err:  # over the visitor's rate, or the app busy
+            st.error(plain(str(err)), icon=":material/block:")
     shown = fresh or report
     if shown is not None:
         st.markdown(report_table(shown))

@@ -4,24 +4,39 @@ Every probe asks for at most a few tokens, each request has a short timeout and 
 check a time budget, so it ends in seconds even against a slow CPU server. A probe that
 could not run is "unknown", never a guess. The report is plain data so the session can
 keep it and the chat adapt (e.g. estimate tokens when no usage chunk comes).
+
+What a server said is shown only when it is the app's own server. From a Base URL a
+visitor typed, the guarded transport already turns every answer other than 200 into an
+OpenAI error object; the check reads nothing but its ``error.message`` all the same
+(``openai_error_fields``), so no path of this module can show such a server's body.
+
+Each request (about five a click) is held by ``admit`` as a chat request is (the visitor's
+rate and the process's in-flight bound, ``chatlab.guard.limits``): over the rate, the
+gate's ``ChatError`` ends the check and reaches the caller, which shows it; nothing more
+is sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx2
 
 from chatlab.config import OPENAI_BASE_URL, Endpoint
-from chatlab.errors import ChatError
+from chatlab.errors import ChatError, Kind
 from chatlab.model_names import display_name
+from chatlab.provider.background import Admit
 from chatlab.provider.servers import context_window, http_client, list_server_models
+from chatlab.url_policy import openai_error_fields
 
 Status = Literal["yes", "no", "unknown"]
+_T = TypeVar("_T")
 
 REACHABLE = "Reachable"
 KEY = "Key accepted"
@@ -81,11 +96,29 @@ class _Probe:
     model: str
     deadline: float
     clock: Callable[[], float]
+    typed: bool = False  # a Base URL a visitor typed: see the module's docstring
     tokens_param: str = "max_tokens"
+    admit: Admit | None = None
     found: dict[str, Check] = field(default_factory=dict)
+    _never: threading.Event = field(default_factory=threading.Event)  # nothing cancels a check
+
+    def send(self, request: Callable[[], _T]) -> _T:
+        """Make one request, held by ``admit`` (over the rate: its ``ChatError``, unsent)."""
+        held = self.admit(self._never) if self.admit else contextlib.nullcontext()
+        with held:
+            return request()
 
     def add(self, name: str, status: Status, finding: str, consequence: str) -> None:
         self.found[name] = Check(name, status, finding, consequence)
+
+    def said(self, response: httpx2.Response) -> str:
+        """What the server said in ``response``, as far as it may be shown."""
+        if not self.typed:
+            return _server_message(response)
+        error = openai_error_fields(response.content)
+        if error is None:
+            return f"not an OpenAI-compatible server (HTTP {response.status_code})"
+        return " ".join(str(error["message"]).split())
 
     def out_of_time(self) -> bool:
         return self.clock() > self.deadline
@@ -94,11 +127,13 @@ class _Probe:
         """POST a chat request; a 400 for ``max_tokens`` (reasoning models) renames the cap."""
         body = {"model": self.model, self.tokens_param: 8, **body}
         url = f"{self.base_url}/chat/completions"
-        response = once_more_if_closed(lambda: self.client.post(url, json=body))
+        response = self.send(lambda: once_more_if_closed(lambda: self.client.post(url, json=body)))
         if response.status_code == 400 and _error_param(response) == "max_tokens":
             self.tokens_param = "max_completion_tokens"
             body["max_completion_tokens"] = body.pop("max_tokens")
-            response = once_more_if_closed(lambda: self.client.post(url, json=body))
+            response = self.send(
+                lambda: once_more_if_closed(lambda: self.client.post(url, json=body))
+            )
         return response
 
 
@@ -129,16 +164,25 @@ def check_server(
     timeout: float = 8.0,
     budget: float = 30.0,
     clock: Callable[[], float] = time.monotonic,
+    admit: Admit | None = None,
 ) -> ServerReport:
-    """Probe ``endpoint`` with ``model`` and return one readable row per capability."""
+    """Probe ``endpoint`` with ``model`` and return one readable row per capability.
+
+    ``admit`` holds each request (see the module's docstring); its ``ChatError`` (over the
+    rate, or the process busy) is raised, not reported as a row.
+    """
     base_url = (endpoint.base_url or OPENAI_BASE_URL).rstrip("/")
     limits = httpx2.Timeout(timeout, connect=min(timeout, 3.0))
     guarded = http_client(endpoint.api_key, limits, policy=endpoint.policy, base_url=base_url)
     with guarded as client:
-        probe = _Probe(client, base_url, model, clock() + budget, clock)
+        deadline = clock() + budget
+        typed = endpoint.policy is not None
+        probe = _Probe(client, base_url, model, deadline, clock, typed, admit=admit)
         try:
             window = _run(probe, endpoint, timeout)
         except ChatError as err:  # a typed base URL this app may not reach
+            if err.kind == Kind.RATE_LIMIT:  # the gate's: no finding about the server
+                raise
             window = None
             probe.add(REACHABLE, "no", err.message, err.action)
     checks = [probe.found.get(name) or _not_run(name) for name in ORDER]
@@ -171,13 +215,14 @@ def _not_run(name: str) -> Check:
 def _check_listing(probe: _Probe) -> bool:
     """Reachable, key accepted (when the listing needs one), models listed."""
     try:
-        response = once_more_if_closed(lambda: probe.client.get(f"{probe.base_url}/models"))
+        url = f"{probe.base_url}/models"
+        response = probe.send(lambda: once_more_if_closed(lambda: probe.client.get(url)))
     except httpx2.HTTPError as exc:
         probe.add(REACHABLE, "no", _transport_problem(exc), "check the base URL and the server")
         return False
     probe.add(REACHABLE, "yes", f"answered HTTP {response.status_code}", "Chat Lab can reach it")
     if response.status_code in (401, 403):
-        detail = f"HTTP {response.status_code}: {_server_message(response)}"
+        detail = f"HTTP {response.status_code}: {probe.said(response)}"
         probe.add(KEY, "no", detail, "paste a valid key in the sidebar")
         return False
     ids = _listed_ids(response)
@@ -195,8 +240,10 @@ def _check_listing(probe: _Probe) -> bool:
 
 def _check_window(probe: _Probe, endpoint: Endpoint, timeout: float) -> int | None:
     try:
-        models = list_server_models(
-            endpoint.base_url, endpoint.api_key, timeout=timeout, policy=endpoint.policy
+        models = probe.send(
+            lambda: list_server_models(
+                endpoint.base_url, endpoint.api_key, timeout=timeout, policy=endpoint.policy
+            )
         )
     except (httpx2.HTTPError, ValueError):
         models = []
@@ -226,7 +273,7 @@ def _check_stream(probe: _Probe) -> bool:
     if not _check_key(probe, response):
         return False
     if response.status_code != 200:
-        detail = f"HTTP {response.status_code}: {_server_message(response)}"
+        detail = f"HTTP {response.status_code}: {probe.said(response)}"
         probe.add(STREAMING, "no", detail, "pick another model, or check the server's log")
         return False
     events = list(_events(response.text))
@@ -242,7 +289,7 @@ def _check_stream(probe: _Probe) -> bool:
 
 def _check_key(probe: _Probe, response: httpx2.Response) -> bool:
     if response.status_code in (401, 403):
-        detail = f"HTTP {response.status_code}: {_server_message(response)}"
+        detail = f"HTTP {response.status_code}: {probe.said(response)}"
         probe.add(KEY, "no", detail, "paste a valid key in the sidebar")
         return False
     sent = probe.client.headers.get("Authorization") is not None
@@ -278,7 +325,7 @@ def _check_logprobs(probe: _Probe) -> None:
     if isinstance(response, httpx2.HTTPError):
         probe.add(LOGPROBS, "unknown", _transport_problem(response), "not offered")
     elif response.status_code != 200:
-        detail = f"rejected (HTTP {response.status_code}): {_server_message(response)}"
+        detail = f"rejected (HTTP {response.status_code}): {probe.said(response)}"
         probe.add(LOGPROBS, "no", detail, "token probabilities not available")
     elif _has_logprobs(response):
         probe.add(LOGPROBS, "yes", "returned", "token probabilities can be shown")
@@ -294,7 +341,7 @@ def _check_alternation(probe: _Probe) -> None:
             ALTERNATION, "unknown", _transport_problem(response), "roles kept alternating anyway"
         )
     elif response.status_code >= 400:
-        detail = f"two user turns in a row rejected: {_server_message(response)}"
+        detail = f"two user turns in a row rejected: {probe.said(response)}"
         probe.add(ALTERNATION, "yes", detail, "Chat Lab always sends alternating turns")
     else:
         probe.add(ALTERNATION, "no", "two user turns in a row accepted", "nothing to do")
@@ -312,7 +359,7 @@ def _check_vision(probe: _Probe) -> None:
         probe.add(VISION, "yes", "an image was accepted", "images can be sent")
     else:
         detail = f"an image was rejected (HTTP {response.status_code})"
-        probe.add(VISION, "no", f"{detail}: {_server_message(response)}", "send text only")
+        probe.add(VISION, "no", f"{detail}: {probe.said(response)}", "send text only")
 
 
 # -- reading answers ---------------------------------------------------------------------------

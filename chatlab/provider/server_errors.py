@@ -39,6 +39,7 @@ from chatlab.provider.dialects import (
     server_count,
     window_size,
 )
+from chatlab.url_policy import from_typed_url, openai_error_object
 
 if TYPE_CHECKING:
     import openai
@@ -60,6 +61,9 @@ __all__ = [
 ]
 
 MAX_SERVER_TEXT = 2000  # characters of a server's error message worth showing
+NOT_COMPATIBLE_EVENT = (
+    "an error that is not an OpenAI error object: this is not an OpenAI-compatible server"
+)
 
 
 def to_chat_error(exc: BaseException, *, model: str = "", answered: bool = False) -> ChatError:
@@ -103,6 +107,8 @@ def _sdk_error(exc: BaseException, *, model: str, answered: bool) -> ChatError |
         return _status(_Refusal.of_sdk(exc), model)
     if isinstance(exc, openai.APIError):
         refusal = _Refusal.of_sdk(exc)
+        if from_typed_url(exc.request):
+            refusal = refusal.as_typed()
         return _context_overflow(refusal) or ChatError(
             Kind.STREAM_ERROR,
             f"The server reported an error during the reply: {refusal.server_text}",
@@ -163,6 +169,16 @@ class _Refusal:
             message=f"Error code: {response.status_code} - {body}",
             headers=response.headers,
         )
+
+    def as_typed(self) -> _Refusal:
+        """What may show of an error from a Base URL a visitor typed: an OpenAI error's
+        ``error.message`` (capped at ``url_policy.MAX_ERROR_MESSAGE``) and identifiers;
+        any other error (a bare string, a number, an object with no message) in our words."""
+        kept = openai_error_object(self.body) or {
+            "message": NOT_COMPATIBLE_EVENT,
+            "code": NOT_COMPATIBLE_CODE,
+        }
+        return _Refusal(self.status, kept, str(kept["message"]), self.headers)
 
     @property
     def code(self) -> str:

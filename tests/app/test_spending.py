@@ -1,9 +1,10 @@
 """What a visitor may spend, under AppTest: one sweep per session whatever is shown, Compare's
 values within the sidebar's bounds and each model's limit, a run over budget or too long for
-the model refused before anything is sent, and the chat's rate limit."""
+the model refused before anything is sent, and the rate limit of the chat and of Compare."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import threading
 
@@ -11,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab.compare.sweep import Sweep
+from chatlab.guard import limits
 from chatlab.messages import ChatMessage
 from components.session import CompareState
 from testing.fake_openai import FakeOpenAI
@@ -151,3 +153,30 @@ def test_the_rate_limit_is_per_visitor(
     assert not first.error and not other.error
     assert len(fake.chat_requests) == 2
     assert send(first, "again").error
+
+
+def test_a_compare_run_is_held_to_the_rate_limit(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATLAB_RATE_LIMIT", "2")
+    monkeypatch.setattr(limits, "WINDOW", 1.5)  # the rate's minute, shortened for the test
+    importlib.import_module("openai")  # as the warm-up would: Run's 10 s are the sweep's alone
+    at = run_sweep(open_compare(make_app), temperatures="0, 0.7, 1.4", samples=1)
+    assert not at.exception and not at.error
+    sweep = held(at, CompareState).run
+    assert isinstance(sweep, Sweep) and sweep.wait(10) and sweep.finished
+    first, second, third = sorted(r.at for r in fake.chat_requests)
+    assert second - first < 1.0  # two within the rate go at once, four at a time allowed
+    assert third - first >= 1.4  # the third waited for the window to let it through
+
+
+def test_check_this_server_is_held_to_the_rate_limit(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATLAB_RATE_LIMIT", "2")
+    at = click(make_app().run(), "Check this server")
+    assert not at.exception
+    error = error_text(at)
+    assert "You have sent 2 requests in the last minute" in error and "CHATLAB_RATE_LIMIT" in error
+    assert fake.chat_requests == []  # the model list and the window lookup used the two
+    assert "Retry in" in error_text(send(at, "hello"))  # the chat shares the visitor's rate

@@ -28,6 +28,16 @@ def test_make_run_listens_on_loopback_unless_host_says_otherwise() -> None:
     assert "deploy.listen_check 0.0.0.0" in make_run("HOST=0.0.0.0")
 
 
+@pytest.mark.parametrize("goal", ["run", "serve"])
+@pytest.mark.parametrize("host", ["HOST=", "HOST= "])
+def test_an_empty_host_is_refused_before_anything_runs(goal: str, host: str) -> None:
+    done = subprocess.run(
+        ["make", "-n", goal, host], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode != 0 and done.stdout == ""  # not even the install is printed
+    assert "HOST is empty" in done.stderr and "HOST=127.0.0.1" in done.stderr
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.1.1"])
 def test_no_warning_on_this_machine_alone(host: str, tmp_path: Path) -> None:
     assert warning(host, tmp_path / "absent.toml") is None

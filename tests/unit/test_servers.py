@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import ssl
+import threading
 
 import httpx2
 import pytest
 
 from chatlab.config import Endpoint, discovery_ports
 from chatlab.errors import ChatError, Kind
+from chatlab.guard.limits import Gate, InFlight, RateLimiter
 from chatlab.model_names import display_name
+from chatlab.provider import Admit
 from chatlab.provider.server_check import (
     ALTERNATION,
     CONTEXT,
@@ -360,3 +363,29 @@ def test_check_says_timeout_only_for_a_timeout(fake: FakeOpenAI) -> None:
     assert logprobs.status == "unknown"
     assert "in time" not in logprobs.finding
     assert "connection" in logprobs.finding
+
+
+def gated(gate: Gate) -> Admit:
+    """The visitor's admission through ``gate``, as ``chatlab.guard.limits.admit`` makes it."""
+    return lambda cancelled: gate.request("visitor", pace=False, cancelled=cancelled)
+
+
+def test_check_requests_pass_the_visitors_rate_and_stop_over_it(fake: FakeOpenAI) -> None:
+    gate = Gate(RateLimiter(3), InFlight(0))
+    with pytest.raises(ChatError) as caught:
+        check_server(keyless(fake), "gpt-4o-mini", timeout=3, admit=gated(gate))
+    assert caught.value.kind == Kind.RATE_LIMIT
+    assert "3 requests in the last minute" in caught.value.message
+    # Admitted: the model list, the window lookup (a few GETs as one) and one chat request.
+    assert len(fake.chat_requests) == 1
+
+
+def test_check_requests_wait_for_an_in_flight_slot_and_fail_when_none_frees(
+    fake: FakeOpenAI,
+) -> None:
+    gate = Gate(RateLimiter(0), InFlight(1), slot_wait=0.2)
+    assert gate.in_flight.acquire(1, threading.Event())  # the process's one slot, held
+    with pytest.raises(ChatError) as caught:
+        check_server(keyless(fake), "gpt-4o-mini", timeout=3, admit=gated(gate))
+    assert "Chat Lab is busy" in caught.value.message
+    assert fake.requests == []

@@ -314,9 +314,27 @@ def everything_shown(err: ChatError) -> str:
     return f"{err} {err.detail or ''}"
 
 
-def test_a_typed_urls_error_bodies_never_show(internal: InternalService) -> None:
+# A 404 for the model list (its chat answers 403), and successes other than 200: a 2xx
+# that is not 200 is no OpenAI answer either, and its body must not show.
+TYPED_URL_ANSWERS = [
+    {("GET", "/v1/models"): (404, "text/plain", "no such thing: {secret}")},
+    {
+        ("GET", "/v1/models"): (201, "text/plain", "<p>{secret}</p>"),
+        ("POST", "/v1/chat/completions"): (201, "text/plain", "<p>{secret}</p>"),
+    },
+    {
+        ("GET", "/v1/models"): (206, "text/plain", "{secret}"),
+        ("POST", "/v1/chat/completions"): (206, "text/plain", "data: {secret}\n\n"),
+    },
+]
+
+
+@pytest.mark.parametrize("answers", TYPED_URL_ANSWERS)
+def test_a_typed_urls_error_bodies_never_show(
+    internal: InternalService, answers: dict[tuple[str, str], tuple[int, str, str]]
+) -> None:
     endpoint = Endpoint(None, internal.base_url, "none", LOCAL)
-    internal.answers[("GET", "/v1/models")] = (404, "text/plain", "no such thing: {secret}")
+    internal.answers.update(answers)
     with pytest.raises(ChatError) as listing:
         model_catalog(endpoint.base_url, policy=LOCAL)
     client = make_client(endpoint, Timeouts())
@@ -326,8 +344,9 @@ def test_a_typed_urls_error_bodies_never_show(internal: InternalService) -> None
     shown = [everything_shown(listing.value), everything_shown(chat.value)]
     shown += [f"{c.finding} {c.consequence}" for c in report.checks]
     assert all(internal.secret not in text for text in shown), shown
-    assert "not an OpenAI-compatible server" in listing.value.message
-    assert "HTTP 404" in listing.value.message and "HTTP 403" in everything_shown(chat.value)
+    assert "not an OpenAI-compatible" in listing.value.message
+    chat_status = internal.answers[("POST", "/v1/chat/completions")][0]
+    assert f"HTTP {chat_status}" in " ".join(shown), shown
 
 
 NOT_OPENAI_ERRORS = [
@@ -371,6 +390,48 @@ def test_an_openai_error_message_shows_capped_with_its_identifiers(
     shown = everything_shown(caught.value)
     assert "model not loaded" in shown and "code=model_not_found" in shown
     assert "x" * (MAX_ERROR_MESSAGE + 1) not in shown and internal.secret not in shown
+
+
+def read_reply(endpoint: Endpoint) -> tuple[ChatError, str]:
+    """The error a reply from ``endpoint`` ends in, and what of it arrived."""
+    stream, _ = start_reply(make_client(endpoint, Timeouts()), ChatSettings(model=MODEL), HELLO)
+    with pytest.raises(ChatError) as caught:
+        for _ in stream:
+            pass
+    return caught.value, stream.text
+
+
+LONG = "overloaded " + "y" * 1000
+STREAM_ERRORS = [  # an error event inside a 200 stream, and what of it may show
+    ('data: {"error": "{secret}"}\n\n', "not an OpenAI-compatible server"),
+    ('data: {"error": {"message": "' + LONG + '{secret}"}}\n\n', LONG[:MAX_ERROR_MESSAGE]),
+    ('data: {"error": {"message": ["{secret}"]}}\n\n', "not an OpenAI-compatible server"),
+    ('data: {"error": 7, "detail": "{secret}"}\n\n', "not an OpenAI-compatible server"),
+]
+
+
+@pytest.mark.parametrize(("event", "words"), STREAM_ERRORS)
+def test_an_error_event_in_a_typed_urls_stream_shows_only_a_capped_message(
+    internal: InternalService, event: str, words: str
+) -> None:
+    internal.answers[("POST", "/v1/chat/completions")] = (200, "text/event-stream", event)
+    err, _ = read_reply(Endpoint(None, internal.base_url, "none", LOCAL))
+    shown = everything_shown(err)
+    assert err.kind == Kind.STREAM_ERROR and words in shown, shown
+    assert internal.secret not in shown and "y" * (MAX_ERROR_MESSAGE + 1) not in shown
+
+
+def test_an_error_event_after_some_of_the_reply_keeps_it_and_caps_the_message(
+    fake: FakeOpenAI,
+) -> None:
+    error = {"message": LONG}
+    fake.enqueue(Reply(text="one two three", fault="error_event", fault_after=2, error=error))
+    typed, kept = read_reply(Endpoint(None, fake.base_url, "none", LOCAL))
+    assert kept == "one two" and "overloaded y" in typed.message
+    assert "y" * (MAX_ERROR_MESSAGE + 1) not in everything_shown(typed)
+    fake.enqueue(Reply(text="one two three", fault="error_event", fault_after=2, error=error))
+    own, _ = read_reply(Endpoint(None, fake.base_url, "none"))  # the operator's: trusted
+    assert "y" * (MAX_ERROR_MESSAGE + 1) in own.message
 
 
 def test_the_model_list_shows_only_model_ids(internal: InternalService) -> None:
