@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import expect
 
 from chatlab.config import Endpoint
@@ -88,9 +89,9 @@ def test_stop_keeps_the_partial_reply(open_page: OpenPage, real_app: AppProcess)
     chat = open_page(real_app)
     chat.send("Write a very long story about a cat who sails around the world.")
     expect(chat.stop_button).to_be_visible()
-    # Some words arrived (the avatar's icon name is text too, so look at the content).
-    content = chat.replies.last.get_by_test_id("stChatMessageContent")
-    expect(content).to_contain_text(re.compile(r"\w\w"))
+    # Words arrived: the line under the reply says so ("Waiting for the server" is words
+    # too, and a Stop before the first token rightly keeps no reply).
+    expect(chat.replies.last).to_contain_text("Receiving")
     chat.stop_button.click()
     chat.wait_idle()
     expect(chat.input).to_be_enabled()
@@ -146,6 +147,7 @@ def test_discovery_offers_the_local_server_in_one_click(
 SWEEP_TIMEOUT_MS = 20 * 60_000  # nine replies of up to 1,024 tokens from a CPU model
 
 
+@pytest.mark.timeout(SWEEP_TIMEOUT_MS // 1000 + 120)  # make test-real's 600 s is too short
 def test_the_default_compare_sweep_completes_every_cell(
     open_page: OpenPage, real_app: AppProcess
 ) -> None:
