@@ -234,14 +234,31 @@ def sync_url() -> None:
 
 
 def _switch(store: Store, owner: str, conversation_id: str) -> None:
+    """Open a listed (or just imported) conversation; the open one stays when it cannot.
+
+    A store that fails is not a conversation that is gone: that is said only when the
+    store answered and had no such conversation.
+    """
     current = session.chat().conversation
     if conversation_id == current.id and not session.saving().outbox.settled(current):
         return  # already open, and ahead of the store: reloading it would drop what waits
-    loaded = _guarded(lambda: _load(store, owner, conversation_id))
+    try:
+        loaded = _load(store, owner, conversation_id)
+    except StorageError as err:
+        session.add_notice(_unreadable(err))
+        return
     if loaded is None:
         session.add_notice("That conversation is gone.")
         return
     session.open_conversation(loaded)
+
+
+def _unreadable(err: StorageError) -> str:
+    """What to say when a stored conversation could not be read (the store failed)."""
+    return (
+        f"Chat Lab could not read that conversation: {err.message} Open it again when the "
+        "database answers; the conversation on this page stays open."
+    )
 
 
 def render_list(store: Store, owner: str) -> None:

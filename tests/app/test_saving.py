@@ -189,3 +189,21 @@ def test_postgres_stopped_mid_chat_then_started_loses_nothing(
         assert len(stored) == 6
         at.run()
         assert paused(at) == []
+
+
+def test_a_conversation_clicked_during_an_outage_is_not_called_gone(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    other = store.create_conversation("local")
+    store.save_message("local", other, ChatMessage("user", "stored elsewhere"))
+    at = make_app().run()
+    type_in(at, "the open one")
+    assert flushed(at, 10)
+    open_one = at.query_params["c"]
+    outage.down = True
+    at.button(key=f"open-{other}").click().run()
+    assert not any("gone" in text for text in told(at))
+    assert any("could not read that conversation" in text for text in told(at))
+    assert any("cannot reach the PostgreSQL server" in text for text in told(at))
+    assert [text for _, text in shown(at)] == ["the open one", "Echo: the open one"]
+    assert at.query_params["c"] == open_one
