@@ -18,7 +18,7 @@ from chatlab.messages import ChatMessage, Status
 from chatlab.provider import Quirks, ReplyStream, capacity_reason, fitting_concurrency, start_reply
 from chatlab.storage import RunSummary, StorageError, Store
 from chatlab.tokens import estimate_prompt_tokens
-from components import model_client, session, spending
+from components import conversations, model_client, session, spending
 from components.compare.form import SweepRequest
 
 LISTED = 20
@@ -140,7 +140,7 @@ def delete(store: Store | None, owner: str, run: Run) -> None:
     session.compare().run = None
 
 
-def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
+def render_take_to_chat(run: Run) -> bool:
     """Choose a result and open it in the chat; True once it is open (switch page then)."""
     with_text = [result for result in run.results if result.text]
     if not with_text:
@@ -160,18 +160,23 @@ def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
         # A callback: opening a conversation sets the sidebar's widgets to its settings,
         # which Streamlit allows only before they are drawn.
         on_click=_take_chosen,
-        args=(store, owner, run, with_text),
+        args=(run, with_text),
     )
 
 
-def _take_chosen(store: Store | None, owner: str, run: Run, with_text: list[Result]) -> None:
+def _take_chosen(run: Run, with_text: list[Result]) -> None:
     chosen = session.widget_value(session.COMPARE_TAKE)
     index = chosen if isinstance(chosen, int) and 0 <= chosen < len(with_text) else 0
-    take_to_chat(store, owner, run, with_text[index])
+    take_to_chat(run, with_text[index])
 
 
-def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> None:
-    """A new conversation: the prompt and this result as its first exchange, then open it."""
+def take_to_chat(run: Run, result: Result) -> None:
+    """A new conversation: the prompt and this result as its first exchange, then open it.
+
+    Saved like a chat turn, behind the page (``conversations.keeper``): a locked or
+    unreachable database neither holds up the click nor leaves the conversation with
+    messages the store lacks; they wait in the session's outbox and are written in order.
+    """
     settings = result.cell.settings
     question = ChatMessage("user", run.prompt)
     reply = ChatMessage(
@@ -183,15 +188,10 @@ def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> N
         stats=result.stats,
         request=result.request,
     )
-    conversation = Conversation.of([question, reply])
-    if store is not None:
-        try:
-            conversation.id = store.create_conversation(owner)
-            store.save_message(owner, conversation.id, question)
-            conversation.version = store.save_message(owner, conversation.id, reply)
-        except StorageError as err:
-            session.add_notice(f"Could not save the new conversation: {err}")
-    session.open_conversation(conversation)
+    session.open_conversation(Conversation.of([question, reply]))
+    keeper = conversations.keeper()  # for the conversation just opened
+    keeper.save(question)
+    keeper.save(reply)
 
 
 def _finish_status(result: Result) -> Status:

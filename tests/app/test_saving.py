@@ -207,3 +207,30 @@ def test_a_conversation_clicked_during_an_outage_is_not_called_gone(
     assert any("cannot reach the PostgreSQL server" in text for text in told(at))
     assert [text for _, text in shown(at)] == ["the open one", "Echo: the open one"]
     assert at.query_params["c"] == open_one
+
+
+def test_a_compare_result_taken_to_the_chat_during_an_outage_is_stored_with_what_follows(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run().switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0.3")
+    at.number_input(key="compare_samples").set_value(1)
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert flushed(at, 10)
+    outage.down = True
+    next(b for b in at.button if b.label == "Open in chat").click().run()
+    assert not [text for text in told(at) if "save" in text.lower()]
+    at.switch_page("pages/chat.py").run()  # AppTest stays on the page it was sent to
+    type_in(at, "and then?")
+    assert not any("not in this conversation" in text for text in told(at))
+    outage.down = False
+    at.run()
+    assert flushed(at, 30)
+    stored = store.load_messages("local", at.query_params["c"]) or []
+    assert [m.content for m in stored] == [
+        "Name a colour.",
+        "Echo: Name a colour.",
+        "and then?",
+        "Echo: and then?",
+    ]
