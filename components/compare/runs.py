@@ -86,7 +86,8 @@ def saver(store: Store | None, owner: str, notices: list[str]) -> SaveRun:
 def render_stored(store: Store | None, owner: str) -> None:
     """The owner's stored runs, newest first: open one, or delete the one shown."""
     if store is None:
-        st.caption("Runs are not being saved.")
+        unopened = session.saving().unopened
+        st.caption(f"Runs are not being saved. {plain(str(unopened)) if unopened else ''}")
         return
     try:
         listed = store.list_runs(owner, limit=LISTED)

@@ -7,6 +7,7 @@ retryable ``StorageError`` until the test heals it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import StorageError, Store
+from components import store_opening
 from components.session import SavingState
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, flushed, held, shown, wait_until
@@ -234,3 +236,61 @@ def test_a_compare_result_taken_to_the_chat_during_an_outage_is_stored_with_what
         "and then?",
         "Echo: and then?",
     ]
+
+
+# -- a database that cannot be opened when the process starts ---------------------------------
+
+LOCKED = "The chat history file chatlab.db is locked by another program."
+
+
+class Unopenable:
+    """``Store.open`` fails while ``down``; while ``held`` is clear it does not return."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.down = True
+        self.held = threading.Event()
+        self.held.set()
+        real = Store.open
+
+        def opening(cls: type[Store], url: str) -> Store:
+            self.held.wait()
+            if self.down:
+                raise StorageError(LOCKED, "Try again in a moment.")
+            return real(url)
+
+        monkeypatch.setattr(Store, "open", classmethod(opening))
+
+
+def test_a_store_that_never_opened_says_so_once_keeps_the_messages_and_saves_them_later(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    unopenable = Unopenable(monkeypatch)
+    at = make_app().run()
+    type_in(at, "sent before the store opened")
+    (note,) = paused(at)
+    assert "is locked by another program" in note  # the cause
+    assert "not being saved" in note and "1 message not saved yet is kept" in note
+    assert [w.value for w in at.warning] == [note]  # the one note, no generic warning
+    assert any(b.label == "Download what is not saved yet" for b in at.download_button)
+    unopenable.down = False
+    wait_until(lambda: not paused(at.run()))  # a later run opens it
+    assert flushed(at, 30)
+    stored = store.load_messages("local", at.query_params["c"]) or []
+    assert [m.content for m in stored] == [text for _, text in shown(at)]
+
+
+def test_a_store_slow_to_open_delays_no_run_and_saves_once_it_opens(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    monkeypatch.setattr(store_opening, "FIRST_WAIT", 0.5)
+    unopenable = Unopenable(monkeypatch)
+    unopenable.held.clear()  # opening hangs (an unreachable server, a lock)
+    at = make_app().run()
+    started = time.monotonic()
+    type_in(at, "while it opens")
+    assert time.monotonic() - started < 3  # the run waited a quarter second, not the open
+    assert shown(at)[0] == ("user", "while it opens")
+    assert len(paused(at)) == 1
+    unopenable.down = False
+    unopenable.held.set()  # it opens behind the page: the waiting messages are written
+    wait_until(lambda: len(store.load_messages("local", at.query_params["c"]) or []) == 2)
