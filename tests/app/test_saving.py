@@ -294,3 +294,25 @@ def test_a_store_slow_to_open_delays_no_run_and_saves_once_it_opens(
     unopenable.down = False
     unopenable.held.set()  # it opens behind the page: the waiting messages are written
     wait_until(lambda: len(store.load_messages("local", at.query_params["c"]) or []) == 2)
+
+
+def test_a_compare_run_made_during_an_outage_is_told_once_kept_and_stored_when_it_is_back(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run().switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0.3, 0.9")
+    at.number_input(key="compare_samples").set_value(2)
+    outage.down = True
+    next(b for b in at.button if b.label == "Run").click().run()
+    said = [text for text in told(at) if "compare run" in text]
+    for _ in range(3):
+        said += [text for text in told(at.run()) if "compare run" in text]
+    assert len(said) == 1 and "not saved yet" in said[0] and "keeps trying" in said[0]
+    assert " ".join(md.value for md in at.markdown).count("Echo: Name a colour.") == 4
+    outage.down = False
+    wait_until(lambda: bool(store.list_runs("local")), timeout=30)  # retried on its own
+    (summary,) = store.list_runs("local")
+    stored = store.load_run("local", summary.id)
+    assert stored is not None and [r.text for r in stored.results] == ["Echo: Name a colour."] * 4
+    wait_until(lambda: any("compare run is saved now" in text for text in told(at.run())))
