@@ -22,9 +22,10 @@ from chatlab.conversation import Conversation
 from chatlab.logprobs import TokenLogprob
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
-from chatlab.storage import ConversationSummary, Outbox, StorageError, Store, Writer
+from chatlab.storage import ConversationSummary, Outbox, StorageError, Store
 from chatlab.transfer import clean_title, title_from
 from components import session, totals
+from components.store_opening import StoreOpener
 
 T = TypeVar("T")
 URL_PARAM = "c"
@@ -32,33 +33,27 @@ UNTITLED = "(untitled)"
 
 
 @st.cache_resource(show_spinner=False)
-def _open_store(url: str) -> Store:
-    return Store.open(url)  # an exception is not cached: the next run tries again
-
-
-@st.cache_resource(show_spinner=False)
-def _writer(url: str) -> Writer:
-    return Writer(_open_store(url))  # one thread per process writes every session's saves
+def _opener(url: str) -> StoreOpener:
+    return StoreOpener(url)  # one per process: its store, and one writer thread for it
 
 
 def open_store() -> Store | None:
-    """The process's store, or None (with a warning) when the database cannot be used.
+    """The process's store, or None while the database cannot be opened.
 
-    Every run also hands the session's outbox its writer and wakes it: what waits is
-    retried now rather than at the end of its backoff.
+    Never a long wait (``components.store_opening``): while it cannot be opened, this
+    session's messages wait in its outbox, the saving note says why (``render_saving``),
+    and they are written as soon as it opens. Every run also wakes the session's writer:
+    what waits is retried now rather than at the end of its backoff.
     """
-    outbox = session.saving().outbox
+    saving = session.saving()
     try:
-        url = config.database_url()
-        store, writer = _open_store(url), _writer(url)
+        store, writer = _opener(config.database_url()).open(saving.outbox)
     except StorageError as err:
-        unsaved = (
-            f" {len(outbox.unsaved())} not saved yet are kept here." if outbox.waiting() else ""
-        )
-        st.warning(f"**Conversations are not being saved.** {plain(str(err))}{unsaved}")
+        saving.unopened = err
         return None
-    outbox.attach(writer)
-    outbox.kick()
+    saving.unopened = None
+    saving.outbox.attach(writer)
+    saving.outbox.kick()
     return store
 
 
@@ -234,14 +229,31 @@ def sync_url() -> None:
 
 
 def _switch(store: Store, owner: str, conversation_id: str) -> None:
+    """Open a listed (or just imported) conversation; the open one stays when it cannot.
+
+    A store that fails is not a conversation that is gone: that is said only when the
+    store answered and had no such conversation.
+    """
     current = session.chat().conversation
     if conversation_id == current.id and not session.saving().outbox.settled(current):
         return  # already open, and ahead of the store: reloading it would drop what waits
-    loaded = _guarded(lambda: _load(store, owner, conversation_id))
+    try:
+        loaded = _load(store, owner, conversation_id)
+    except StorageError as err:
+        session.add_notice(_unreadable(err))
+        return
     if loaded is None:
         session.add_notice("That conversation is gone.")
         return
     session.open_conversation(loaded)
+
+
+def _unreadable(err: StorageError) -> str:
+    """What to say when a stored conversation could not be read (the store failed)."""
+    return (
+        f"Chat Lab could not read that conversation: {err.message} Open it again when the "
+        "database answers; the conversation on this page stays open."
+    )
 
 
 def render_list(store: Store, owner: str) -> None:
@@ -384,18 +396,25 @@ def render_saving() -> NotePlace:
 
 def saving_note(place: NotePlace, outbox: Outbox) -> bool:
     """Say (in ``place``) why saving is paused and what is kept; True if there was cause."""
-    outage, unsaved = outbox.outage, len(outbox.unsaved())
-    if outage is None and not outbox.refused():
+    unopened, outage, unsaved = session.saving().unopened, outbox.outage, len(outbox.unsaved())
+    if unopened is None and outage is None and not outbox.refused():
         place.clear()
         return False
     count = f"{unsaved} message{'s' if unsaved != 1 else ''}"
-    if outage is None:
+    kept = f"{count} not saved yet {'is' if unsaved == 1 else 'are'} kept here"
+    kept = kept if unsaved else "new messages are kept here"
+    if unopened is not None:
+        words = (
+            "**Saving paused:** Chat Lab could not open its database, so conversations are "
+            f"not being saved yet. {plain(str(unopened))} Chat Lab keeps trying: {kept} "
+            "and will be saved, in order, as soon as it opens."
+        )
+    elif outage is None:
         words = (
             f"**Not saved: {count}.** The database refused them; they are kept on this "
             "page. Download them to keep them (the file can be imported)."
         )
     else:
-        kept = f"{count} not saved yet are kept here" if unsaved else "new messages are kept here"
         words = (
             f"**Saving paused:** {plain(outage.message)} Chat Lab keeps trying: {kept} and "
             "will be saved, in order, as soon as it answers."

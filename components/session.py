@@ -38,7 +38,7 @@ from chatlab.grid import Run
 from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
 from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
 from chatlab.provider import BackgroundReply, Quirks, ServerReport
-from chatlab.storage import Outbox, Store
+from chatlab.storage import Outbox, StorageError, Store
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
 # six elements), and the browser's work for them is what the next first token waits on.
@@ -573,6 +573,9 @@ class SavingState:
     # A ``?c=`` id that could not be opened because the store failed: kept in the URL and
     # tried again on every run until it opens (or turns out not to exist).
     waiting_url: str | None = None
+    # Why the store could not be opened on this run (None once it is open): the saving
+    # note says it, and the messages wait in the outbox meanwhile.
+    unopened: StorageError | None = None
 
 
 def saving() -> SavingState:

@@ -56,7 +56,7 @@ st.caption(
 report = compare_results.report_tabs(live=isinstance(current, Sweep) and not current.finished)
 run = compare_view.render_run(current, report.head, report.cards)
 compare_results.render_report(run, report)
-if compare_runs.render_take_to_chat(store, owner, run):
+if compare_runs.render_take_to_chat(run):
     st.switch_page("pages/chat.py")
 if st.button("Delete this run", icon=":material/delete:", key="compare_delete"):
     compare_runs.delete(store, owner, run)

@@ -1,8 +1,14 @@
-"""Compare runs: starting one, the stored ones to reopen, and a result taken into the chat."""
+"""Compare runs: starting one, the stored ones to reopen, and a result taken into the chat.
+
+Nothing here waits for the database on the run that draws the page: a run is stored by
+its ``RunSaver`` (behind the page, retried until the store answers, told once), and a
+result taken into the chat is kept by the session's outbox like any chat turn.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import weakref
 from datetime import UTC
 
 import streamlit as st
@@ -18,11 +24,14 @@ from chatlab.messages import ChatMessage, Status
 from chatlab.provider import Quirks, ReplyStream, capacity_reason, fitting_concurrency, start_reply
 from chatlab.storage import RunSummary, StorageError, Store
 from chatlab.tokens import estimate_prompt_tokens
-from components import model_client, session, spending
+from components import conversations, model_client, session, spending
 from components.compare.form import SweepRequest
 
 LISTED = 20
-SaveRun = Callable[[Run], None]
+SAVE_BACKOFF = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # seconds between a run's save retries
+FIRST_SAVE_WAIT = 1.0  # seconds Run waits for the new run's first save, at most
+# The saver of each run still sweeping or saving (process-wide, by run id; no session state).
+_savers: weakref.WeakValueDictionary[str, RunSaver] = weakref.WeakValueDictionary()
 RESULT_STATUS = {State.FAILED: Status.FAILED, State.STOPPED: Status.STOPPED}
 
 
@@ -40,10 +49,10 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
         learnt[model] = quirks  # later cells of this model go right the first time
         return stream
 
-    save = saver(store, owner, session.page().notices)
     run = spending.checked_run(endpoint, new_run(request.grid, request.prompt, messages))
     if run is None:
         return  # refused, and said why
+    save = saver(store, owner, session.page().notices, run.id)
     admit = spending.admit(owner, pace=True)
     bound, why = sized(endpoint, run, request.concurrency)
 
@@ -56,6 +65,7 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
         st.warning("A run is in progress: stop it, or wait for it to end, to start another.")
         return
     session.compare().run = sweep
+    save.wait(FIRST_SAVE_WAIT)  # so the stored runs list it at once, when the store answers
 
 
 def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
@@ -69,24 +79,120 @@ def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
     return bound, capacity_reason(found, bound, prompt, largest)
 
 
-def saver(store: Store | None, owner: str, notices: list[str]) -> SaveRun:
-    """Stores a run as it grows; called on worker threads, so it touches no session state."""
+class RunSaver:
+    """Stores a compare run as it grows, behind the page: the latest copy wins, retried
+    until the store answers.
 
-    def save(run: Run) -> None:
-        if store is None:
+    Compare runs are not messages, so they do not go through the chat's outbox; they
+    follow its design. The sweep hands every new snapshot of the run (on a worker thread)
+    and never waits: a thread of this saver writes the newest one. While the store fails
+    (locked, down, full) it retries with backoff, and the user is told once, on the next
+    run, that the run is not saved yet and that its results stay on the page (the report's
+    JSON export keeps them); once a retry works, once more that it is saved. A refusal
+    retrying cannot fix is told once the same way. It touches no session state: ``notices``
+    is the session's plain list (``session.page().notices``).
+    """
+
+    def __init__(
+        self, store: Store | None, owner: str, notices: list[str], backoff: tuple[float, ...]
+    ) -> None:
+        self._store, self._owner, self._notices, self._backoff = store, owner, notices, backoff
+        self._wake = threading.Condition()
+        self._waiting: Run | None = None
+        self._busy = False
+        self._cancelled = False
+        self._told = False  # the user was told this run is not saved (and not yet that it is)
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, run: Run) -> None:
+        """Store ``run`` (a snapshot) soon; replaces a copy still waiting."""
+        if self._store is None:
             return
-        try:
-            store.save_run(owner, run)
-        except StorageError as err:
-            notices.append(f"Could not save the compare run: {err}")
+        with self._wake:
+            if self._cancelled:
+                return
+            self._waiting = run
+            self._wake.notify_all()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._write, name="chatlab-run-saver")
+                self._thread.daemon = True
+                self._thread.start()
 
-    return save
+    def wait(self, timeout: float) -> bool:
+        """Wait until every copy handed over is written; False if time ran out first."""
+        with self._wake:
+            return self._wake.wait_for(lambda: self._waiting is None and not self._busy, timeout)
+
+    def cancel(self, timeout: float) -> None:
+        """Write nothing more (the run is being deleted); wait for a write under way."""
+        with self._wake:
+            self._cancelled, self._waiting = True, None
+            self._wake.notify_all()
+        self.wait(timeout)
+
+    def _write(self) -> None:
+        store, failures = self._store, 0
+        while store is not None and (run := self._next()) is not None:
+            try:
+                store.save_run(self._owner, run)
+            except StorageError as err:
+                failures += 1
+                self._failed(run, err)
+                if err.retryable:
+                    self._pause(failures)
+                continue
+            finally:
+                with self._wake:
+                    self._busy = False
+                    self._wake.notify_all()
+            failures = 0
+            self._saved(run)
+
+    def _next(self) -> Run | None:
+        with self._wake:
+            run, self._waiting = self._waiting, None
+            if run is None:
+                self._thread = None  # the next copy starts a new thread
+            self._busy = run is not None
+            return run
+
+    def _failed(self, run: Run, err: StorageError) -> None:
+        with self._wake:
+            if err.retryable and self._waiting is None and not self._cancelled:
+                self._waiting = run  # try this copy again unless a newer one came
+            if not self._told:
+                self._told = True
+                self._notices.append(
+                    f"This compare run is not saved yet: {err} Its results stay on this page "
+                    "(Download JSON keeps them)"
+                    + ("; Chat Lab keeps trying." if err.retryable else ".")
+                )
+
+    def _saved(self, run: Run) -> None:
+        with self._wake:
+            if self._told and self._waiting is None:
+                self._told = False
+                self._notices.append("The compare run is saved now.")
+
+    def _pause(self, failures: int) -> None:
+        delay = self._backoff[min(failures, len(self._backoff)) - 1]
+        with self._wake:
+            self._wake.wait_for(lambda: self._cancelled, timeout=delay)
+
+
+def saver(store: Store | None, owner: str, notices: list[str], run_id: str) -> RunSaver:
+    """A saver for one run (see ``RunSaver``), found by the run's id while it lives (Delete
+    stops it, so that no late copy brings the deleted run back)."""
+    made = RunSaver(store, owner, notices, SAVE_BACKOFF)
+    _savers[run_id] = made
+    return made
 
 
 def render_stored(store: Store | None, owner: str) -> None:
     """The owner's stored runs, newest first: open one, or delete the one shown."""
     if store is None:
-        st.caption("Runs are not being saved.")
+        unopened = session.saving().unopened
+        st.caption(f"Runs are not being saved. {plain(str(unopened)) if unopened else ''}")
         return
     try:
         listed = store.list_runs(owner, limit=LISTED)
@@ -130,7 +236,9 @@ def delete(store: Store | None, owner: str, run: Run) -> None:
     current = session.compare().run
     if isinstance(current, Sweep):
         current.stop()
-        current.wait(5.0)  # its last save must not bring the row back
+        current.wait(5.0)
+    if (saving := _savers.get(run.id)) is not None:
+        saving.cancel(5.0)  # its last save must not bring the row back
     if store is not None:
         try:
             store.delete_run(owner, run.id)
@@ -140,7 +248,7 @@ def delete(store: Store | None, owner: str, run: Run) -> None:
     session.compare().run = None
 
 
-def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
+def render_take_to_chat(run: Run) -> bool:
     """Choose a result and open it in the chat; True once it is open (switch page then)."""
     with_text = [result for result in run.results if result.text]
     if not with_text:
@@ -160,18 +268,23 @@ def render_take_to_chat(store: Store | None, owner: str, run: Run) -> bool:
         # A callback: opening a conversation sets the sidebar's widgets to its settings,
         # which Streamlit allows only before they are drawn.
         on_click=_take_chosen,
-        args=(store, owner, run, with_text),
+        args=(run, with_text),
     )
 
 
-def _take_chosen(store: Store | None, owner: str, run: Run, with_text: list[Result]) -> None:
+def _take_chosen(run: Run, with_text: list[Result]) -> None:
     chosen = session.widget_value(session.COMPARE_TAKE)
     index = chosen if isinstance(chosen, int) and 0 <= chosen < len(with_text) else 0
-    take_to_chat(store, owner, run, with_text[index])
+    take_to_chat(run, with_text[index])
 
 
-def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> None:
-    """A new conversation: the prompt and this result as its first exchange, then open it."""
+def take_to_chat(run: Run, result: Result) -> None:
+    """A new conversation: the prompt and this result as its first exchange, then open it.
+
+    Saved like a chat turn, behind the page (``conversations.keeper``): a locked or
+    unreachable database neither holds up the click nor leaves the conversation with
+    messages the store lacks; they wait in the session's outbox and are written in order.
+    """
     settings = result.cell.settings
     question = ChatMessage("user", run.prompt)
     reply = ChatMessage(
@@ -183,15 +296,10 @@ def take_to_chat(store: Store | None, owner: str, run: Run, result: Result) -> N
         stats=result.stats,
         request=result.request,
     )
-    conversation = Conversation.of([question, reply])
-    if store is not None:
-        try:
-            conversation.id = store.create_conversation(owner)
-            store.save_message(owner, conversation.id, question)
-            conversation.version = store.save_message(owner, conversation.id, reply)
-        except StorageError as err:
-            session.add_notice(f"Could not save the new conversation: {err}")
-    session.open_conversation(conversation)
+    session.open_conversation(Conversation.of([question, reply]))
+    keeper = conversations.keeper()  # for the conversation just opened
+    keeper.save(question)
+    keeper.save(reply)
 
 
 def _finish_status(result: Result) -> Status:

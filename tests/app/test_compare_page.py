@@ -279,13 +279,15 @@ def test_a_result_taken_into_the_chat_starts_a_conversation(
     ]
     reply = conversation.path()[1]
     assert reply.settings is not None and reply.settings.temperature == 0.3
-    assert reply.stats is not None and reply.request is not None
+    assert reply.stats is not None
     assert conversation.id is not None
     assert ("assistant", "Mauve.") in [(m.name, m.markdown[0].value) for m in at.chat_message]
     store = held(at, PageState).store
     assert store is not None
     stored = store.load_messages(held(at, PageState).owner, conversation.id)
     assert stored is not None and [m.content for m in stored] == [PROMPT, "Mauve."]
+    # Stored, the request is read back from the store (the session drops its copy).
+    assert store.load_request(held(at, PageState).owner, conversation.id, reply.id) is not None
 
 
 def test_a_bad_value_is_refused_before_anything_is_sent(

@@ -7,6 +7,7 @@ retryable ``StorageError`` until the test heals it.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.messages import ChatMessage
 from chatlab.storage import StorageError, Store
+from components import store_opening
 from components.session import SavingState
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, flushed, held, shown, wait_until
@@ -189,3 +191,128 @@ def test_postgres_stopped_mid_chat_then_started_loses_nothing(
         assert len(stored) == 6
         at.run()
         assert paused(at) == []
+
+
+def test_a_conversation_clicked_during_an_outage_is_not_called_gone(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    other = store.create_conversation("local")
+    store.save_message("local", other, ChatMessage("user", "stored elsewhere"))
+    at = make_app().run()
+    type_in(at, "the open one")
+    assert flushed(at, 10)
+    open_one = at.query_params["c"]
+    outage.down = True
+    at.button(key=f"open-{other}").click().run()
+    assert not any("gone" in text for text in told(at))
+    assert any("could not read that conversation" in text for text in told(at))
+    assert any("cannot reach the PostgreSQL server" in text for text in told(at))
+    assert [text for _, text in shown(at)] == ["the open one", "Echo: the open one"]
+    assert at.query_params["c"] == open_one
+
+
+def test_a_compare_result_taken_to_the_chat_during_an_outage_is_stored_with_what_follows(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run().switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0.3")
+    at.number_input(key="compare_samples").set_value(1)
+    next(b for b in at.button if b.label == "Run").click().run()
+    assert flushed(at, 10)
+    outage.down = True
+    next(b for b in at.button if b.label == "Open in chat").click().run()
+    assert not [text for text in told(at) if "save" in text.lower()]
+    at.switch_page("pages/chat.py").run()  # AppTest stays on the page it was sent to
+    type_in(at, "and then?")
+    assert not any("not in this conversation" in text for text in told(at))
+    outage.down = False
+    at.run()
+    assert flushed(at, 30)
+    stored = store.load_messages("local", at.query_params["c"]) or []
+    assert [m.content for m in stored] == [
+        "Name a colour.",
+        "Echo: Name a colour.",
+        "and then?",
+        "Echo: and then?",
+    ]
+
+
+# -- a database that cannot be opened when the process starts ---------------------------------
+
+LOCKED = "The chat history file chatlab.db is locked by another program."
+
+
+class Unopenable:
+    """``Store.open`` fails while ``down``; while ``held`` is clear it does not return."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.down = True
+        self.held = threading.Event()
+        self.held.set()
+        real = Store.open
+
+        def opening(cls: type[Store], url: str) -> Store:
+            self.held.wait()
+            if self.down:
+                raise StorageError(LOCKED, "Try again in a moment.")
+            return real(url)
+
+        monkeypatch.setattr(Store, "open", classmethod(opening))
+
+
+def test_a_store_that_never_opened_says_so_once_keeps_the_messages_and_saves_them_later(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    unopenable = Unopenable(monkeypatch)
+    at = make_app().run()
+    type_in(at, "sent before the store opened")
+    (note,) = paused(at)
+    assert "is locked by another program" in note  # the cause
+    assert "not being saved" in note and "1 message not saved yet is kept" in note
+    assert [w.value for w in at.warning] == [note]  # the one note, no generic warning
+    assert any(b.label == "Download what is not saved yet" for b in at.download_button)
+    unopenable.down = False
+    wait_until(lambda: not paused(at.run()))  # a later run opens it
+    assert flushed(at, 30)
+    stored = store.load_messages("local", at.query_params["c"]) or []
+    assert [m.content for m in stored] == [text for _, text in shown(at)]
+
+
+def test_a_store_slow_to_open_delays_no_run_and_saves_once_it_opens(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch, store: Store
+) -> None:
+    monkeypatch.setattr(store_opening, "FIRST_WAIT", 0.5)
+    unopenable = Unopenable(monkeypatch)
+    unopenable.held.clear()  # opening hangs (an unreachable server, a lock)
+    at = make_app().run()
+    started = time.monotonic()
+    type_in(at, "while it opens")
+    assert time.monotonic() - started < 3  # the run waited a quarter second, not the open
+    assert shown(at)[0] == ("user", "while it opens")
+    assert len(paused(at)) == 1
+    unopenable.down = False
+    unopenable.held.set()  # it opens behind the page: the waiting messages are written
+    wait_until(lambda: len(store.load_messages("local", at.query_params["c"]) or []) == 2)
+
+
+def test_a_compare_run_made_during_an_outage_is_told_once_kept_and_stored_when_it_is_back(
+    make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
+) -> None:
+    at = make_app().run().switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0.3, 0.9")
+    at.number_input(key="compare_samples").set_value(2)
+    outage.down = True
+    next(b for b in at.button if b.label == "Run").click().run()
+    said = [text for text in told(at) if "compare run" in text]
+    for _ in range(3):
+        said += [text for text in told(at.run()) if "compare run" in text]
+    assert len(said) == 1 and "not saved yet" in said[0] and "keeps trying" in said[0]
+    assert " ".join(md.value for md in at.markdown).count("Echo: Name a colour.") == 4
+    outage.down = False
+    wait_until(lambda: bool(store.list_runs("local")), timeout=30)  # retried on its own
+    (summary,) = store.list_runs("local")
+    stored = store.load_run("local", summary.id)
+    assert stored is not None and [r.text for r in stored.results] == ["Echo: Name a colour."] * 4
+    wait_until(lambda: any("compare run is saved now" in text for text in told(at.run())))

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, expect
 
 from testing.app_process import AppProcess, stop
 from testing.fake_openai import FakeOpenAI
-from tests.e2e.conftest import OpenPage, start_app
+from tests.e2e.conftest import ChatPage, OpenPage, start_app
 
 # Holds the write lock until a line arrives on stdin; says "locked" once it has it.
 HOLD_LOCK = """
@@ -31,6 +31,11 @@ print("locked", flush=True)
 sys.stdin.readline()
 conn.execute("ROLLBACK")
 """
+# The user's own bubble must show well before SQLite's busy timeout could end
+# (chatlab.storage.engine.BUSY_TIMEOUT_MS, 15 s): a run that waited on the lock would show
+# it only after. A third of it leaves a wide margin for a loaded machine (the bubble takes
+# well under a second) yet fails on any such wait; the default UI timeout (20 s) would not.
+BUBBLE_MS = 5_000
 
 
 @pytest.fixture
@@ -60,6 +65,12 @@ class Lock:
             self.process.wait(timeout=30)
 
 
+def finished_reply(chat: ChatPage, text: str) -> Locator:
+    """The newest message, once it is the finished reply ``text`` (its telemetry shows)."""
+    assistant = chat.page.get_by_test_id("stChatMessageAvatarAssistant")
+    return chat.messages.last.filter(has=assistant).filter(has_text=text).filter(has_text="finish:")
+
+
 def stored_texts(path: Path, conversation_id: str) -> list[str]:
     with sqlite3.connect(path) as conn:
         found = conn.execute(
@@ -78,8 +89,11 @@ def test_a_locked_database_delays_nothing_and_loses_nothing(
     assert database.exists()  # opened by the first page
     lock = Lock(database)
     try:
-        chat.chat("first, while it is locked", "Echo: first, while it is locked")
-        chat.chat("second, still locked", "Echo: second, still locked")
+        for text in ("first, while it is locked", "second, still locked"):
+            chat.send(text)
+            expect(chat.user_texts.last).to_have_text(text, timeout=BUBBLE_MS)
+            expect(finished_reply(chat, f"Echo: {text}")).to_be_visible()
+            chat.wait_idle()
         expect(chat.user_texts).to_have_count(2)  # both bubbles, with the lock still held
         conversation = chat.page.url.split("c=")[1].split("&")[0]
         assert stored_texts(database, conversation) == []  # nothing could be written yet
