@@ -107,14 +107,22 @@ def fork_and_check_the_branch(chat: ChatPage, fork: Locator) -> Locator:
     return forked
 
 
+@pytest.mark.parametrize("screen", SCREENS)
 def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
-    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, screen: ViewportSize
 ) -> None:
     fake.dialect = Dialect(name="llamacpp")
-    chat = open_page(app)
-    fork = open_fork(chat, fake)
+    chat = open_page(app, viewport=screen)
+    fork = open_fork(chat, fake, screen)
+    assert_readable(chat, fork, screen)
 
-    fork_and_check_the_branch(chat, fork)
+    forked = fork_and_check_the_branch(chat, fork)
+
+    previous, after = (forked.get_by_role("button", name=n) for n in ("Previous", "Next"))
+    for control in (previous, forked.get_by_text("2/2", exact=True), after):
+        assert_readable(chat, control, screen)
+    expect(previous).to_be_enabled()  # back to the reply it was forked from
+    expect(after).to_be_disabled()
 
     body = fake.last_chat_body
     assert body is not None
