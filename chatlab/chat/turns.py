@@ -52,6 +52,11 @@ class Plan:
     previous_stats: ReplyStats | None = None  # Continue: the earlier part's telemetry
     context_from: str | None = None  # the first message sent as context from now on
 
+    @property
+    def continues_prefix(self) -> bool:
+        """Whether the request ends with the reply's own start, for the server to go on from."""
+        return bool(self.request) and self.request[-1].get("role") == "assistant"
+
 
 def plan_send(
     conversation: Conversation,

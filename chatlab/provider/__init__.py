@@ -15,7 +15,7 @@ from chatlab.provider.capacity import (
     server_capacity,
 )
 from chatlab.provider.client import Quirks, make_client, start_reply, warm_up
-from chatlab.provider.prefill import fork_refusal
+from chatlab.provider.prefill import fork_refusal, prefix_fields
 from chatlab.provider.server_check import ServerReport, Status, check_server
 from chatlab.provider.server_errors import stopped_early
 from chatlab.provider.servers import (
@@ -53,6 +53,7 @@ __all__ = [
     "make_client",
     "model_catalog",
     "picker_names",
+    "prefix_fields",
     "python_snippet",
     "request_json",
     "server_capacity",

@@ -24,7 +24,7 @@ import importlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -201,9 +201,13 @@ def _set_params(settings: ChatSettings, sending: Sending) -> dict[str, Any]:
 
 
 def request_options(
-    settings: ChatSettings, messages: list[dict[str, str]], quirks: Quirks
+    settings: ChatSettings,
+    messages: list[dict[str, str]],
+    quirks: Quirks,
+    extra_body: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The body of a streaming chat completion request: what the user set and the model takes."""
+    """The body of a streaming chat completion request: what the user set and the model
+    takes, then ``extra_body``'s fields (a server's own, as the SDK's ``extra_body`` adds)."""
     body: dict[str, Any] = {"model": settings.model, "messages": messages, "stream": True}
     if not quirks.no_stream_options:
         body["stream_options"] = {"include_usage": True}
@@ -217,6 +221,7 @@ def request_options(
             body[name] = value
     if not quirks.no_logprobs:
         body.update(_set_params(settings, "with logprobs"))
+    body.update(extra_body or {})
     return body
 
 
@@ -230,10 +235,13 @@ def start_reply(
     timeouts: Timeouts | None = None,
     max_chars: int | None = None,
     watch: Watch | None = None,
+    extra_body: Mapping[str, Any] | None = None,
 ) -> tuple[ReplyStream, Quirks]:
     """Send the request and return the open stream, with the quirks it needed.
 
-    ``timeouts`` and ``max_chars`` default to the configuration. Closing ``watch`` from
+    ``extra_body`` adds fields only some servers take (``prefill.prefix_fields``): they
+    are in the recorded request too. ``timeouts`` and ``max_chars`` default to the
+    configuration. Closing ``watch`` from
     another thread stops the request before the stream exists (``Kind.STOPPED``).
     """
     import openai
@@ -248,7 +256,7 @@ def start_reply(
         watch.start(timeouts.connect + timeouts.read, timeouts.reply)
         try:
             with watch.active():
-                body = request_options(settings, messages, quirks)
+                body = request_options(settings, messages, quirks, extra_body)
                 chunks = _checked(_send(client, body), max_chars or config.max_reply_chars())
         except openai.BadRequestError as exc:
             adjusted = quirks.adjusted_for(exc)

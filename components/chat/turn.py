@@ -24,7 +24,7 @@ from chatlab.deadline import Watch
 from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
-from chatlab.provider import BackgroundReply, Quirks, ReplyStream, start_reply
+from chatlab.provider import BackgroundReply, Quirks, ReplyStream, prefix_fields, start_reply
 from components import conversations, model_client, session, spending
 from components.chat import branches
 from components.chat.history import render_footer, render_message, render_thinking
@@ -88,9 +88,13 @@ def _send(endpoint: Endpoint, plan: Plan, keeper: session.Keeper) -> session.Sta
     settings = plan.settings
     client, known = model_client.client(endpoint), session.connection().quirks.get(settings.model)
     learnt: list[Quirks] = []
+    # A fork's prefix is continued on some servers only when the body says so (vLLM).
+    extra = prefix_fields(model_client.server_family(endpoint)) if plan.continues_prefix else {}
 
     def start(watch: Watch) -> ReplyStream:
-        opened, quirks = start_reply(client, settings, plan.request, quirks=known, watch=watch)
+        opened, quirks = start_reply(
+            client, settings, plan.request, quirks=known, watch=watch, extra_body=extra
+        )
         learnt.append(quirks)
         plan.reply.request = opened.request  # saved with the reply, shown under it
         return opened

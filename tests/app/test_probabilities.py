@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from chatlab.logprobs import NO_LOGPROBS, visible
@@ -102,10 +103,16 @@ def _fork_from_the_second_token(at: AppTest, fake: FakeOpenAI) -> ChatMessage:
     return reply
 
 
-def test_a_fork_sends_the_start_as_a_final_assistant_message_to_llamacpp(
-    make_app: AppFactory, fake: FakeOpenAI
+VLLM_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
+
+
+@pytest.mark.parametrize(
+    ("dialect", "flags"), [("llamacpp", {}), ("vllm", VLLM_FLAGS), ("ollama", {})]
+)
+def test_a_fork_sends_the_start_as_a_final_assistant_message(
+    make_app: AppFactory, fake: FakeOpenAI, dialect: str, flags: dict[str, bool]
 ) -> None:
-    fake.dialect = Dialect(name="llamacpp")
+    fake.dialect = Dialect(name=dialect)
     app = make_app().run()
     reply = _fork_from_the_second_token(app, fake)
     picked = app.pills(key=f"fork-alternative-{reply.id}-1")
@@ -118,6 +125,7 @@ def test_a_fork_sends_the_start_as_a_final_assistant_message_to_llamacpp(
     assert flushed(app, 10)
     body = fake.last_chat_body or {}
     assert body["messages"][-1] == {"role": "assistant", "content": "Hello there~1"}
+    assert {name: body[name] for name in VLLM_FLAGS if name in body} == flags
     forked = _reply(app)
     assert forked.content == "Hello there~1" + CONTINUATION
     siblings = chat_state(app).conversation.siblings(forked)

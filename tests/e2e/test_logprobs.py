@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import ViewportSize, expect
+from playwright.sync_api import Locator, ViewportSize, expect
 
+from chatlab.provider import fork_refusal, server_kind
 from components.chat.probabilities_view import FORK_LABEL
 from testing.app_process import AppProcess
 from testing.fake_openai import CONTINUATION, Dialect, FakeOpenAI, Reply
@@ -74,12 +75,13 @@ def test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits(
     chat.assert_no_exception()
 
 
-def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
-    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
-) -> None:
-    fake.dialect = Dialect(name="llamacpp")
-    chat = open_page(app)
+VLLM_FLAGS = {"continue_final_message": True, "add_generation_prompt": False}
+
+
+def open_fork(chat: ChatPage, fake: FakeOpenAI, screen: ViewportSize = LAPTOP) -> Locator:
+    """A reply "Hello there" with its Probabilities open at " there": the fork button."""
     switch_probabilities_on(chat)
+    close_sidebar_on_a_phone(chat, screen)
     fake.enqueue(Reply(text="Hello there"))
     chat.chat("Say hello", "Hello there")
     chat.replies.last.get_by_role("button", name="Probabilities").click()
@@ -89,16 +91,72 @@ def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
     there.click()
     expect(there).to_be_checked()
     fork = view.get_by_role("button", name=FORK_LABEL)
-    expect(fork).to_be_enabled()
+    expect(fork).to_be_visible()
     chat.wait_idle()
+    return fork
 
+
+def fork_and_check_the_branch(chat: ChatPage, fork: Locator) -> Locator:
+    """Click the fork; the new reply goes on from the chosen alternative, shown as 2/2."""
+    expect(fork).to_be_enabled()
     fork.click()
-
     forked = chat.replies.last.filter(has_text="finish:")
     expect(forked).to_contain_text("Hello there~1" + CONTINUATION)
     expect(forked.get_by_text("2/2", exact=True)).to_be_visible()
     chat.wait_idle()
+    return forked
+
+
+@pytest.mark.parametrize("screen", SCREENS)
+def test_continue_from_an_alternative_adds_a_branch_on_a_llamacpp_server(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, screen: ViewportSize
+) -> None:
+    fake.dialect = Dialect(name="llamacpp")
+    chat = open_page(app, viewport=screen)
+    fork = open_fork(chat, fake, screen)
+    assert_readable(chat, fork, screen)
+
+    forked = fork_and_check_the_branch(chat, fork)
+
+    previous, after = (forked.get_by_role("button", name=n) for n in ("Previous", "Next"))
+    for control in (previous, forked.get_by_text("2/2", exact=True), after):
+        assert_readable(chat, control, screen)
+    expect(previous).to_be_enabled()  # back to the reply it was forked from
+    expect(after).to_be_disabled()
+
     body = fake.last_chat_body
     assert body is not None
     assert body["messages"][-1] == {"role": "assistant", "content": "Hello there~1"}
+    assert not set(VLLM_FLAGS) & set(body)  # llama-server prefills without them
+    chat.assert_no_exception()
+
+
+def test_continue_from_an_alternative_on_vllm_asks_it_to_continue(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
+) -> None:
+    fake.dialect = Dialect(name="vllm")
+    chat = open_page(app)
+    fork = open_fork(chat, fake)
+
+    fork_and_check_the_branch(chat, fork)
+
+    body = fake.last_chat_body
+    assert body is not None
+    assert body["messages"][-1] == {"role": "assistant", "content": "Hello there~1"}
+    assert {name: body.get(name) for name in VLLM_FLAGS} == VLLM_FLAGS
+    chat.assert_no_exception()
+
+
+def test_continue_from_an_alternative_is_disabled_with_its_reason_on_openai(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
+) -> None:
+    chat = open_page(app)  # the fake's own dialect: OpenAI's
+    fork = open_fork(chat, fake)
+
+    expect(fork).to_be_disabled()
+    reason = fork_refusal(server_kind([{"owned_by": "fake"}]))
+    assert reason is not None
+    view = chat.replies.last.locator("[class*='st-key-probabilities-panel-']")
+    expect(view.get_by_text(reason)).to_be_visible()
+    assert len(fake.chat_requests) == 1  # only the reply itself was asked for
     chat.assert_no_exception()

@@ -140,20 +140,32 @@ def test_default_reply_echoes_last_user_message(server: FakeOpenAI, client: Open
     assert text_of(stream(client, messages=messages)) == "Echo: look here"
 
 
+VLLM_CONTINUES = {"continue_final_message": True, "add_generation_prompt": False}
+
+
 @pytest.mark.parametrize(
-    ("dialect", "expected"),
+    ("dialect", "extra_body", "expected"),
     [
-        (fake_openai.Dialect(name="llamacpp"), fake_openai.CONTINUATION),
-        (fake_openai.Dialect(name="llamacpp", prefill_assistant=False), "Echo: Say hi"),
-        (fake_openai.Dialect(name="openai"), "Echo: Say hi"),
+        (fake_openai.Dialect(name="llamacpp"), {}, fake_openai.CONTINUATION),
+        (fake_openai.Dialect(name="llamacpp", prefill_assistant=False), {}, "Echo: Say hi"),
+        (fake_openai.Dialect(name="vllm"), VLLM_CONTINUES, fake_openai.CONTINUATION),
+        (fake_openai.Dialect(name="vllm"), {}, "Echo: Say hi"),
+        (fake_openai.Dialect(name="vllm"), {"continue_final_message": True}, "Echo: Say hi"),
+        (fake_openai.Dialect(name="ollama"), {}, fake_openai.CONTINUATION),
+        (fake_openai.Dialect(name="lmstudio"), {}, "Echo: Say hi"),
+        (fake_openai.Dialect(name="openai"), {}, "Echo: Say hi"),
     ],
 )
 def test_a_final_assistant_message_is_continued_only_where_the_server_prefills(
-    server: FakeOpenAI, client: OpenAI, dialect: fake_openai.Dialect, expected: str
+    server: FakeOpenAI,
+    client: OpenAI,
+    dialect: fake_openai.Dialect,
+    extra_body: dict[str, Any],
+    expected: str,
 ) -> None:
     server.dialect = dialect
     messages = [{"role": "user", "content": "Say hi"}, {"role": "assistant", "content": "Hi,"}]
-    assert text_of(stream(client, messages=messages)) == expected
+    assert text_of(stream(client, messages=messages, extra_body=extra_body)) == expected
 
 
 def test_model_is_echoed_or_overridden(server: FakeOpenAI, client: OpenAI) -> None:
