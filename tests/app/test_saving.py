@@ -211,13 +211,19 @@ def test_a_conversation_clicked_during_an_outage_is_not_called_gone(
     assert at.query_params["c"] == open_one
 
 
+def compare_page(make_app: AppFactory, *, temperatures: str, samples: int) -> AppTest:
+    """The Compare page set to ask "Name a colour." at ``temperatures``, ``samples`` each."""
+    at = make_app().run().switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value(temperatures)
+    at.number_input(key="compare_samples").set_value(samples)
+    return at
+
+
 def test_a_compare_result_taken_to_the_chat_during_an_outage_is_stored_with_what_follows(
     make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
 ) -> None:
-    at = make_app().run().switch_page("pages/compare.py").run()
-    at.text_area(key="compare_prompt").set_value("Name a colour.")
-    at.text_input(key="compare_values_temperature").set_value("0.3")
-    at.number_input(key="compare_samples").set_value(1)
+    at = compare_page(make_app, temperatures="0.3", samples=1)
     next(b for b in at.button if b.label == "Run").click().run()
     assert flushed(at, 10)
     outage.down = True
@@ -299,10 +305,7 @@ def test_a_store_slow_to_open_delays_no_run_and_saves_once_it_opens(
 def test_a_compare_run_made_during_an_outage_is_told_once_kept_and_stored_when_it_is_back(
     make_app: AppFactory, fake: FakeOpenAI, outage: Outage, store: Store
 ) -> None:
-    at = make_app().run().switch_page("pages/compare.py").run()
-    at.text_area(key="compare_prompt").set_value("Name a colour.")
-    at.text_input(key="compare_values_temperature").set_value("0.3, 0.9")
-    at.number_input(key="compare_samples").set_value(2)
+    at = compare_page(make_app, temperatures="0.3, 0.9", samples=2)
     outage.down = True
     next(b for b in at.button if b.label == "Run").click().run()
     said = [text for text in told(at) if "compare run" in text]

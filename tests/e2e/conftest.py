@@ -131,6 +131,16 @@ def app_scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("e2e-app")
 
 
+@pytest.fixture
+def fresh_app(browser: Browser, fake_server: FakeOpenAI, tmp_path: Path) -> Iterator[AppProcess]:
+    """A new app process with an empty database of its own, talking to the fake server: for
+    a first page load, or totals that no other test's replies may add to."""
+    env = {"OPENAI_API_KEY": ENV_KEY, "OPENAI_BASE_URL": fake_server.base_url}
+    server = start_app("fresh", env, tmp_path)
+    yield server
+    stop(server.process)
+
+
 @pytest.fixture(scope="session")
 def app(browser: Browser, fake_server: FakeOpenAI, app_scratch: Path) -> Iterator[AppProcess]:
     """The app with a server-side key, talking to the fake server."""

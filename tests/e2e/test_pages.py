@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, expect
 
-from testing.app_process import AppProcess, stop
-from testing.fake_openai import FakeOpenAI
-from tests.e2e.conftest import ENV_KEY, start_app
-
-
-@pytest.fixture
-def fresh_app(browser: Browser, fake_server: FakeOpenAI, app_scratch: Path) -> Iterator[AppProcess]:
-    """A new app process that has served nothing yet."""
-    env = {"OPENAI_API_KEY": ENV_KEY, "OPENAI_BASE_URL": fake_server.base_url}
-    server = start_app("fresh", env, app_scratch)
-    yield server
-    stop(server.process)
+from testing.app_process import AppProcess
 
 
 @pytest.mark.parametrize(("path", "heading"), [("usage", "Usage"), ("compare", "Compare")])

@@ -8,8 +8,6 @@ and once the lock ends every message must be stored, in order.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,18 +17,9 @@ from playwright.sync_api import Browser, Locator, expect
 
 from testing.app_process import AppProcess, stop
 from testing.fake_openai import FakeOpenAI
+from testing.sqlite_lock import ForeignLock
 from tests.e2e.conftest import ChatPage, OpenPage, start_app
 
-# Holds the write lock until a line arrives on stdin; says "locked" once it has it.
-HOLD_LOCK = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-conn.execute("CREATE TABLE IF NOT EXISTS held_by_test (x)")
-print("locked", flush=True)
-sys.stdin.readline()
-conn.execute("ROLLBACK")
-"""
 # The user's own bubble must show well before SQLite's busy timeout could end
 # (chatlab.storage.engine.BUSY_TIMEOUT_MS, 15 s): a run that waited on the lock would show
 # it only after. A third of it leaves a wide margin for a loaded machine (the bubble takes
@@ -44,25 +33,6 @@ def own_app(browser: Browser, fake: FakeOpenAI, tmp_path: Path) -> Iterator[AppP
     app = start_app("locked-db", env, tmp_path)
     yield app
     stop(app.process)
-
-
-class Lock:
-    """Another process's exclusive transaction on the file, until ``release``."""
-
-    def __init__(self, path: Path) -> None:
-        command = [sys.executable, "-c", HOLD_LOCK, str(path)]
-        self.process = subprocess.Popen(
-            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.process.stdout is not None
-        assert self.process.stdout.readline().strip() == "locked"
-
-    def release(self) -> None:
-        if self.process.poll() is None:
-            assert self.process.stdin is not None
-            self.process.stdin.write("\n")
-            self.process.stdin.flush()
-            self.process.wait(timeout=30)
 
 
 def finished_reply(chat: ChatPage, text: str) -> Locator:
@@ -87,7 +57,7 @@ def test_a_locked_database_delays_nothing_and_loses_nothing(
     chat = open_page(own_app)
     database = tmp_path / "data" / "chatlab.db"
     assert database.exists()  # opened by the first page
-    lock = Lock(database)
+    lock = ForeignLock(database)
     try:
         for text in ("first, while it is locked", "second, still locked"):
             chat.send(text)

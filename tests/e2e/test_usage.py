@@ -7,15 +7,12 @@ two-cell Compare run, each answered with the token counts the fake's usage chunk
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, ViewportSize, expect
+from playwright.sync_api import ViewportSize, expect
 
-from testing.app_process import AppProcess, stop
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ENV_KEY, ChatPage, OpenPage, start_app
+from tests.e2e.conftest import ChatPage, OpenPage
 from tests.e2e.test_compare import ComparePage
 from tests.e2e.views import SCREENS
 
@@ -31,15 +28,6 @@ TOTALS = {  # what the Usage page's metrics show for each source filter
     "Chat": {"Requests": "1", "Tokens in": "11", "Tokens out": "3"},
     "Compare": {"Requests": "2", "Tokens in": str(20 + 21), "Tokens out": str(4 + 5)},
 }
-
-
-@pytest.fixture
-def fresh_app(browser: Browser, fake_server: FakeOpenAI, tmp_path: Path) -> Iterator[AppProcess]:
-    """The app with an empty database of its own, talking to the fake server."""
-    env = {"OPENAI_API_KEY": ENV_KEY, "OPENAI_BASE_URL": fake_server.base_url}
-    server = start_app("usage", env, tmp_path)
-    yield server
-    stop(server.process)
 
 
 def assert_totals(chat: ChatPage, source: str, screen: ViewportSize) -> None:

@@ -40,7 +40,14 @@ def open_compare_link(chat: ChatPage, query: str) -> None:
     chat.wait_idle()
 
 
-def test_a_slow_first_token_shows_the_seconds_waited(chat: ChatPage, fake: FakeOpenAI) -> None:
+SIZES = pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["wide", "phone"])
+
+
+@SIZES
+def test_a_slow_first_token_shows_the_seconds_waited(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, viewport: ViewportSize
+) -> None:
+    chat = open_page(app, viewport=viewport)
     fake.enqueue(Reply(text="At last, an answer.", first_token_delay=2.6))  # the app waits 3 s
     chat.send("Are you there?")
     reply = chat.replies.last
@@ -48,6 +55,7 @@ def test_a_slow_first_token_shows_the_seconds_waited(chat: ChatPage, fake: FakeO
     # Redrawn while nothing arrives: the seconds count up (how far depends on the machine's
     # load, not on the test: any count past 0 is the page redrawn while waiting).
     expect(reply).to_contain_text(re.compile(r"Waiting for the server · [1-9]\d* s"))
+    expect(reply.get_by_text("Waiting for the server")).to_be_in_viewport()
     expect(reply).to_contain_text("At last, an answer.")
     expect(reply).to_contain_text("finish: stop")
     expect(reply).not_to_contain_text("Waiting for the server")
@@ -55,11 +63,16 @@ def test_a_slow_first_token_shows_the_seconds_waited(chat: ChatPage, fake: FakeO
     chat.assert_no_exception()
 
 
-def test_a_streaming_reply_shows_its_pace(chat: ChatPage, fake: FakeOpenAI) -> None:
+@SIZES
+def test_a_streaming_reply_shows_its_pace(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, viewport: ViewportSize
+) -> None:
+    chat = open_page(app, viewport=viewport)
     fake.enqueue(Reply(text=LONG_ANSWER, chunk_delay=0.1))
     chat.send("Count for me.")
     reply = chat.replies.last
     expect(reply).to_contain_text(re.compile(r"Receiving · \d+ tokens/s"))
+    expect(reply.get_by_text(re.compile(r"Receiving · \d+ tokens/s"))).to_be_in_viewport()
     expect(chat.stop_button).to_be_visible()  # still streaming when the pace showed
     expect(reply).to_contain_text("finish: stop")
     expect(reply).not_to_contain_text("Receiving")
@@ -67,7 +80,7 @@ def test_a_streaming_reply_shows_its_pace(chat: ChatPage, fake: FakeOpenAI) -> N
     chat.assert_no_exception()
 
 
-@pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["wide", "phone"])
+@SIZES
 def test_an_example_from_the_welcome_is_sent_as_a_typed_message(
     open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, viewport: ViewportSize
 ) -> None:
@@ -107,9 +120,11 @@ def test_the_welcome_switches_on_probabilities_and_leads_to_compare(
     chat.assert_no_exception()
 
 
+@SIZES
 def test_compare_this_prompt_opens_compare_with_it_and_what_came_before(
-    chat: ChatPage, fake: FakeOpenAI
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, viewport: ViewportSize
 ) -> None:
+    chat = open_page(app, viewport=viewport)
     chat.chat("Name a colour.", "Echo: Name a colour.")
     chat.chat("Now a fruit.", "Echo: Now a fruit.")
     chat.user_messages.last.get_by_role("button", name="Compare this prompt").click()

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import math
 import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +32,7 @@ from chatlab.storage import (
     title_from,
 )
 from chatlab.storage import engine as engines
+from testing.sqlite_lock import ForeignLock
 
 if TYPE_CHECKING:
     from tests.postgres import PostgresCluster
@@ -179,47 +178,15 @@ def test_database_from_a_newer_version_is_refused(database_url: str, engine: sa.
     assert "Update Chat Lab" in raised.value.action
 
 
-# The other program: a write transaction held until its stdin closes.
-_HOLD_LOCK = """
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("BEGIN EXCLUSIVE")
-conn.execute("CREATE TABLE held_by_another_program (x)")
-print("locked", flush=True)
-sys.stdin.read()
-conn.execute("ROLLBACK")
-"""
-
-
-@contextmanager
-def locked_by_another_program(path: Path) -> Iterator[subprocess.Popen[str]]:
-    """The SQLite file held in an exclusive transaction by another process (close its
-    stdin, or leave the block, to end it)."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _HOLD_LOCK, str(path)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert holder.stdout is not None and holder.stdin is not None
-    try:
-        assert holder.stdout.readline().strip() == "locked"
-        yield holder
-    finally:
-        if not holder.stdin.closed:
-            holder.stdin.close()
-        holder.wait(30)
-
-
 def test_a_current_database_opens_while_another_program_holds_it_locked(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'chatlab.db'}"
     with Store.open(url) as store:
         conversation_id, _ = chat(store, ALICE, "Saved before the lock")
     # Opened and read while the lock is held: the start wrote nothing (it used to wait
     # the whole busy timeout for the write lock, then fail).
-    with locked_by_another_program(tmp_path / "chatlab.db") as holder, Store.open(url) as store:
+    with ForeignLock(tmp_path / "chatlab.db") as holder, Store.open(url) as store:
         assert [c.id for c in store.list_conversations(ALICE)] == [conversation_id]
-        assert holder.poll() is None, "the lock ended before the store opened"
+        assert holder.held, "the lock ended before the store opened"
 
 
 @pytest.mark.parametrize("journal", ["wal", "delete"])  # as Chat Lab leaves it; or not
@@ -230,12 +197,12 @@ def test_a_migration_on_a_locked_file_fails_fast_and_says_why(tmp_path: Path, jo
         conn.commit()
         migrations.migrate(conn, upto=1)  # an old database: opening it must write
         conn.commit()
-    with locked_by_another_program(path) as holder:
+    with ForeignLock(path) as holder:
         started = time.monotonic()
         with pytest.raises(StorageError) as raised:
             Store.open(f"sqlite:///{path}")
         waited = time.monotonic() - started
-        assert holder.poll() is None, "the lock ended before the open gave up"
+        assert holder.held, "the lock ended before the open gave up"
     assert "is locked by another program" in raised.value.message
     assert raised.value.retryable  # the app opens it again on a later run
     # The page's run waits the short migration timeout, not the busy timeout (15 s).
@@ -251,11 +218,10 @@ def test_a_migration_on_a_locked_file_fails_fast_and_says_why(tmp_path: Path, jo
 def test_after_a_migration_saves_wait_the_full_busy_timeout_again(tmp_path: Path) -> None:
     path = tmp_path / "chatlab.db"
     with Store.open(f"sqlite:///{path}") as store:  # a fresh file: every migration ran
-        with locked_by_another_program(path) as holder:
-            assert holder.stdin is not None
+        with ForeignLock(path) as holder:
             # Held longer than a migration waits: a save still waits it out.
             held = engines.SETUP_BUSY_TIMEOUT_MS / 1000 + 1
-            threading.Timer(held, holder.stdin.close).start()
+            threading.Timer(held, holder.release).start()
             conversation_id = store.create_conversation(ALICE)
         assert [c.id for c in store.list_conversations(ALICE)] == [conversation_id]
 
