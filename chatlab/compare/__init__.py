@@ -21,6 +21,7 @@ from chatlab.compare.results import (
 )
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
+from chatlab.compare.variables import Problem, VariableError, check, names, render
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -28,18 +29,23 @@ __all__ = [
     "MAX_LINK_PROMPT",
     "Budget",
     "ChartAxis",
+    "Problem",
     "Progress",
     "Setup",
     "Sweep",
     "SweepSlot",
+    "VariableError",
     "chart_axis",
     "chart_rows",
+    "check",
     "csv_text",
     "estimate",
     "from_query",
     "groups",
+    "names",
     "progress_of",
     "refusal",
+    "render",
     "setting_rows",
     "table_rows",
     "to_query",
