@@ -21,12 +21,28 @@ from chatlab.compare.results import (
 )
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
+from chatlab.compare.testset import (
+    MAX_CELL,
+    MAX_FILE_BYTES,
+    MAX_ROWS,
+    TestSet,
+    TestSetError,
+    from_dicts,
+    parse_csv,
+    parse_jsonl,
+    parse_test_file,
+    to_csv,
+    to_jsonl,
+)
 from chatlab.compare.variables import Problem, VariableError, check, names, render
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
+    "MAX_CELL",
     "MAX_CONCURRENCY",
+    "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
+    "MAX_ROWS",
     "Budget",
     "ChartAxis",
     "Problem",
@@ -34,20 +50,28 @@ __all__ = [
     "Setup",
     "Sweep",
     "SweepSlot",
+    "TestSet",
+    "TestSetError",
     "VariableError",
     "chart_axis",
     "chart_rows",
     "check",
     "csv_text",
     "estimate",
+    "from_dicts",
     "from_query",
     "groups",
     "names",
+    "parse_csv",
+    "parse_jsonl",
+    "parse_test_file",
     "progress_of",
     "refusal",
     "render",
     "setting_rows",
     "table_rows",
+    "to_csv",
+    "to_jsonl",
     "to_query",
     "within_limits",
 ]
