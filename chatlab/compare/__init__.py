@@ -7,6 +7,14 @@ grid and its results as data live in ``chatlab.grid``, below storage.
 
 from __future__ import annotations
 
+from chatlab.compare.assertions import (
+    ASSERTION_TYPES,
+    Assertion,
+    AssertionType,
+    Scale,
+    Verdict,
+)
+from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.csv_export import csv_text
 from chatlab.compare.link import MAX_LINK_PROMPT, Setup, from_query, to_query
@@ -20,6 +28,7 @@ from chatlab.compare.results import (
     table_rows,
 )
 from chatlab.compare.slot import SweepSlot
+from chatlab.compare.spec_error import SpecError
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
 from chatlab.compare.testset import (
     MAX_CELL,
@@ -34,28 +43,36 @@ from chatlab.compare.testset import (
     to_csv,
     to_jsonl,
 )
-from chatlab.compare.variables import Problem, VariableError, check, names, render
+from chatlab.compare.variables import Problem, VariableError, names, render
+from chatlab.compare.variables import check as check_variables
 
 __all__ = [
+    "ASSERTION_TYPES",
     "DEFAULT_CONCURRENCY",
     "MAX_CELL",
     "MAX_CONCURRENCY",
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
     "MAX_ROWS",
+    "Assertion",
+    "AssertionType",
     "Budget",
     "ChartAxis",
     "Problem",
     "Progress",
+    "Scale",
     "Setup",
+    "SpecError",
     "Sweep",
     "SweepSlot",
     "TestSet",
     "TestSetError",
     "VariableError",
+    "Verdict",
     "chart_axis",
     "chart_rows",
-    "check",
+    "check_assertion",
+    "check_variables",
     "csv_text",
     "estimate",
     "from_dicts",
