@@ -17,6 +17,13 @@ from chatlab.compare.assertions import (
 from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.csv_export import csv_text
+from chatlab.compare.judge import (
+    DEFAULT_PASS_SCORE,
+    JudgeError,
+    JudgeVerdict,
+    judge_messages,
+    parse_verdict,
+)
 from chatlab.compare.link import MAX_LINK_PROMPT, Setup, from_query, to_query
 from chatlab.compare.progress import Progress, progress_of
 from chatlab.compare.results import (
@@ -49,6 +56,7 @@ from chatlab.compare.variables import check as check_variables
 __all__ = [
     "ASSERTION_TYPES",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_PASS_SCORE",
     "MAX_CELL",
     "MAX_CONCURRENCY",
     "MAX_FILE_BYTES",
@@ -58,6 +66,8 @@ __all__ = [
     "AssertionType",
     "Budget",
     "ChartAxis",
+    "JudgeError",
+    "JudgeVerdict",
     "Problem",
     "Progress",
     "Scale",
@@ -78,10 +88,12 @@ __all__ = [
     "from_dicts",
     "from_query",
     "groups",
+    "judge_messages",
     "names",
     "parse_csv",
     "parse_jsonl",
     "parse_test_file",
+    "parse_verdict",
     "progress_of",
     "refusal",
     "render",
