@@ -16,6 +16,7 @@ from chatlab.compare.assertions import (
 )
 from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
+from chatlab.compare.clusters import SIMILARITY_THRESHOLD, Cluster, cluster, describe, normalise
 from chatlab.compare.csv_export import csv_text
 from chatlab.compare.judge import (
     DEFAULT_PASS_SCORE,
@@ -62,10 +63,12 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
     "MAX_ROWS",
+    "SIMILARITY_THRESHOLD",
     "Assertion",
     "AssertionType",
     "Budget",
     "ChartAxis",
+    "Cluster",
     "JudgeError",
     "JudgeVerdict",
     "Problem",
@@ -83,13 +86,16 @@ __all__ = [
     "chart_rows",
     "check_assertion",
     "check_variables",
+    "cluster",
     "csv_text",
+    "describe",
     "estimate",
     "from_dicts",
     "from_query",
     "groups",
     "judge_messages",
     "names",
+    "normalise",
     "parse_csv",
     "parse_jsonl",
     "parse_test_file",
