@@ -37,6 +37,7 @@ from chatlab.compare.results import (
 )
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.spec_error import SpecError
+from chatlab.compare.summary import DEFAULT_GOAL, Cheapest, Figure, Outcome, Summary, summarise
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
 from chatlab.compare.testset import (
     MAX_CELL,
@@ -57,6 +58,7 @@ from chatlab.compare.variables import check as check_variables
 __all__ = [
     "ASSERTION_TYPES",
     "DEFAULT_CONCURRENCY",
+    "DEFAULT_GOAL",
     "DEFAULT_PASS_SCORE",
     "MAX_CELL",
     "MAX_CONCURRENCY",
@@ -68,14 +70,18 @@ __all__ = [
     "AssertionType",
     "Budget",
     "ChartAxis",
+    "Cheapest",
     "Cluster",
+    "Figure",
     "JudgeError",
     "JudgeVerdict",
+    "Outcome",
     "Problem",
     "Progress",
     "Scale",
     "Setup",
     "SpecError",
+    "Summary",
     "Sweep",
     "SweepSlot",
     "TestSet",
@@ -104,6 +110,7 @@ __all__ = [
     "refusal",
     "render",
     "setting_rows",
+    "summarise",
     "table_rows",
     "to_csv",
     "to_jsonl",
