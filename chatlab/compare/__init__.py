@@ -36,6 +36,14 @@ from chatlab.compare.results import (
     table_rows,
 )
 from chatlab.compare.slot import SweepSlot
+from chatlab.compare.spec import (
+    SPEC_KEYS,
+    EvalSpec,
+    PromptVariant,
+    dump_spec,
+    load_spec,
+    spec_problems,
+)
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.summary import DEFAULT_GOAL, Cheapest, Figure, Outcome, Summary, summarise
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
@@ -66,18 +74,21 @@ __all__ = [
     "MAX_LINK_PROMPT",
     "MAX_ROWS",
     "SIMILARITY_THRESHOLD",
+    "SPEC_KEYS",
     "Assertion",
     "AssertionType",
     "Budget",
     "ChartAxis",
     "Cheapest",
     "Cluster",
+    "EvalSpec",
     "Figure",
     "JudgeError",
     "JudgeVerdict",
     "Outcome",
     "Problem",
     "Progress",
+    "PromptVariant",
     "Scale",
     "Setup",
     "SpecError",
@@ -95,11 +106,13 @@ __all__ = [
     "cluster",
     "csv_text",
     "describe",
+    "dump_spec",
     "estimate",
     "from_dicts",
     "from_query",
     "groups",
     "judge_messages",
+    "load_spec",
     "names",
     "normalise",
     "parse_csv",
@@ -110,6 +123,7 @@ __all__ = [
     "refusal",
     "render",
     "setting_rows",
+    "spec_problems",
     "summarise",
     "table_rows",
     "to_csv",
