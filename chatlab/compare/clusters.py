@@ -10,7 +10,9 @@ seen first), each join the first cluster whose representative is near-identical,
 one. A cluster's representative is the first output of its largest identical group, as
 written. Clusters come largest first, ties by their first member. Near-identity is not
 transitive, so another order could group differently; this one is fixed, so the same
-samples always give the same clusters.
+samples always give the same clusters. Identity reads the whole text; near-identity reads
+the first ``MAX_COMPARED`` characters of each, so two long replies that differ only
+after that are one cluster.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
-__all__ = ["SIMILARITY_THRESHOLD", "Cluster", "cluster", "describe", "normalise"]
+__all__ = ["MAX_COMPARED", "SIMILARITY_THRESHOLD", "Cluster", "cluster", "describe", "normalise"]
 
 SIMILARITY_THRESHOLD = 90.0  # fuzz.ratio of normalised texts, 0-100
+# Near-identity compares the first this-many characters (ratio's cost grows with the
+# product of both lengths: two 200,000-character replies would take seconds).
+MAX_COMPARED = 5_000
 _SPACES = re.compile(r"\s+")
 _TRAILING = ".,;:!?…。！？"
 
@@ -51,14 +56,15 @@ def cluster(outputs: Sequence[str], threshold: float = SIMILARITY_THRESHOLD) -> 
     for index, text in enumerate(outputs):
         identical.setdefault(normalise(text), []).append(index)
     groups = sorted(identical.items(), key=lambda item: (-len(item[1]), item[1][0]))
-    founded: list[tuple[str, list[int]]] = []  # (normalised representative, members)
+    founded: list[tuple[str, list[int]]] = []  # (representative's compared head, members)
     for key, members in groups:
+        head = key[:MAX_COMPARED]
         home = next(
-            (found for found in founded if fuzz.ratio(key, found[0], score_cutoff=threshold)),
+            (found for found in founded if fuzz.ratio(head, found[0], score_cutoff=threshold)),
             None,
         )
         if home is None:
-            founded.append((key, list(members)))
+            founded.append((head, list(members)))
         else:
             home[1].extend(members)
     made = [Cluster(outputs[members[0]], tuple(sorted(members))) for _, members in founded]

@@ -69,6 +69,10 @@ class TestSet:
     columns: tuple[str, ...] = ()
     rows: tuple[tuple[str, ...], ...] = ((),)  # the default: one empty row
 
+    def __post_init__(self) -> None:
+        if any(len(row) != len(self.columns) for row in self.rows):
+            raise ValueError("Every row of a TestSet holds one value per column.")
+
     def dicts(self) -> list[dict[str, str]]:
         """Each row as {column: value} (what ``chatlab.compare.variables.render`` takes)."""
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -95,12 +99,14 @@ def from_dicts(rows: Sequence[object], *, source: str = "The test set") -> TestS
 
 
 def parse_jsonl(data: bytes | str) -> TestSet:
-    """A JSONL file (one JSON object a line; blank lines skipped), checked whole."""
-    text = _text(data, "JSONL")
+    """A JSONL file (one JSON object a line; blank lines at the end ignored), checked whole."""
+    text = _text(data, "JSONL").rstrip()
     # "\n" alone ends a line: str.splitlines would also split inside a value at U+2028, U+0085
-    lines = [line for line in text.split("\n") if line.strip()]
+    lines = text.split("\n") if text else []
     objects = []
     for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise _blank(number, "JSONL")
         try:
             objects.append(json.loads(line))
         except json.JSONDecodeError as err:
@@ -115,9 +121,12 @@ def parse_jsonl(data: bytes | str) -> TestSet:
 def parse_csv(data: bytes | str) -> TestSet:
     """A CSV file (its first line the column names), checked whole."""
     table = list(csv.reader(io.StringIO(_text(data, "CSV"), newline="")))
-    table = [row for row in table if any(cell.strip() for cell in row)]
-    if not table:
-        raise TestSetError("The CSV file is empty.", "Put the column names on its first line.")
+    while table and not any(cell.strip() for cell in table[-1]):
+        table.pop()  # blank lines at the end
+    if not table or not table[0]:
+        raise TestSetError(
+            "The CSV file has no column names.", "Put the column names on its first line."
+        )
     header, body = table[0], table[1:]
     columns = tuple(_column(name.strip(), None, "The CSV file") for name in header)
     if len(set(columns)) < len(columns):
@@ -131,6 +140,8 @@ def parse_csv(data: bytes | str) -> TestSet:
         raise _too_many(len(body), "The CSV file")
     rows = []
     for number, row in enumerate(body, start=1):
+        if not any(cell.strip() for cell in row):
+            raise _blank(number, "CSV")
         if len(row) != len(columns):
             raise TestSetError(
                 f"The CSV file's row {number} has {len(row)} values, for {len(columns)} columns.",
@@ -239,6 +250,14 @@ def _too_many(count: int, source: str) -> TestSetError:
     return TestSetError(
         f"{source} has {count:,} rows; a test set may have at most {MAX_ROWS}.",
         "Split it, or keep the rows that matter most.",
+    )
+
+
+def _blank(number: int, kind: str) -> TestSetError:
+    return TestSetError(
+        f"The {kind} file's row {number} is blank.",
+        "Remove the blank line, or give the row its values.",
+        row=number,
     )
 
 

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatlab.compare.clusters import (
+    MAX_COMPARED,
     SIMILARITY_THRESHOLD,
     Cluster,
     cluster,
@@ -57,6 +58,12 @@ def test_the_representative_comes_from_the_largest_identical_group() -> None:
     outputs = ["Hello worlds", "hello world", "Hello world."]
     found = cluster(outputs)  # "Hello worlds" came first, but alone
     assert found == [Cluster("hello world", (0, 1, 2))]
+
+
+def test_long_replies_are_compared_by_their_first_characters() -> None:
+    head = "word " * (MAX_COMPARED // 5)
+    found = cluster([head + "alpha " * 2000, head + "omega " * 2000, "other"])
+    assert [c.members for c in found] == [(0, 1), (2,)]
 
 
 def test_describe() -> None:

@@ -32,13 +32,30 @@ def test_csv_with_a_header() -> None:
     assert found.dicts()[1] == {"text": "a, b", "expected": 'say "hi"'}
 
 
-def test_csv_with_a_bom_blank_lines_and_spaces_in_the_header() -> None:
-    found = parse_csv("\ufeff text , n\n\n1,2\n\n".encode())
+def test_csv_with_a_bom_blank_lines_at_the_end_and_spaces_in_the_header() -> None:
+    found = parse_csv("\ufeff text , n\n1,2\n\n ,\n".encode())
     assert found == TestSet(("text", "n"), (("1", "2"),))
 
 
+def test_rows_are_numbered_as_in_the_file_a_blank_row_is_an_error() -> None:
+    with pytest.raises(TestSetError, match="row 2 is blank") as caught:
+        parse_csv("a,b\n1,2\n\n3,4\n")
+    assert caught.value.row == 2
+    with pytest.raises(TestSetError, match="row 2 is blank"):
+        parse_jsonl('{"a": 1}\n\n{"a": 2}\n')
+    with pytest.raises(TestSetError, match="JSONL file's row 3 is not JSON"):
+        parse_jsonl('{"a": 1}\n{"a": 2}\n{"a": \n\n')
+
+
+def test_a_row_must_match_the_columns() -> None:
+    with pytest.raises(ValueError, match="one value per column"):
+        TestSet(("a",))
+
+
 def test_jsonl_values_become_text_in_jsons_spelling() -> None:
-    data = '{"a": "x", "b": 1, "c": 0.5, "d": true}\n\n{"a": "y", "b": -2, "c": 1e20, "d": false}\n'
+    data = (
+        '{"a": "x", "b": 1, "c": 0.5, "d": true}\r\n{"a": "y", "b": -2, "c": 1e20, "d": false}\n\n'
+    )
     found = parse_jsonl(data)
     assert found.columns == ("a", "b", "c", "d")
     assert found.rows == (("x", "1", "0.5", "true"), ("y", "-2", "1e+20", "false"))
@@ -75,7 +92,8 @@ def test_a_bad_jsonl_row_names_its_row_and_column(
         ("a,a\n1,2\n", None, "a", "names column 'a' twice"),
         ("a,Expected answer\n1,2\n", None, "Expected answer", "is not a variable name"),
         ("a,\n1,2\n", None, "", "column '' is not a variable name"),
-        ("", None, None, "empty"),
+        ("", None, None, "no column names"),
+        ("\na\n1\n", None, None, "no column names"),
         ("a,b\n", None, None, "no rows"),
     ],
 )
