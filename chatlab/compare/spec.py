@@ -219,7 +219,7 @@ def _tests(raw: object, base_dir: Path | None) -> tuple[TestSet, str | None]:
     except TestSetError as err:
         path = "tests" if err.row is None else f"tests[{err.row - 1}]"
         path += f".{err.column}" if err.column is not None and err.row is not None else ""
-        raise SpecError(err.message, err.action, field=path) from None
+        raise SpecError(err.message.removeprefix("tests: "), err.action, field=path) from None
 
 
 def _tests_file(name: str, base_dir: Path | None) -> TestSet:
@@ -292,7 +292,7 @@ def _param_value(name: str, value: object, path: str) -> Any:
     try:
         return parse_values(name, str(value))[0]
     except GridError as err:
-        raise SpecError(err.message, err.action, field=path) from None
+        raise SpecError(err.message.removeprefix("tests: "), err.action, field=path) from None
 
 
 def _samples(raw: object) -> int:

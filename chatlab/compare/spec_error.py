@@ -16,7 +16,8 @@ class SpecError(ChatLabError):
     """A spec that cannot be run: ``field`` says where, the message what is allowed."""
 
     def __init__(self, message: str, action: str, *, field: str = "") -> None:
-        super().__init__(f"{field}: {message}" if field else message, action, retryable=False)
+        said = f"{field}: {message}" if field else message[:1].upper() + message[1:]
+        super().__init__(said, action, retryable=False)
         self.field = field
         self.bare = message  # the message without the field, to re-raise under a longer path
 

@@ -71,9 +71,9 @@ def test_defaults_and_system_prompts() -> None:
 @pytest.mark.parametrize(
     ("text", "field", "words"),
     [
-        ("prompts: [a]\nprompt: [b]\nextra: 1\n", "", "unknown keys prompt, extra"),
-        ("- a\n", "", "a mapping of keys"),
-        ("prompts: [a\n", "", "not YAML (line 2"),
+        ("prompts: [a]\nprompt: [b]\nextra: 1\n", "", "Unknown keys prompt, extra"),
+        ("- a\n", "", "A spec is a mapping of keys"),
+        ("prompts: [a\n", "", "Not YAML (line 2"),
         ("tests: []\n", "prompts", "needs a list of prompts"),
         ("prompts: []\n", "prompts", "needs a list of prompts"),
         ("prompts: [a, 3]\n", "prompts[1]", "a text or {system"),
@@ -147,6 +147,9 @@ def test_a_bad_spec_names_the_field(text: str, field: str, words: str) -> None:
     assert caught.value.action
     if field:
         assert caught.value.message.startswith(f"{field}: ")
+    else:
+        assert caught.value.message[0].isupper()
+    assert "tests: row" not in caught.value.message
 
 
 def test_choices_and_duplicates() -> None:
@@ -199,7 +202,7 @@ def test_a_tests_file_outside_the_folder_missing_or_bad(tmp_path: Path) -> None:
 
 
 def test_only_safe_yaml_is_read() -> None:
-    with pytest.raises(SpecError, match="not YAML"):
+    with pytest.raises(SpecError, match=r"Not YAML .*could not determine a constructor"):
         load_spec("prompts: !!python/object/apply:os.system ['true']\n", None)
 
 
