@@ -15,7 +15,8 @@ Decisions:
   ``^{{expected}}$`` matches the expected text literally.
 - Python's ``re`` has no timeout, so a regex is guarded three ways: a pattern is at most
   ``MAX_PATTERN`` characters, nested quantifiers (``(a+)+``, the classic catastrophic
-  backtracking) are refused when the assertion is made, and only the first
+  backtracking; found by a heuristic, so not every slow pattern) are refused when the
+  assertion is made, and only the first
   ``MAX_REGEX_INPUT`` characters of an output are searched (the reason says so when cut).
 - ``max-latency`` reads the reply's total time and ``max-cost`` its cost (``ReplyStats``).
   Unknown is a failure ("cost unknown"), never a pass: an unpriced model is not free.
@@ -72,8 +73,11 @@ LIMIT_TYPES = frozenset({"max-chars", "max-latency", "max-cost"})
 MAX_PATTERN = 500  # characters of a regex
 MAX_REGEX_INPUT = 20_000  # characters of an output a regex searches
 QUOTED = 60  # characters of a value quoted in a reason
-# A quantified group that holds a quantifier: (a+)+, (a*)*, (\w+\s?)*, (x{2,})+ ...
-NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
+# A heuristic for nested repetition: a quantified group holding a quantifier ((a+)+,
+# (\w+\s?)*, (x{2,})+), or a quantifier closing groups that are quantified (((a+))+).
+NESTED_QUANTIFIER = re.compile(
+    r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]|(?<!\\)[+*}]\)+[+*{]"
+)
 
 
 @dataclass(frozen=True)

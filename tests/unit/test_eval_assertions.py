@@ -84,6 +84,8 @@ def test_regex_searches_a_capped_output_and_says_so() -> None:
         ("(a+)+$", "repeats a group"),
         (r"(\w+\s?)*x", "repeats a group"),
         ("(x{2,})+", "repeats a group"),
+        ("((a+))+", "repeats a group"),
+        ("(?:a*)*", "repeats a group"),
         ("a(b", "not a regex"),
         ("{{pattern}}(", "not a regex"),
         ("a" * (MAX_PATTERN + 1), "at most 500"),
@@ -98,6 +100,8 @@ def test_dangerous_or_broken_regexes_are_spec_errors(pattern: str, words: str) -
 
 def test_escaped_parentheses_are_not_nested_quantifiers() -> None:
     assert verdict("regex", r"\(a+\)+", "(aa))").passed is True
+    assert verdict("regex", r"(a+) +b", "aa  b").passed is True
+    assert verdict("regex", r"(\d+)?x", "12x").passed is True
 
 
 def test_is_json() -> None:
