@@ -22,7 +22,8 @@ Decisions:
   Unknown is a failure ("cost unknown"), never a pass: an unpriced model is not free.
 - ``json-schema`` takes a schema as a mapping or as JSON text; text is parsed when the
   assertion is made and kept as the mapping. Schemas are checked against their own
-  metaschema (``jsonschema``'s ``validator_for``).
+  metaschema (``jsonschema``'s ``validator_for``); a ``$ref`` outside the schema (a URL, a
+  file) is refused, so checking an output never reads the network or the disk.
 """
 
 from __future__ import annotations
@@ -267,6 +268,25 @@ def _limit(value: object, kind: str) -> None:
         )
 
 
+def _outside_refs(node: object) -> str | None:
+    """The first ``$ref`` (or ``$dynamicRef``) not inside the schema: never fetched."""
+    if isinstance(node, Mapping):
+        for key, item in node.items():
+            if key in ("$ref", "$dynamicRef") and not (
+                isinstance(item, str) and item.startswith("#")
+            ):
+                return str(item)
+            found = _outside_refs(item)
+            if found is not None:
+                return found
+    elif isinstance(node, list):
+        for item in node:
+            found = _outside_refs(item)
+            if found is not None:
+                return found
+    return None
+
+
 def _schema(value: object) -> dict[str, Any]:
     schema = value
     if isinstance(value, str):
@@ -279,6 +299,13 @@ def _schema(value: object) -> dict[str, Any]:
     if not isinstance(schema, Mapping):
         raise SpecError("needs a JSON Schema (an object).", "Give a JSON Schema.", field="value")
     schema = dict(schema)
+    outside = _outside_refs(schema)
+    if outside:
+        raise SpecError(
+            f"the schema refers to {outside!r}; only references inside it (#/...) are read.",
+            "Put the referenced schema under $defs and refer to it as #/$defs/...",
+            field="value",
+        )
     try:
         jsonschema.validators.validator_for(schema).check_schema(schema)
     except SchemaError as err:

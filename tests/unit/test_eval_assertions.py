@@ -133,11 +133,19 @@ def test_json_schema_from_a_mapping_or_json_text() -> None:
         ("{not json", "the schema is not JSON"),
         ("[1]", "needs a JSON Schema"),
         (None, "needs a JSON Schema"),
+        ({"$ref": "http://127.0.0.1:9/s.json"}, "only references inside it"),
+        ({"items": [{"$ref": "file:///etc/passwd"}]}, "refers to 'file:///etc/passwd'"),
     ],
 )
 def test_a_bad_schema_is_a_spec_error(value: Any, words: str) -> None:
     with pytest.raises(SpecError, match=words):
         Assertion("json-schema", value)
+
+
+def test_references_inside_the_schema_are_read() -> None:
+    schema = {"$defs": {"n": {"type": "integer"}}, "$ref": "#/$defs/n"}
+    assert verdict("json-schema", schema, "1").passed is True
+    assert verdict("json-schema", schema, '"s"').passed is False
 
 
 def test_max_chars() -> None:
