@@ -3,6 +3,11 @@
 The sweep that runs the grid's cells in parallel, its budget, the slot that lets a
 session run one sweep at a time, the diversity of the replies and the CSV export. The
 grid and its results as data live in ``chatlab.grid``, below storage.
+
+The evaluation core (issue 17) is here too, pure data and functions: ``{{variable}}``
+templates (variables), test sets (testset), assertions, LLM-as-judge messages and verdicts
+(judge), clusters of samples, the "what changed" summary and the YAML spec. The two
+``check`` functions are exported as ``check_variables`` and ``check_assertion``.
 """
 
 from __future__ import annotations
