@@ -4,6 +4,7 @@ Base URLs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,12 +15,23 @@ from deploy.serve import worker_environment
 from tests.conftest import ROOT
 
 
+def make_dry(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """``make -n`` in the project, as a person would type it: not as a sub-make of
+    ``make test`` (whose variables would make it print "Entering directory")."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=check,
+    )
+
+
 def make_run(*args: str) -> str:
     """The commands `make run` would run (printed, not run)."""
-    done = subprocess.run(
-        ["make", "-n", "run", *args], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    return done.stdout
+    return make_dry("run", *args).stdout
 
 
 def test_make_run_listens_on_loopback_unless_host_says_otherwise() -> None:
@@ -31,9 +43,7 @@ def test_make_run_listens_on_loopback_unless_host_says_otherwise() -> None:
 @pytest.mark.parametrize("goal", ["run", "serve"])
 @pytest.mark.parametrize("host", ["HOST=", "HOST= "])
 def test_an_empty_host_is_refused_before_anything_runs(goal: str, host: str) -> None:
-    done = subprocess.run(
-        ["make", "-n", goal, host], cwd=ROOT, capture_output=True, text=True, check=False
-    )
+    done = make_dry(goal, host, check=False)
     assert done.returncode != 0 and done.stdout == ""  # not even the install is printed
     assert "HOST is empty" in done.stderr and "HOST=127.0.0.1" in done.stderr
 
