@@ -37,11 +37,13 @@ def box(locator: Locator) -> FloatRect:
 def assert_readable(chat: ChatPage, content: Locator, screen: ViewportSize) -> None:
     """``content`` scrolled to is wholly on screen, above the chat box, which stays usable.
 
-    The page may scroll itself after ours (a run that ends keeps a chat at its bottom):
-    then the run is waited out and the content scrolled to again, and measured anew.
+    The content is scrolled to the middle of the window, as a person reading it would:
+    Playwright's ``scroll_into_view_if_needed`` counts content under the fixed chat box as
+    already in view, and scrolls nothing. The page may scroll itself after ours (a run that
+    ends keeps a chat at its bottom): then the run is waited out, and it is scrolled to anew.
     """
     for _ in range(3):
-        content.scroll_into_view_if_needed()
+        content.evaluate("element => element.scrollIntoView({block: 'center'})")
         shown, chat_box = box(content), box(chat.page.get_by_test_id("stBottom"))
         if shown["y"] >= 0 and shown["y"] + shown["height"] <= chat_box["y"]:
             break
