@@ -35,7 +35,7 @@ class Status(StrEnum):
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-SOURCES = ("chat", "compare")  # the pages that send requests, as Usage tells them apart
+SOURCES = ("chat", "compare", "judge")  # what sends requests, as Usage tells them apart
 # The values the openai SDK accepts for ``reasoning_effort`` (``openai.types.ReasoningEffort``);
 # not every reasoning model takes every one.
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]

@@ -40,13 +40,15 @@ from chatlab.compare.testset import (
     parse_test_file,
 )
 from chatlab.compare.variables import Problem, check
-from chatlab.grid import MAX_SAMPLES, GridError, parse_values, sweepable
+from chatlab.grid import MAX_SAMPLES, GridError, PromptVariant, parse_values, sweepable
 
 __all__ = [
     "SPEC_KEYS",
     "EvalSpec",
     "PromptVariant",
     "SpecError",
+    "assertion_data",
+    "assertion_from",
     "dump_spec",
     "load_spec",
     "spec_problems",
@@ -56,14 +58,6 @@ SPEC_KEYS = ("prompts", "tests", "models", "params", "samples", "assert", "thres
 ASSERT_KEYS = ("type", "value", "ignore_case", "model", "scale")
 MAX_SPEC_CHARS = 1_000_000
 DEFAULT_SPEC_SAMPLES = 1
-
-
-@dataclass(frozen=True)
-class PromptVariant:
-    """One prompt variant: a user prompt and its system prompt (empty: none)."""
-
-    user: str
-    system: str = ""
 
 
 @dataclass(frozen=True)
@@ -124,7 +118,7 @@ def dump_spec(spec: EvalSpec) -> str:
         data["params"] = {name: list(values) for name, values in spec.params}
     data["samples"] = spec.samples
     if spec.asserts:
-        data["assert"] = [_assertion_data(assertion) for assertion in spec.asserts]
+        data["assert"] = [assertion_data(assertion) for assertion in spec.asserts]
     if spec.threshold is not None:
         data["threshold"] = spec.threshold
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
@@ -140,7 +134,7 @@ def _prompt_data(prompt: PromptVariant) -> str | dict[str, str]:
     return {"system": prompt.system, "user": prompt.user} if prompt.system else prompt.user
 
 
-def _assertion_data(assertion: Assertion) -> dict[str, Any]:
+def assertion_data(assertion: Assertion) -> dict[str, Any]:
     data: dict[str, Any] = {"type": assertion.type}
     if assertion.value is not None:
         value = assertion.value
@@ -312,10 +306,10 @@ def _asserts(raw: object) -> tuple[Assertion, ...]:
         raise SpecError(
             "needs a list of assertions.", "Write assert: [{type: ...}].", field="assert"
         )
-    return tuple(_assertion(item, f"assert[{index}]") for index, item in enumerate(raw))
+    return tuple(assertion_from(item, f"assert[{index}]") for index, item in enumerate(raw))
 
 
-def _assertion(item: object, path: str) -> Assertion:
+def assertion_from(item: object, path: str) -> Assertion:
     if not isinstance(item, dict) or "type" not in item:
         raise SpecError(
             "an assertion is a mapping with a type.",

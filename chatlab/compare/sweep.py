@@ -5,7 +5,9 @@ each cell's reply is read through a ``BackgroundReply`` so that ``stop()`` close
 connection at once, even one still waiting for headers. The page never touches a worker:
 it polls ``results()`` (frozen snapshots) and redraws the cards whose ``version`` moved. A
 failed cell records its error and the others carry on; a cell the server had no room for
-is sent again at a lower concurrency. ``on_change`` runs (on a worker thread, one call at
+is sent again at a lower concurrency. A finished cell is then ``evaluate``d on its worker
+(the run's assertions, and a judge's requests), before it is told done, so a done result
+always carries its checks. ``on_change`` runs (on a worker thread, one call at
 a time, in order) after each cell settles, so the caller can store the run as it grows.
 """
 
@@ -37,6 +39,8 @@ MAX_ATTEMPTS = 4  # a cell the server had no room for is sent at most this often
 
 # Sends one cell's request (closing the watch cuts it): ``chatlab.provider.start_reply``.
 StartCell = Callable[[Cell, Watch], ReplyStream]
+# A finished result -> the same with its checks (and a judge's telemetry); on a worker.
+Evaluate = Callable[[Result], Result]
 
 
 class _Slot:
@@ -63,12 +67,14 @@ class Sweep:
         on_change: Callable[[Run], None] | None = None,
         admit: Admit | None = None,
         sizing: str | None = None,
+        evaluate: Evaluate | None = None,
     ) -> None:
         self.sizing = sizing  # why it runs fewer at once than asked, said on the page
         self._run = run
         self._start = start
         self._admit = admit  # each cell's place under the limits (``chatlab.guard.limits.admit``)
         self._on_change = on_change
+        self._evaluate = evaluate
         self._slots = [_Slot(result.cell) for result in run.results]
         self._lock = threading.Lock()
         self._turns = threading.Condition(self._lock)  # a cell may start / the queue moved
@@ -104,6 +110,12 @@ class Sweep:
     @property
     def finished(self) -> bool:
         return all(result.state in FINAL for result in self.results())
+
+    def rate(self, index: int, rating: int) -> None:
+        """A person's rating of result ``index``: 1 up, -1 down, 0 none; stored with it."""
+        with self._lock:
+            self._slots[index].update(rating=rating)
+        self._notify()
 
     def stop(self) -> None:
         """End the run: close every connection, keep what arrived, start nothing more."""
@@ -209,13 +221,27 @@ class Sweep:
                 state = State.STOPPED
             else:
                 state = State.DONE
+            text = "".join(slot.parts)
+        settled = replace(
+            slot.result,
+            text=text,
+            stats=outcome.stats,
+            error=None if error is None else str(error),
+            request=outcome.request,
+            mean_logprob=outcome.mean_logprob,
+        )
+        if state == State.DONE and self._evaluate is not None:
+            settled = self._evaluate(replace(settled, state=state))
+        with self._lock:
             slot.update(
                 state=state,
-                text="".join(slot.parts),
-                stats=outcome.stats,
-                error=None if error is None else str(error),
-                request=outcome.request,
-                mean_logprob=outcome.mean_logprob,
+                text=settled.text,
+                stats=settled.stats,
+                error=settled.error,
+                request=settled.request,
+                mean_logprob=settled.mean_logprob,
+                checks=settled.checks,
+                judged=settled.judged,
             )
 
     def _notify(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chatlab.grid import Cell, Grid, Result, Run, State
+from chatlab.grid import Cell, Check, Grid, PromptVariant, Result, Run, State
 from chatlab.messages import ChatSettings
 from chatlab.storage.engine import upsert_into
 from chatlab.storage.schema import compare_runs
@@ -67,7 +67,13 @@ def run_json(run: Run) -> dict[str, Any]:
             "axes": [[name, list(values)] for name, values in grid.axes],
             "models": [clean_text(model) for model in grid.models],
             "samples": grid.samples,
+            "variants": [
+                {"user": clean_text(v.user), "system": clean_text(v.system)} for v in grid.variants
+            ],
+            "columns": [clean_text(column) for column in grid.columns],
+            "rows": [[clean_text(value) for value in row] for row in grid.rows],
         },
+        "asserts": [_plain_json(assertion) for assertion in run.asserts],
         "results": [_result_json(result) for result in run.results],
     }
 
@@ -86,11 +92,35 @@ def _result_json(result: Result) -> dict[str, Any]:
         "attempts": result.attempts,
         "note": None if result.note is None else clean_text(result.note),
         "retried": stats_json(result.retried),
+        "variant": clean_text(result.cell.variant),
+        "row": result.cell.row,
+        "checks": [
+            {
+                "name": clean_text(check.name),
+                "passed": check.passed,
+                "reason": clean_text(check.reason),
+                "score": check.score,
+            }
+            for check in result.checks
+        ],
+        "judged": stats_json(result.judged),
+        "rating": result.rating,
     }
 
 
 def _plain_value(value: Any) -> Any:
     return clean_text(value) if isinstance(value, str) else value
+
+
+def _plain_json(value: Any) -> Any:
+    """A spec's assertion (strings, numbers, a JSON Schema) with every string cleaned."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(key)): _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_json(item) for item in value]
+    return value
 
 
 def run_from(data: Any) -> Run:
@@ -104,6 +134,13 @@ def run_from(data: Any) -> Run:
         axes=tuple((str(name), tuple(values)) for name, values in grid_data.get("axes") or []),
         models=tuple(str(model) for model in grid_data.get("models") or []),
         samples=int(grid_data.get("samples") or 1),
+        variants=tuple(
+            PromptVariant(str(v.get("user") or ""), str(v.get("system") or ""))
+            for v in grid_data.get("variants") or []
+            if isinstance(v, dict)
+        ),
+        columns=tuple(str(column) for column in grid_data.get("columns") or []),
+        rows=_rows(grid_data.get("rows"), len(grid_data.get("columns") or [])),
     )
     return Run(
         id=str(data["id"]),
@@ -114,7 +151,31 @@ def run_from(data: Any) -> Run:
         results=tuple(_result_from(item, base) for item in data.get("results") or []),
         created_at=datetime.fromisoformat(str(data["created_at"])),
         stopped=bool(data.get("stopped")),
+        asserts=tuple(a for a in data.get("asserts") or [] if isinstance(a, dict)),
     )
+
+
+def _rows(raw: Any, columns: int) -> tuple[tuple[str, ...], ...]:
+    """Stored test rows; one of the wrong width cannot be read back, so none is kept."""
+    rows = tuple(tuple(str(value) for value in row) for row in raw or [] if isinstance(row, list))
+    if any(len(row) != columns for row in rows):
+        raise InvalidDocument("its test rows do not match its columns")
+    return rows
+
+
+def _checks(raw: Any) -> tuple[Check, ...]:
+    checks = []
+    for item in raw if isinstance(raw, list) else []:
+        passed, score = item.get("passed"), item.get("score")
+        checks.append(
+            Check(
+                str(item.get("name") or ""),
+                passed if isinstance(passed, bool) else None,
+                str(item.get("reason") or ""),
+                score if isinstance(score, int) and not isinstance(score, bool) else None,
+            )
+        )
+    return tuple(checks)
 
 
 def _result_from(item: Any, base: ChatSettings) -> Result:
@@ -126,7 +187,14 @@ def _result_from(item: Any, base: ChatSettings) -> Result:
     sample = item.get("sample")
     try:
         varied = tuple((str(name), value) for name, value in item.get("varied") or [])
-        cell = Cell(settings_from(item.get("settings")), varied, int(sample or 1))
+        row = item.get("row")
+        cell = Cell(
+            settings_from(item.get("settings")),
+            varied,
+            int(sample or 1),
+            str(item.get("variant") or ""),
+            row if isinstance(row, int) and row >= 0 else 0,
+        )
         stats = None if item.get("stats") is None else stats_from(item["stats"])
         state = State(str(item.get("state")))
         if state in {State.WAITING, State.STREAMING}:
@@ -135,6 +203,9 @@ def _result_from(item: Any, base: ChatSettings) -> Result:
         logprob = item.get("mean_logprob")
         retried = None if item.get("retried") is None else stats_from(item["retried"])
         attempts, note = item.get("attempts"), item.get("note")
+        checks = _checks(item.get("checks"))
+        judged = None if item.get("judged") is None else stats_from(item["judged"])
+        rating = item.get("rating")
     except (InvalidDocument, ValueError, AttributeError, TypeError) as exc:
         problem = exc.problem if isinstance(exc, InvalidDocument) else "a bad field"
         cell = Cell(base, (), sample if isinstance(sample, int) else 1)
@@ -150,6 +221,9 @@ def _result_from(item: Any, base: ChatSettings) -> Result:
         attempts=attempts if isinstance(attempts, int) and 0 <= attempts <= 100 else 0,
         note=str(note) if isinstance(note, str) else None,
         retried=retried,
+        checks=checks,
+        judged=judged,
+        rating=rating if rating in (-1, 0, 1) and not isinstance(rating, bool) else 0,
     )
 
 
@@ -237,8 +311,8 @@ def usage_rows(
     for run_id, title, created_at, data in conn.execute(query):
         results = data.get("results") if isinstance(data, dict) else None
         for item in results if isinstance(results, list) else []:
-            for name in ("stats", "retried"):
+            for name, source in (("stats", "compare"), ("retried", "compare"), ("judged", "judge")):
                 stats = item.get(name) if isinstance(item, dict) else None
                 if stats is not None:
-                    rows.append(StoredUsage(run_id, title, created_at, stats, "compare"))
+                    rows.append(StoredUsage(run_id, title, created_at, stats, source))
     return rows

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 
-from chatlab.grid import Grid, Result, Run, State, new_run
+from chatlab.grid import Check, Grid, PromptVariant, Result, Run, State, new_run
 from chatlab.messages import ChatSettings, ReplyStats, Usage
 from chatlab.storage import Store
 from chatlab.storage.runs import run_from, run_json
@@ -166,3 +166,63 @@ def test_usage_counts_every_request_of_a_run_and_its_retried_attempts(store: Sto
         ("compare", 30),
     ]
     assert store.usage_records(BOB).records == []
+
+
+def evaluation_run() -> Run:
+    """Two prompt variants over two test rows, with assertions, checks, a judge and a rating."""
+    grid = Grid(
+        BASE,
+        samples=1,
+        variants=(PromptVariant("Say {{word}}."), PromptVariant("{{word}}!", "Shout.")),
+        columns=("word",),
+        rows=(("hi",), ("bye",)),
+    )
+
+    def compose(variant: PromptVariant, row: Mapping[str, str]) -> list[dict[str, str]]:
+        return [{"role": "user", "content": variant.user.replace("{{word}}", row["word"])}]
+
+    asserts = ({"type": "contains", "value": "{{word}}"}, {"type": "is-json", "value": {"a": [1]}})
+    run = new_run(grid, "Say {{word}}.", [], compose=compose, asserts=asserts)
+    results = list(run.results)
+    results[0] = replace(
+        results[0],
+        state=State.DONE,
+        text="hi",
+        stats=STATS,
+        checks=(Check('contains "hi"', True, "found"), Check("judge", None, "unreadable", 3)),
+        judged=replace(STATS, source="judge"),
+        rating=-1,
+    )
+    return replace(run, results=tuple(results))
+
+
+def test_an_evaluation_reopens_with_its_variants_rows_checks_and_rating(store: Store) -> None:
+    run = evaluation_run()
+    assert [(r.cell.variant, r.cell.row) for r in run.results] == [
+        ("A", 1),
+        ("A", 2),
+        ("B", 1),
+        ("B", 2),
+    ]
+    assert run.results[3].cell.messages == ({"role": "user", "content": "bye!"},)
+    assert run.results[3].cell.settings.system_prompt == "Shout."
+    store.save_run(ALICE, run)
+    loaded = store.load_run(ALICE, run.id)
+    assert loaded is not None
+    assert loaded.grid == run.grid
+    assert loaded.asserts == run.asserts
+    first = loaded.results[0]
+    assert (first.cell.variant, first.cell.row, first.cell.setting) == (
+        "A",
+        1,
+        "prompt A · row 1 · gpt-4o-mini",
+    )
+    assert first.checks == run.results[0].checks
+    assert (first.rating, first.passed) == (-1, None)  # one check could not be told
+    assert first.judged is not None and first.judged.usage == STATS.usage
+
+
+def test_usage_counts_judge_requests_apart(store: Store) -> None:
+    store.save_run(ALICE, evaluation_run())
+    records = store.usage_records(ALICE).records
+    assert [r.stats.source for r in records] == ["compare", "judge"]

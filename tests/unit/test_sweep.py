@@ -13,7 +13,18 @@ from chatlab.compare.results import groups
 from chatlab.compare.sweep import Sweep
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
-from chatlab.grid import Cell, Grid, GridError, Run, State, cells, new_run, parse_values, sweepable
+from chatlab.grid import (
+    Cell,
+    Grid,
+    GridError,
+    PromptVariant,
+    Run,
+    State,
+    cells,
+    new_run,
+    parse_values,
+    sweepable,
+)
 from chatlab.messages import ChatSettings
 from chatlab.provider.stream import ReplyStream
 
@@ -83,8 +94,10 @@ def test_no_axis_is_the_base_settings_repeated() -> None:
 def test_too_many_samples_or_requests_are_refused() -> None:
     with pytest.raises(GridError):
         cells(Grid(BASE, samples=11))
-    with pytest.raises(GridError, match="at most 120"):
-        cells(Grid(BASE, axes=(("seed", tuple(range(50))),), samples=3))
+    with pytest.raises(GridError, match="at most 1000"):
+        cells(Grid(BASE, axes=(("seed", tuple(range(400))),), samples=3))
+    with pytest.raises(GridError, match="sends 6 requests; a run sends at most 5"):
+        cells(Grid(BASE, samples=2, variants=(PromptVariant("a"),) * 3), limit=5)
 
 
 # -- running ------------------------------------------------------------------------------
