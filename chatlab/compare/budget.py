@@ -7,6 +7,13 @@ prices (genai-prices). So the cost is an upper bound, "at most". A model without
 price has an unknown cost, which is said, never taken as $0; such a run is held to the
 request limit alone.
 
+An evaluation's cells send their own messages (its prompt variants filled from the test
+rows): each is estimated apart, and "tokens in each" is the largest, which is what a
+context window must hold. Each judge request (an ``llm-rubric`` assertion, per result) is
+counted and priced too: the reply judged (at most its max tokens) plus the rubric in, a
+short verdict out. The time is an estimate from each model's measured speed (tokens per
+second from Usage) where one is known, else ``DEFAULT_TOKENS_PER_SECOND``, said so.
+
 Max tokens is first brought within each model's limit (``chatlab.params``): a cell asking
 for more is sent at the limit, and cells made identical by that are sent once.
 """
@@ -15,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from chatlab.errors import ChatLabError
 from chatlab.grid import Cell, Result, Run
@@ -22,6 +30,8 @@ from chatlab.tokens import estimate_prompt_tokens
 
 # model, input tokens, output tokens -> USD at list prices, None when unknown
 Price = Callable[[str, int, int], float | None]
+DEFAULT_TOKENS_PER_SECOND = 30.0  # a model whose speed was never measured
+JUDGE_OUTPUT_TOKENS = 100  # a verdict and its one-line reason
 
 
 class BudgetError(ChatLabError):
@@ -48,6 +58,8 @@ class Estimate:
     output_tokens: int  # at most, all requests together
     cost_usd: float | None  # at most, the priced requests; None when none is priced
     unpriced: tuple[str, ...] = ()  # models whose price is unknown
+    seconds: float | None = None  # at most, the run's requests at their concurrency
+    guessed_speed: tuple[str, ...] = ()  # models timed at the default speed
 
     @property
     def summary(self) -> str:
@@ -61,7 +73,22 @@ class Estimate:
             parts.append(f"at most {money(self.cost_usd)}")
         if self.unpriced:
             parts.append(f"cost unknown for {', '.join(self.unpriced)} (no list price)")
+        if self.seconds is not None:
+            parts.append(f"at most {duration(self.seconds)}")
+            if self.guessed_speed:
+                parts.append(
+                    f"timed at {DEFAULT_TOKENS_PER_SECOND:g} tokens/s for "
+                    f"{', '.join(self.guessed_speed)} (no reply measured yet)"
+                )
         return " · ".join(parts)
+
+
+def duration(seconds: float) -> str:
+    """``45 s``, ``3 min``, ``1 h 20 min``."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def money(usd: float) -> str:
@@ -74,7 +101,8 @@ def within_limits(run: Run, max_tokens_of: Callable[[str], int]) -> Run:
     kept: dict[tuple[object, ...], Result] = {}
     for result in run.results:
         cell = _capped(result.cell, max_tokens_of(result.cell.settings.model))
-        kept.setdefault((cell.varied, cell.settings, cell.sample), replace(result, cell=cell))
+        key = (cell.variant, cell.row, cell.varied, cell.settings, cell.sample)
+        kept.setdefault(key, replace(result, cell=cell))
     return replace(run, results=tuple(kept.values()))
 
 
@@ -86,24 +114,52 @@ def _capped(cell: Cell, limit: int) -> Cell:
 
 
 def estimate(
-    cells: Sequence[Cell], messages: Sequence[Mapping[str, object]], price: Price
+    cells: Sequence[Cell],
+    messages: Sequence[Mapping[str, object]],
+    price: Price,
+    *,
+    judges: Sequence[str] = (),
+    speeds: Mapping[str, float] | None = None,
+    concurrency: int = 1,
 ) -> Estimate:
-    """What sending ``cells`` with ``messages`` takes, and costs at most."""
-    tokens_in = estimate_prompt_tokens(messages)
-    costs: dict[tuple[str, int], float | None] = {}
+    """What sending ``cells`` (each its own messages, else ``messages``) takes, and costs
+    at most; ``judges`` are the judge models, one request each per cell; ``speeds`` the
+    models' measured tokens per second, for the time at ``concurrency`` at once."""
+    shared = estimate_prompt_tokens(messages)
+    sizes: dict[tuple[dict[str, Any], ...], int] = {}
+    costs: dict[tuple[str, int, int], float | None] = {}
+    priced: list[float | None] = []
+    work: dict[str, int] = {}  # tokens each model may write
+    largest, outputs = 0, 0
     for cell in cells:
-        key = (cell.settings.model, cell.settings.max_tokens)
-        if key not in costs:
-            costs[key] = price(key[0], tokens_in, key[1])
-    priced = [costs[c.settings.model, c.settings.max_tokens] for c in cells]
+        tokens_in = shared
+        if cell.messages:
+            tokens_in = sizes.setdefault(cell.messages, estimate_prompt_tokens(cell.messages))
+        largest = max(largest, tokens_in)
+        asked = [(cell.settings.model, tokens_in, cell.settings.max_tokens)]
+        asked += [
+            (judge, cell.settings.max_tokens + tokens_in, JUDGE_OUTPUT_TOKENS) for judge in judges
+        ]
+        for key in asked:
+            if key not in costs:
+                costs[key] = price(*key)
+            priced.append(costs[key])
+            outputs += key[2]
+            work[key[0]] = work.get(key[0], 0) + key[2]
     known = [cost for cost in priced if cost is not None]
-    unpriced = {model for (model, _), cost in costs.items() if cost is None}
+    unpriced = {model for (model, _, _), cost in costs.items() if cost is None}
+    measured = speeds or {}
+    seconds = sum(
+        tokens / measured.get(model, DEFAULT_TOKENS_PER_SECOND) for model, tokens in work.items()
+    )
     return Estimate(
-        requests=len(cells),
-        input_tokens=tokens_in,
-        output_tokens=sum(c.settings.max_tokens for c in cells),
+        requests=len(priced),
+        input_tokens=largest,
+        output_tokens=outputs,
         cost_usd=sum(known) if known else None,
         unpriced=tuple(sorted(unpriced)),
+        seconds=seconds / max(1, concurrency),
+        guessed_speed=tuple(sorted(model for model in work if model not in measured)),
     )
 
 
