@@ -9,7 +9,7 @@ windows, and draws the outcome.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
@@ -64,7 +64,7 @@ def max_tokens_of(endpoint: Endpoint) -> Callable[[str], int]:
     return lambda model: max_tokens_limit(model, model_client.window(endpoint, model))
 
 
-def checked_run(endpoint: Endpoint, run: Run) -> Run | None:
+def checked_run(endpoint: Endpoint, run: Run, *, judges: Sequence[str] = ()) -> Run | None:
     """The run within the models' limits and the budget; None (a refusal drawn) if it is not."""
     bounded = within_limits(run, max_tokens_of(endpoint))
     url = endpoint.base_url or OPENAI_BASE_URL
@@ -73,7 +73,7 @@ def checked_run(endpoint: Endpoint, run: Run) -> Run | None:
         return price_usd(model, base_url=url, prompt_tokens=tokens_in, completion_tokens=tokens_out)
 
     cells = [result.cell for result in bounded.results]
-    found = estimate(cells, bounded.messages, price)
+    found = estimate(cells, bounded.messages, price, judges=judges)
     models = {cell.settings.model for cell in cells}
     windows = {model: model_client.window(endpoint, model) for model in sorted(models)}
     budget = Budget(config.max_run_requests(), config.max_run_cost())

@@ -23,6 +23,14 @@ from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.clusters import SIMILARITY_THRESHOLD, Cluster, cluster, describe, normalise
 from chatlab.compare.csv_export import csv_text
+from chatlab.compare.evaluation import (
+    JUDGE_MAX_TOKENS,
+    Judge,
+    assertion_name,
+    composer,
+    evaluator,
+    reply_judge,
+)
 from chatlab.compare.judge import (
     DEFAULT_PASS_SCORE,
     JudgeError,
@@ -40,6 +48,7 @@ from chatlab.compare.results import (
     setting_rows,
     table_rows,
 )
+from chatlab.compare.scoreboard import Rate, Scoreboard, scoreboard
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.spec import (
     SPEC_KEYS,
@@ -75,6 +84,7 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_GOAL",
     "DEFAULT_PASS_SCORE",
+    "JUDGE_MAX_TOKENS",
     "MAX_CELL",
     "MAX_CONCURRENCY",
     "MAX_FILE_BYTES",
@@ -90,13 +100,16 @@ __all__ = [
     "Cluster",
     "EvalSpec",
     "Figure",
+    "Judge",
     "JudgeError",
     "JudgeVerdict",
     "Outcome",
     "Problem",
     "Progress",
     "PromptVariant",
+    "Rate",
     "Scale",
+    "Scoreboard",
     "Setup",
     "SpecError",
     "Summary",
@@ -108,15 +121,18 @@ __all__ = [
     "Verdict",
     "assertion_data",
     "assertion_from",
+    "assertion_name",
     "chart_axis",
     "chart_rows",
     "check_assertion",
     "check_variables",
     "cluster",
+    "composer",
     "csv_text",
     "describe",
     "dump_spec",
     "estimate",
+    "evaluator",
     "from_dicts",
     "from_query",
     "groups",
@@ -131,6 +147,8 @@ __all__ = [
     "progress_of",
     "refusal",
     "render",
+    "reply_judge",
+    "scoreboard",
     "setting_rows",
     "spec_problems",
     "summarise",

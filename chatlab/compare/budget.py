@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from chatlab.errors import ChatLabError
 from chatlab.grid import Cell, Result, Run
@@ -126,7 +125,7 @@ def estimate(
     at most; ``judges`` are the judge models, one request each per cell; ``speeds`` the
     models' measured tokens per second, for the time at ``concurrency`` at once."""
     shared = estimate_prompt_tokens(messages)
-    sizes: dict[tuple[dict[str, Any], ...], int] = {}
+    sizes: dict[int, int] = {}  # by the messages' identity: the cells of a case share them
     costs: dict[tuple[str, int, int], float | None] = {}
     priced: list[float | None] = []
     work: dict[str, int] = {}  # tokens each model may write
@@ -134,7 +133,10 @@ def estimate(
     for cell in cells:
         tokens_in = shared
         if cell.messages:
-            tokens_in = sizes.setdefault(cell.messages, estimate_prompt_tokens(cell.messages))
+            case = id(cell.messages)
+            if case not in sizes:
+                sizes[case] = estimate_prompt_tokens(cell.messages)
+            tokens_in = sizes[case]
         largest = max(largest, tokens_in)
         asked = [(cell.settings.model, tokens_in, cell.settings.max_tokens)]
         asked += [

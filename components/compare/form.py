@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 import streamlit as st
 
 from chatlab.chat import request_messages
-from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Setup
+from chatlab.compare import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Assertion, Setup
 from chatlab.config import Endpoint
 from chatlab.errors import ChatError
 from chatlab.grid import (
@@ -49,6 +50,8 @@ class SweepRequest:
     prompt: str
     messages: list[dict[str, str]]
     concurrency: int
+    context: tuple[dict[str, Any], ...] = ()  # the conversation's turns sent before the prompt
+    asserts: tuple[Assertion, ...] = ()  # checked on every result
 
 
 RUN_PRESSED = "run pressed"  # what the form follows on the run Run starts
@@ -180,7 +183,8 @@ def _checked(typed: _Typed) -> SweepRequest | None:
         return None
     path = list(typed.context) if typed.use_conversation else []
     messages = request_messages(system_prompt, [*path, ChatMessage("user", prompt)])
-    return SweepRequest(grid, prompt, messages, typed.bound)
+    context = tuple(request_messages("", path))
+    return SweepRequest(grid, prompt, messages, typed.bound, context)
 
 
 def _pick_models(endpoint: Endpoint, current: str, wanted: tuple[str, ...]) -> tuple[str, ...]:

@@ -14,13 +14,13 @@ from datetime import UTC
 import streamlit as st
 
 from chatlab.chat import FINISH_STATUS
-from chatlab.compare import Sweep
+from chatlab.compare import Sweep, assertion_data, composer, evaluator, reply_judge
 from chatlab.config import Endpoint
 from chatlab.conversation import Conversation
 from chatlab.deadline import Watch
 from chatlab.grid import Cell, Result, Run, State, new_run
 from chatlab.markdown import plain
-from chatlab.messages import ChatMessage, Status
+from chatlab.messages import ChatMessage, ChatSettings, Status
 from chatlab.provider import Quirks, ReplyStream, capacity_reason, fitting_concurrency, start_reply
 from chatlab.storage import RunSummary, StorageError, Store
 from chatlab.tokens import estimate_prompt_tokens
@@ -41,24 +41,40 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
     learnt: dict[str, Quirks] = session.connection().quirks  # what each model rejects, shared
     messages = request.messages
 
-    def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
-        model = cell.settings.model
+    def send(settings: ChatSettings, sent: list[dict[str, str]], watch: Watch) -> ReplyStream:
         stream, quirks = start_reply(
-            client, cell.settings, list(messages), quirks=learnt.get(model), watch=watch
+            client, settings, sent, quirks=learnt.get(settings.model), watch=watch
         )
-        learnt[model] = quirks  # later cells of this model go right the first time
+        learnt[settings.model] = quirks  # later cells of this model go right the first time
         return stream
 
-    run = spending.checked_run(endpoint, new_run(request.grid, request.prompt, messages))
+    def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
+        return send(cell.settings, list(cell.messages or messages), watch)
+
+    # An evaluation's cells send their variant filled from their row, after the context.
+    compose = composer(request.context) if request.grid.variants else None
+    asserts = [assertion_data(assertion) for assertion in request.asserts]
+    planned = new_run(request.grid, request.prompt, messages, compose=compose, asserts=asserts)
+    run = spending.checked_run(endpoint, planned, judges=_judges(request))
     if run is None:
         return  # refused, and said why
     save = saver(store, owner, session.page().notices, run.id)
     admit = spending.admit(owner, pace=True)
     bound, why = sized(endpoint, run, request.concurrency)
+    judge = reply_judge(send, admit=admit)
+    evaluate = evaluator(request.asserts, run.grid, judge) if request.asserts else None
 
     def begin() -> Sweep:
         save(run)
-        return Sweep(run, start_cell, concurrency=bound, on_change=save, admit=admit, sizing=why)
+        return Sweep(
+            run,
+            start_cell,
+            concurrency=bound,
+            on_change=save,
+            admit=admit,
+            sizing=why,
+            evaluate=evaluate,
+        )
 
     sweep = spending.sweep_slot().start(begin)
     if sweep is None:
@@ -68,11 +84,17 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
     save.wait(FIRST_SAVE_WAIT)  # so the stored runs list it at once, when the store answers
 
 
+def _judges(request: SweepRequest) -> list[str]:
+    """The judge model of each ``llm-rubric`` assertion (blank: the run's model)."""
+    model = request.grid.base.model
+    return [a.model or model for a in request.asserts if a.type == "llm-rubric"]
+
+
 def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
     """The requests to run at once so that they fit the server, and why when fewer."""
     found = model_client.capacity(endpoint)
     largest = max(result.cell.settings.max_tokens for result in run.results)
-    prompt = estimate_prompt_tokens(run.messages)
+    prompt = max(estimate_prompt_tokens(r.cell.messages or run.messages) for r in run.results)
     bound = fitting_concurrency(wanted, found, prompt, largest)
     if found is None or bound >= wanted:
         return bound, None
