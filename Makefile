@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 8501
 
-.PHONY: run serve test test-real lint format bench screenshots clean
+.PHONY: run serve test test-real lint format bench screenshots eval clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chat Lab needs Python 3.11 or newer")'
@@ -72,6 +72,12 @@ screenshots: $(VENV)/.dev
 		"tests/e2e/test_chat.py::test_two_turns_stream_in_and_carry_the_whole_history" \
 		"tests/e2e/test_logprobs.py::test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits[1280x800]" \
 		"tests/e2e/test_compare.py::test_results_table_and_charts_are_tabs_of_the_report"
+
+# An evaluation spec run headless against the configured endpoint, stored for Compare;
+# exit 1 below the spec's threshold, 2 on a bad spec:  make eval SPEC=evals/french.yaml
+eval: $(VENV)/.runtime
+	@test -n "$(SPEC)" || { echo "Name the spec: make eval SPEC=evals/french.yaml" >&2; exit 2; }
+	$(PY) -m chatlab eval "$(SPEC)"
 
 bench: $(VENV)/.dev
 	$(PY) -m benchmarks

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatlab import config
+from chatlab.compare import load_spec
 from chatlab.compare.command import LOCAL_OWNER, main
 from chatlab.grid import State
 from chatlab.storage import Store
@@ -184,3 +185,26 @@ def test_python_dash_m_chatlab_eval_runs_the_spec(endpoint: FakeOpenAI, tmp_path
         check=False,
     )
     assert bad.returncode == 2 and "usage: python -m chatlab eval" in bad.stderr
+
+
+def test_the_example_spec_loads_and_runs(endpoint: FakeOpenAI) -> None:
+    example = ROOT / "evals" / "french.yaml"
+    spec = load_spec(example.read_text(encoding="utf-8"), example.parent)
+    assert (len(spec.prompts), len(spec.tests.rows)) == (2, 5)
+    status, out, err = run(str(example), "--concurrency", "4")
+    # 20 replies and 20 judge requests; the fake's echo is no verdict: nothing passes.
+    assert len(endpoint.chat_requests) == 40, err
+    assert status == 1 and "0% (0/20)" in out
+
+
+def test_make_eval_without_a_spec_says_how() -> None:
+    done = subprocess.run(
+        ["make", "-s", "-o", ".venv/.runtime", "eval"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Name the spec: make eval SPEC=" in done.stderr
