@@ -12,14 +12,16 @@ saved passes the same check first: never store what cannot be read back. A set n
 least one row, as an uploaded file does.
 
 Names are one line (whitespace runs become one space, ends stripped), valid Unicode, not
-blank, at most ``MAX_TEST_SET_NAME`` characters; every call takes a name through the same
-rule, so ``" Greetings "`` finds ``"Greetings"``. Another owner's sets behave as if they did
-not exist: every query names its owner.
+blank, without control characters (PostgreSQL's text cannot hold NUL), at most
+``MAX_TEST_SET_NAME`` characters; every call takes a name through the same rule, so
+``" Greetings "`` finds ``"Greetings"``. Another owner's sets behave as if they did not
+exist: every query names its owner.
 """
 
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,10 +68,18 @@ class TestSetSummary:
 
 
 def test_set_name(text: str) -> str:
-    """A name fit to store and look up; ``InvalidTestSet`` if blank or too long."""
-    name = clean_text(" ".join(str(text).split()))
+    """A name fit to store and look up; ``InvalidTestSet`` if blank, too long or holding a
+    control character."""
+    name = clean_text(" ".join(text.split()))
     if not name:
         raise InvalidTestSet("A test set needs a name.", "Type a name for it.", retryable=False)
+    if any(unicodedata.category(char) == "Cc" for char in name):
+        # PostgreSQL's text cannot hold NUL at all, and no control character reads as a name.
+        raise InvalidTestSet(
+            "A test set's name may not hold control characters.",
+            "Type the name again, with letters, digits, spaces and punctuation.",
+            retryable=False,
+        )
     if len(name) > MAX_TEST_SET_NAME:
         raise InvalidTestSet(
             f"A test set's name may be at most {MAX_TEST_SET_NAME} characters; "

@@ -139,6 +139,8 @@ def test_delete_removes_one_set(store: Store) -> None:
         ("", "needs a name"),
         (" \n\t ", "needs a name"),
         ("x" * (MAX_TEST_SET_NAME + 1), f"at most {MAX_TEST_SET_NAME} characters"),
+        ("nul\x00here", "control characters"),  # PostgreSQL's text cannot hold it
+        ("bell\x07", "control characters"),
     ],
 )
 def test_a_blank_or_long_name_is_refused_and_nothing_is_written(
