@@ -1,13 +1,15 @@
 """The compare feature: one prompt over a grid of settings and models.
 
 The sweep that runs the grid's cells in parallel, its budget, the slot that lets a
-session run one sweep at a time, the diversity of the replies and the CSV export. The
-grid and its results as data live in ``chatlab.grid``, below storage.
+session run one sweep at a time and the diversity of the replies. What storage keeps
+lives in the kernel, below storage, and is exported here too: the grid and its results
+(``chatlab.grid``), test sets (``chatlab.testset``) and the CSV writer they export with
+(``chatlab.csv_export``).
 
 The evaluation core (issue 17) is here too, pure data and functions: ``{{variable}}``
-templates (variables), test sets (testset), assertions, LLM-as-judge messages and verdicts
-(judge), clusters of samples, the "what changed" summary and the YAML spec. The two
-``check`` functions are exported as ``check_variables`` and ``check_assertion``.
+templates (variables), assertions, LLM-as-judge messages and verdicts (judge), clusters
+of samples, the "what changed" summary and the YAML spec. The two ``check`` functions are
+exported as ``check_variables`` and ``check_assertion``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from chatlab.compare.assertions import (
 from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
 from chatlab.compare.clusters import SIMILARITY_THRESHOLD, Cluster, cluster, describe, normalise
-from chatlab.compare.csv_export import csv_text
 from chatlab.compare.evaluation import (
     JUDGE_MAX_TOKENS,
     Judge,
@@ -63,7 +64,10 @@ from chatlab.compare.spec import (
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.summary import DEFAULT_GOAL, Cheapest, Figure, Outcome, Summary, summarise
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
-from chatlab.compare.testset import (
+from chatlab.compare.variables import Problem, VariableError, names, render
+from chatlab.compare.variables import check as check_variables
+from chatlab.csv_export import csv_text
+from chatlab.testset import (
     MAX_CELL,
     MAX_FILE_BYTES,
     MAX_ROWS,
@@ -76,8 +80,6 @@ from chatlab.compare.testset import (
     to_csv,
     to_jsonl,
 )
-from chatlab.compare.variables import Problem, VariableError, names, render
-from chatlab.compare.variables import check as check_variables
 
 __all__ = [
     "ASSERTION_TYPES",

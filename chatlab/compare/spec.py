@@ -32,15 +32,15 @@ import yaml
 
 from chatlab.compare.assertions import TEXT_TYPES, Assertion
 from chatlab.compare.spec_error import SpecError
-from chatlab.compare.testset import (
+from chatlab.compare.variables import Problem, check
+from chatlab.grid import MAX_SAMPLES, GridError, PromptVariant, parse_values, sweepable
+from chatlab.testset import (
     MAX_FILE_BYTES,
     TestSet,
     TestSetError,
     from_dicts,
     parse_test_file,
 )
-from chatlab.compare.variables import Problem, check
-from chatlab.grid import MAX_SAMPLES, GridError, PromptVariant, parse_values, sweepable
 
 __all__ = [
     "SPEC_KEYS",

@@ -27,6 +27,9 @@ Design decisions:
   commits.
 * **Saving behind the page** (``outbox``): a session's changes wait in its outbox and
   one writer thread per store writes them in order, retrying until the store answers.
+* **Test sets are named per owner** (``testsets``): saved by name (a name that exists is
+  replaced), and checked again when read back, as an upload is: the database is trusted
+  no more than a file.
 * What goes in and out as files (titles, checking a JSON import) lives in
   ``chatlab.transfer``, the Markdown export in ``chatlab.chat.export``: this package
   only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.
@@ -36,6 +39,7 @@ Design decisions:
 from chatlab.storage.errors import (
     ConversationNotFound,
     InvalidImport,
+    InvalidTestSet,
     StorageError,
 )
 from chatlab.storage.outbox import Outbox, Writer
@@ -47,20 +51,24 @@ from chatlab.storage.store import (
     StoredPath,
     StoredTree,
 )
+from chatlab.storage.testsets import MAX_TEST_SET_NAME, TestSetSummary
 from chatlab.transfer import DEFAULT_TITLE, title_from
 
 __all__ = [
     "DEFAULT_TITLE",
     "MAX_SEARCH_LENGTH",
+    "MAX_TEST_SET_NAME",
     "ConversationNotFound",
     "ConversationSummary",
     "InvalidImport",
+    "InvalidTestSet",
     "Outbox",
     "RunSummary",
     "StorageError",
     "Store",
     "StoredPath",
     "StoredTree",
+    "TestSetSummary",
     "Writer",
     "title_from",
 ]

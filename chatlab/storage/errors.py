@@ -29,6 +29,11 @@ class InvalidImport(StorageError):
     """An import file was refused; nothing was written."""
 
 
+class InvalidTestSet(StorageError):
+    """A test set was refused (a bad name, rows over the limits; nothing was written), or a
+    stored one cannot be read back."""
+
+
 def explain(exc: sa.exc.SQLAlchemyError, url: URL) -> StorageError:
     """Turn a database error into words and a next step."""
     cause = getattr(exc, "orig", None) or exc

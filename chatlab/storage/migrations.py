@@ -216,6 +216,27 @@ def m010_message_token_logprobs(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN token_logprobs JSON")
 
 
+def m011_test_sets(conn: Connection) -> None:
+    # An owner's evaluation test sets (``chatlab.testset``), by name: the rows written and
+    # read whole as one JSON document, as compare runs are. One name per owner: saving
+    # under a name that exists replaces its rows. The row count and the column names are
+    # kept beside the document, so the list of sets never reads the rows. A new table:
+    # no existing row is touched.
+    sa.Table(
+        "test_sets",
+        sa.MetaData(),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("owner", sa.Text, nullable=False),
+        sa.Column("name", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("row_count", sa.Integer, nullable=False),
+        sa.Column("column_names", sa.JSON, nullable=False),
+        sa.Column("tests", sa.JSON, nullable=False),
+    ).create(conn)
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_test_sets_owner_name ON test_sets (owner, name)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
@@ -227,6 +248,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m008_presets,
     m009_attachments,
     m010_message_token_logprobs,
+    m011_test_sets,
 )
 
 

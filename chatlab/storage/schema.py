@@ -118,6 +118,20 @@ presets = sa.Table(
     sa.Index("ix_presets_owner_name", "owner", "name", unique=True),
 )
 
+test_sets = sa.Table(
+    "test_sets",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("owner", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),  # for the list: the rows unread
+    sa.Column("column_names", sa.JSON, nullable=False),  # for the list: a list of names
+    sa.Column("tests", sa.JSON, nullable=False),  # chatlab.storage.testsets.document
+    sa.Index("ix_test_sets_owner_name", "owner", "name", unique=True),
+)
+
 # Attached files' bytes, content-addressed per owner (chatlab.attachments).
 attachments = sa.Table(
     "attachments",

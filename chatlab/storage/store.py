@@ -18,12 +18,14 @@ from chatlab.grid import Run
 from chatlab.logprobs import TokenLogprob, logprobs_from
 from chatlab.messages import ChatMessage, new_id
 from chatlab.presets import Preset, parse_presets
-from chatlab.storage import attached, errors, migrations, presets, rows, runs, tree
+from chatlab.storage import attached, errors, migrations, presets, rows, runs, testsets, tree
 from chatlab.storage import engine as engines
 from chatlab.storage.engine import upsert_into
 from chatlab.storage.errors import InvalidImport, StorageError
 from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
+from chatlab.storage.testsets import TestSetSummary
+from chatlab.testset import TestSet
 from chatlab.transfer import (
     DEFAULT_TITLE,
     EXPORT_FORMAT,
@@ -437,6 +439,35 @@ class Store:
             raise InvalidImport(exc.message, exc.action, retryable=False) from exc
         with self._transaction(write=True) as conn:
             return [presets.save(conn, owner, preset) for preset in parsed]
+
+    # -- test sets (chatlab.storage.testsets) ------------------------------------------
+
+    def save_test_set(self, owner: str, name: str, tests: TestSet) -> None:
+        """Store a test set under a name, replacing the rows of one called that.
+
+        ``InvalidTestSet`` if the name is blank or too long, or the set has no rows or is
+        over the limits an upload has; nothing is written then.
+        """
+        with self._transaction(write=True) as conn:
+            testsets.save(conn, owner, name, tests)
+
+    def list_test_sets(self, owner: str) -> list[TestSetSummary]:
+        """The owner's test sets (name, rows, columns), the most recently saved first."""
+        with self._transaction(write=False) as conn:
+            return testsets.summaries(conn, owner)
+
+    def load_test_set(self, owner: str, name: str) -> TestSet | None:
+        """The owner's test set called ``name``, or None if there is none.
+
+        Checked as an upload is; ``InvalidTestSet`` says what is wrong with one that fails.
+        """
+        with self._transaction(write=False) as conn:
+            return testsets.load(conn, owner, name)
+
+    def delete_test_set(self, owner: str, name: str) -> bool:
+        """Delete the owner's test set called ``name``; False if there is none."""
+        with self._transaction(write=True) as conn:
+            return testsets.delete(conn, owner, name)
 
     # -- plumbing ----------------------------------------------------------------------
 

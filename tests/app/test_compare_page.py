@@ -16,8 +16,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from chatlab.compare import Setup, progress_of
-from chatlab.compare.csv_export import csv_text
 from chatlab.compare.sweep import Sweep
+from chatlab.csv_export import csv_text
 from chatlab.deadline import Watch
 from chatlab.grid import Cell, Grid, State, new_run
 from chatlab.markdown import plain

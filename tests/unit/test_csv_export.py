@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from chatlab.compare.csv_export import FORMULA_STARTS, csv_text, safe_cell
+from chatlab.csv_export import FORMULA_STARTS, csv_text, safe_cell
 
 
 def read_back(text: str) -> list[dict[str, str]]:

@@ -18,7 +18,7 @@ from chatlab.compare.spec import (
     load_spec,
     spec_problems,
 )
-from chatlab.compare.testset import TestSet
+from chatlab.testset import TestSet
 from tests.unit.test_properties import FAST
 
 ISSUE_SPEC = """

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatlab.compare.testset import (
+from chatlab.testset import (
     MAX_CELL,
     MAX_FILE_BYTES,
     MAX_ROWS,

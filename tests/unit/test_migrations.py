@@ -10,9 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from chatlab.messages import ChatMessage
+from chatlab.grid import Grid, new_run
+from chatlab.messages import ChatMessage, ChatSettings
+from chatlab.presets import from_settings
 from chatlab.storage import StorageError, Store, migrations
 from chatlab.storage.schema import metadata
+from chatlab.testset import from_dicts
 
 pytest_plugins = ["tests.postgres"]
 
@@ -101,6 +104,7 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str, declare
         "presets",
         "attachments",
         "message_attachments",
+        "test_sets",
     }
     assert wanted["conversations"]["columns"]["version"][:2] == ("Integer", False)
     assert len(wanted["messages"]["indexes"]) == 2
@@ -330,3 +334,39 @@ def test_m005_gives_existing_messages_no_request_and_new_ones_theirs(
     assert requests == [None, None, None, sent]
     with engine.connect() as conn:
         assert "m005_message_request" in migrations.applied(conn)
+
+
+def test_m011_adds_test_sets_and_keeps_every_row_from_before(
+    database_url: str, engine: sa.Engine
+) -> None:
+    settings = ChatSettings(model="gpt-4o-mini", temperature=0.3)
+    run = new_run(Grid(settings), "Name a colour.", [{"role": "user", "content": "Hi"}])
+    with Store.open(database_url) as store:
+        conversation_id, _ = _seed(store)
+        store.save_run(OWNER, run)
+        preset = store.save_preset(OWNER, from_settings("", "Cool", settings))
+        before = (
+            store.load_tree(OWNER, conversation_id),
+            store.list_runs(OWNER),
+            store.load_run(OWNER, run.id),
+            store.list_presets(OWNER),
+        )
+    with engine.begin() as conn:  # as a database from before m011 would be
+        conn.execute(sa.text("DELETE FROM _migrations WHERE name = 'm011_test_sets'"))
+        conn.execute(sa.text("DROP TABLE test_sets"))
+
+    with Store.open(database_url) as store:
+        after = (
+            store.load_tree(OWNER, conversation_id),
+            store.list_runs(OWNER),
+            store.load_run(OWNER, run.id),
+            store.list_presets(OWNER),
+        )
+        assert after == before
+        assert before[3] == [preset] and before[2] is not None
+        assert store.list_test_sets(OWNER) == []
+        tests = from_dicts([{"text": "good morning"}])
+        store.save_test_set(OWNER, "Greetings", tests)
+        assert store.load_test_set(OWNER, "Greetings") == tests
+    with engine.connect() as conn:
+        assert migrations.applied(conn)[-1] == "m011_test_sets"

@@ -32,6 +32,7 @@ from chatlab.storage import (
     title_from,
 )
 from chatlab.storage import engine as engines
+from chatlab.testset import TestSet
 from testing.sqlite_lock import ForeignLock
 
 if TYPE_CHECKING:
@@ -158,6 +159,9 @@ def test_database_from_migration_1_upgrades_to_latest(database_url: str, engine:
         question = user("Still here?")
         store.save_message("local", "old", question)
         assert store.load_messages("local", "old") == [question]
+        tests = TestSet(("q",), (("Hi",),))  # the latest table (m011) is there too
+        store.save_test_set("local", "Upgraded", tests)
+        assert store.load_test_set("local", "Upgraded") == tests
 
     with engine.connect() as conn:
         assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]

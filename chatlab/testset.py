@@ -12,7 +12,7 @@ nothing. JSONL values may be text, numbers or booleans (kept as text, in JSON's 
 ``MAX_CELL`` characters a cell, ``MAX_FILE_BYTES`` a file.
 
 Export: JSONL is exact (``parse_jsonl(to_jsonl(s)) == s``). CSV goes through
-``chatlab.compare.csv_export.csv_text``, which makes a cell a spreadsheet would read as a
+``chatlab.csv_export.csv_text``, which makes a cell a spreadsheet would read as a
 formula text (a leading ``'``): it is for spreadsheets, and may differ on the way back.
 """
 
@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from chatlab.compare.csv_export import csv_text
+from chatlab.csv_export import csv_text
 from chatlab.errors import ChatLabError
 
 __all__ = [
