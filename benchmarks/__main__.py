@@ -13,7 +13,9 @@ so the numbers mean the same on a fast or a slow machine.
 5. sweep: a 3 x 3 compare sweep's wall time vs its slowest cell's own (benchmarks/sweep.py).
 6. browser: Chat Lab vs a bare Streamlit page in Chromium: first token, long replies,
    start-up (benchmarks/browser.py).
-7. balancer: 50 sessions at once through HAProxy with 1, 2 and 4 app processes
+7. eval: a 100-request evaluation (checked, stored) vs the same requests unchecked
+   (benchmarks/evaluation.py).
+8. balancer: 50 sessions at once through HAProxy with 1, 2 and 4 app processes
    (benchmarks/balancer.py; skipped without HAProxy).
 """
 
@@ -33,7 +35,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import balancer, browser, sweep, text  # noqa: E402
+from benchmarks import balancer, browser, evaluation, sweep, text  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
 from chatlab.provider import make_client, start_reply  # noqa: E402
@@ -128,6 +130,7 @@ def main() -> None:
         )
     text.main()
     sweep.main()
+    evaluation.main()
     load.main()
     balancer.main()
     browser.main()

@@ -49,6 +49,7 @@ from chatlab.compare.results import (
     setting_rows,
     table_rows,
 )
+from chatlab.compare.saver import SAVE_BACKOFF, RunSaver
 from chatlab.compare.scoreboard import Rate, Scoreboard, scoreboard
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.spec import (
@@ -92,6 +93,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
     "MAX_ROWS",
+    "SAVE_BACKOFF",
     "SIMILARITY_THRESHOLD",
     "SPEC_KEYS",
     "Assertion",
@@ -110,6 +112,7 @@ __all__ = [
     "Progress",
     "PromptVariant",
     "Rate",
+    "RunSaver",
     "Scale",
     "Scoreboard",
     "Setup",

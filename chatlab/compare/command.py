@@ -24,6 +24,7 @@ from typing import TextIO
 from chatlab import config
 from chatlab.compare.budget import Budget, estimate, refusal
 from chatlab.compare.evaluation import composer, evaluator, reply_judge
+from chatlab.compare.saver import SAVE_BACKOFF, RunSaver
 from chatlab.compare.scoreboard import Scoreboard, scoreboard
 from chatlab.compare.spec import EvalSpec, assertion_data, load_spec
 from chatlab.compare.spec_error import SpecError
@@ -41,6 +42,7 @@ __all__ = ["LOCAL_OWNER", "main"]
 
 LOCAL_OWNER = "local"  # the app's one owner when sign-in is off
 POLL = 0.25  # seconds between progress checks
+SAVE_WAIT = 30.0  # seconds the last copy of the run may take to be stored
 EXIT_PASSED, EXIT_BELOW, EXIT_NOT_RUN = 0, 1, 2
 
 
@@ -182,14 +184,8 @@ def _sweep(
     def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
         return send(cell.settings, list(cell.messages or run.messages), watch)
 
-    def save(snapshot: Run) -> None:
-        if store is None:
-            return
-        try:
-            store.save_run(owner, snapshot)
-        except StorageError as problem:
-            print(f"chatlab eval: not stored yet: {problem}", file=err)
-
+    notices: list[str] = []
+    save = RunSaver(store, owner, notices, SAVE_BACKOFF)  # off the sweep's threads
     judge = reply_judge(send)
     sweep = Sweep(
         run,
@@ -209,6 +205,10 @@ def _sweep(
     _progress(sweep.results(), told, err)
     finished = sweep.snapshot()
     save(finished)
+    if not save.wait(SAVE_WAIT):
+        print("chatlab eval: the run could not be stored in time.", file=err)
+    for notice in notices:
+        print(f"chatlab eval: {notice}", file=err)
     return finished
 
 

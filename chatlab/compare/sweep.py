@@ -7,7 +7,8 @@ it polls ``results()`` (frozen snapshots) and redraws the cards whose ``version`
 failed cell records its error and the others carry on; a cell the server had no room for
 is sent again at a lower concurrency. A finished cell is then ``evaluate``d on its worker
 (the run's assertions, and a judge's requests), before it is told done, so a done result
-always carries its checks. ``on_change`` runs (on a worker thread, one call at
+always carries its checks (unless Stop came first: no judge is asked after Stop).
+``on_change`` runs (on a worker thread, one call at
 a time, in order) after each cell settles, so the caller can store the run as it grows.
 """
 
@@ -230,7 +231,7 @@ class Sweep:
             request=outcome.request,
             mean_logprob=outcome.mean_logprob,
         )
-        if state == State.DONE and self._evaluate is not None:
+        if state == State.DONE and self._evaluate is not None and not self._stopped.is_set():
             settled = self._evaluate(replace(settled, state=state))
         with self._lock:
             slot.update(

@@ -74,8 +74,26 @@ def run_json(run: Run) -> dict[str, Any]:
             "rows": [[clean_text(value) for value in row] for row in grid.rows],
         },
         "asserts": [_plain_json(assertion) for assertion in run.asserts],
-        "results": [_result_json(result) for result in run.results],
+        "results": [_cached_result_json(result) for result in run.results],
     }
+
+
+# A run is saved whole after every cell, and most of its results have not changed since
+# the last save: each result's JSON (its settings checked by a round trip) is made once.
+# Results are frozen; the entry keeps the result, so its id cannot be reused meanwhile.
+_RESULT_JSON: dict[int, tuple[Result, dict[str, Any]]] = {}
+RESULT_JSON_CACHE = 4_096  # results; past it the cache starts again
+
+
+def _cached_result_json(result: Result) -> dict[str, Any]:
+    found = _RESULT_JSON.get(id(result))
+    if found is not None and found[0] is result:
+        return found[1]
+    made = _result_json(result)
+    if len(_RESULT_JSON) >= RESULT_JSON_CACHE:
+        _RESULT_JSON.clear()
+    _RESULT_JSON[id(result)] = (result, made)
+    return made
 
 
 def _result_json(result: Result) -> dict[str, Any]:
