@@ -6,8 +6,10 @@ grid and its results as data live in ``chatlab.grid``, below storage.
 
 The evaluation core (issue 17) is here too, pure data and functions: ``{{variable}}``
 templates (variables), test sets (testset), assertions, LLM-as-judge messages and verdicts
-(judge), clusters of samples, the "what changed" summary and the YAML spec. The two
-``check`` functions are exported as ``check_variables`` and ``check_assertion``.
+(judge), clusters of samples, the "what changed" summary and the YAML spec; reading many
+samples: a run's cells clustered and its summary's inputs (reading), a word diff of two
+outputs (word_diff). The two ``check`` functions are exported as ``check_variables`` and
+``check_assertion``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from chatlab.compare.assertions import (
 )
 from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
-from chatlab.compare.clusters import SIMILARITY_THRESHOLD, Cluster, cluster, describe, normalise
+from chatlab.compare.clusters import (
+    MAX_COMPARED,
+    SIMILARITY_THRESHOLD,
+    Cluster,
+    cluster,
+    describe,
+    normalise,
+)
 from chatlab.compare.csv_export import csv_text
 from chatlab.compare.judge import (
     DEFAULT_PASS_SCORE,
@@ -32,6 +41,7 @@ from chatlab.compare.judge import (
 )
 from chatlab.compare.link import MAX_LINK_PROMPT, Setup, from_query, to_query
 from chatlab.compare.progress import Progress, progress_of
+from chatlab.compare.reading import CellAnswers, answers_by_cell, figure_rows, outcomes, varied
 from chatlab.compare.results import (
     ChartAxis,
     chart_axis,
@@ -69,13 +79,23 @@ from chatlab.compare.testset import (
 )
 from chatlab.compare.variables import Problem, VariableError, names, render
 from chatlab.compare.variables import check as check_variables
+from chatlab.compare.word_diff import (
+    MAX_ALIGNED,
+    Segment,
+    changed_words,
+    diff_html,
+    diff_words,
+    sides,
+)
 
 __all__ = [
     "ASSERTION_TYPES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_GOAL",
     "DEFAULT_PASS_SCORE",
+    "MAX_ALIGNED",
     "MAX_CELL",
+    "MAX_COMPARED",
     "MAX_CONCURRENCY",
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
@@ -85,6 +105,7 @@ __all__ = [
     "Assertion",
     "AssertionType",
     "Budget",
+    "CellAnswers",
     "ChartAxis",
     "Cheapest",
     "Cluster",
@@ -97,6 +118,7 @@ __all__ = [
     "Progress",
     "PromptVariant",
     "Scale",
+    "Segment",
     "Setup",
     "SpecError",
     "Summary",
@@ -106,8 +128,10 @@ __all__ = [
     "TestSetError",
     "VariableError",
     "Verdict",
+    "answers_by_cell",
     "assertion_data",
     "assertion_from",
+    "changed_words",
     "chart_axis",
     "chart_rows",
     "check_assertion",
@@ -115,8 +139,11 @@ __all__ = [
     "cluster",
     "csv_text",
     "describe",
+    "diff_html",
+    "diff_words",
     "dump_spec",
     "estimate",
+    "figure_rows",
     "from_dicts",
     "from_query",
     "groups",
@@ -124,6 +151,7 @@ __all__ = [
     "load_spec",
     "names",
     "normalise",
+    "outcomes",
     "parse_csv",
     "parse_jsonl",
     "parse_test_file",
@@ -132,11 +160,13 @@ __all__ = [
     "refusal",
     "render",
     "setting_rows",
+    "sides",
     "spec_problems",
     "summarise",
     "table_rows",
     "to_csv",
     "to_jsonl",
     "to_query",
+    "varied",
     "within_limits",
 ]
