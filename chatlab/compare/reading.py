@@ -53,13 +53,14 @@ class CellAnswers:
 
 def answers_by_cell(results: Sequence[Result]) -> list[CellAnswers]:
     """Each cell's finished results, clustered; cells in grid order, empty ones left out."""
-    members: dict[str, list[Result]] = {}
-    for result in results:
+    members: dict[tuple[str, int, tuple[tuple[str, Any], ...]], list[Result]] = {}
+    for result in results:  # keyed by what makes ``Cell.setting``, not by the text it builds
         if result.state == State.DONE:
-            members.setdefault(result.cell.setting, []).append(result)
+            cell = result.cell
+            members.setdefault((cell.variant, cell.row, cell.varied), []).append(result)
     return [
-        CellAnswers(setting, tuple(found), tuple(cluster([r.text for r in found])))
-        for setting, found in members.items()
+        CellAnswers(found[0].cell.setting, tuple(found), tuple(cluster([r.text for r in found])))
+        for found in members.values()
     ]
 
 
@@ -67,8 +68,8 @@ def varied(results: Sequence[Result]) -> str:
     """The parameter the summary compares along: the first one (not the model) that takes
     more than one value; else the model when models differ; else the first one given."""
     values: dict[str, set[Any]] = {}
-    for result in results:
-        for name, value in result.cell.varied:
+    for settings in {result.cell.varied for result in results}:
+        for name, value in settings:
             values.setdefault(name, set()).add(value)
     several = [name for name, found in values.items() if len(found) > 1]
     parameters = [name for name in several if name != "model"]
@@ -80,22 +81,26 @@ def varied(results: Sequence[Result]) -> str:
 
 
 def outcomes(results: Sequence[Result]) -> list[Outcome]:
-    """The finished results as the summary reads them (module docstring)."""
+    """The finished results as the summary reads them (module docstring), cell by cell."""
     parameter = varied(results)
-    answers = {found.setting: len(found.clusters) for found in answers_by_cell(results)}
-    return [
-        Outcome(
-            variant=f"prompt {result.cell.variant}" if result.cell.variant else "",
-            setting=result.cell.parameters,
-            value=_value(result.cell, parameter),
-            length=len(result.text),
-            passed=result.passed,
-            cost_usd=result.stats.cost_usd if result.stats is not None else None,
-            answers=answers[result.cell.setting],
-        )
-        for result in results
-        if result.state == State.DONE
-    ]
+    found = []
+    for cell in answers_by_cell(results):
+        first = cell.results[0].cell  # its samples share all but their sample number
+        variant = f"prompt {first.variant}" if first.variant else ""
+        setting, value = first.parameters, _value(first, parameter)
+        found += [
+            Outcome(
+                variant=variant,
+                setting=setting,
+                value=value,
+                length=len(result.text),
+                passed=result.passed,
+                cost_usd=result.stats.cost_usd if result.stats is not None else None,
+                answers=len(cell.clusters),
+            )
+            for result in cell.results
+        ]
+    return found
 
 
 def _value(cell: Cell, parameter: str) -> Any:
