@@ -33,6 +33,9 @@ from chatlab.markdown import plain
 from components.reply_text import render_text
 
 PREVIEW = 80  # characters of a cluster's answer in its expander's label
+# Settings whose answers are drawn one by one (every expander's content is sent to the
+# browser, open or not); the line above them counts every setting.
+MAX_SETTINGS_DRAWN = 50
 SAME_ANSWER = (
     "Samples of one setting that give the same answer are grouped. The same: equal after "
     "ignoring case, runs of spaces and trailing punctuation. Near-identical (grouped too): "
@@ -69,7 +72,12 @@ def render_clusters(run: Run) -> None:
         return
     st.caption(SAME_ANSWER)
     st.markdown("; ".join(f"{plain(cell.setting)}: {cell.described}" for cell in found))
-    for cell in found:
+    if len(found) > MAX_SETTINGS_DRAWN:
+        st.caption(
+            f"The answers of the first {MAX_SETTINGS_DRAWN} settings of {len(found)}; "
+            "the Table tab and the CSV hold every reply."
+        )
+    for cell in found[:MAX_SETTINGS_DRAWN]:
         st.markdown(f"**{plain(cell.setting)}** · {cell.described}")
         for each in cell.clusters:
             with st.expander(_cluster_label(cell, each)):

@@ -4,8 +4,10 @@ text shown as text."""
 
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
+from components.compare import reading
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, click
 
@@ -123,3 +125,20 @@ def test_a_hostile_output_is_shown_as_text_in_the_diff(
     assert "<img" not in new and "onerror=alert(1)&gt;" in new
     assert "&lt;img src=x onerror=alert(1)&gt;" in new
     assert not at.exception
+
+
+def test_past_a_bound_only_the_first_settings_answers_are_drawn(
+    make_app: AppFactory, fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reading, "MAX_SETTINGS_DRAWN", 1)
+    clusters = tab(run_two_temperatures(make_app, fake), "Clusters")
+    said = [md.value for md in clusters.markdown]  # type: ignore[attr-defined]
+    assert said[0].endswith("1\\.4 · gpt\\-4o\\-mini: 3 answers")  # the line counts all
+    assert [e.label for e in clusters.expander] == [  # type: ignore[attr-defined]
+        "×3 (samples 1, 2, 3): The sky is blue\\."
+    ]
+    notes = [c.value for c in clusters.caption]  # type: ignore[attr-defined]
+    assert (
+        "The answers of the first 1 settings of 2; the Table tab and the CSV hold every reply."
+        in notes
+    )
