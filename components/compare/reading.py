@@ -33,8 +33,8 @@ from chatlab.markdown import plain
 from components.reply_text import render_text
 
 PREVIEW = 80  # characters of a cluster's answer in its expander's label
-# Settings whose answers are drawn one by one (every expander's content is sent to the
-# browser, open or not); the line above them counts every setting.
+# Settings whose answers are listed one by one (an expander each, its text drawn when
+# opened); the line above them counts every setting.
 MAX_SETTINGS_DRAWN = 50
 SAME_ANSWER = (
     "Samples of one setting that give the same answer are grouped. The same: equal after "
@@ -54,7 +54,15 @@ def render_summary(run: Run) -> None:
     rows = figure_rows(summary)
     if not rows:
         return
-    with st.expander("Where these figures come from", icon=":material/functions:"):
+    figures = st.expander(
+        "Where these figures come from",
+        icon=":material/functions:",
+        key=f"compare_figures_{run.id}",
+        on_change="rerun",  # drawn when opened
+    )
+    if not figures.open:
+        return
+    with figures:
         st.caption(
             f"Means over the finished replies at the lowest and the highest "
             f"{plain(summary.parameter)} (the Table tab's rows); variety counts the distinct "
@@ -77,14 +85,24 @@ def render_clusters(run: Run) -> None:
             f"The answers of the first {MAX_SETTINGS_DRAWN} settings of {len(found)}; "
             "the Table tab and the CSV hold every reply."
         )
-    for cell in found[:MAX_SETTINGS_DRAWN]:
+    for index, cell in enumerate(found[:MAX_SETTINGS_DRAWN]):
         st.markdown(f"**{plain(cell.setting)}** · {cell.described}")
-        for each in cell.clusters:
-            with st.expander(_cluster_label(cell, each)):
-                if each.representative:
-                    render_text(each.representative)
-                else:
-                    st.caption("An empty reply.")
+        for number, each in enumerate(cell.clusters):
+            answer = st.expander(
+                _cluster_label(cell, each),
+                key=f"compare_cluster_{index}_{number}_{run.id}",
+                on_change="rerun",  # its text drawn when opened, not sent for every cluster
+            )
+            if answer.open:
+                with answer:
+                    _draw_answer(each.representative)
+
+
+def _draw_answer(text: str) -> None:
+    if text:
+        render_text(text)
+    else:
+        st.caption("An empty reply.")
 
 
 def _cluster_label(cell: CellAnswers, found: Cluster) -> str:

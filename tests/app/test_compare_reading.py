@@ -8,8 +8,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from components.compare import reading
+from components.session import CompareState
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, click
+from tests.app.conftest import AppFactory, click, held
 
 COMPARE_PAGE = "pages/compare.py"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -37,6 +38,14 @@ def run_two_temperatures(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
     return at
 
 
+def opened(at: AppTest, key: str) -> AppTest:
+    """Open the expander ``key`` + the run's id (its content is drawn once open)."""
+    run = held(at, CompareState).run
+    assert run is not None
+    at.session_state[f"{key}_{run.id}"] = True
+    return at.run()
+
+
 def tab(at: AppTest, label: str) -> object:
     (found,) = [t for t in at.tabs if t.label == label]
     return found
@@ -53,6 +62,9 @@ def test_what_changed_is_said_at_the_top_with_its_figures(
         "**What changed:** From temperature 0 to 1\\.4\\, replies got 221\\% longer and 3× "
         "more varied\\."
     )
+    (figures,) = [e for e in at.expander if e.label == "Where these figures come from"]
+    assert not figures.dataframe  # drawn when opened
+    at = opened(at, "compare_figures")
     (figures,) = [e for e in at.expander if e.label == "Where these figures come from"]
     table = figures.dataframe[0].value
     assert list(table["figure"]) == ["length", "variety"]
@@ -77,8 +89,10 @@ def test_each_setting_shows_its_answers_as_clusters_with_counts(
     assert len(labels) == 4  # one answer at T=0, three at T=1.4
     assert labels[0] == "×3 (samples 1, 2, 3): The sky is blue\\."
     assert labels[1].startswith("×1 (sample 1): The sky is a deep shade")
-    (first,) = [e for e in clusters.expander if e.label == labels[0]]  # type: ignore[attr-defined]
-    assert [md.value for md in first.markdown] == ["The sky is blue."]  # the text once
+    assert not any(e.markdown for e in clusters.expander)  # type: ignore[attr-defined]
+    at = opened(at, "compare_cluster_0_0")  # T=0's one answer: its text is drawn, once
+    (first,) = [e for e in tab(at, "Clusters").expander if e.label == labels[0]]  # type: ignore[attr-defined]
+    assert [md.value for md in first.markdown] == ["The sky is blue."]
 
 
 DEL = '<del style="background-color:rgba(255,75,75,0.25);text-decoration:line-through"'
