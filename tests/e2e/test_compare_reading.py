@@ -37,6 +37,11 @@ def test_the_diff_shows_a_hostile_output_as_text(chat: ChatPage, fake: FakeOpenA
 
     compare.show("Clusters")
     expect(chat.main.get_by_text("1 answer", exact=False).first).to_be_visible()
+    chat.main.get_by_text("×1 (sample 1)", exact=False).first.click()  # its text drawn
+    opened = chat.main.get_by_test_id("stExpanderDetails")
+    expect(opened.get_by_text("The sea is calm tonight.")).to_be_visible()
+    compare.chat.wait_idle()
+    compare.chat.screenshot("compare-clusters")
 
     compare.show("Word diff")  # by default: the first output and the first that differs
     removed = chat.main.locator("del")
