@@ -17,6 +17,8 @@ so the numbers mean the same on a fast or a slow machine.
    (benchmarks/evaluation.py).
 8. balancer: 50 sessions at once through HAProxy with 1, 2 and 4 app processes
    (benchmarks/balancer.py; skipped without HAProxy).
+9. summary: Compare's "what changed" of 1,000 results against its 50 ms budget
+   (benchmarks/summary.py).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import balancer, browser, evaluation, sweep, text  # noqa: E402
+from benchmarks import balancer, browser, evaluation, summary, sweep, text  # noqa: E402
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
 from chatlab.provider import make_client, start_reply  # noqa: E402
@@ -131,6 +133,7 @@ def main() -> None:
     text.main()
     sweep.main()
     evaluation.main()
+    summary.main()
     load.main()
     balancer.main()
     browser.main()

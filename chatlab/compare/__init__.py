@@ -7,9 +7,11 @@ lives in the kernel, below storage, and is exported here too: the grid and its r
 (``chatlab.csv_export``).
 
 The evaluation core (issue 17) is here too, pure data and functions: ``{{variable}}``
-templates (variables), assertions, LLM-as-judge messages and verdicts (judge), clusters
-of samples, the "what changed" summary and the YAML spec. The two ``check`` functions are
-exported as ``check_variables`` and ``check_assertion``.
+templates (variables), assertions, LLM-as-judge messages and verdicts (judge), running
+an evaluation (evaluation: each cell's messages, each result's checks), clusters of samples,
+the "what changed" summary and the YAML spec; reading many samples: a run's cells clustered
+and its summary's inputs (reading), a word diff of two outputs (word_diff). The two
+``check`` functions are exported as ``check_variables`` and ``check_assertion``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,14 @@ from chatlab.compare.assertions import (
 )
 from chatlab.compare.assertions import check as check_assertion
 from chatlab.compare.budget import Budget, estimate, refusal, within_limits
-from chatlab.compare.clusters import SIMILARITY_THRESHOLD, Cluster, cluster, describe, normalise
+from chatlab.compare.clusters import (
+    MAX_COMPARED,
+    SIMILARITY_THRESHOLD,
+    Cluster,
+    cluster,
+    describe,
+    normalise,
+)
 from chatlab.compare.evaluation import (
     JUDGE_MAX_TOKENS,
     Judge,
@@ -41,6 +50,7 @@ from chatlab.compare.judge import (
 )
 from chatlab.compare.link import MAX_LINK_PROMPT, Setup, from_query, to_query
 from chatlab.compare.progress import Progress, progress_of
+from chatlab.compare.reading import CellAnswers, answers_by_cell, figure_rows, outcomes, varied
 from chatlab.compare.results import (
     ChartAxis,
     chart_axis,
@@ -67,6 +77,14 @@ from chatlab.compare.summary import DEFAULT_GOAL, Cheapest, Figure, Outcome, Sum
 from chatlab.compare.sweep import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Sweep
 from chatlab.compare.variables import Problem, VariableError, names, render
 from chatlab.compare.variables import check as check_variables
+from chatlab.compare.word_diff import (
+    MAX_ALIGNED,
+    Segment,
+    changed_words,
+    diff_html,
+    diff_words,
+    sides,
+)
 from chatlab.csv_export import csv_text
 from chatlab.testset import (
     MAX_CELL,
@@ -88,7 +106,9 @@ __all__ = [
     "DEFAULT_GOAL",
     "DEFAULT_PASS_SCORE",
     "JUDGE_MAX_TOKENS",
+    "MAX_ALIGNED",
     "MAX_CELL",
+    "MAX_COMPARED",
     "MAX_CONCURRENCY",
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
@@ -99,6 +119,7 @@ __all__ = [
     "Assertion",
     "AssertionType",
     "Budget",
+    "CellAnswers",
     "ChartAxis",
     "Cheapest",
     "Cluster",
@@ -115,6 +136,7 @@ __all__ = [
     "RunSaver",
     "Scale",
     "Scoreboard",
+    "Segment",
     "Setup",
     "SpecError",
     "Summary",
@@ -124,9 +146,11 @@ __all__ = [
     "TestSetError",
     "VariableError",
     "Verdict",
+    "answers_by_cell",
     "assertion_data",
     "assertion_from",
     "assertion_name",
+    "changed_words",
     "chart_axis",
     "chart_rows",
     "check_assertion",
@@ -135,9 +159,12 @@ __all__ = [
     "composer",
     "csv_text",
     "describe",
+    "diff_html",
+    "diff_words",
     "dump_spec",
     "estimate",
     "evaluator",
+    "figure_rows",
     "from_dicts",
     "from_query",
     "groups",
@@ -145,6 +172,7 @@ __all__ = [
     "load_spec",
     "names",
     "normalise",
+    "outcomes",
     "parse_csv",
     "parse_jsonl",
     "parse_test_file",
@@ -155,11 +183,13 @@ __all__ = [
     "reply_judge",
     "scoreboard",
     "setting_rows",
+    "sides",
     "spec_problems",
     "summarise",
     "table_rows",
     "to_csv",
     "to_jsonl",
     "to_query",
+    "varied",
     "within_limits",
 ]

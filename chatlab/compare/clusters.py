@@ -17,7 +17,6 @@ after that are one cluster.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,7 +28,6 @@ SIMILARITY_THRESHOLD = 90.0  # fuzz.ratio of normalised texts, 0-100
 # Near-identity compares the first this-many characters (ratio's cost grows with the
 # product of both lengths: two 200,000-character replies would take seconds).
 MAX_COMPARED = 5_000
-_SPACES = re.compile(r"\s+")
 _TRAILING = ".,;:!?…。！？"
 
 
@@ -47,7 +45,8 @@ class Cluster:
 
 def normalise(text: str) -> str:
     """``text`` as compared: case folded, spaces collapsed, trailing punctuation dropped."""
-    return _SPACES.sub(" ", text.casefold()).strip().rstrip(_TRAILING).rstrip()
+    # split() and join: the same whitespace as the regex ``\s+``, several times faster.
+    return " ".join(text.casefold().split()).rstrip(_TRAILING).rstrip()
 
 
 def cluster(outputs: Sequence[str], threshold: float = SIMILARITY_THRESHOLD) -> list[Cluster]:

@@ -1,4 +1,6 @@
-"""A run's results as a report: tabs for the cards, the table and the charts; the exports.
+"""A run's results as a report: tabs for the cards, the table, the charts, the clusters and
+a word diff (``components.compare.reading``, which also writes what changed at the top); the
+exports.
 
 ``st.tabs`` draws every tab on every run, so the cards stream into theirs while the table
 and charts tabs say they come when the run has ended (the script is busy following the
@@ -29,6 +31,7 @@ from chatlab.compare.results import (
 from chatlab.grid import Run
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
+from components.compare import reading
 
 CHART_HEIGHT = 240
 NEEDS = {UNIQUE_PAIRS: "two words", OVERLAP: "two samples of a setting"}
@@ -55,32 +58,47 @@ class Report:
     cards: DeltaGenerator
     table: DeltaGenerator
     charts: DeltaGenerator
+    clusters: DeltaGenerator
+    diff: DeltaGenerator
     pending: tuple[DeltaGenerator, ...]  # "when the run has ended" notes, cleared then
 
 
 def report_tabs(live: bool) -> Report:
-    """The head and the tabs Cards · Table · Charts."""
+    """The head and the tabs Cards · Table · Charts · Clusters · Word diff."""
     head = st.container()
-    cards, table, charts = st.tabs(["Cards", "Table", "Charts"])
+    cards, table, charts, clusters, diff = st.tabs(
+        ["Cards", "Table", "Charts", "Clusters", "Word diff"]
+    )
     pending = []
     if live:
-        for tab, said in ((table, "The table is"), (charts, "The charts are")):
+        for tab, said in (
+            (table, "The table is"),
+            (charts, "The charts are"),
+            (clusters, "The clusters are"),
+            (diff, "The diff is"),
+        ):
             note = tab.empty()
             note.caption(f"{said} drawn once the run has ended.")
             pending.append(note)
-    return Report(head, cards, table, charts, tuple(pending))
+    return Report(head, cards, table, charts, clusters, diff, tuple(pending))
 
 
 def render_report(run: Run, report: Report) -> None:
-    """Fill the table and charts tabs with the run's results."""
+    """What changed at the top; fill the table, charts, clusters and diff tabs."""
     for note in report.pending:
         note.empty()
+    with report.head:
+        reading.render_summary(run)
     frame = results_rows(run)
     with report.table:
         render_table(frame)
         render_exports(run, frame)
     with report.charts:
         render_charts(run)
+    with report.clusters:
+        reading.render_clusters(run)
+    with report.diff:
+        reading.render_diff(run)
 
 
 def results_rows(run: Run) -> Rows:

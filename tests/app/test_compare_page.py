@@ -208,10 +208,10 @@ def test_the_report_is_in_tabs_with_a_progress_bar_and_the_form_folds_on_run(
     at = run_sweep(at, temperatures="0, 1", samples=2)
     assert not at.exception
     assert at.session_state["compare_form"] is False  # folded: the report starts near the top
-    assert [t.label for t in at.tabs] == ["Cards", "Table", "Charts"]
+    assert [t.label for t in at.tabs] == ["Cards", "Table", "Charts", "Clusters", "Word diff"]
     (bar,) = [b for b in at.main.get("progress")]
     assert bar.proto.text == "4 of 4 done" and bar.proto.value == 100
-    cards, table, charted = at.tabs
+    cards, table, charted, _, _ = at.tabs
     assert len(table.dataframe) == 1 and not cards.dataframe
     assert charted.get("vega_lite_chart") and not cards.get("vega_lite_chart")
     at = at.run()  # the form stays as the user leaves it while the same run is shown
