@@ -6,8 +6,9 @@ grid and its results as data live in ``chatlab.grid``, below storage.
 
 The evaluation core (issue 17) is here too, pure data and functions: ``{{variable}}``
 templates (variables), test sets (testset), assertions, LLM-as-judge messages and verdicts
-(judge), clusters of samples, the "what changed" summary and the YAML spec. The two
-``check`` functions are exported as ``check_variables`` and ``check_assertion``.
+(judge), clusters of samples, the pass-rate matrix's numbers (scores), the "what changed"
+summary and the YAML spec. The two ``check`` functions are exported as ``check_variables``
+and ``check_assertion``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,18 @@ from chatlab.compare.results import (
     setting_rows,
     table_rows,
 )
+from chatlab.compare.scores import (
+    ALL_PASSED,
+    RATED,
+    ScoreRow,
+    Tally,
+    assertion_label,
+    cell_text,
+    column_labels,
+    matrix_cells,
+    score_rows,
+    score_table,
+)
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.spec import (
     SPEC_KEYS,
@@ -71,6 +84,7 @@ from chatlab.compare.variables import Problem, VariableError, names, render
 from chatlab.compare.variables import check as check_variables
 
 __all__ = [
+    "ALL_PASSED",
     "ASSERTION_TYPES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_GOAL",
@@ -80,6 +94,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
     "MAX_ROWS",
+    "RATED",
     "SIMILARITY_THRESHOLD",
     "SPEC_KEYS",
     "Assertion",
@@ -97,22 +112,27 @@ __all__ = [
     "Progress",
     "PromptVariant",
     "Scale",
+    "ScoreRow",
     "Setup",
     "SpecError",
     "Summary",
     "Sweep",
     "SweepSlot",
+    "Tally",
     "TestSet",
     "TestSetError",
     "VariableError",
     "Verdict",
     "assertion_data",
     "assertion_from",
+    "assertion_label",
+    "cell_text",
     "chart_axis",
     "chart_rows",
     "check_assertion",
     "check_variables",
     "cluster",
+    "column_labels",
     "csv_text",
     "describe",
     "dump_spec",
@@ -122,6 +142,7 @@ __all__ = [
     "groups",
     "judge_messages",
     "load_spec",
+    "matrix_cells",
     "names",
     "normalise",
     "parse_csv",
@@ -131,6 +152,8 @@ __all__ = [
     "progress_of",
     "refusal",
     "render",
+    "score_rows",
+    "score_table",
     "setting_rows",
     "spec_problems",
     "summarise",
