@@ -1,7 +1,8 @@
-"""A run's results as a report: tabs for the cards, the table and the charts; the exports.
+"""A run's results as a report: tabs for the cards, the table, the charts and (for a run
+with assertions or ratings) the scores; the exports.
 
-``st.tabs`` draws every tab on every run, so the cards stream into theirs while the table
-and charts tabs say they come when the run has ended (the script is busy following the
+``st.tabs`` draws every tab on every run, so the cards stream into theirs while the table,
+charts and scores tabs say they come when the run has ended (the script is busy following the
 sweep until then, ``components.compare.view``).
 """
 
@@ -29,6 +30,7 @@ from chatlab.compare.results import (
 from chatlab.grid import Run
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
+from components.compare.scores import render_scores
 
 CHART_HEIGHT = 240
 NEEDS = {UNIQUE_PAIRS: "two words", OVERLAP: "two samples of a setting"}
@@ -55,20 +57,23 @@ class Report:
     cards: DeltaGenerator
     table: DeltaGenerator
     charts: DeltaGenerator
+    scores: DeltaGenerator | None  # only for a run with assertions or ratings
     pending: tuple[DeltaGenerator, ...]  # "when the run has ended" notes, cleared then
 
 
-def report_tabs(live: bool) -> Report:
-    """The head and the tabs Cards · Table · Charts."""
+def report_tabs(live: bool, scored: bool = False) -> Report:
+    """The head and the tabs Cards · Table · Charts, and Scores when ``scored``."""
     head = st.container()
-    cards, table, charts = st.tabs(["Cards", "Table", "Charts"])
+    cards, table, charts, *scores = st.tabs(["Cards", "Table", "Charts"] + ["Scores"] * scored)
+    waiting = [(table, "The table is"), (charts, "The charts are")]
+    waiting += [(scores[0], "The scores are")] if scores else []
     pending = []
     if live:
-        for tab, said in ((table, "The table is"), (charts, "The charts are")):
+        for tab, said in waiting:
             note = tab.empty()
             note.caption(f"{said} drawn once the run has ended.")
             pending.append(note)
-    return Report(head, cards, table, charts, tuple(pending))
+    return Report(head, cards, table, charts, scores[0] if scores else None, tuple(pending))
 
 
 def render_report(run: Run, report: Report) -> None:
@@ -81,6 +86,9 @@ def render_report(run: Run, report: Report) -> None:
         render_exports(run, frame)
     with report.charts:
         render_charts(run)
+    if report.scores is not None:
+        with report.scores:
+            render_scores(run)
 
 
 def results_rows(run: Run) -> Rows:
