@@ -179,7 +179,8 @@ def column_labels(asserts: Sequence[Mapping[str, Any]], results: Sequence[Result
 def matrix_cells(rows: Sequence[ScoreRow], labels: Sequence[str]) -> list[dict[str, Any]]:
     """The heatmap's cells: per row, one per assertion, one for all of them (when there
     are assertions) and one for the rating (when any result is rated); each with its
-    rate (None: nothing told), its counts and the text drawn on it."""
+    rate (None: nothing told), its counts and the text drawn on it; ``case`` names the
+    row (``ScoreRow.label``), ``measure`` the column."""
     rated = any(row.up or row.down for row in rows)
     cells = []
     for row in rows:
@@ -189,8 +190,8 @@ def matrix_cells(rows: Sequence[ScoreRow], labels: Sequence[str]) -> list[dict[s
         for name, tally in columns:
             cells.append(
                 {
-                    "row": row.label,
-                    "column": name,
+                    "case": row.label,
+                    "measure": name,
                     "rate": tally.rate,
                     "passed": tally.passed,
                     "failed": tally.failed,

@@ -14,6 +14,7 @@ One saver per run, so two quick clicks are written in order, the last one winnin
 
 from __future__ import annotations
 
+import textwrap
 import weakref
 from dataclasses import replace
 
@@ -38,6 +39,9 @@ from components.compare import runs
 __all__ = ["render_checks", "render_rating", "render_scores", "scored"]
 
 ROW_HEIGHT = 36  # pixels of a matrix row
+HEADING_WIDTH = 16  # characters of a column name's line
+UNTOLD_GREY = "#e0e0e0"
+DARK_CELL = "isValid(datum.rate) && (datum.rate < 0.25 || datum.rate > 0.8)"  # white text
 SIGNS = {True: ":green[✓]", False: ":red[✗]", None: ":orange[?]"}
 # thumbs widget value (0 down, 1 up, None) <-> stored rating (-1, 1, 0)
 RATING_OF = {0: -1, 1: 1}
@@ -79,17 +83,24 @@ def render_scores(run: Run) -> None:
 
 def _heatmap(rows: list[ScoreRow], labels: list[str]) -> alt.LayerChart:
     """A cell per row and column, red (0%) to green (100%), grey where nothing was told,
-    its % and counts written on it."""
-    cells = matrix_cells(rows, labels)
-    columns = list(dict.fromkeys(cell["column"] for cell in cells))
+    its % and counts written on it; a column's name wrapped over lines, never cut."""
+    cells = [
+        {**cell, "heading": "\n".join(textwrap.wrap(cell["measure"], HEADING_WIDTH))}
+        for cell in matrix_cells(rows, labels)
+    ]
+    headings = list(dict.fromkeys(cell["heading"] for cell in cells))
+    top = alt.Axis(
+        orient="top",
+        labelAngle=0,
+        labelLimit=0,
+        labelOverlap=False,
+        labelExpr="split(datum.label, '\\n')",
+    )
     base = alt.Chart(alt.InlineData(values=cells)).encode(
-        x=alt.X(
-            "column:N",
-            sort=columns,
-            title=None,
-            axis=alt.Axis(orient="top", labelAngle=0, labelLimit=220),
+        x=alt.X("heading:N", sort=headings, title=None, axis=top),
+        y=alt.Y(
+            "case:N", sort=[row.label for row in rows], title=None, axis=alt.Axis(labelLimit=0)
         ),
-        y=alt.Y("row:N", sort=[row.label for row in rows], title=None, axis=alt.Axis(labelLimit=0)),
     )
     rate = alt.Color(
         "rate:Q",
@@ -98,18 +109,22 @@ def _heatmap(rows: list[ScoreRow], labels: list[str]) -> alt.LayerChart:
         legend=alt.Legend(format="%", orient="bottom"),
     )
     tooltip = [
-        "row:N",
-        "column:N",
+        alt.Tooltip("case:N", title="prompt and setting"),
+        alt.Tooltip("measure:N", title="assertion"),
         alt.Tooltip("rate:Q", format=".0%"),
         "passed:Q",
         "failed:Q",
         "not told:Q",
     ]
-    squares = base.mark_rect(stroke="white").encode(
-        color=alt.condition("datum.rate === null", alt.value("#e0e0e0"), rate), tooltip=tooltip
-    )
-    text = base.mark_text(fontSize=12).encode(text="text:N", tooltip=tooltip)
-    return alt.LayerChart(layer=[squares, text], height=ROW_HEIGHT * len(rows))
+    # Grey under every cell: one with nothing told has no colour of its own.
+    blank = base.mark_rect(stroke="white", color=UNTOLD_GREY).encode(tooltip=tooltip)
+    squares = base.mark_rect(stroke="white").encode(color=rate, tooltip=tooltip)
+    ink = alt.condition(DARK_CELL, alt.value("white"), alt.value("black"))
+    text = base.mark_text(fontSize=12).encode(text="text:N", color=ink, tooltip=tooltip)
+    # fit-x: the width fits the page, the height is the cells' own (Streamlit's default
+    # "fit" would squeeze them under the headings and the legend).
+    fit = alt.AutoSizeParams(type="fit-x", contains="padding")
+    return alt.LayerChart(layer=[blank, squares, text], height=ROW_HEIGHT * len(rows), autosize=fit)
 
 
 def render_checks(result: Result) -> None:

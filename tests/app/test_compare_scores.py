@@ -101,7 +101,9 @@ def test_a_stored_run_with_checks_shows_its_scores_and_each_cards_checks(
     assert list(frame["thumbs up"]) == [0, 0, 0, 0]
     (matrix,) = [rows for spec, rows in charts(at) if '"rate"' in json.dumps(spec)]
     second = {
-        row["column"]: row for row in matrix if row["row"].startswith("prompt A · temperature=1.0")
+        row["measure"]: row
+        for row in matrix
+        if row["case"].startswith("prompt A · temperature=1.0")
     }
     assert second[contains]["text"] == "50% of 2"
     assert second[judge]["text"] == "100% of 1 +1 not told"
@@ -151,7 +153,7 @@ def test_rating_a_stored_run_stores_it_and_a_reopened_run_shows_it(
     assert again.feedback(key=rating_key(run.id, 4)).value == 0
     assert again.feedback(key=rating_key(run.id, 0)).value is None
     (matrix,) = [rows for spec, rows in charts(again) if '"rate"' in json.dumps(spec)]
-    rated = {row["row"]: row["text"] for row in matrix if row["column"] == RATED}
+    rated = {row["case"]: row["text"] for row in matrix if row["measure"] == RATED}
     assert rated["prompt A · temperature=0.0 · gpt-4o-mini"] == "1 up · 0 down"
     assert rated["prompt B · temperature=0.0 · gpt-4o-mini"] == "0 up · 1 down"
 

@@ -116,14 +116,14 @@ def test_the_matrix_cells_carry_rates_counts_and_their_text() -> None:
     results[2] = done(results[2], BAD)
     rows = score_rows(results, 1)
     cells = matrix_cells(rows, ["contains"])
-    first = [cell for cell in cells if cell["row"] == rows[0].label]
-    assert [cell["column"] for cell in first] == ["contains", ALL_PASSED, RATED]
+    first = [cell for cell in cells if cell["case"] == rows[0].label]
+    assert [cell["measure"] for cell in first] == ["contains", ALL_PASSED, RATED]
     contains, overall, rated = first
     assert contains["rate"] == 1 / 3 and contains["text"] == "33% of 3"
     assert (contains["passed"], contains["failed"], contains["not told"]) == (1, 2, 0)
     assert overall["rate"] == 1 / 3
     assert rated["rate"] == 1.0 and rated["text"] == "1 up · 0 down"
-    second = [cell for cell in cells if cell["row"] == rows[1].label]
+    second = [cell for cell in cells if cell["case"] == rows[1].label]
     assert [cell["text"] for cell in second] == ["none", "none", "not rated"]
     assert second[0]["rate"] is None
 
@@ -132,7 +132,7 @@ def test_without_assertions_only_the_rating_is_a_column() -> None:
     results = evaluation(variants=1, rows=1, samples=1)
     results[0] = done(results[0], rating=-1)
     cells = matrix_cells(score_rows(results, 0), [])
-    assert {cell["column"] for cell in cells} == {RATED}
+    assert {cell["measure"] for cell in cells} == {RATED}
     assert cells[0]["rate"] == 0.0
 
 
