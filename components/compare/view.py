@@ -73,18 +73,18 @@ def render_run(current: Sweep | Run, head: DeltaGenerator, cards: DeltaGenerator
     progress = head.empty()
     _progress(progress, run.results, current)
     with cards:
-        bodies = _cards(run.id, run.results)
-    for body, result in zip(bodies, run.results, strict=True):
-        _draw(body, result)
+        places = _cards(run.id, run.results)
+    for place, result in zip(places, run.results, strict=True):
+        _draw(place, result)
     if isinstance(current, Sweep) and live:
-        run = _follow(current, bodies, [r.version for r in run.results], progress)
+        run = _follow(current, places, [r.version for r in run.results], progress)
         stop_slot.empty()
     return run
 
 
 def _cards(run_id: str, results: tuple[Result, ...]) -> list[Card]:
     """An empty card (body and foot) per result, under its setting's heading."""
-    bodies: dict[int, Card] = {}
+    found: dict[int, Card] = {}
     index_of = {id(result): index for index, result in enumerate(results)}
     for setting, members in groups(results).items():
         group = st.container(key=f"compare_setting_{index_of[id(members[0])]}")
@@ -95,15 +95,15 @@ def _cards(run_id: str, results: tuple[Result, ...]) -> list[Card]:
             with columns[place % len(columns)]:
                 card = st.container(border=True, key=f"compare_card_{index}")
                 card.caption(f"Sample {result.cell.sample}")
-                bodies[index] = Card(run_id, index, card.empty(), card.empty())
-    return [bodies[index] for index in range(len(results))]
+                found[index] = Card(run_id, index, card.empty(), card.empty())
+    return [found[index] for index in range(len(results))]
 
 
-def _follow(sweep: Sweep, bodies: list[Card], shown: list[int], progress: DeltaGenerator) -> Run:
+def _follow(sweep: Sweep, places: list[Card], shown: list[int], progress: DeltaGenerator) -> Run:
     """Redraw changed cards until every cell has ended (or the script is stopped)."""
     held = session.page()  # after Stop, session state is out of reach: hold it now
     runs = held.page_runs
-    drawn_at, progress_at = [0.0] * len(bodies), 0.0
+    drawn_at, progress_at = [0.0] * len(places), 0.0
     try:
         while True:
             now, results = time.monotonic(), sweep.results()
@@ -112,7 +112,7 @@ def _follow(sweep: Sweep, bodies: list[Card], shown: list[int], progress: DeltaG
                     continue
                 if result.state == State.STREAMING and now - drawn_at[index] < CARD_EVERY:
                     continue  # drawn again soon, with whatever arrived meanwhile
-                _draw(bodies[index], result)
+                _draw(places[index], result)
                 shown[index], drawn_at[index] = result.version, now
             ended = all(result.state in FINAL for result in results)
             if ended or now - progress_at >= PROGRESS_EVERY:
