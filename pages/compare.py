@@ -10,6 +10,7 @@ from components import page, session, sidebar, spending
 from components.compare import link as compare_link
 from components.compare import results as compare_results
 from components.compare import runs as compare_runs
+from components.compare import scores as compare_scores
 from components.compare import view as compare_view
 from components.compare.form import render_form
 from components.setup_panel import render_setup
@@ -53,7 +54,10 @@ st.divider()
 st.caption(
     f"Prompt: {plain(current.snapshot().prompt if isinstance(current, Sweep) else current.prompt)}"
 )
-report = compare_results.report_tabs(live=isinstance(current, Sweep) and not current.finished)
+report = compare_results.report_tabs(
+    live=isinstance(current, Sweep) and not current.finished,
+    scored=compare_scores.scored(current),
+)
 run = compare_view.render_run(current, report.head, report.cards)
 compare_results.render_report(run, report)
 if compare_runs.render_take_to_chat(run):

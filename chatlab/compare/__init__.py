@@ -9,9 +9,10 @@ lives in the kernel, below storage, and is exported here too: the grid and its r
 The evaluation core (issue 17) is here too, pure data and functions: ``{{variable}}``
 templates (variables), assertions, LLM-as-judge messages and verdicts (judge), running
 an evaluation (evaluation: each cell's messages, each result's checks), clusters of samples,
-the "what changed" summary and the YAML spec; reading many samples: a run's cells clustered
-and its summary's inputs (reading), a word diff of two outputs (word_diff). The two
-``check`` functions are exported as ``check_variables`` and ``check_assertion``.
+the pass-rate matrix's numbers (scores), the "what changed" summary and the YAML spec;
+reading many samples: a run's cells clustered and its summary's inputs (reading), a word
+diff of two outputs (word_diff). The two ``check`` functions are exported as
+``check_variables`` and ``check_assertion``.
 """
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ from chatlab.compare.results import (
 )
 from chatlab.compare.saver import SAVE_BACKOFF, RunSaver
 from chatlab.compare.scoreboard import Rate, Scoreboard, scoreboard
+from chatlab.compare.scores import (
+    ALL_PASSED,
+    RATED,
+    ScoreRow,
+    Tally,
+    assertion_label,
+    cell_text,
+    column_labels,
+    matrix_cells,
+    score_rows,
+    score_table,
+)
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.spec import (
     SPEC_KEYS,
@@ -101,6 +114,7 @@ from chatlab.testset import (
 )
 
 __all__ = [
+    "ALL_PASSED",
     "ASSERTION_TYPES",
     "DEFAULT_CONCURRENCY",
     "DEFAULT_GOAL",
@@ -113,6 +127,7 @@ __all__ = [
     "MAX_FILE_BYTES",
     "MAX_LINK_PROMPT",
     "MAX_ROWS",
+    "RATED",
     "SAVE_BACKOFF",
     "SIMILARITY_THRESHOLD",
     "SPEC_KEYS",
@@ -135,6 +150,7 @@ __all__ = [
     "Rate",
     "RunSaver",
     "Scale",
+    "ScoreRow",
     "Scoreboard",
     "Segment",
     "Setup",
@@ -142,6 +158,7 @@ __all__ = [
     "Summary",
     "Sweep",
     "SweepSlot",
+    "Tally",
     "TestSet",
     "TestSetError",
     "VariableError",
@@ -149,13 +166,16 @@ __all__ = [
     "answers_by_cell",
     "assertion_data",
     "assertion_from",
+    "assertion_label",
     "assertion_name",
+    "cell_text",
     "changed_words",
     "chart_axis",
     "chart_rows",
     "check_assertion",
     "check_variables",
     "cluster",
+    "column_labels",
     "composer",
     "csv_text",
     "describe",
@@ -170,6 +190,7 @@ __all__ = [
     "groups",
     "judge_messages",
     "load_spec",
+    "matrix_cells",
     "names",
     "normalise",
     "outcomes",
@@ -181,6 +202,8 @@ __all__ = [
     "refusal",
     "render",
     "reply_judge",
+    "score_rows",
+    "score_table",
     "scoreboard",
     "setting_rows",
     "sides",

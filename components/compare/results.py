@@ -1,9 +1,9 @@
-"""A run's results as a report: tabs for the cards, the table, the charts, the clusters and
-a word diff (``components.compare.reading``, which also writes what changed at the top); the
-exports.
+"""A run's results as a report: tabs for the cards, (for a run with assertions or ratings)
+the scores, the table, the charts, the clusters and a word diff
+(``components.compare.reading``, which also writes what changed at the top); the exports.
 
-``st.tabs`` draws every tab on every run, so the cards stream into theirs while the table
-and charts tabs say they come when the run has ended (the script is busy following the
+``st.tabs`` draws every tab on every run, so the cards stream into theirs while the table,
+charts and scores tabs say they come when the run has ended (the script is busy following the
 sweep until then, ``components.compare.view``).
 """
 
@@ -32,6 +32,7 @@ from chatlab.grid import Run
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
 from components.compare import reading
+from components.compare.scores import render_scores
 
 CHART_HEIGHT = 240
 NEEDS = {UNIQUE_PAIRS: "two words", OVERLAP: "two samples of a setting"}
@@ -58,29 +59,42 @@ class Report:
     cards: DeltaGenerator
     table: DeltaGenerator
     charts: DeltaGenerator
+    scores: DeltaGenerator | None  # only for a run with assertions or ratings
     clusters: DeltaGenerator
     diff: DeltaGenerator
     pending: tuple[DeltaGenerator, ...]  # "when the run has ended" notes, cleared then
 
 
-def report_tabs(live: bool) -> Report:
-    """The head and the tabs Cards · Table · Charts · Clusters · Word diff."""
+def report_tabs(live: bool, scored: bool = False) -> Report:
+    """The head and the tabs Cards · (Scores, when ``scored``) · Table · Charts · Clusters ·
+    Word diff."""
     head = st.container()
-    cards, table, charts, clusters, diff = st.tabs(
-        ["Cards", "Table", "Charts", "Clusters", "Word diff"]
-    )
+    names = ["Cards", *(["Scores"] * scored), "Table", "Charts", "Clusters", "Word diff"]
+    tabs = dict(zip(names, st.tabs(names), strict=True))
+    scores = tabs.get("Scores")
+    waiting = [(scores, "The scores are")] if scores is not None else []
+    waiting += [
+        (tabs["Table"], "The table is"),
+        (tabs["Charts"], "The charts are"),
+        (tabs["Clusters"], "The clusters are"),
+        (tabs["Word diff"], "The diff is"),
+    ]
     pending = []
     if live:
-        for tab, said in (
-            (table, "The table is"),
-            (charts, "The charts are"),
-            (clusters, "The clusters are"),
-            (diff, "The diff is"),
-        ):
+        for tab, said in waiting:
             note = tab.empty()
             note.caption(f"{said} drawn once the run has ended.")
             pending.append(note)
-    return Report(head, cards, table, charts, clusters, diff, tuple(pending))
+    return Report(
+        head,
+        tabs["Cards"],
+        tabs["Table"],
+        tabs["Charts"],
+        scores,
+        tabs["Clusters"],
+        tabs["Word diff"],
+        tuple(pending),
+    )
 
 
 def render_report(run: Run, report: Report) -> None:
@@ -99,6 +113,9 @@ def render_report(run: Run, report: Report) -> None:
         reading.render_clusters(run)
     with report.diff:
         reading.render_diff(run)
+    if report.scores is not None:
+        with report.scores:
+            render_scores(run)
 
 
 def results_rows(run: Run) -> Rows:

@@ -108,8 +108,12 @@ def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:
 
 
 def saver(store: Store | None, owner: str, notices: list[str], run_id: str) -> RunSaver:
-    """A saver for one run (see ``RunSaver``), found by the run's id while it lives (Delete
-    stops it, so that no late copy brings the deleted run back)."""
+    """The saver of one run (see ``RunSaver``), found by the run's id while it lives: its
+    sweep's, or a rating's later, share one, so copies are written in order (Delete stops
+    it, so that no late copy brings the deleted run back)."""
+    found = _savers.get(run_id)
+    if found is not None:
+        return found
     made = RunSaver(store, owner, notices, SAVE_BACKOFF)
     _savers[run_id] = made
     return made

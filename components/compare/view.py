@@ -12,12 +12,17 @@ effect within one progress redraw even while no reply moves. Streamlit's own Sto
 closed tab) stops the sweep too; a
 rerun or a visit to another page does not (``_stop_unless_rerun``): the sweep runs on,
 and the page picks it up again when it is next drawn.
+
+A finished card shows its checks and a thumbs up/down (``components.compare.scores``).
+The thumbs sit in the card's foot, drawn as its result ends and once per script run (a
+widget may be drawn only once a run); the checks are part of the body.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
@@ -27,6 +32,7 @@ from chatlab.compare import Progress, Sweep, groups, progress_of
 from chatlab.grid import FINAL, Result, Run, State
 from chatlab.markdown import plain
 from components import session
+from components.compare import scores
 from components.reply_text import render_text, telemetry_line
 from components.session import PageState
 
@@ -35,6 +41,18 @@ CARD_EVERY = 0.5  # seconds between two redraws of one streaming card
 PROGRESS_EVERY = 0.5  # seconds between two redraws of the progress line (and Stop's check)
 RERUN_GRACE = 2.0  # seconds a stopped script's successor has to start (see _stop_unless_rerun)
 COLUMNS = 3  # cards side by side
+
+
+@dataclass
+class Card:
+    """Where one result is drawn: its body, redrawn as it streams, and its foot, where the
+    thumbs go once it has ended (drawn once per script run: ``rated``)."""
+
+    run_id: str
+    index: int
+    body: DeltaGenerator
+    foot: DeltaGenerator
+    rated: bool = False
 
 
 def stop_sweep() -> None:
@@ -55,18 +73,18 @@ def render_run(current: Sweep | Run, head: DeltaGenerator, cards: DeltaGenerator
     progress = head.empty()
     _progress(progress, run.results, current)
     with cards:
-        bodies = _cards(run.results)
-    for body, result in zip(bodies, run.results, strict=True):
-        _draw(body, result)
+        places = _cards(run.id, run.results)
+    for place, result in zip(places, run.results, strict=True):
+        _draw(place, result)
     if isinstance(current, Sweep) and live:
-        run = _follow(current, bodies, [r.version for r in run.results], progress)
+        run = _follow(current, places, [r.version for r in run.results], progress)
         stop_slot.empty()
     return run
 
 
-def _cards(results: tuple[Result, ...]) -> list[DeltaGenerator]:
-    """An empty card body per result, under its setting's heading."""
-    bodies: dict[int, DeltaGenerator] = {}
+def _cards(run_id: str, results: tuple[Result, ...]) -> list[Card]:
+    """An empty card (body and foot) per result, under its setting's heading."""
+    found: dict[int, Card] = {}
     index_of = {id(result): index for index, result in enumerate(results)}
     for setting, members in groups(results).items():
         group = st.container(key=f"compare_setting_{index_of[id(members[0])]}")
@@ -77,17 +95,15 @@ def _cards(results: tuple[Result, ...]) -> list[DeltaGenerator]:
             with columns[place % len(columns)]:
                 card = st.container(border=True, key=f"compare_card_{index}")
                 card.caption(f"Sample {result.cell.sample}")
-                bodies[index] = card.empty()
-    return [bodies[index] for index in range(len(results))]
+                found[index] = Card(run_id, index, card.empty(), card.empty())
+    return [found[index] for index in range(len(results))]
 
 
-def _follow(
-    sweep: Sweep, bodies: list[DeltaGenerator], shown: list[int], progress: DeltaGenerator
-) -> Run:
+def _follow(sweep: Sweep, places: list[Card], shown: list[int], progress: DeltaGenerator) -> Run:
     """Redraw changed cards until every cell has ended (or the script is stopped)."""
     held = session.page()  # after Stop, session state is out of reach: hold it now
     runs = held.page_runs
-    drawn_at, progress_at = [0.0] * len(bodies), 0.0
+    drawn_at, progress_at = [0.0] * len(places), 0.0
     try:
         while True:
             now, results = time.monotonic(), sweep.results()
@@ -96,7 +112,7 @@ def _follow(
                     continue
                 if result.state == State.STREAMING and now - drawn_at[index] < CARD_EVERY:
                     continue  # drawn again soon, with whatever arrived meanwhile
-                _draw(bodies[index], result)
+                _draw(places[index], result)
                 shown[index], drawn_at[index] = result.version, now
             ended = all(result.state in FINAL for result in results)
             if ended or now - progress_at >= PROGRESS_EVERY:
@@ -128,8 +144,8 @@ def _stop_unless_rerun(sweep: Sweep, held: PageState, runs: int) -> None:
     timer.start()
 
 
-def _draw(body: DeltaGenerator, result: Result) -> None:
-    with body.container():
+def _draw(card: Card, result: Result) -> None:
+    with card.body.container():
         if result.text:
             render_text(result.text)
         if result.state == State.WAITING:
@@ -144,6 +160,11 @@ def _draw(body: DeltaGenerator, result: Result) -> None:
             st.error(plain(result.error), icon=":material/error:")
         if result.stats is not None and result.state != State.STREAMING:
             st.caption(telemetry_line(result.stats))
+        scores.render_checks(result)
+    if result.state in FINAL and result.text and not card.rated:
+        card.rated = True
+        with card.foot.container():
+            scores.render_rating(card.run_id, card.index, result)
 
 
 def _progress(slot: DeltaGenerator, results: tuple[Result, ...], current: Sweep | Run) -> None:
