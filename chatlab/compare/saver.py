@@ -4,10 +4,11 @@ The sweep calls its ``on_change`` after every cell on a worker thread, one call 
 a save there would hold every worker while a whole run's JSON is written (a hundred cells
 of a hundred results each). The saver only swaps in the newest snapshot and returns; its
 own thread writes, so the page and ``python -m chatlab eval`` never wait on the database.
-Writes are spaced ``SAVE_EVERY`` apart: a run of a hundred fast cells is written a few
-times a second, not a hundred times back to back (each a whole run's JSON, competing
-with the sweep's threads for the interpreter). Whoever ``wait``s (the first save that
-lists a new run, the command line's last) is not kept waiting by the spacing.
+Writes are spaced ``SAVE_EVERY`` apart (not the run's last copy, every cell ended): a run
+of a hundred fast cells is written a few times a second, not a hundred times back to
+back (each a whole run's JSON, competing with the sweep's threads for the interpreter).
+Whoever ``wait``s (the first save that lists a new run, the command line's last) is not
+kept waiting by the spacing.
 """
 
 from __future__ import annotations
@@ -134,9 +135,15 @@ class RunSaver:
                 self._notices.append("The compare run is saved now.")
 
     def _space(self) -> None:
-        """Let the next copy wait ``every`` s after a write, unless someone waits for it."""
+        """Let the next copy wait ``every`` s after a write, unless someone waits for it or
+        it is the run's last (every cell ended: the stored runs list it as finished at once)."""
+
+        def go() -> bool:
+            last = self._waiting is not None and self._waiting.finished
+            return self._cancelled or self._waiters > 0 or last
+
         with self._wake:
-            self._wake.wait_for(lambda: self._cancelled or self._waiters > 0, timeout=self._every)
+            self._wake.wait_for(go, timeout=self._every)
 
     def _pause(self, failures: int) -> None:
         delay = self._backoff[min(failures, len(self._backoff)) - 1]

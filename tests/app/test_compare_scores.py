@@ -82,7 +82,14 @@ def test_a_stored_run_with_checks_shows_its_scores_and_each_cards_checks(
     run = evaluated_run()
     at, _, _ = stored(make_app, run)
     at = opened(at, run.id)
-    assert [tab.label for tab in at.tabs] == ["Cards", "Table", "Charts", "Scores"]
+    assert [tab.label for tab in at.tabs] == [
+        "Cards",
+        "Scores",
+        "Table",
+        "Charts",
+        "Clusters",
+        "Word diff",
+    ]
     tab = scores_tab(at)
     (table,) = tab.dataframe
     frame = table.value
@@ -123,7 +130,7 @@ def test_a_run_without_assertions_or_ratings_has_no_scores_tab(
     plain_run = replace(run, asserts=(), results=tuple(replace(r, checks=()) for r in run.results))
     at, _, _ = stored(make_app, plain_run)
     at = opened(at, run.id)
-    assert [tab.label for tab in at.tabs] == ["Cards", "Table", "Charts"]
+    assert [tab.label for tab in at.tabs] == ["Cards", "Table", "Charts", "Clusters", "Word diff"]
     assert len(at.feedback) == 8  # every finished card can still be rated
 
 
@@ -168,11 +175,17 @@ def test_rating_a_live_sweeps_card_stores_it_with_the_run(
     at = click(at, "Run")
     live = held(at, CompareState).run
     assert isinstance(live, Sweep)
-    assert [tab.label for tab in at.tabs] == ["Cards", "Table", "Charts"]  # nothing to score
+    assert [tab.label for tab in at.tabs] == [
+        "Cards",
+        "Table",
+        "Charts",
+        "Clusters",
+        "Word diff",
+    ]  # nothing to score
     at = at.feedback(key=rating_key(live.id, 1)).set_value(1).run()
     assert not at.exception
     assert [r.rating for r in live.snapshot().results] == [0, 1]
-    assert [tab.label for tab in at.tabs][-1] == "Scores"  # a rating is something to show
+    assert [tab.label for tab in at.tabs][1] == "Scores"  # a rating is something to show
     store, owner = held(at, PageState).store, held(at, PageState).owner
     assert store is not None
 
