@@ -20,7 +20,7 @@ from chatlab.compare.assertions import (
     Verdict,
 )
 from chatlab.compare.assertions import check as check_assertion
-from chatlab.compare.budget import Budget, estimate, refusal, within_limits
+from chatlab.compare.budget import Budget, Estimate, estimate, refusal, within_limits
 from chatlab.compare.clusters import SIMILARITY_THRESHOLD, Cluster, cluster, describe, normalise
 from chatlab.compare.csv_export import csv_text
 from chatlab.compare.judge import (
@@ -88,6 +88,7 @@ __all__ = [
     "ChartAxis",
     "Cheapest",
     "Cluster",
+    "Estimate",
     "EvalSpec",
     "Figure",
     "JudgeError",
