@@ -316,7 +316,7 @@ def test_the_exports_hold_every_result(make_app: AppFactory, fake: FakeOpenAI) -
     ]
     exported = run_from(json.loads(json.dumps(run_json(run))))
     assert [r.text for r in exported.results] == [f"Echo: {PROMPT}"] * 2
-    exports = [b.label for b in at.get("download_button") if "Download as" not in b.label]
+    exports = [b.label for b in at.download_button if "Download as" not in b.label]
     assert exports == ["Download CSV", "Download JSON"]  # the form's own are "Download as"
 
 
