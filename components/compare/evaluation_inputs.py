@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd  # type: ignore[import-untyped]
@@ -73,6 +73,7 @@ __all__ = [
 ]
 
 MAX_VARIANTS = 10
+ROWS_NAMED = 10  # a missing variable names at most this many rows
 ASSERT_COLUMNS = ("type", "value", "ignore case", "judge model", "scale")
 # What each assertion field is called in the table (a SpecError names the field).
 FIELD_COLUMNS = {"ignore_case": "ignore case", "model": "judge model"}
@@ -350,13 +351,28 @@ def _problems(templates: Sequence[str], columns: Sequence[str], rows: Table) -> 
     """Each variable missing from rows (an error) and each column unused (a warning),
     said under the table; a cell never typed has no value."""
     dicts = [{c: v for c, v in zip(columns, row, strict=True) if v is not None} for row in rows]
-    problems = check_variables(templates, dicts)
+    problems = [_in_table(problem, columns) for problem in check_variables(templates, dicts)]
     for problem in problems:
         if problem.severity == "error":
             st.error(plain(problem.message), icon=":material/error:")
         else:
             st.warning(plain(problem.message), icon=":material/warning:")
     return problems
+
+
+def _in_table(problem: Problem, columns: Sequence[str]) -> Problem:
+    """A variable that has its column, but cells nobody typed, said as such."""
+    if problem.severity != "error" or problem.variable not in columns or not problem.rows:
+        return problem
+    shown = ", ".join(str(number) for number in problem.rows[:ROWS_NAMED])
+    more = len(problem.rows) - ROWS_NAMED
+    shown += f" and {more} more" if more > 0 else ""
+    one = len(problem.rows) == 1
+    message = (
+        f"{{{{{problem.variable}}}}} is used, but row{'' if one else 's'} {shown} "
+        f"{'has' if one else 'have'} no value for it."
+    )
+    return replace(problem, message=message)
 
 
 # -- assertions ------------------------------------------------------------------------------
