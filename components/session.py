@@ -6,7 +6,8 @@ sessions, and nothing is made at import):
 
 - ``chat()``: the open conversation, the turn in flight, what a button asked for, and
   which of the chat's boxes and lists are open;
-- ``compare()``: the compare page's run and the one sweep this session may run;
+- ``compare()``: the compare page's run, the one sweep this session may run, and the
+  evaluation form's tables and variants (``EvaluationForm``);
 - ``connection()``: the API key typed into the sidebar (held there and nowhere else),
   what each model turned out to need, the last server check;
 - ``page()``: who is signed in, where conversations live, this visitor's id, the runs

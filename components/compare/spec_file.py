@@ -60,7 +60,7 @@ def render_files(spec: EvalSpec | None, why_not: str | None) -> None:
         on_click="ignore",
         disabled=spec is None,
         help="What this form runs, as a spec for `python -m chatlab eval`."
-        + (f" Not now: {why_not}" if spec is None and why_not else ""),
+        + (f" Not now: {plain(why_not)}" if spec is None and why_not else ""),
     )
     load.file_uploader(
         "Load a spec",
