@@ -8,7 +8,8 @@ last ``SPEEDS_DAYS`` days, else the estimate's stated default.
 Nothing here waits for the database on the run that draws the page: the speeds are read
 on a thread of their own, at most once every ``SPEEDS_TTL`` seconds a session, and used
 once they have arrived (the thread writes one field of the session's plain state, as a
-sweep's saves append to its notices). The estimate itself is kept for the inputs it was
+sweep's saves append to its notices). A run over the budget is said here already, in the
+words Run's refusal uses. The estimate itself is kept for the inputs it was
 made from, so a rerun that changes nothing (a widget elsewhere) does not make it again.
 """
 
@@ -22,8 +23,8 @@ from typing import Protocol
 
 import streamlit as st
 
-from chatlab import usage
-from chatlab.compare import Estimate
+from chatlab import config, usage
+from chatlab.compare import Budget, Estimate, refusal
 from chatlab.config import Endpoint
 from chatlab.grid import Compose, Grid, new_run
 from chatlab.markdown import plain
@@ -69,6 +70,11 @@ def render_estimate(endpoint: Endpoint, request: Planned | None, blocked: Why | 
         return
     found = estimated(endpoint, request)
     st.caption(plain(f"Estimate: {found.summary}"))
+    budget = Budget(config.max_run_requests(), config.max_run_cost())
+    over = refusal(found, budget, {})  # the context windows are checked on Run
+    if over is not None:
+        said = str(over).replace(" Nothing was sent.", "")  # nothing is, before Run
+        st.warning(plain(said), icon=":material/block:")
 
 
 def estimated(endpoint: Endpoint, request: Planned) -> Estimate:

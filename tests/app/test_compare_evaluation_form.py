@@ -72,6 +72,7 @@ def test_a_prompt_variant_is_added_as_a_copy_of_a_and_removed(make_app: AppFacto
     labels = [t.label for t in at.text_area]
     assert labels[:4] == ["Prompt A", "System prompt A", "Prompt B", "System prompt B"]
     assert at.text_area(key="compare_variant_1_user").value == "Say hello."
+    assert at.text_area(key="compare_prompt").value == "Say hello."  # A kept its text
     at = click(at, "Add a prompt variant")
     at.text_area(key="compare_variant_2_user").set_value("Say bye.")
     at = click(at.run(), "Remove prompt B")
@@ -218,6 +219,19 @@ def test_two_variants_by_three_rows_make_the_grid_and_the_estimate(
     assert ("B", 3, "Which country is Oslo in?") in asked
     assert request.prompt == "Capital of {{city}}?"
     assert request.messages[-1] == {"role": "user", "content": "Capital of Paris?"}
+
+
+def test_a_run_over_the_budget_is_said_before_run(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATLAB_MAX_RUN_REQUESTS", "5")
+    at = open_compare(make_app)
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at = at.run()
+    assert estimate_line(at).startswith("Estimate: 9 requests ·")
+    (warning,) = [unescaped(w.value) for w in at.warning]
+    assert "This run would send 9 requests; a run may send at most 5" in warning
+    assert "Nothing was sent" not in warning
 
 
 def test_a_plain_run_is_asked_as_before(make_app: AppFactory, caught: list[Any]) -> None:
