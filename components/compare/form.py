@@ -117,7 +117,9 @@ def render_form(
         spec = _spec(request) if request is not None and blocked is None else None
         session.compare().evaluation.spec = spec
         spec_file.render_files(spec, blocked.message if blocked is not None else None)
-    if not pressed:  # once Run is pressed, the run's own check says its figures
+    # Said while the form is in use: once Run is pressed the run's own check says its
+    # figures, and while a run is shown with the form folded the report starts right here.
+    if not pressed and (shown is None or session.widget_value(session.COMPARE_FORM)):
         estimate_line.render_estimate(endpoint, request, blocked)
     run = st.button(
         "Run",

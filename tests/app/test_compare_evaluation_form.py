@@ -18,7 +18,7 @@ from components.compare.form import SweepRequest
 from components.session import CompareState, EvaluationForm
 from testing.fake_openai import FakeOpenAI
 from tests.app.conftest import AppFactory, click, held
-from tests.app.test_compare_page import open_compare
+from tests.app.test_compare_page import open_compare, run_sweep
 
 CSV = b"city,expected\nParis,France\nRome,Italy\nOslo,Norway\n"
 TESTS_FILE = "compare_tests_file"
@@ -232,6 +232,17 @@ def test_a_run_over_the_budget_is_said_before_run(
     (warning,) = [unescaped(w.value) for w in at.warning]
     assert "This run would send 9 requests; a run may send at most 5" in warning
     assert "Nothing was sent" not in warning
+
+
+def test_the_estimate_gives_way_to_a_shown_run_while_the_form_is_folded(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = run_sweep(open_compare(make_app), temperatures="0", samples=1)
+    at = at.run()
+    assert at.session_state["compare_form"] is False
+    assert not [c for c in at.caption if c.value.startswith("Estimate")]
+    at.session_state["compare_form"] = True  # the user opens the form again
+    assert estimate_line(at.run()).startswith("Estimate: 1 requests ·")
 
 
 def test_a_plain_run_is_asked_as_before(make_app: AppFactory, caught: list[Any]) -> None:
