@@ -1,4 +1,4 @@
-"""The line above Run: what the run would send, and take, before it is sent.
+"""The line under Run: what the run would send, and take, before it is sent.
 
 It is the same estimate the run is checked with after Run (``spending.run_estimate``):
 requests, tokens, cost ("unknown" where no price is known, never $0) and time. The time

@@ -27,6 +27,7 @@ Design decisions:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,6 +37,7 @@ import streamlit as st
 
 from chatlab.compare import (
     ASSERTION_TYPES,
+    MAX_FILE_BYTES,
     Assertion,
     Problem,
     PromptVariant,
@@ -328,6 +330,7 @@ def render_test_set(templates: Sequence[str]) -> tuple[tuple[str, ...], Table, l
         load.file_uploader(
             "Upload a test set (CSV or JSONL)",
             type=["csv", "jsonl", "ndjson"],
+            max_upload_size=math.ceil(MAX_FILE_BYTES / 1_000_000),  # in MB
             key=session.COMPARE_TESTS_FILE,
             on_change=take_test_file,
             help=TESTS_HELP,

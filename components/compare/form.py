@@ -3,7 +3,7 @@ and an evaluation's test set and assertions (``evaluation_inputs``) and spec (``
 
 The form sits in an expander that folds when Run is pressed and while a run is shown, so
 the run's report starts near the top of the page; Run and what it refuses stay outside
-it, visible either way, with the run's estimate above Run (``estimate_line``). The
+it, visible either way, with the run's estimate under Run (``estimate_line``). The
 form is checked as it is typed, so the estimate, the spec and Run's refusal come from one
 request (``_planned``). The expander's open state is a widget value set only when what
 the page shows changes: in between, it stays as the user left it.
@@ -101,8 +101,8 @@ def render_form(
     endpoint: Endpoint, *, shown: str | None, running: bool, setup: Setup | None = None
 ) -> SweepRequest | None:
     """Draw the form, folded while run ``shown`` is on the page (opened again when none
-    is), starting from ``setup`` (a link's, or a question the chat sent), the estimate and
-    Run under it; the request when Run was pressed and the form is valid."""
+    is), starting from ``setup`` (a link's, or a question the chat sent), Run and the
+    estimate under it; the request when Run was pressed and the form is valid."""
     pressed = session.widget_value(session.COMPARE_RUN) is True
     _fold(RUN_PRESSED if pressed else shown)
     box = st.expander(
@@ -111,16 +111,12 @@ def render_form(
     with box:
         fields = _fields(endpoint, setup or Setup())
     request, blocked = _planned(fields)
-    with box:
+    with box, st.expander("Spec (YAML): download, load", icon=":material/description:"):
         threshold = spec_file.render_threshold()
         request = replace(request, threshold=threshold) if request is not None else None
         spec = _spec(request) if request is not None and blocked is None else None
         session.compare().evaluation.spec = spec
         spec_file.render_files(spec, blocked.message if blocked is not None else None)
-    # Said while the form is in use: once Run is pressed the run's own check says its
-    # figures, and while a run is shown with the form folded the report starts right here.
-    if not pressed and (shown is None or session.widget_value(session.COMPARE_FORM)):
-        estimate_line.render_estimate(endpoint, request, blocked)
     run = st.button(
         "Run",
         type="primary",
@@ -128,6 +124,12 @@ def render_form(
         disabled=running,
         key=session.COMPARE_RUN,
     )
+    # Under Run, said while the form is in use: once Run is pressed the run's own check
+    # says its figures, and while a run is shown with the form folded the report starts
+    # right here. (Under Run, not above it: a phone scrolled down to Run keeps the report's
+    # top in view once the form folds.)
+    if not pressed and (shown is None or session.widget_value(session.COMPARE_FORM)):
+        estimate_line.render_estimate(endpoint, request, blocked)
     if not run:
         return None
     if blocked is not None:

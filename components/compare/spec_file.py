@@ -26,6 +26,7 @@ from components.compare.evaluation_inputs import set_assertions, set_test_set, s
 __all__ = ["DEFAULT_THRESHOLD", "fill", "render_files", "render_threshold", "take_spec_file"]
 
 DEFAULT_THRESHOLD = 0.9
+SPEC_UPLOAD_MB = 4  # a spec is at most a million characters (chatlab.compare.spec)
 THRESHOLD_HELP = (
     "The overall pass rate a spec's run must reach: `python -m chatlab eval SPEC.yaml` "
     "exits with status 1 below it (so CI fails)."
@@ -65,6 +66,7 @@ def render_files(spec: EvalSpec | None, why_not: str | None) -> None:
     load.file_uploader(
         "Load a spec",
         type=["yaml", "yml"],
+        max_upload_size=SPEC_UPLOAD_MB,
         key=session.COMPARE_SPEC_FILE,
         on_change=take_spec_file,
         help="Fill this form from a spec (its tests written in it, not a file's path).",
