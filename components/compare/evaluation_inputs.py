@@ -318,6 +318,7 @@ def render_test_set(templates: Sequence[str]) -> tuple[tuple[str, ...], Table, l
                 num_rows="dynamic",
                 hide_index=True,
                 width="stretch",
+                placeholder="",  # a cell never typed: blank, not "None"
                 column_config={c: st.column_config.TextColumn(c, help=TESTS_HELP) for c in columns},
             )
         else:
