@@ -286,6 +286,17 @@ def tokens_per_second(stats: ReplyStats) -> float | None:
     return stats.tokens_per_second
 
 
+def mean_speeds(records: Iterable[UsageRecord]) -> dict[str, float]:
+    """Each model's mean output speed (tokens/s) over the replies where it can be told:
+    what Compare's estimate times a run by."""
+    grouped: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        speed = record.stats.tokens_per_second
+        if speed is not None and speed > 0:
+            grouped[record.stats.model].append(speed)
+    return {model: statistics.fmean(found) for model, found in grouped.items()}
+
+
 def slowest(records: Iterable[UsageRecord], count: int = SLOWEST) -> list[UsageRecord]:
     """The ``count`` replies that took longest, slowest first."""
     return sorted(records, key=lambda record: record.stats.total_time, reverse=True)[:count]

@@ -6,7 +6,8 @@ sessions, and nothing is made at import):
 
 - ``chat()``: the open conversation, the turn in flight, what a button asked for, and
   which of the chat's boxes and lists are open;
-- ``compare()``: the compare page's run and the one sweep this session may run;
+- ``compare()``: the compare page's run, the one sweep this session may run, and the
+  evaluation form's tables and variants (``EvaluationForm``);
 - ``connection()``: the API key typed into the sidebar (held there and nowhere else),
   what each model turned out to need, the last server check;
 - ``page()``: who is signed in, where conversations live, this visitor's id, the runs
@@ -31,7 +32,7 @@ from typing import Any, Literal, Protocol, TypeVar
 import streamlit as st
 
 from chatlab.chat import Plan
-from chatlab.compare import Setup, Sweep, SweepSlot
+from chatlab.compare import EvalSpec, Setup, Sweep, SweepSlot
 from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
 from chatlab.grid import Run
@@ -423,7 +424,39 @@ COMPARE_VALUES = "compare_values_"  # + the parameter's name
 COMPARE_TAKE = "compare_take"
 COMPARE_FORM = "compare_form"  # the form's expander: open while no run is shown
 COMPARE_RUN = "compare_run"
+# The evaluation's inputs (components.compare.evaluation_inputs, spec_file).
+COMPARE_VARIANT = "compare_variant_"  # + the variant's id + "_user" / "_system" (B, C, ...)
+COMPARE_TESTS = "compare_tests_"  # + the table's version: the test set's editor
+COMPARE_TESTS_FILE = "compare_tests_file"
+COMPARE_TESTS_OPEN = "compare_tests_open"
+COMPARE_ASSERTS = "compare_asserts_"  # + the table's version: the assertions' editor
+COMPARE_SPEC_FILE = "compare_spec_file"
+COMPARE_THRESHOLD = "compare_threshold"
 USAGE_SOURCE = "usage_source"  # the usage page's "Sent from" filter
+
+
+@dataclass
+class EvaluationForm:
+    """The Compare form's evaluation inputs that no one widget holds.
+
+    A data editor starts from a table that must stay the same from run to run (its edits
+    are kept against it), so each editor's starting table is kept here, and a new one (an
+    upload, a spec, a new variable's column) comes with a new version, which is a new
+    editor. A cell never typed is None.
+    """
+
+    variant_ids: list[str] = field(default_factory=list)  # B, C, ... (A: the prompt fields)
+    columns: tuple[str, ...] = ()  # the test set's starting table
+    rows: tuple[tuple[str | None, ...], ...] = ((),)  # the default: one empty row
+    tests_version: int = 0
+    asserts: tuple[dict[str, object], ...] = ()  # the assertions' starting rows
+    asserts_version: int = 0
+    tests_refused: str | None = None  # why the last test file changed nothing
+    spec_refused: str | None = None  # why the last spec changed nothing
+    spec: EvalSpec | None = None  # the form's setup as a spec, when it makes one
+    speeds: dict[str, float] | None = None  # measured tokens/s per model (Usage)
+    speeds_read: float | None = None  # time.monotonic() when they were last asked for
+    estimated: tuple[object, object] | None = None  # (what was estimated, its estimate)
 
 
 @dataclass
@@ -439,6 +472,7 @@ class CompareState:
     # What the form starts from: a link's setup, or a question the chat sent here.
     setup: Setup | None = None
     link_written: dict[str, str] | None = None  # the query the page last put in the URL
+    evaluation: EvaluationForm = field(default_factory=EvaluationForm)
 
 
 def compare() -> CompareState:

@@ -9,12 +9,20 @@ windows, and draws the outcome.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import streamlit as st
 
 from chatlab import config
-from chatlab.compare import Budget, Sweep, SweepSlot, estimate, refusal, within_limits
+from chatlab.compare import (
+    Budget,
+    Estimate,
+    Sweep,
+    SweepSlot,
+    estimate,
+    refusal,
+    within_limits,
+)
 from chatlab.config import OPENAI_BASE_URL, Endpoint
 from chatlab.grid import Run
 from chatlab.guard import limits
@@ -64,8 +72,16 @@ def max_tokens_of(endpoint: Endpoint) -> Callable[[str], int]:
     return lambda model: max_tokens_limit(model, model_client.window(endpoint, model))
 
 
-def checked_run(endpoint: Endpoint, run: Run, *, judges: Sequence[str] = ()) -> Run | None:
-    """The run within the models' limits and the budget; None (a refusal drawn) if it is not."""
+def run_estimate(
+    endpoint: Endpoint,
+    run: Run,
+    *,
+    judges: Sequence[str] = (),
+    speeds: Mapping[str, float] | None = None,
+    concurrency: int = 1,
+) -> tuple[Run, Estimate]:
+    """The run within the models' limits, and what sending it takes (the line shown
+    before Run and the figures its refusal gives are the same)."""
     bounded = within_limits(run, max_tokens_of(endpoint))
     url = endpoint.base_url or OPENAI_BASE_URL
 
@@ -73,8 +89,25 @@ def checked_run(endpoint: Endpoint, run: Run, *, judges: Sequence[str] = ()) -> 
         return price_usd(model, base_url=url, prompt_tokens=tokens_in, completion_tokens=tokens_out)
 
     cells = [result.cell for result in bounded.results]
-    found = estimate(cells, bounded.messages, price, judges=judges)
-    models = {cell.settings.model for cell in cells}
+    found = estimate(
+        cells, bounded.messages, price, judges=judges, speeds=speeds, concurrency=concurrency
+    )
+    return bounded, found
+
+
+def checked_run(
+    endpoint: Endpoint,
+    run: Run,
+    *,
+    judges: Sequence[str] = (),
+    speeds: Mapping[str, float] | None = None,
+    concurrency: int = 1,
+) -> Run | None:
+    """The run within the models' limits and the budget; None (a refusal drawn) if it is not."""
+    bounded, found = run_estimate(
+        endpoint, run, judges=judges, speeds=speeds, concurrency=concurrency
+    )
+    models = {result.cell.settings.model for result in bounded.results}
     windows = {model: model_client.window(endpoint, model) for model in sorted(models)}
     budget = Budget(config.max_run_requests(), config.max_run_cost())
     refused = refusal(found, budget, windows)

@@ -25,7 +25,7 @@ from chatlab.compare.assertions import (
     Verdict,
 )
 from chatlab.compare.assertions import check as check_assertion
-from chatlab.compare.budget import Budget, estimate, refusal, within_limits
+from chatlab.compare.budget import Budget, Estimate, estimate, refusal, within_limits
 from chatlab.compare.clusters import (
     MAX_COMPARED,
     SIMILARITY_THRESHOLD,
@@ -138,6 +138,7 @@ __all__ = [
     "ChartAxis",
     "Cheapest",
     "Cluster",
+    "Estimate",
     "EvalSpec",
     "Figure",
     "Judge",

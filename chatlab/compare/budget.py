@@ -20,6 +20,7 @@ for more is sent at the limit, and cells made identical by that are sent once.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -125,7 +126,7 @@ def estimate(
     at most; ``judges`` are the judge models, one request each per cell; ``speeds`` the
     models' measured tokens per second, for the time at ``concurrency`` at once."""
     shared = estimate_prompt_tokens(messages)
-    sizes: dict[int, int] = {}  # by the messages' identity: the cells of a case share them
+    sizes: dict[str, int] = {}  # by the messages as JSON (a dict is no key)
     costs: dict[tuple[str, int, int], float | None] = {}
     priced: list[float | None] = []
     work: dict[str, int] = {}  # tokens each model may write
@@ -133,10 +134,10 @@ def estimate(
     for cell in cells:
         tokens_in = shared
         if cell.messages:
-            case = id(cell.messages)
-            if case not in sizes:
-                sizes[case] = estimate_prompt_tokens(cell.messages)
-            tokens_in = sizes[case]
+            said = json.dumps(cell.messages, sort_keys=True, default=str)
+            if said not in sizes:
+                sizes[said] = estimate_prompt_tokens(cell.messages)
+            tokens_in = sizes[said]
         largest = max(largest, tokens_in)
         asked = [(cell.settings.model, tokens_in, cell.settings.max_tokens)]
         asked += [

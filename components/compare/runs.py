@@ -18,7 +18,6 @@ from chatlab.compare import (
     RunSaver,
     Sweep,
     assertion_data,
-    composer,
     evaluator,
     reply_judge,
 )
@@ -32,6 +31,7 @@ from chatlab.provider import Quirks, ReplyStream, capacity_reason, fitting_concu
 from chatlab.storage import RunSummary, StorageError, Store
 from chatlab.tokens import estimate_prompt_tokens
 from components import conversations, model_client, session, spending
+from components.compare import estimate_line
 from components.compare.form import SweepRequest
 
 LISTED = 20
@@ -57,11 +57,18 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
     def start_cell(cell: Cell, watch: Watch) -> ReplyStream:
         return send(cell.settings, list(cell.messages or messages), watch)
 
-    # An evaluation's cells send their variant filled from their row, after the context.
-    compose = composer(request.context) if request.grid.variants else None
+    # An evaluation's cells send their variant filled from their row (request.compose).
     asserts = [assertion_data(assertion) for assertion in request.asserts]
-    planned = new_run(request.grid, request.prompt, messages, compose=compose, asserts=asserts)
-    run = spending.checked_run(endpoint, planned, judges=_judges(request))
+    planned = new_run(
+        request.grid, request.prompt, messages, compose=request.compose, asserts=asserts
+    )
+    run = spending.checked_run(
+        endpoint,
+        planned,
+        judges=request.judges,
+        speeds=estimate_line.measured_speeds(),
+        concurrency=request.concurrency,
+    )
     if run is None:
         return  # refused, and said why
     save = saver(store, owner, session.page().notices, run.id)
@@ -88,12 +95,6 @@ def start(endpoint: Endpoint, request: SweepRequest, store: Store | None, owner:
         return
     session.compare().run = sweep
     save.wait(FIRST_SAVE_WAIT)  # so the stored runs list it at once, when the store answers
-
-
-def _judges(request: SweepRequest) -> list[str]:
-    """The judge model of each ``llm-rubric`` assertion (blank: the run's model)."""
-    model = request.grid.base.model
-    return [a.model or model for a in request.asserts if a.type == "llm-rubric"]
 
 
 def sized(endpoint: Endpoint, run: Run, wanted: int) -> tuple[int, str | None]:

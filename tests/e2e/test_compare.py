@@ -80,6 +80,11 @@ class ComparePage:
     def tab(self, name: str) -> Locator:
         return self.chat.main.get_by_role("tab", name=name, exact=True)
 
+    @property
+    def results_table(self) -> Locator:
+        """The report's table (the form's own tables, its editors, are not in a tab)."""
+        return self.chat.main.get_by_role("tabpanel").get_by_test_id("stDataFrame")
+
     def show(self, name: str) -> None:
         """Open the report's tab ``name`` (Cards, Table, Charts)."""
         self.tab(name).click()
@@ -125,8 +130,7 @@ def test_stop_ends_the_run_and_keeps_what_arrived(compare: ComparePage, fake: Fa
     assert "Echo: Describe" in first.inner_text()
     assert len(fake.chat_requests) == 2  # the waiting cells were never sent
     compare.show("Table")
-    table = compare.page.get_by_test_id("stDataFrame")
-    expect(table).to_be_visible()
+    expect(compare.results_table).to_be_visible()
 
 
 def run_the_screenshot_grid(compare: ComparePage, fake: FakeOpenAI, models: int = 1) -> None:
@@ -149,7 +153,7 @@ def test_results_table_and_charts_are_tabs_of_the_report(
     expect(first_setting).to_be_in_viewport()  # the form folded: the cards start near the top
     copy_to_docs(compare.chat.screenshot("compare-results"), "compare.png")
     compare.show("Table")
-    expect(compare.page.get_by_test_id("stDataFrame")).to_be_visible()
+    expect(compare.results_table).to_be_visible()
     expect(compare.page.get_by_role("button", name="Download CSV")).to_be_visible()
     compare.show("Charts")
     expect(compare.page.get_by_text("How varied the samples are")).to_be_visible()

@@ -4,7 +4,8 @@ priced at list prices, unknown said), the refusals, the settings, and one sweep 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import pytest
 
@@ -12,13 +13,24 @@ from chatlab import config
 from chatlab.compare.budget import Budget, Estimate, estimate, money, refusal, within_limits
 from chatlab.compare.slot import SweepSlot
 from chatlab.compare.sweep import Sweep
+from chatlab.compare.variables import render
 from chatlab.config import OPENAI_BASE_URL
 from chatlab.deadline import Watch
-from chatlab.grid import Grid, GridError, Run, State, new_run, parse_values, sweepable
+from chatlab.grid import (
+    Grid,
+    GridError,
+    PromptVariant,
+    Run,
+    State,
+    cells,
+    new_run,
+    parse_values,
+    sweepable,
+)
 from chatlab.messages import ChatSettings
 from chatlab.params import max_tokens_limit
 from chatlab.provider.stream import ReplyStream
-from chatlab.tokens import price_usd
+from chatlab.tokens import estimate_prompt_tokens, price_usd
 
 MESSAGES = [{"role": "user", "content": "Name a colour."}]
 
@@ -94,6 +106,23 @@ def test_an_unknown_price_is_said_never_taken_as_zero() -> None:
     local = run_of(("my-local-llama",), (100,))
     alone = estimate([r.cell for r in local.results], [], openai_price)
     assert alone.cost_usd is None and "$" not in alone.summary
+
+
+def test_each_cells_own_messages_are_estimated_apart() -> None:
+    grid = Grid(
+        ChatSettings(model="gpt-4o", max_tokens=100),
+        samples=2,
+        variants=(PromptVariant("{{word}}"),),
+        columns=("word",),
+        rows=(("short",), ("a much longer row " * 50,)),
+    )
+
+    def compose(variant: PromptVariant, row: Mapping[str, str]) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": render(variant.user, row)}]
+
+    found = estimate(cells(grid, compose), [], openai_price)
+    longest = estimate_prompt_tokens(compose(PromptVariant("{{word}}"), grid.row_values(2)))
+    assert found.requests == 4 and found.input_tokens == longest
 
 
 def test_money_keeps_small_amounts_readable() -> None:

@@ -292,3 +292,15 @@ def test_a_damaged_stats_row_is_skipped_and_counted(store: Store, database_url: 
     found = store.usage_records("alice")
     assert [(r.conversation_id, r.stats.model) for r in found.records] == [(kept, "a")]
     assert found.skipped == 2
+
+
+def test_mean_speeds_are_per_model_over_the_replies_whose_speed_is_known() -> None:
+    found = usage.mean_speeds(
+        [
+            record(stats(completion=21, total=2.5, first_token=0.5)),  # 20 tokens in 2 s
+            record(stats(completion=41, total=2.5, first_token=0.5)),  # 40 tokens in 2 s
+            record(stats(first_token=None)),  # no first token: not told
+            record(stats("local", completion=11, total=1.5, first_token=0.5)),
+        ]
+    )
+    assert found == {"gpt-4o-mini": 15.0, "local": 10.0}
