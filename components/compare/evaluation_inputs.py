@@ -54,6 +54,7 @@ from chatlab.compare import (
 from chatlab.grid import variant_label
 from chatlab.markdown import plain
 from components import session
+from components.compare.saved_test_sets import render_saved_test_sets
 
 __all__ = [
     "ASSERT_COLUMNS",
@@ -348,6 +349,7 @@ def render_test_set(templates: Sequence[str]) -> tuple[tuple[str, ...], Table, l
             on_click="ignore",
             disabled=not columns,
         )
+        render_saved_test_sets(tests, savable=bool(columns), load_into=set_test_set)
     return columns, rows, problems
 
 
