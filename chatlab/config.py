@@ -153,7 +153,7 @@ def default_model(secrets: Mapping[str, object], environ: Mapping[str, str] | No
 MAX_REPLY_CHARS = 200_000  # ~50,000 tokens: longer than any model's usual output cap
 RATE_LIMIT = 60  # requests a minute per visitor: brisk chatting, or a sweep at a steady pace
 MAX_IN_FLIGHT = 64  # requests open at once across every session of the process
-MAX_RUN_REQUESTS = 200  # requests one Compare run may send
+MAX_RUN_REQUESTS = 300  # requests one Compare run may send: 120 cells and a judge for each
 MAX_RUN_COST = 5.0  # USD one Compare run may cost at most, at list prices
 # Variables where a blank value says something (look nowhere), not "unset".
 _BLANK_MEANS_NONE = {"CHATLAB_DISCOVERY_PORTS"}
@@ -432,7 +432,7 @@ def max_in_flight(environ: Mapping[str, str] | None = None) -> int:
 
 
 def max_run_requests(environ: Mapping[str, str] | None = None) -> int:
-    """``CHATLAB_MAX_RUN_REQUESTS``: requests one Compare run may send (200; 0: no limit)."""
+    """``CHATLAB_MAX_RUN_REQUESTS``: requests one Compare run may send (300; 0: no limit)."""
     return settings(environ).max_run_requests
 
 

@@ -179,7 +179,7 @@ def test_a_prompt_longer_than_a_models_window_is_refused() -> None:
 def test_the_limits_have_defaults_for_one_person() -> None:
     assert config.rate_limit({}) == 60
     assert config.max_in_flight({}) == 64
-    assert config.max_run_requests({}) == 200
+    assert config.max_run_requests({}) == 300
     assert config.max_run_cost({}) == 5.0
 
 

@@ -195,7 +195,7 @@ DEFAULTS = {
     "base_url_allowlist": None,
     "rate_limit": 60,
     "max_in_flight": 64,
-    "max_run_requests": 200,
+    "max_run_requests": 300,
     "max_run_cost": 5.0,
     "data_dir": "data",
     "env_file": ".env",
