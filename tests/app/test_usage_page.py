@@ -8,11 +8,13 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from chatlab import config
+from chatlab.compare import Sweep
 from chatlab.messages import ChatMessage, ReplyStats, Usage
 from chatlab.storage import Store, schema
 from components.account import LOCAL_OWNER
+from components.session import CompareState
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, charts, send, signed_in
+from tests.app.conftest import AppFactory, charts, held, send, signed_in
 
 USAGE_PAGE = "pages/usage.py"
 
@@ -180,6 +182,39 @@ def test_usage_counts_every_request_the_chat_and_compare_sent(
     assert metrics(at)["Requests"] == "1" and metrics(at)["Tokens out"] == "3"
     at.radio(key="usage_source").set_value("All").run()
     assert metrics(at)["Requests"] == "3"
+
+
+def test_judge_requests_are_counted_apart_and_match_the_cards(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run().switch_page("pages/compare.py").run()
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0")
+    at.number_input(key="compare_samples").set_value(2)
+    at.number_input(key="compare_concurrency").set_value(1)
+    at.session_state["compare_asserts_0"] = {
+        "edited_rows": {},
+        "added_rows": [{"type": "llm-rubric", "value": "A colour", "ignore case": False}],
+        "deleted_rows": [],
+    }
+    verdict = Reply(text='{"score": "pass", "reason": "ok"}', prompt_tokens=40, completion_tokens=9)
+    reply = Reply(text="Red.", prompt_tokens=5, completion_tokens=2)
+    fake.enqueue(reply, verdict, reply, verdict)
+    (run,) = [b for b in at.run().button if b.label == "Run"]
+    at = run.click().run()
+    current = held(at, CompareState).run
+    assert isinstance(current, Sweep) and current.wait(20)
+    judged = [r.judged for r in current.snapshot().results]
+    assert [j.usage.prompt_tokens if j else None for j in judged] == [40, 40]  # on the cards
+    open_usage(at)
+    assert not at.exception
+    assert metrics(at)["Requests"] == "4"
+    assert metrics(at)["Tokens in"] == str(2 * 5 + 2 * 40)
+    per_source = at.dataframe[0].value
+    assert list(per_source["sent from"]) == ["Compare", "Compare judge"]
+    assert list(per_source["tokens in"]) == [10, 80]
+    at.radio(key="usage_source").set_value("Compare judge").run()
+    assert metrics(at)["Requests"] == "2" and metrics(at)["Tokens out"] == "18"
 
 
 def test_a_compare_result_taken_into_the_chat_is_not_counted_twice(
