@@ -34,7 +34,7 @@ def assert_totals(chat: ChatPage, source: str, screen: ViewportSize) -> None:
     """Pick ``source`` in "Sent from"; the metrics read its totals, wholly on screen."""
     picker = chat.main.get_by_test_id("stRadio")
     picker.get_by_text(source, exact=True).click()
-    expect(picker.get_by_role("radio", name=source)).to_be_checked()
+    expect(picker.get_by_role("radio", name=source, exact=True)).to_be_checked()
     chat.wait_idle()
     for label, value in TOTALS[source].items():
         metric = chat.main.get_by_test_id("stMetric").filter(has_text=label)
