@@ -5,7 +5,6 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlab.compare import Sweep
-from chatlab.markdown import plain
 from components import page, session, sidebar, spending
 from components.compare import link as compare_link
 from components.compare import results as compare_results
@@ -51,9 +50,7 @@ if current is None:
     st.stop()
 
 st.divider()
-st.caption(
-    f"Prompt: {plain(current.snapshot().prompt if isinstance(current, Sweep) else current.prompt)}"
-)
+compare_results.render_prompts(current.snapshot() if isinstance(current, Sweep) else current)
 report = compare_results.report_tabs(
     live=isinstance(current, Sweep) and not current.finished,
     scored=compare_scores.scored(current),

@@ -28,7 +28,7 @@ from chatlab.compare.results import (
     UNIQUE_PAIRS,
     UNIQUE_WORDS,
 )
-from chatlab.grid import Run
+from chatlab.grid import Run, variant_label
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
 from components.compare import reading
@@ -95,6 +95,22 @@ def report_tabs(live: bool, scored: bool = False) -> Report:
         tabs["Word diff"],
         tuple(pending),
     )
+
+
+def render_prompts(run: Run) -> None:
+    """What the run asked: its prompt, or each prompt variant (A, B, ...) and the test set."""
+    variants = run.grid.variants
+    if len(variants) < 2:
+        st.caption(f"Prompt: {plain(variants[0].user if variants else run.prompt)}")
+    else:
+        lines = [f"Prompt {variant_label(i)}: {plain(v.user)}" for i, v in enumerate(variants)]
+        st.caption("  \n".join(lines))
+    if run.grid.rows:
+        rows = len(run.grid.rows)
+        st.caption(
+            f"Test set: {rows} row{'' if rows == 1 else 's'} of "
+            f"{plain(', '.join(run.grid.columns))}"
+        )
 
 
 def render_report(run: Run, report: Report) -> None:

@@ -73,6 +73,10 @@ def test_two_variants_by_three_rows_send_six_requests_and_are_checked(
     at = at.run()
     assert not at.exception
     assert [tab.label for tab in at.tabs][:2] == ["Cards", "Scores"]
+    shown = said(at)  # what was asked, above the report
+    assert "Prompt A: Capital of {{city}}?" in shown
+    assert "Prompt B: Which country is {{city}} in?" in shown
+    assert "Test set: 3 rows of city, expected" in shown
 
 
 def test_a_judge_request_goes_to_the_judge_model_and_is_counted_as_judge(
