@@ -11,13 +11,26 @@ $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chat Lab needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 
-# Stamps make a second `make run` skip the install and start in seconds.
-$(VENV)/.runtime: requirements.txt constraints.txt | $(PY)
-	$(PIP) install -r requirements.txt -c constraints.txt
+# The pinned requirements go in with uv (from PyPI, pinned, into the venv by pip): the dev
+# set takes about 30 s where pip took 100 s. Bytecode is compiled at install, as pip does
+# (on both cores): with PYTHONDONTWRITEBYTECODE set, as it may be, every test process and
+# app start would otherwise compile Streamlit and the rest from source again.
+UV_VERSION := 0.13.8
+UV         := $(VENV)/bin/uv
+UV_STAMP   := $(VENV)/.uv-$(UV_VERSION)
+INSTALL    := $(UV) pip install --quiet --compile-bytecode --python $(PY)
+
+$(UV_STAMP): | $(PY)
+	$(PIP) install uv==$(UV_VERSION)
 	@touch $@
 
-$(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(PY)
-	$(PIP) install -r requirements-dev.txt -c constraints.txt
+# Stamps make a second `make run` skip the install and start in seconds.
+$(VENV)/.runtime: requirements.txt constraints.txt | $(UV_STAMP)
+	$(INSTALL) -r requirements.txt -c constraints.txt
+	@touch $@
+
+$(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(UV_STAMP)
+	$(INSTALL) -r requirements-dev.txt -c constraints.txt
 	@touch $@ $(VENV)/.runtime
 
 # Where `make run` (and `make serve`'s HAProxy) listens: this machine only, unless
