@@ -15,7 +15,7 @@ from components import session
 from components.chat.probabilities_view import FORK_LABEL, REWEIGHT_NOTE
 from testing.fake_openai import CONTINUATION, Dialect, FakeOpenAI, Reply, fake_logprob
 from tests.app.conftest import AppFactory, chat_state, flushed, send
-from tests.app.test_compare_page import COMPARE_PAGE, run_sweep
+from tests.app.test_compare_page import COMPARE_PAGE, results_table, run_sweep
 
 
 def _captions(at: AppTest) -> str:
@@ -163,7 +163,7 @@ def test_a_sweep_with_probabilities_on_fills_the_mean_logprob_column(
     _probabilities_on(app, 2)
     fake.enqueue(Reply(text="red"), Reply(text="blue"))
     at = run_sweep(app.switch_page(COMPARE_PAGE).run(), temperatures="0", samples=2, at_once=1)
-    table = at.dataframe[0].value
+    table = results_table(at)
     assert sorted(table["mean logprob"]) == sorted([fake_logprob("red"), fake_logprob("blue")])
     assert all(body.get("top_logprobs") == 2 for body in (r.body for r in fake.chat_requests))
 

@@ -23,12 +23,18 @@ pytestmark = pytest.mark.e2e
 
 
 def switch_probabilities_on(chat: ChatPage) -> None:
+    """Tick Probabilities in the sidebar's Advanced settings, once the page is idle: a
+    click that lands while a run is redrawing the sidebar can be lost (seen under load)."""
     open_sidebar(chat)
+    chat.wait_idle()
     title = chat.page.get_by_text("Advanced", exact=True)
     expander = chat.sidebar.get_by_test_id("stExpander").filter(has=title)
     expander.locator("summary").click()
     toggle = chat.sidebar.get_by_test_id("stCheckbox").filter(has_text="Probabilities")
+    expect(toggle).to_be_visible()
+    chat.wait_idle()
     toggle.click()
+    expect(toggle.locator("input")).to_be_checked()
     expect(
         chat.sidebar.get_by_role("spinbutton", name="Top alternatives per token")
     ).to_be_enabled()
