@@ -4,7 +4,8 @@ Pure data and functions (issue 19), the core the side-by-side and leaderboard pa
 built on: a vote as data and its JSON form, checked when read back (votes); the
 Bradley-Terry fit, bootstrap intervals, "not enough votes", the win-rate matrix and the
 filters (ranking). Storage keeps a vote as its JSON document and never imports this
-package; ``vote_from`` turns a stored document back into a ``Vote``.
+package (``Store.save_vote``, ``list_votes``, ``delete_vote``); ``vote_from`` turns a stored
+document back into a ``Vote``, ``votes_from`` a list of them (the bad ones told apart).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from chatlab.arena.votes import (
     VoteError,
     vote_from,
     vote_json,
+    votes_from,
 )
 
 __all__ = [
@@ -64,5 +66,6 @@ __all__ = [
     "log_strengths",
     "vote_from",
     "vote_json",
+    "votes_from",
     "win_rates",
 ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -40,6 +40,7 @@ __all__ = [
     "VoteError",
     "vote_from",
     "vote_json",
+    "votes_from",
 ]
 
 VOTE_FORMAT = "chatlab.vote"
@@ -167,6 +168,19 @@ def vote_from(data: object) -> Vote:
         conversation=_text(item.get("conversation", ""), "conversation", MAX_NAME),
         tags=_tags(item.get("tags", []), "tags"),
     )
+
+
+def votes_from(documents: Iterable[object]) -> tuple[list[Vote], list[VoteError]]:
+    """The stored documents that read as votes, in order, and why each other did not: a
+    damaged row is told, and never hides the rest (None, a row that is not JSON, too)."""
+    found: list[Vote] = []
+    problems: list[VoteError] = []
+    for document in documents:
+        try:
+            found.append(vote_from(document))
+        except VoteError as problem:
+            problems.append(problem)
+    return found, problems
 
 
 def _object(value: object, where: str) -> Mapping[str, Any]:

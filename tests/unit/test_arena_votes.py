@@ -19,6 +19,7 @@ from chatlab.arena import (
     VoteError,
     vote_from,
     vote_json,
+    votes_from,
 )
 
 WHEN = datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
@@ -132,3 +133,12 @@ def test_not_an_object_and_too_many_turns_are_refused() -> None:
     with pytest.raises(VoteError) as raised:
         vote_from(document)
     assert raised.value.field == "turns"
+
+
+def test_stored_documents_read_as_votes_and_the_bad_ones_are_told_apart() -> None:
+    first, second = a_vote(), a_vote(id="vote-2", verdict=Verdict.TIE)
+    damaged = vote_json(a_vote(id="vote-3"))
+    damaged["verdict"] = "maybe"
+    found, problems = votes_from([vote_json(first), None, damaged, vote_json(second)])
+    assert found == [first, second]
+    assert [problem.field for problem in problems] == ["the vote", "verdict"]
