@@ -30,6 +30,9 @@ Design decisions:
 * **Test sets are named per owner** (``testsets``): saved by name (a name that exists is
   replaced), and checked again when read back, as an upload is: the database is trusted
   no more than a file.
+* **Votes are documents** (``votes``): storage keeps each arena vote as the JSON its
+  feature wrote, by owner and id, with when it was cast beside it for date ranges; it
+  never imports ``chatlab.arena``, which reads the documents back as votes.
 * What goes in and out as files (titles, checking a JSON import) lives in
   ``chatlab.transfer``, the Markdown export in ``chatlab.chat.export``: this package
   only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.
@@ -40,6 +43,7 @@ from chatlab.storage.errors import (
     ConversationNotFound,
     InvalidImport,
     InvalidTestSet,
+    InvalidVote,
     StorageError,
 )
 from chatlab.storage.outbox import Outbox, Writer
@@ -52,22 +56,27 @@ from chatlab.storage.store import (
     StoredTree,
 )
 from chatlab.storage.testsets import MAX_TEST_SET_NAME, TestSetSummary
+from chatlab.storage.votes import MAX_VOTE_CHARS, MAX_VOTE_ID, StoredVote
 from chatlab.transfer import DEFAULT_TITLE, title_from
 
 __all__ = [
     "DEFAULT_TITLE",
     "MAX_SEARCH_LENGTH",
     "MAX_TEST_SET_NAME",
+    "MAX_VOTE_CHARS",
+    "MAX_VOTE_ID",
     "ConversationNotFound",
     "ConversationSummary",
     "InvalidImport",
     "InvalidTestSet",
+    "InvalidVote",
     "Outbox",
     "RunSummary",
     "StorageError",
     "Store",
     "StoredPath",
     "StoredTree",
+    "StoredVote",
     "TestSetSummary",
     "Writer",
     "title_from",

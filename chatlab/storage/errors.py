@@ -34,6 +34,11 @@ class InvalidTestSet(StorageError):
     stored one cannot be read back."""
 
 
+class InvalidVote(StorageError):
+    """A vote was refused (a bad id or time, a document that is not plain JSON or is too
+    large); nothing was written."""
+
+
 def explain(exc: sa.exc.SQLAlchemyError, url: URL) -> StorageError:
     """Turn a database error into words and a next step."""
     cause = getattr(exc, "orig", None) or exc

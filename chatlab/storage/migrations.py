@@ -237,6 +237,24 @@ def m011_test_sets(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE UNIQUE INDEX ix_test_sets_owner_name ON test_sets (owner, name)")
 
 
+def m012_votes(conn: Connection) -> None:
+    # An owner's arena votes (``chatlab.arena``): each written and read whole as one JSON
+    # document, as test sets are; storage never reads into it. The owner and the vote's id
+    # are its key (saving under an id that exists replaces the vote: a changed verdict);
+    # when it was cast is kept beside it, so a date range is a query. A new table: no
+    # existing row is touched.
+    sa.Table(
+        "votes",
+        sa.MetaData(),
+        sa.Column("owner", sa.Text, primary_key=True),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("cast_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("vote", sa.JSON, nullable=False),
+    ).create(conn)
+    conn.exec_driver_sql("CREATE INDEX ix_votes_owner_cast ON votes (owner, cast_at)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
@@ -249,6 +267,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m009_attachments,
     m010_message_token_logprobs,
     m011_test_sets,
+    m012_votes,
 )
 
 

@@ -132,6 +132,18 @@ test_sets = sa.Table(
     sa.Index("ix_test_sets_owner_name", "owner", "name", unique=True),
 )
 
+# An owner's arena votes (chatlab.arena): storage keeps the document, the feature reads it.
+votes = sa.Table(
+    "votes",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("cast_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("vote", sa.JSON, nullable=False),  # chatlab.arena.vote_json
+    sa.Index("ix_votes_owner_cast", "owner", "cast_at"),
+)
+
 # Attached files' bytes, content-addressed per owner (chatlab.attachments).
 attachments = sa.Table(
     "attachments",

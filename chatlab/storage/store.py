@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,13 +18,24 @@ from chatlab.grid import Run
 from chatlab.logprobs import TokenLogprob, logprobs_from
 from chatlab.messages import ChatMessage, new_id
 from chatlab.presets import Preset, parse_presets
-from chatlab.storage import attached, errors, migrations, presets, rows, runs, testsets, tree
+from chatlab.storage import (
+    attached,
+    errors,
+    migrations,
+    presets,
+    rows,
+    runs,
+    testsets,
+    tree,
+    votes,
+)
 from chatlab.storage import engine as engines
 from chatlab.storage.engine import upsert_into
 from chatlab.storage.errors import InvalidImport, StorageError
 from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
 from chatlab.storage.testsets import TestSetSummary
+from chatlab.storage.votes import StoredVote
 from chatlab.testset import TestSet
 from chatlab.transfer import (
     DEFAULT_TITLE,
@@ -468,6 +479,33 @@ class Store:
         """Delete the owner's test set called ``name``; False if there is none."""
         with self._transaction(write=True) as conn:
             return testsets.delete(conn, owner, name)
+
+    # -- votes (chatlab.storage.votes) --------------------------------------------------
+
+    def save_vote(
+        self, owner: str, vote_id: str, cast_at: datetime, document: Mapping[str, Any]
+    ) -> None:
+        """Store a vote's JSON document (``chatlab.arena.vote_json``) under its id,
+        replacing the owner's vote with that id (a changed verdict).
+
+        ``InvalidVote`` if the id is blank or too long, the time has no zone, or the
+        document is not plain JSON or is too large; nothing is written then.
+        """
+        with self._transaction(write=True) as conn:
+            votes.save(conn, owner, vote_id, cast_at, document)
+
+    def list_votes(
+        self, owner: str, since: datetime | None = None, until: datetime | None = None
+    ) -> list[StoredVote]:
+        """The owner's votes cast from ``since`` (included) until ``until`` (excluded),
+        oldest first, as documents (``chatlab.arena.vote_from`` reads each)."""
+        with self._transaction(write=False) as conn:
+            return votes.listed(conn, owner, since, until)
+
+    def delete_vote(self, owner: str, vote_id: str) -> bool:
+        """Withdraw the owner's vote ``vote_id``; False if there is none."""
+        with self._transaction(write=True) as conn:
+            return votes.delete(conn, owner, vote_id)
 
     # -- plumbing ----------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Connection
 from chatlab.grid import Grid, new_run
 from chatlab.messages import ChatMessage, ChatSettings
 from chatlab.presets import from_settings
-from chatlab.storage import StorageError, Store, migrations
+from chatlab.storage import StorageError, Store, StoredVote, migrations
 from chatlab.storage.schema import metadata
 from chatlab.testset import from_dicts
 
@@ -105,6 +106,7 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str, declare
         "attachments",
         "message_attachments",
         "test_sets",
+        "votes",
     }
     assert wanted["conversations"]["columns"]["version"][:2] == ("Integer", False)
     assert len(wanted["messages"]["indexes"]) == 2
@@ -369,4 +371,46 @@ def test_m011_adds_test_sets_and_keeps_every_row_from_before(
         store.save_test_set(OWNER, "Greetings", tests)
         assert store.load_test_set(OWNER, "Greetings") == tests
     with engine.connect() as conn:
-        assert migrations.applied(conn)[-1] == "m011_test_sets"
+        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+
+
+def test_m012_adds_votes_and_keeps_every_row_from_before(
+    database_url: str, engine: sa.Engine
+) -> None:
+    settings = ChatSettings(model="gpt-4o-mini", temperature=0.3)
+    run = new_run(Grid(settings), "Name a colour.", [{"role": "user", "content": "Hi"}])
+    tests = from_dicts([{"text": "good morning"}])
+    with Store.open(database_url) as store:
+        conversation_id, _ = _seed(store)
+        store.save_run(OWNER, run)
+        preset = store.save_preset(OWNER, from_settings("", "Cool", settings))
+        store.save_test_set(OWNER, "Greetings", tests)
+        before = (
+            store.load_tree(OWNER, conversation_id),
+            store.list_runs(OWNER),
+            store.load_run(OWNER, run.id),
+            store.list_presets(OWNER),
+            store.list_test_sets(OWNER),
+            store.load_test_set(OWNER, "Greetings"),
+        )
+    with engine.begin() as conn:  # as a database from before m012 would be
+        conn.execute(sa.text("DELETE FROM _migrations WHERE name = 'm012_votes'"))
+        conn.execute(sa.text("DROP TABLE votes"))
+
+    with Store.open(database_url) as store:
+        after = (
+            store.load_tree(OWNER, conversation_id),
+            store.list_runs(OWNER),
+            store.load_run(OWNER, run.id),
+            store.list_presets(OWNER),
+            store.list_test_sets(OWNER),
+            store.load_test_set(OWNER, "Greetings"),
+        )
+        assert after == before
+        assert before[3] == [preset] and before[5] == tests
+        assert store.list_votes(OWNER) == []
+        cast_at = datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
+        store.save_vote(OWNER, "vote-1", cast_at, {"verdict": "a"})
+        assert store.list_votes(OWNER) == [StoredVote("vote-1", cast_at, {"verdict": "a"})]
+    with engine.connect() as conn:
+        assert migrations.applied(conn)[-1] == "m012_votes"

@@ -159,9 +159,11 @@ def test_database_from_migration_1_upgrades_to_latest(database_url: str, engine:
         question = user("Still here?")
         store.save_message("local", "old", question)
         assert store.load_messages("local", "old") == [question]
-        tests = TestSet(("q",), (("Hi",),))  # the latest table (m011) is there too
+        tests = TestSet(("q",), (("Hi",),))  # the tables of m011 and m012 are there too
         store.save_test_set("local", "Upgraded", tests)
         assert store.load_test_set("local", "Upgraded") == tests
+        store.save_vote("local", "v1", datetime(2026, 12, 4, tzinfo=UTC), {"verdict": "tie"})
+        assert [vote.document for vote in store.list_votes("local")] == [{"verdict": "tie"}]
 
     with engine.connect() as conn:
         assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
