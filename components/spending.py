@@ -116,8 +116,7 @@ def checked_run(
         return None
     if bounded.results != run.results:
         st.caption("Max tokens above a model's limit are sent as that limit.")
-    st.caption(plain(found.summary))
-    return bounded
+    return bounded  # its estimate was said above Run (the form's line), not again here
 
 
 def render_running(sweep: Sweep | None, shown: Sweep | Run | None) -> None:

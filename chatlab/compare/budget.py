@@ -65,7 +65,7 @@ class Estimate:
     def summary(self) -> str:
         """``12 requests · ≈ 40 tokens in each · at most 12,288 out · at most $0.0123``."""
         parts = [
-            f"{self.requests:,} requests",
+            f"{self.requests:,} request{'' if self.requests == 1 else 's'}",
             f"≈ {self.input_tokens:,} tokens in each",
             f"at most {self.output_tokens:,} out",
         ]

@@ -18,6 +18,7 @@ from chatlab.compare import (
     SIMILARITY_THRESHOLD,
     CellAnswers,
     Cluster,
+    Summary,
     answers_by_cell,
     changed_words,
     diff_html,
@@ -44,18 +45,24 @@ SAME_ANSWER = (
 )
 
 
-def render_summary(run: Run) -> None:
-    """What changed across the run, one paragraph; the figures and their counts below it."""
+def render_summary(run: Run) -> Summary | None:
+    """What changed across the run, one paragraph (its figures: ``render_figures``)."""
     found = outcomes(run.results)
     if not found:
-        return
+        return None
     summary = summarise(found, varied(run.results))
     st.markdown(f"**What changed:** {plain(summary.text)}")
-    rows = figure_rows(summary)
-    if not rows:
+    return summary
+
+
+def render_figures(run: Run, summary: Summary | None) -> None:
+    """The summary's figures and the counts behind them, in an expander drawn when opened
+    (under the table they are traced to, so the report's head stays one paragraph)."""
+    rows = figure_rows(summary) if summary is not None else []
+    if summary is None or not rows:
         return
     figures = st.expander(
-        "Where these figures come from",
+        "Where the “what changed” figures come from",
         icon=":material/functions:",
         key=f"compare_figures_{run.id}",
         on_change="rerun",  # drawn when opened

@@ -118,11 +118,12 @@ def render_report(run: Run, report: Report) -> None:
     for note in report.pending:
         note.empty()
     with report.head:
-        reading.render_summary(run)
+        summary = reading.render_summary(run)
     frame = results_rows(run)
     with report.table:
         render_table(frame)
         render_exports(run, frame)
+        reading.render_figures(run, summary)
     with report.charts:
         render_charts(run)
     with report.clusters:

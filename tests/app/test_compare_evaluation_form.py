@@ -242,7 +242,7 @@ def test_the_estimate_gives_way_to_a_shown_run_while_the_form_is_folded(
     assert at.session_state["compare_form"] is False
     assert not [c for c in at.caption if c.value.startswith("Estimate")]
     at.session_state["compare_form"] = True  # the user opens the form again
-    assert estimate_line(at.run()).startswith("Estimate: 1 requests ·")
+    assert estimate_line(at.run()).startswith("Estimate: 1 request ·")
 
 
 def test_a_plain_run_is_asked_as_before(make_app: AppFactory, caught: list[Any]) -> None:

@@ -62,10 +62,10 @@ def test_what_changed_is_said_at_the_top_with_its_figures(
         "**What changed:** From temperature 0 to 1\\.4\\, replies got 221\\% longer and 3× "
         "more varied\\."
     )
-    (figures,) = [e for e in at.expander if e.label == "Where these figures come from"]
+    (figures,) = [e for e in at.expander if e.label == "Where the “what changed” figures come from"]
     assert not figures.dataframe  # drawn when opened
     at = opened(at, "compare_figures")
-    (figures,) = [e for e in at.expander if e.label == "Where these figures come from"]
+    (figures,) = [e for e in at.expander if e.label == "Where the “what changed” figures come from"]
     table = figures.dataframe[0].value
     assert list(table["figure"]) == ["length", "variety"]
     assert list(table["replies counted"]) == ["3 and 3", "3 and 3"]

@@ -105,12 +105,19 @@ def test_a_run_over_the_request_budget_is_refused_with_its_figures(
 
 
 def test_a_run_within_budget_states_its_estimate(make_app: AppFactory, fake: FakeOpenAI) -> None:
-    at = run_sweep(open_compare(make_app), temperatures="0, 1", samples=1)
-    assert len(fake.chat_requests) == 2
+    at = open_compare(make_app)
+    at.text_area(key="compare_prompt").set_value("Name a colour.")
+    at.text_input(key="compare_values_temperature").set_value("0, 1")
+    at.number_input(key="compare_samples").set_value(1)
+    at = at.run()  # before Run: the line under it
     (estimate,) = [unescaped(c.value) for c in at.caption if "requests ·" in c.value]
+    assert estimate.startswith("Estimate: 2 requests")
     assert "2 requests" in estimate and "at most 2,048 out" in estimate
     # A local server is no provider's price list: unknown, never $0.
     assert "cost unknown for gpt-4o-mini" in estimate
+    at = run_sweep(at, temperatures="0, 1", samples=1)
+    assert len(fake.chat_requests) == 2
+    assert not [c for c in at.caption if "tokens in each" in c.value]  # said once, before Run
 
 
 def test_a_context_longer_than_the_models_window_is_refused_before_sending(
