@@ -86,8 +86,14 @@ class ComparePage:
         return self.chat.main.get_by_role("tabpanel").get_by_test_id("stDataFrame")
 
     def show(self, name: str) -> None:
-        """Open the report's tab ``name`` (Cards, Table, Charts)."""
+        """Open the report's tab ``name`` (Cards, Table, Charts), once the page is idle: the
+        run that ends a sweep redraws the report (its head grows by the summary), and a
+        click made meanwhile can land on what moved under it (in CI: a card's thumbs, whose
+        rating added a Scores tab and reset the tabs)."""
+        self.chat.wait_idle()
         self.tab(name).click()
+        expect(self.tab(name)).to_have_attribute("aria-selected", "true")
+        self.chat.wait_idle()
         expect(self.tab(name)).to_have_attribute("aria-selected", "true")
 
 
