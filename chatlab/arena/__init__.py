@@ -1,7 +1,8 @@
 """The arena feature: votes between two contestants and the personal leaderboard.
 
 Pure data and functions (issue 19), the core the side-by-side and leaderboard pages are
-built on: a vote as data and its JSON form, checked when read back (votes); the
+built on: a side-by-side session as data, its requests, its vote and its JSON form
+(side_by_side); a vote as data and its JSON form, checked when read back (votes); the
 Bradley-Terry fit, bootstrap intervals, "not enough votes", the win-rate matrix and the
 filters (ranking). Storage keeps a vote as its JSON document and never imports this
 package (``Store.save_vote``, ``list_votes``, ``delete_vote``); ``vote_from`` turns a stored
@@ -24,6 +25,27 @@ from chatlab.arena.ranking import (
     log_strengths,
     win_rates,
 )
+from chatlab.arena.side_by_side import (
+    LETTERS,
+    MAX_COLUMNS,
+    MAX_SIDE_TURNS,
+    MIN_COLUMNS,
+    SESSION_FORMAT,
+    SESSION_VERSION,
+    Answer,
+    Column,
+    SessionError,
+    SideBySide,
+    conversation_messages,
+    new_session,
+    request_messages,
+    session_from,
+    session_json,
+    vote_of,
+    with_answer,
+    with_prompt,
+    with_vote,
+)
 from chatlab.arena.votes import (
     MAX_SETTINGS,
     MAX_TAGS,
@@ -44,28 +66,47 @@ from chatlab.arena.votes import (
 __all__ = [
     "ELO_BASE",
     "ELO_SCALE",
+    "LETTERS",
+    "MAX_COLUMNS",
     "MAX_SETTINGS",
+    "MAX_SIDE_TURNS",
     "MAX_TAGS",
     "MAX_TURNS",
+    "MIN_COLUMNS",
     "MIN_VOTES",
     "PRIOR",
     "ROUNDS",
+    "SESSION_FORMAT",
+    "SESSION_VERSION",
     "VOTE_FORMAT",
     "VOTE_VERSION",
+    "Answer",
+    "Column",
     "Contestant",
     "Game",
+    "SessionError",
     "Setting",
+    "SideBySide",
     "Standing",
     "Turn",
     "Verdict",
     "Vote",
     "VoteError",
+    "conversation_messages",
     "filtered",
     "games",
     "leaderboard",
     "log_strengths",
+    "new_session",
+    "request_messages",
+    "session_from",
+    "session_json",
     "vote_from",
     "vote_json",
+    "vote_of",
     "votes_from",
     "win_rates",
+    "with_answer",
+    "with_prompt",
+    "with_vote",
 ]
