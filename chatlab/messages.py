@@ -35,7 +35,16 @@ class Status(StrEnum):
 
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
-SOURCES = ("chat", "compare", "judge")  # what sends requests, as Usage tells them apart
+# How a reply ended, from the server's finish reason (any other: complete).
+FINISH_STATUS = {"length": Status.LENGTH, "content_filter": Status.CONTENT_FILTER}
+
+
+def finish_status(reason: str | None) -> Status:
+    """The status of a reply the server ended with ``reason`` (None: it just ended)."""
+    return FINISH_STATUS.get(reason or "", Status.COMPLETE)
+
+
+SOURCES = ("chat", "compare", "judge", "arena")  # what sends requests, as Usage tells them apart
 # The values the openai SDK accepts for ``reasoning_effort`` (``openai.types.ReasoningEffort``);
 # not every reasoning model takes every one.
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]

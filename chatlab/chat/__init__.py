@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from chatlab.chat.export import markdown_document
 from chatlab.chat.live import progress_line, whole_words
-from chatlab.chat.turns import CONTINUABLE, FINISH_STATUS, Plan, context_full, request_messages
+from chatlab.chat.turns import CONTINUABLE, Plan, context_full, request_messages
 
 __all__ = [
     "CONTINUABLE",
-    "FINISH_STATUS",
     "Plan",
     "context_full",
     "markdown_document",

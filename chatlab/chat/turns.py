@@ -28,14 +28,20 @@ from typing import Any
 from chatlab.attachments import Attachment, message_content
 from chatlab.conversation import Conversation
 from chatlab.logprobs import TokenLogprob
-from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, is_blank
+from chatlab.messages import (
+    FINISH_STATUS,
+    ChatMessage,
+    ChatSettings,
+    ReplyStats,
+    Status,
+    is_blank,
+)
 
 CONTINUE_PROMPT = (
     "Continue exactly where your last message stopped. Do not repeat anything, "
     "do not add a preamble."
 )
 CONTINUABLE = frozenset({Status.LENGTH, Status.STOPPED, Status.FAILED})
-FINISH_STATUS = {"length": Status.LENGTH, "content_filter": Status.CONTENT_FILTER}
 
 
 @dataclass(frozen=True)

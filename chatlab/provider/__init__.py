@@ -7,7 +7,7 @@ here speaks HTTP to a model server; nothing here draws or stores.
 
 from __future__ import annotations
 
-from chatlab.provider.background import Admit, BackgroundReply
+from chatlab.provider.background import Admit, BackgroundReply, Start
 from chatlab.provider.capacity import (
     Capacity,
     capacity_reason,
@@ -43,6 +43,7 @@ __all__ = [
     "ReplyStream",
     "ServerModel",
     "ServerReport",
+    "Start",
     "Status",
     "capacity_reason",
     "check_server",

@@ -12,7 +12,6 @@ from datetime import UTC
 
 import streamlit as st
 
-from chatlab.chat import FINISH_STATUS
 from chatlab.compare import (
     SAVE_BACKOFF,
     RunSaver,
@@ -26,7 +25,7 @@ from chatlab.conversation import Conversation
 from chatlab.deadline import Watch
 from chatlab.grid import Cell, Result, Run, State, new_run
 from chatlab.markdown import plain
-from chatlab.messages import ChatMessage, ChatSettings, Status
+from chatlab.messages import ChatMessage, ChatSettings, Status, finish_status
 from chatlab.provider import Quirks, ReplyStream, capacity_reason, fitting_concurrency, start_reply
 from chatlab.storage import RunSummary, StorageError, Store
 from chatlab.tokens import estimate_prompt_tokens
@@ -235,5 +234,4 @@ def take_to_chat(run: Run, result: Result) -> None:
 
 
 def _finish_status(result: Result) -> Status:
-    reason = result.stats.finish_reason if result.stats is not None else None
-    return FINISH_STATUS.get(reason or "", Status.COMPLETE)
+    return finish_status(result.stats.finish_reason if result.stats is not None else None)

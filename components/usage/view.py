@@ -27,7 +27,12 @@ from components.totals import plural_replies, plural_requests, usd
 DEFAULT_DAYS = 30
 CHAT_PAGE = "pages/chat.py"
 COST_UNKNOWN_WHY = "a local server, or a model without a listed price"
-SOURCE_NAMES = {"chat": "Chat", "compare": "Compare", "judge": "Compare judge"}
+SOURCE_NAMES = {
+    "chat": "Chat",
+    "compare": "Compare",
+    "judge": "Compare judge",
+    "arena": "Side by side",
+}
 UNIT_TITLES = {"hour": "hour", "day": "day", "week": "week (from Monday)"}
 CHART_HEIGHT = 240
 FEW_POINTS = 40  # up to this many replies, a speed chart shows each; beyond, boxes
