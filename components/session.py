@@ -8,6 +8,7 @@ sessions, and nothing is made at import):
   which of the chat's boxes and lists are open;
 - ``compare()``: the compare page's run, the one sweep this session may run, and the
   evaluation form's tables and variants (``EvaluationForm``);
+- ``arena()``: the side-by-side page's open session, its answers streaming in;
 - ``connection()``: the API key typed into the sidebar (held there and nowhere else),
   what each model turned out to need, the last server check;
 - ``page()``: who is signed in, where conversations live, this visitor's id, the runs
@@ -31,6 +32,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import streamlit as st
 
+from chatlab.arena import LiveSession
 from chatlab.chat import Plan
 from chatlab.compare import EvalSpec, Setup, Sweep, SweepSlot
 from chatlab.conversation import Conversation
@@ -490,6 +492,41 @@ def compare_prompt(message_id: str) -> None:
         return
     *before, question = path
     compare().setup = Setup(question.content, models=(model(),), context=tuple(before))
+
+
+# -- side by side (chatlab.arena) ------------------------------------------------------------------
+
+# The side-by-side page's widgets: the columns' count, blind mode, the sessions' import.
+ARENA_COLUMNS = "arena_columns"
+ARENA_BLIND = "arena_blind"
+ARENA_IMPORT = "arena_import"
+
+
+def arena_column_key(field_name: str, column: int) -> str:
+    """The widget key of column ``column``'s ``field_name`` control (model, temperature...)."""
+    return f"arena_{field_name}_{column}"
+
+
+@dataclass
+class ArenaState:
+    """The side-by-side page's open session (live: its answers may still be streaming)."""
+
+    live: LiveSession | None = None
+    listed: int = LIST_PAGE  # stored sessions listed in the sidebar
+    continued: bool = False  # "Continue with this one" opened a conversation: go to the chat
+    imported: int | None = None  # the uploader's file last imported (it stays in the widget)
+
+
+def arena() -> ArenaState:
+    """This session's side-by-side page."""
+    return _held(ArenaState)
+
+
+def take_continued() -> bool:
+    """Whether "Continue with this one" opened a conversation since last asked; clears it."""
+    state = arena()
+    found, state.continued = state.continued, False
+    return found
 
 
 # -- the connection: the key typed into the sidebar, and what the server needs -------------------

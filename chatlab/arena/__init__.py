@@ -11,6 +11,7 @@ document back into a ``Vote``, ``votes_from`` a list of them (the bad ones told 
 
 from __future__ import annotations
 
+from chatlab.arena.live import SOURCE, ColumnReply, LiveSession, OnChange, StartColumn
 from chatlab.arena.ranking import (
     ELO_BASE,
     ELO_SCALE,
@@ -78,16 +79,21 @@ __all__ = [
     "ROUNDS",
     "SESSION_FORMAT",
     "SESSION_VERSION",
+    "SOURCE",
     "VOTE_FORMAT",
     "VOTE_VERSION",
     "Answer",
     "Column",
+    "ColumnReply",
     "Contestant",
     "Game",
+    "LiveSession",
+    "OnChange",
     "SessionError",
     "Setting",
     "SideBySide",
     "Standing",
+    "StartColumn",
     "Turn",
     "Verdict",
     "Vote",
