@@ -19,6 +19,8 @@ so the numbers mean the same on a fast or a slow machine.
    (benchmarks/balancer.py; skipped without HAProxy).
 9. summary: Compare's "what changed" of 1,000 results against its 50 ms budget
    (benchmarks/summary.py).
+10. columns: two side-by-side columns streaming at once vs each alone
+   (benchmarks/side_by_side.py).
 """
 
 from __future__ import annotations
@@ -37,7 +39,15 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import balancer, browser, evaluation, summary, sweep, text  # noqa: E402
+from benchmarks import (  # noqa: E402
+    balancer,
+    browser,
+    evaluation,
+    side_by_side,
+    summary,
+    sweep,
+    text,
+)
 from chatlab.config import Endpoint, Timeouts  # noqa: E402
 from chatlab.messages import ChatMessage, ChatSettings  # noqa: E402
 from chatlab.provider import make_client, start_reply  # noqa: E402
@@ -134,6 +144,7 @@ def main() -> None:
     sweep.main()
     evaluation.main()
     summary.main()
+    side_by_side.main()
     load.main()
     balancer.main()
     browser.main()
