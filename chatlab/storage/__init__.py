@@ -32,7 +32,9 @@ Design decisions:
   no more than a file.
 * **Votes are documents** (``votes``): storage keeps each arena vote as the JSON its
   feature wrote, by owner and id, with when it was cast beside it for date ranges; it
-  never imports ``chatlab.arena``, which reads the documents back as votes.
+  never imports ``chatlab.arena``, which reads the documents back as votes. Side-by-side
+  sessions are kept the same way (``side_by_sides``), with their title and times beside
+  them for the list; both pass the same checks (``documents``).
 * What goes in and out as files (titles, checking a JSON import) lives in
   ``chatlab.transfer``, the Markdown export in ``chatlab.chat.export``: this package
   only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.
@@ -42,12 +44,18 @@ Design decisions:
 from chatlab.storage.errors import (
     ConversationNotFound,
     InvalidImport,
+    InvalidSideBySide,
     InvalidTestSet,
     InvalidVote,
     StorageError,
 )
 from chatlab.storage.outbox import Outbox, Writer
 from chatlab.storage.runs import RunSummary
+from chatlab.storage.side_by_sides import (
+    MAX_SIDE_BY_SIDE_CHARS,
+    MAX_SIDE_BY_SIDE_ID,
+    SideBySideSummary,
+)
 from chatlab.storage.store import (
     MAX_SEARCH_LENGTH,
     ConversationSummary,
@@ -62,16 +70,20 @@ from chatlab.transfer import DEFAULT_TITLE, title_from
 __all__ = [
     "DEFAULT_TITLE",
     "MAX_SEARCH_LENGTH",
+    "MAX_SIDE_BY_SIDE_CHARS",
+    "MAX_SIDE_BY_SIDE_ID",
     "MAX_TEST_SET_NAME",
     "MAX_VOTE_CHARS",
     "MAX_VOTE_ID",
     "ConversationNotFound",
     "ConversationSummary",
     "InvalidImport",
+    "InvalidSideBySide",
     "InvalidTestSet",
     "InvalidVote",
     "Outbox",
     "RunSummary",
+    "SideBySideSummary",
     "StorageError",
     "Store",
     "StoredPath",

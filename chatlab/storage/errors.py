@@ -39,6 +39,11 @@ class InvalidVote(StorageError):
     large); nothing was written."""
 
 
+class InvalidSideBySide(StorageError):
+    """A side-by-side session was refused (a bad id or time, a document that is not plain
+    JSON or is too large; nothing was written), or a stored one is not a JSON object."""
+
+
 def explain(exc: sa.exc.SQLAlchemyError, url: URL) -> StorageError:
     """Turn a database error into words and a next step."""
     cause = getattr(exc, "orig", None) or exc

@@ -255,6 +255,29 @@ def m012_votes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_votes_owner_cast ON votes (owner, cast_at)")
 
 
+def m013_side_by_side(conn: Connection) -> None:
+    # An owner's side-by-side sessions (``chatlab.arena``): each written and read whole as
+    # one JSON document, as votes are; storage never reads into it. The owner and the
+    # session's id are its key (saving under an id that exists replaces the session, as it
+    # grows turn by turn); the title and times are kept beside it, so the list of sessions
+    # never reads the documents. A new table: no existing row is touched.
+    sa.Table(
+        "side_by_sides",
+        sa.MetaData(),
+        sa.Column("owner", sa.Text, primary_key=True),
+        sa.Column("id", sa.Text, primary_key=True),
+        sa.Column("title", sa.Text, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("session", sa.JSON, nullable=False),
+    ).create(conn)
+    # The list of one owner's sessions, the most recently changed first.
+    conn.exec_driver_sql(
+        "CREATE INDEX ix_side_by_sides_owner_updated"
+        " ON side_by_sides (owner, updated_at DESC, id DESC)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
@@ -268,6 +291,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m010_message_token_logprobs,
     m011_test_sets,
     m012_votes,
+    m013_side_by_side,
 )
 
 

@@ -144,6 +144,24 @@ votes = sa.Table(
     sa.Index("ix_votes_owner_cast", "owner", "cast_at"),
 )
 
+# An owner's side-by-side sessions (chatlab.arena), kept as documents like votes.
+side_by_sides = sa.Table(
+    "side_by_sides",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("session", sa.JSON, nullable=False),  # chatlab.arena.session_json
+    sa.Index(
+        "ix_side_by_sides_owner_updated",
+        "owner",
+        sa.text("updated_at DESC"),
+        sa.text("id DESC"),
+    ),
+)
+
 # Attached files' bytes, content-addressed per owner (chatlab.attachments).
 attachments = sa.Table(
     "attachments",

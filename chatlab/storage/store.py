@@ -25,6 +25,7 @@ from chatlab.storage import (
     presets,
     rows,
     runs,
+    side_by_sides,
     testsets,
     tree,
     votes,
@@ -34,6 +35,7 @@ from chatlab.storage.engine import upsert_into
 from chatlab.storage.errors import InvalidImport, StorageError
 from chatlab.storage.runs import RunSummary
 from chatlab.storage.schema import MUTABLE, conversations, messages
+from chatlab.storage.side_by_sides import SideBySideSummary
 from chatlab.storage.testsets import TestSetSummary
 from chatlab.storage.votes import StoredVote
 from chatlab.testset import TestSet
@@ -506,6 +508,43 @@ class Store:
         """Withdraw the owner's vote ``vote_id``; False if there is none."""
         with self._transaction(write=True) as conn:
             return votes.delete(conn, owner, vote_id)
+
+    # -- side-by-side sessions (chatlab.storage.side_by_sides) --------------------------
+
+    def save_side_by_side(
+        self,
+        owner: str,
+        session_id: str,
+        title: str,
+        created_at: datetime,
+        updated_at: datetime,
+        document: Mapping[str, Any],
+    ) -> None:
+        """Store a session's JSON document (``chatlab.arena.session_json``) under its id,
+        replacing the owner's session with that id (it is saved again as it grows).
+
+        ``InvalidSideBySide`` if the id is blank or too long, a time has no zone, or the
+        document is not plain JSON or is too large; nothing is written then.
+        """
+        with self._transaction(write=True) as conn:
+            side_by_sides.save(conn, owner, session_id, title, created_at, updated_at, document)
+
+    def list_side_by_sides(self, owner: str, *, limit: int = 50) -> list[SideBySideSummary]:
+        """The owner's sessions (id, title, last change), the most recently changed first."""
+        with self._transaction(write=False) as conn:
+            return side_by_sides.summaries(conn, owner, limit=limit)
+
+    def load_side_by_side(self, owner: str, session_id: str) -> dict[str, Any] | None:
+        """The owner's session ``session_id`` as its document (``chatlab.arena.session_from``
+        reads it); None if there is none, ``InvalidSideBySide`` if what is stored is not a
+        JSON object."""
+        with self._transaction(write=False) as conn:
+            return side_by_sides.load(conn, owner, session_id)
+
+    def delete_side_by_side(self, owner: str, session_id: str) -> bool:
+        """Delete the owner's session ``session_id``; False if there is none."""
+        with self._transaction(write=True) as conn:
+            return side_by_sides.delete(conn, owner, session_id)
 
     # -- plumbing ----------------------------------------------------------------------
 

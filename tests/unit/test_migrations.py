@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from chatlab.attachments import check_file
 from chatlab.grid import Grid, new_run
 from chatlab.messages import ChatMessage, ChatSettings
 from chatlab.presets import from_settings
-from chatlab.storage import StorageError, Store, StoredVote, migrations
+from chatlab.storage import SideBySideSummary, StorageError, Store, StoredVote, migrations
 from chatlab.storage.schema import metadata
 from chatlab.testset import from_dicts
 
@@ -107,6 +108,7 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str, declare
         "message_attachments",
         "test_sets",
         "votes",
+        "side_by_sides",
     }
     assert wanted["conversations"]["columns"]["version"][:2] == ("Integer", False)
     assert len(wanted["messages"]["indexes"]) == 2
@@ -413,4 +415,58 @@ def test_m012_adds_votes_and_keeps_every_row_from_before(
         store.save_vote(OWNER, "vote-1", cast_at, {"verdict": "a"})
         assert store.list_votes(OWNER) == [StoredVote("vote-1", cast_at, {"verdict": "a"})]
     with engine.connect() as conn:
-        assert migrations.applied(conn)[-1] == "m012_votes"
+        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+
+
+def test_m013_adds_side_by_sides_and_keeps_every_row_from_before(
+    database_url: str, engine: sa.Engine
+) -> None:
+    settings = ChatSettings(model="gpt-4o-mini", temperature=0.3)
+    run = new_run(Grid(settings), "Name a colour.", [{"role": "user", "content": "Hi"}])
+    tests = from_dicts([{"text": "good morning"}])
+    cast_at = datetime(2026, 12, 4, 18, 30, tzinfo=UTC)
+    with Store.open(database_url) as store:
+        conversation_id, seeded = _seed(store)
+        attached = ChatMessage(
+            "user",
+            "Read this",
+            parent_id=seeded[-1].id,
+            attachments=(check_file("notes.txt", b"a file's text"),),
+        )
+        store.save_message(OWNER, conversation_id, attached)
+        store.save_run(OWNER, run)
+        store.save_preset(OWNER, from_settings("", "Cool", settings))
+        store.save_test_set(OWNER, "Greetings", tests)
+        store.save_vote(OWNER, "vote-1", cast_at, {"verdict": "a"})
+        before = _everything(store, conversation_id, run.id)
+    with engine.begin() as conn:  # as a database from before m013 would be
+        conn.execute(sa.text("DELETE FROM _migrations WHERE name = 'm013_side_by_side'"))
+        conn.execute(sa.text("DROP TABLE side_by_sides"))
+
+    with Store.open(database_url) as store:
+        after = _everything(store, conversation_id, run.id)
+        assert after == before
+        tree = after[0]
+        assert tree is not None and len(tree.messages) == len(seeded) + 1
+        assert tree.messages[-1].attachments == attached.attachments
+        assert after[2] is not None and [r.id for r in after[1]] == [run.id]
+        assert [p.name for p in after[3]] == ["Cool"] and after[4] == tests
+        assert after[5] == [StoredVote("vote-1", cast_at, {"verdict": "a"})]
+        assert store.list_side_by_sides(OWNER) == []
+        store.save_side_by_side(OWNER, "s1", "Hello", cast_at, cast_at, {"prompts": ["Hi"]})
+        assert store.list_side_by_sides(OWNER) == [SideBySideSummary("s1", "Hello", cast_at)]
+        assert store.load_side_by_side(OWNER, "s1") == {"prompts": ["Hi"]}
+    with engine.connect() as conn:
+        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+
+
+def _everything(store: Store, conversation_id: str, run_id: str) -> tuple[Any, ...]:
+    """What every table holds, as the store reads it back."""
+    return (
+        store.load_tree(OWNER, conversation_id),
+        store.list_runs(OWNER),
+        store.load_run(OWNER, run_id),
+        store.list_presets(OWNER),
+        store.load_test_set(OWNER, "Greetings"),
+        store.list_votes(OWNER),
+    )
