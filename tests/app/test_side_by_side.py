@@ -5,6 +5,7 @@ the vote is stored, a column continues as a conversation, and sessions are store
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from streamlit.testing.v1 import AppTest
@@ -53,11 +54,9 @@ def store_of(at: AppTest) -> tuple[Store, str]:
 
 
 def page_text(at: AppTest) -> str:
-    return " ".join(
-        [m.value for m in at.markdown]
-        + [c.value for c in at.caption]
-        + [s.value for s in at.success]
-    )
+    """The page's text as the reader sees it (untrusted text is drawn escaped)."""
+    drawn = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    return re.sub(r"\\(.)", r"\1", " ".join([*drawn, *(s.value for s in at.success)]))
 
 
 def by_model(fake: FakeOpenAI) -> dict[str, list[dict[str, Any]]]:
