@@ -32,7 +32,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from chatlab.arena.votes import Contestant, Setting, Turn, Verdict, Vote
 from chatlab.errors import ChatLabError
@@ -357,13 +357,15 @@ def session_from(data: object) -> SideBySide:
         _column(raw, f"columns[{index}]", len(prompts)) for index, raw in enumerate(raw_columns)
     )
     order = item.get("order")
-    if not isinstance(order, list) or sorted(order) != list(range(len(columns))):
+    if not _is_permutation(order, len(columns)):
         raise SessionError("order", "must list each column's index once")
     blind = item.get("blind")
     if not isinstance(blind, bool):
         raise SessionError("blind", "must be true or false")
     verdict = item.get("verdict")
-    if verdict is not None and verdict not in {v.value for v in Verdict}:
+    if verdict is not None and (
+        not isinstance(verdict, str) or verdict not in {v.value for v in Verdict}
+    ):
         raise SessionError("verdict", "must be a, b, tie, both bad or null")
     return SideBySide(
         id=_text(item.get("id"), "id", 200, blank=False),
@@ -376,6 +378,13 @@ def session_from(data: object) -> SideBySide:
         created_at=_time(item.get("created_at"), "created_at"),
         updated_at=_time(item.get("updated_at"), "updated_at"),
     )
+
+
+def _is_permutation(order: object, size: int) -> TypeGuard[list[int]]:
+    """Whether ``order`` lists 0 .. size-1 once each, as integers (not 1.0, not true)."""
+    if not isinstance(order, list) or any(type(index) is not int for index in order):
+        return False
+    return sorted(order) == list(range(size))
 
 
 def _column(value: object, where: str, turns: int) -> Column:
@@ -393,7 +402,7 @@ def _column(value: object, where: str, turns: int) -> Column:
 def _answer(value: object, where: str) -> Answer:
     item = _object(value, where)
     status = item.get("status")
-    if status not in {s.value for s in Status}:
+    if not isinstance(status, str) or status not in {s.value for s in Status}:
         raise SessionError(f"{where}.status", "is not a known status")
     stats = item.get("stats")
     try:
