@@ -152,7 +152,7 @@ def vote_from(data: object) -> Vote:
     if item.get("version") != VOTE_VERSION:
         raise VoteError("version", f"must be {VOTE_VERSION}")
     verdict = item.get("verdict")
-    if verdict not in {v.value for v in Verdict}:
+    if not isinstance(verdict, str) or verdict not in {v.value for v in Verdict}:
         raise VoteError("verdict", f"must be one of {', '.join(v.value for v in Verdict)}")
     blind = item.get("blind")
     if not isinstance(blind, bool):

@@ -100,6 +100,7 @@ def _broken(path: str, value: object) -> dict[str, Any]:
         ("id", 7, "id"),
         ("verdict", "A", "verdict"),
         ("verdict", None, "verdict"),
+        ("verdict", ["a"], "verdict"),  # unhashable: a TypeError before the check
         ("at", "yesterday", "at"),
         ("at", "2026-12-04T18:30:00", "at"),  # no time zone: which moment is it?
         ("blind", "yes", "blind"),
