@@ -8,6 +8,7 @@ from components import account, page, session, sidebar
 from components.arena import side_by_side
 from components.setup_panel import render_setup
 
+st.set_page_config(layout="wide")  # the columns need the width
 store, owner = page.prepare()
 endpoint = sidebar.endpoint()
 state = session.arena()

@@ -124,7 +124,9 @@ def _column_inputs(
         st.markdown(f"**Column {index + 1}**")
         model_key = session.arena_column_key("model", index)
         if models:
-            default = models[index % len(models)] if index else base.model
+            # The chat's model first, then the server's others: two columns, two models.
+            candidates = [base.model, *(m for m in models if m != base.model)]
+            default = candidates[index % len(candidates)]
             options = models if default in models else [default, *models]
             model = st.selectbox(
                 "Model",
