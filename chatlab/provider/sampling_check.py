@@ -90,6 +90,7 @@ class Probe:
     """One request: its prompt, the fields it sets, and what it takes from ``greedy``."""
 
     key: str
+    label: str  # the request, as a row's evidence names it
     prompt: str
     fields: Mapping[str, Any]
     max_tokens: int = MAX_TOKENS
@@ -97,24 +98,27 @@ class Probe:
 
 
 _GREEDY = {"temperature": 0}
+_SEEDED = {"temperature": 1}
+_LOGPROBS = {"logprobs": True, "top_logprobs": 2}
 PROBES: tuple[Probe, ...] = (
-    Probe("greedy", OPEN, _GREEDY),
-    Probe("greedy_again", OPEN, _GREEDY),
-    Probe("seed_1", OPEN, {"temperature": 1, "seed": 1}),
-    Probe("seed_1_again", OPEN, {"temperature": 1, "seed": 1}),
-    Probe("seed_2", OPEN, {"temperature": 1, "seed": 2}),
-    Probe("seed_3", OPEN, {"temperature": 1, "seed": 3}),
-    Probe("top_p", OPEN, {"temperature": 1, "top_p": SMALL_TOP_P}),
-    Probe("top_p_again", OPEN, {"temperature": 1, "top_p": SMALL_TOP_P}),
-    Probe("stop", OPEN, _GREEDY, derived="stop"),
-    Probe("cap", COUNT, _GREEDY, max_tokens=CAP),
-    Probe("logprobs", OPEN, {**_GREEDY, "logprobs": True, "top_logprobs": 2}),
-    Probe("repeat", REPEAT, _GREEDY),
-    Probe("presence", REPEAT, {**_GREEDY, "presence_penalty": PENALTY}),
-    Probe("frequency", REPEAT, {**_GREEDY, "frequency_penalty": PENALTY}),
-    Probe("prefix", OPEN, _GREEDY, derived="prefix"),
+    Probe("greedy", "the reply at temperature 0", OPEN, _GREEDY),
+    Probe("greedy_again", "its repeat", OPEN, _GREEDY),
+    Probe("seed_1", "the reply with seed 1", OPEN, {**_SEEDED, "seed": 1}),
+    Probe("seed_1_again", "its repeat", OPEN, {**_SEEDED, "seed": 1}),
+    Probe("seed_2", "the reply with seed 2", OPEN, {**_SEEDED, "seed": 2}),
+    Probe("seed_3", "the reply with seed 3", OPEN, {**_SEEDED, "seed": 3}),
+    Probe("top_p", "the reply at top_p", OPEN, {**_SEEDED, "top_p": SMALL_TOP_P}),
+    Probe("top_p_again", "its repeat", OPEN, {**_SEEDED, "top_p": SMALL_TOP_P}),
+    Probe("stop", "the reply with a stop", OPEN, _GREEDY, derived="stop"),
+    Probe("cap", f"the reply capped at {CAP} tokens", COUNT, _GREEDY, max_tokens=CAP),
+    Probe("logprobs", "the reply with logprobs", OPEN, {**_GREEDY, **_LOGPROBS}),
+    Probe("repeat", "the reply without a penalty", REPEAT, _GREEDY),
+    Probe("presence", "the reply with it", REPEAT, {**_GREEDY, "presence_penalty": PENALTY}),
+    Probe("frequency", "the reply with it", REPEAT, {**_GREEDY, "frequency_penalty": PENALTY}),
+    Probe("prefix", "the reply to a prefix", OPEN, _GREEDY, derived="prefix"),
 )
 REQUESTS = len(PROBES)
+_LABELS = {probe.key: probe.label for probe in PROBES}
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,7 @@ class _Answers:
         return first == second
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Judge:
     """Builds one row: the troubles first (a refusal naming ``names``, a failure, a probe
     not sent), then the verdict."""
@@ -256,11 +260,10 @@ class _Judge:
     name: str
     param: str | None
     names: tuple[str, ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
 
     def trouble(self, got: _Answers, *keys: str) -> Row | None:
         for key in keys:
-            answer, label = got[key], self.labels.get(key, "a request")
+            answer, label = got[key], _LABELS.get(key, "a request")
             if answer.outcome == "not sent":
                 return self.row("inconclusive", f"{label} was not sent: {answer.said}")
             if answer.outcome == "refused" and self._named(answer):
@@ -285,7 +288,6 @@ _NOT_REPEATABLE = "temperature 0 does not repeat itself here, so a difference pr
 
 def _temperature(got: _Answers) -> Row:
     judge = _Judge("Temperature 0 repeats itself", "temperature", ("temperature",))
-    judge.labels = {"greedy": "the reply at temperature 0", "greedy_again": "its repeat"}
     trouble = judge.trouble(got, "greedy", "greedy_again")
     if trouble:
         return trouble
@@ -298,11 +300,10 @@ def _temperature(got: _Answers) -> Row:
 
 
 _SEEDS = ("seed_1", "seed_1_again", "seed_2", "seed_3")
-_SEED_LABELS = {key: f"the reply with seed {key[5]}" for key in _SEEDS}
 
 
 def _same_seed(got: _Answers) -> Row:
-    judge = _Judge("The same seed repeats (temperature 1)", "seed", ("seed",), _SEED_LABELS)
+    judge = _Judge("The same seed repeats (temperature 1)", "seed", ("seed",))
     trouble = judge.trouble(got, *_SEEDS)
     if trouble:
         return trouble
@@ -324,7 +325,7 @@ _ALL_SAME = (
 
 
 def _different_seeds(got: _Answers) -> Row:
-    judge = _Judge("Different seeds differ", "seed", ("seed",), _SEED_LABELS)
+    judge = _Judge("Different seeds differ", "seed", ("seed",))
     trouble = judge.trouble(got, *_SEEDS)
     if trouble:
         return trouble
@@ -344,8 +345,6 @@ def _different_seeds(got: _Answers) -> Row:
 
 def _top_p(got: _Answers) -> Row:
     judge = _Judge(f"top_p {SMALL_TOP_P} is greedy (temperature 1)", "top_p", ("top_p",))
-    judge.labels = {"greedy": "the reply at temperature 0", "top_p": "the reply at top_p"}
-    judge.labels["top_p_again"] = "the repeat at top_p"
     trouble = judge.trouble(got, "greedy", "greedy_again", "top_p", "top_p_again")
     if trouble:
         return trouble
@@ -370,7 +369,6 @@ def _top_p(got: _Answers) -> Row:
 
 def _stop(got: _Answers) -> Row:
     judge = _Judge("A stop sequence ends the reply", "stop", ("stop",))
-    judge.labels = {"greedy": "the reply at temperature 0", "stop": "the reply with a stop"}
     trouble = judge.trouble(got, "greedy")
     word = stop_word(got["greedy"].text)
     if trouble:
@@ -392,7 +390,6 @@ def _stop(got: _Answers) -> Row:
 
 def _max_tokens(got: _Answers) -> Row:
     judge = _Judge("Max tokens is respected", "max_tokens", ("max_tokens",))
-    judge.labels = {"cap": f"the reply capped at {CAP} tokens"}
     trouble = judge.trouble(got, "cap")
     if trouble:
         return trouble
@@ -409,7 +406,6 @@ def _max_tokens(got: _Answers) -> Row:
 
 def _logprobs(got: _Answers) -> Row:
     judge = _Judge("Logprobs come back", "logprobs", ("logprobs", "top_logprobs"))
-    judge.labels = {"logprobs": "the reply with logprobs"}
     trouble = judge.trouble(got, "logprobs")
     if trouble:
         return trouble
@@ -420,7 +416,6 @@ def _logprobs(got: _Answers) -> Row:
 
 def _penalty(got: _Answers, key: str, param: str, name: str) -> Row:
     judge = _Judge(name, param, (param,))
-    judge.labels = {"repeat": "the reply without a penalty", key: "the reply with it"}
     trouble = judge.trouble(got, "greedy", "greedy_again", "repeat", key)
     if trouble:
         return trouble
@@ -438,10 +433,11 @@ def _penalty(got: _Answers, key: str, param: str, name: str) -> Row:
     return judge.row("ignored", f"the same repetitive reply {evidence}")
 
 
+_PREFILL_WORDS = ("assistant", "continue_final_message", "add_generation_prompt", "prefill")
+
+
 def _prefill(got: _Answers) -> Row:
-    judge = _Judge("A final assistant message is continued", None)
-    judge.names = ("assistant", "continue_final_message", "add_generation_prompt", "prefill")
-    judge.labels = {"greedy": "the reply at temperature 0", "prefix": "the reply to a prefix"}
+    judge = _Judge("A final assistant message is continued", None, _PREFILL_WORDS)
     trouble = judge.trouble(got, "greedy")
     prefix = prefix_of(got["greedy"].text)
     if trouble:
