@@ -61,7 +61,7 @@ def sampling_table(report: SamplingReport) -> str:
     rows = [f"Sampling check, {report.checked_at:%Y-%m-%d %H:%M} UTC:", ""]
     for row in report.rows:
         evidence = plain(" ".join(row.evidence.split()))
-        rows.append(f"- {SYMBOLS[row.verdict]} **{plain(row.name)}**: {row.verdict}. {evidence}")
+        rows.append(f"- {SYMBOLS[row.verdict]} **{plain(row.name)}**: {row.verdict} — {evidence}")
     return "\n".join(rows)
 
 

@@ -383,7 +383,7 @@ def _stop(got: _Answers) -> Row:
         return judge.row("ignored", f"asked to stop at {word!r}, it went on: {_gist(reply)}")
     if len(reply.text.strip()) < len(plain_reply.text.strip()):
         return judge.row(
-            "honoured", f"ended before {word!r}: {_gist(reply)} (without it: {_gist(plain_reply)})"
+            "honoured", f"ended before {word!r}: {_gist(reply)}; without: {_gist(plain_reply)}"
         )
     return judge.row("inconclusive", f"no {word!r}, but no shorter either: {_gist(reply)}")
 

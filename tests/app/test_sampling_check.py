@@ -26,7 +26,7 @@ def verdicts(at: AppTest) -> dict[str, str]:
     found = {}
     for line in rows:
         name, rest = line.split("**")[1:3]
-        found[unescaped(name)] = rest.removeprefix(": ").split(".")[0]
+        found[unescaped(name)] = rest.removeprefix(": ").split(" — ")[0]
     return found
 
 

@@ -23,8 +23,10 @@ def test_the_sampling_check_shows_its_table_and_the_seed_note(
     chat.button(BUTTON).click()
     table = chat.sidebar.get_by_test_id("stMarkdownContainer").filter(has_text="Sampling check,")
     expect(table).to_be_visible()
-    expect(table).to_contain_text("The same seed repeats (temperature 1): ignored.")
-    expect(table).to_contain_text("Temperature 0 repeats itself: honoured.")
+    expect(table).to_contain_text(
+        "The same seed repeats (temperature 1): ignored — seed 1 twice gave"
+    )
+    expect(table).to_contain_text("Temperature 0 repeats itself: honoured — the same reply twice")
     expect(table).to_contain_text("A final assistant message is continued")  # all of it drawn
     fits = chat.sidebar.evaluate(
         """(sidebar) => {
