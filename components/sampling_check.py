@@ -43,7 +43,8 @@ def render_sampling_check(endpoint: Endpoint, model: str) -> None:
     reports = session.connection().sampling_reports
     st.caption(
         f"Does the server honour the sliders? The sampling check sends {SAMPLING_REQUESTS} "
-        f"tiny requests, one at a time, each reply at most {SAMPLING_MAX_TOKENS} tokens."
+        f"tiny requests, one at a time, each reply at most {SAMPLING_MAX_TOKENS} tokens; "
+        "it ends within a minute."
     )
     if st.button(BUTTON, icon=":material/tune:", disabled=not endpoint.usable):
         admit = spending.admit(session.page().owner)
