@@ -25,7 +25,9 @@ from chatlab.provider.sampling_check import (
     stop_word,
     verdicts,
 )
+from chatlab.url_policy import UrlPolicy
 from testing.fake_openai import Dialect, FakeOpenAI, Reply, Sampler
+from testing.internal_service import InternalService
 
 GREEDY = "Whiskers the cat sat on the warm mat."
 TEMPERATURE = "Temperature 0 repeats itself"
@@ -325,6 +327,28 @@ def test_out_of_time_the_rest_is_not_sent(fake: FakeOpenAI) -> None:
     rows = run(fake, budget=25.0, clock=lambda: next(ticks))
     assert 1 <= len(fake.chat_requests) < REQUESTS
     assert "the check's time ran out" in rows[PREFILL].evidence
+
+
+def test_a_typed_base_url_the_policy_refuses_is_never_reached(fake: FakeOpenAI) -> None:
+    visitors = UrlPolicy(allow_custom=True)  # a shared app: no private addresses
+    report = check_sampling(Endpoint(None, fake.base_url, "sidebar", visitors), "m", timeout=2)
+    assert fake.chat_requests == []
+    assert {row.verdict for row in report.rows} <= {"failed", "inconclusive"}
+    assert "failed" in {row.verdict for row in report.rows}
+
+
+@pytest.mark.parametrize(
+    "answer", [(400, "text/plain", "bad: {secret}"), (500, "application/json", '{"x": "{secret}"}')]
+)
+def test_a_typed_urls_error_bodies_never_show_in_the_rows(answer: tuple[int, str, str]) -> None:
+    with InternalService() as internal:
+        internal.answers[("POST", "/v1/chat/completions")] = answer
+        local = UrlPolicy(allow_custom=True, local=True)
+        endpoint = Endpoint(None, internal.base_url, "sidebar", local)
+        report = check_sampling(endpoint, "m", timeout=2)
+    shown = " ".join(row.evidence for row in report.rows)
+    assert internal.secret not in shown
+    assert f"HTTP {answer[0]}" in shown and "not an OpenAI-compatible server" in shown
 
 
 def test_the_fake_sampler_knows_its_parameters() -> None:
