@@ -1476,14 +1476,8 @@ class Sampler:
         prompt = re.findall(r"\S+", last_user_text(body).lower()) or ["hello"]
         said = re.findall(r"\S+", final_assistant_text(body).lower()) if continued else []
         rank = zlib.crc32(" ".join(prompt).encode())
-        draw = self._draw(body)
-        penalised = any(
-            isinstance(self.taken(body, name), int | float) and self.taken(body, name) > 0
-            for name in ("presence_penalty", "frequency_penalty")
-        )
-        cap = self.taken(body, "max_tokens") or self.taken(body, "max_completion_tokens")
-        stops = self.taken(body, "stop") or []
-        stops = [stops] if isinstance(stops, str) else [s for s in stops if isinstance(s, str)]
+        draw, penalised = self._draw(body), self._penalised(body)
+        cap, stops = self._cap(body), self._stops(body)
         used, text = set(said), ""
         first = len(said)
         for count, position in enumerate(range(first, max(self.length, first + 1)), start=1):
@@ -1496,9 +1490,22 @@ class Sampler:
             hits = [text.index(s) for s in stops if s and s in text]
             if hits:
                 return text[: min(hits)], "stop"
-            if isinstance(cap, int) and count >= cap:
+            if cap is not None and count >= cap:
                 return text, "length"
         return text, "stop"
+
+    def _penalised(self, body: Mapping[str, Any]) -> bool:
+        values = [self.taken(body, n) for n in ("presence_penalty", "frequency_penalty")]
+        return any(isinstance(value, int | float) and value > 0 for value in values)
+
+    def _cap(self, body: Mapping[str, Any]) -> int | None:
+        """The reply's cap, under either name."""
+        cap = body.get("max_tokens") or body.get("max_completion_tokens")
+        return cap if isinstance(cap, int) and "max_tokens" not in self.ignores else None
+
+    def _stops(self, body: Mapping[str, Any]) -> list[str]:
+        stops = self.taken(body, "stop") or []
+        return [stops] if isinstance(stops, str) else [s for s in stops if isinstance(s, str)]
 
     def _draw(self, body: Mapping[str, Any]) -> random.Random | None:
         """None for a greedy pick, else the random draw (seeded when a seed is taken)."""
