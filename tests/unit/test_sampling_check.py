@@ -11,6 +11,7 @@ import pytest
 
 from chatlab.config import Endpoint
 from chatlab.guard.limits import rate_limited
+from chatlab.provider import prefix_fields
 from chatlab.provider.sampling_check import (
     CAP,
     MAX_TOKENS,
@@ -268,6 +269,20 @@ def test_the_fake_that_honours_everything_is_found_to(fake: FakeOpenAI) -> None:
     sent = fake.chat_requests
     assert len(sent) == REQUESTS
     assert all(r.body["max_tokens"] <= MAX_TOKENS and not r.body["stream"] for r in sent)
+
+
+@pytest.mark.parametrize(("flags", "verdict"), [(True, "honoured"), (False, "ignored")])
+def test_vllm_continues_a_prefix_only_with_its_flags(
+    fake: FakeOpenAI, flags: bool, verdict: str
+) -> None:
+    fake.sampler = Sampler()
+    fake.dialect = Dialect(name="vllm")
+    rows = run(fake, prefix_fields=prefix_fields("vLLM") if flags else {})
+    assert rows[PREFILL].verdict == verdict
+    (sent,) = [r.body for r in fake.chat_requests if r.body["messages"][-1]["role"] == "assistant"]
+    assert ("continue_final_message" in sent) == flags  # the flags go with that probe alone
+    others = [r.body for r in fake.chat_requests if r.body is not sent]
+    assert not any("continue_final_message" in body for body in others)
 
 
 def test_a_fake_that_ignores_the_parameters_is_found_out(fake: FakeOpenAI) -> None:
