@@ -520,8 +520,8 @@ def check_sampling(
     limits = httpx2.Timeout(timeout, connect=min(timeout, 3.0))
     answers: dict[str, Answer] = {}
     with http_client(endpoint.api_key, limits, policy=endpoint.policy, base_url=base_url) as client:
-        sender = _Sender(client, f"{base_url}/chat/completions", endpoint.policy is not None)
-        sender.timeout, sender.admit = timeout, admit
+        url, typed = f"{base_url}/chat/completions", endpoint.policy is not None
+        sender = _Sender(client, url, typed, timeout=timeout, admit=admit)
         deadline, halted = clock() + budget, ""
         for probe in probes:
             body = request_body(probe, model, answers, prefix_fields or {})
@@ -556,10 +556,10 @@ class _Sender:
             return Answer("not sent" if err.kind == Kind.RATE_LIMIT else "failed", said=err.message)
         except httpx2.HTTPError as exc:
             return Answer("failed", status=0, said=transport_problem(exc))
-        return read_answer(response, typed=self.typed)
+        return _read_answer(response, typed=self.typed)
 
 
-def read_answer(response: httpx2.Response, *, typed: bool) -> Answer:
+def _read_answer(response: httpx2.Response, *, typed: bool) -> Answer:
     """A chat completion's text, finish reason, token count and logprobs; or the refusal."""
     status = response.status_code
     if status != 200:
@@ -578,11 +578,10 @@ def read_answer(response: httpx2.Response, *, typed: bool) -> Answer:
     tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
     logprobs = choice.get("logprobs")
     finish = choice.get("finish_reason")
+    counted = isinstance(tokens, int) and not isinstance(tokens, bool)
     return Answer(
         text=content[:_KEPT_CHARS] if isinstance(content, str) else "",
         finish_reason=finish if isinstance(finish, str) else None,
-        completion_tokens=tokens
-        if isinstance(tokens, int) and not isinstance(tokens, bool)
-        else None,
+        completion_tokens=tokens if counted else None,
         logprobs=isinstance(logprobs, dict) and bool(logprobs.get("content")),
     )
