@@ -1,4 +1,5 @@
-"""The "Check this server" button and the table of what it found.
+"""The "Check this server" button and the table of what it found; under it, the sampling
+check's (``components.sampling_check``).
 
 Its requests pass the spending gate as chat requests do (``spending.admit``: the visitor's
 rate, the process's in-flight bound); over it, the check stops and says so, and the last
@@ -14,6 +15,7 @@ from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.provider import ServerReport, Status, check_server
 from components import session, spending
+from components.sampling_check import render_sampling_check
 
 SYMBOLS: dict[Status, str] = {"yes": "✓", "no": "✗", "unknown": "?"}
 
@@ -33,6 +35,7 @@ def render_server_check(
     shown = fresh or report
     if shown is not None:
         st.markdown(report_table(shown))
+    render_sampling_check(endpoint, model)  # opt-in: a button of its own
     return fresh
 
 

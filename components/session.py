@@ -40,7 +40,7 @@ from chatlab.errors import ChatError
 from chatlab.grid import Run
 from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
 from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
-from chatlab.provider import BackgroundReply, Quirks, ServerReport
+from chatlab.provider import BackgroundReply, Quirks, SamplingReport, ServerReport
 from chatlab.storage import Outbox, StorageError, Store
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
@@ -548,6 +548,8 @@ class ConnectionState:
     # threads (one dict item each), so the chat and later cells go right the first time.
     quirks: dict[str, Quirks] = field(default_factory=dict)
     server_report: ServerReport | None = None  # the last "Check this server" result
+    # The sampling check's last report per (base URL, model): ``chatlab.provider.report_key``.
+    sampling_reports: dict[tuple[str, str], SamplingReport] = field(default_factory=dict)
     max_tokens_limit: int = 0  # the max-tokens slider's range when last drawn
 
 

@@ -21,6 +21,7 @@ from chatlab.provider import Quirks
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
 from components import base_url, conversations, model_client, presets, session
+from components.sampling_check import parameter_notes
 from components.server_check import render_server_check
 
 NO_EFFECT = "No effect with this model: the server rejected it."
@@ -87,15 +88,17 @@ def settings_panel(endpoint: Endpoint) -> None:
         session.set_max_tokens(min(session.max_tokens(), limit))
         session.connection().max_tokens_limit = limit
     presets.render_presets(session.page().store, session.page().owner)
+    notes = parameter_notes(endpoint, model)  # what the sampling check found ignored
     for found in declared():
         if not found.param.advanced:  # temperature, max tokens (within this model's limit)
             _control(found, high=limit if found.name == "max_tokens" else None)
+            _sampling_note(notes.get(found.name))
     st.text_area("System prompt", key=session.SYSTEM_PROMPT, height=100)
-    _advanced_settings()
+    _advanced_settings(notes)
     _context_budget(endpoint)
 
 
-def _advanced_settings() -> None:
+def _advanced_settings(notes: dict[str, str]) -> None:
     """The sampling parameters people change less often; each is sent only when set."""
     known = session.connection().quirks.get(session.model())
     with st.expander("Advanced", icon=":material/science:"):
@@ -104,6 +107,13 @@ def _advanced_settings() -> None:
                 _control(found)
                 if _rejected(found, known):
                     st.caption(f":orange[{NO_EFFECT}]")
+                _sampling_note(notes.get(found.name))
+
+
+def _sampling_note(note: str | None) -> None:
+    """Under a control: the sampling check found the server ignores (or rejects) it."""
+    if note:
+        st.caption(f":orange[{plain(note)}]")
 
 
 def _control(found: Declared, high: float | None = None) -> None:

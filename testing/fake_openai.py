@@ -48,6 +48,7 @@ import contextlib
 import dataclasses
 import itertools
 import json
+import random
 import re
 import select
 import socket
@@ -56,6 +57,7 @@ import sys
 import threading
 import time
 import traceback
+import zlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -331,6 +333,8 @@ class FakeOpenAI:
         self.default_reply: Reply = default_reply or Reply()
         # How a real server family answers (listings, strict roles, usage): see Dialect.
         self.dialect = Dialect()
+        # A sampler in place of the echo (the sampling check): see Sampler. None: the echo.
+        self.sampler: Sampler | None = None
         self._cond = threading.Condition()
         self._queue: deque[Reply] = deque()
         self._requests: list[Recorded] = []
@@ -490,9 +494,15 @@ class FakeOpenAI:
         with self._cond:
             reply = self._queue.popleft() if self._queue else None
             gen = self._release_gen
+        continued = self.dialect.continues_final_message(body) and final_assistant_text(body)
+        if reply is None and self.sampler is not None:
+            text, finish = self.sampler.reply(body, continued=bool(continued))
+            reply = dataclasses.replace(
+                self.default_reply, text=text, chunks=None, finish_reason=finish
+            )
         if reply is None:
             echo = "Echo: " + last_user_text(body)
-            if self.dialect.continues_final_message(body) and final_assistant_text(body):
+            if continued:
                 echo = CONTINUATION  # only the new text, as the server sends it
             reply = dataclasses.replace(self.default_reply, text=echo, chunks=None)
         return reply, gen
@@ -1416,6 +1426,101 @@ _BEFORE_HEADERS: dict[str, Callable[[_Handler, Reply], None]] = {
     "huge_headers": lambda handler, _: handler.send_huge_headers(),
     "trickle_headers": lambda handler, reply: handler.trickle_headers(reply.trickle_every),
 }
+
+
+# -- a sampler (the sampling check) -----------------------------------------------------------
+# The echo ignores every sampling parameter. ``fake.sampler = Sampler()`` answers instead as a
+# real sampler does, enough for Chat Lab's sampling check: temperature 0 (or a top_p under
+# 0.1) is greedy and repeats itself; above it, a seed makes the draw repeatable and another
+# seed gives another reply, no seed a fresh one each time; a stop string ends the reply
+# before it (left out); max tokens cuts it (finish "length"); a presence or frequency
+# penalty keeps it from repeating a word; a final assistant message the dialect continues
+# is continued from where it ends. ``Sampler(ignores={"seed"})`` (any of ``SAMPLED``, or
+# "penalties" for both) plays a server that takes the parameter and does nothing with it.
+# A token is a word; the "model" ranks, at each position, the prompt's word there first,
+# then a fixed vocabulary in an order set by the prompt and the position.
+
+SAMPLED = frozenset(
+    {"seed", "top_p", "stop", "presence_penalty", "frequency_penalty", "max_tokens"}
+)
+SAMPLER_WORDS = (
+    *("the", "a", "cat", "dog", "sat", "ran", "on", "under", "blue", "green", "quiet"),
+    *("loud", "river", "hill", "morning", "night", "light", "small", "tall", "warm"),
+    *("cold", "bird", "tree", "stone", "road"),
+)
+SAMPLED_CHOICES = 8  # how many of the ranked words a draw above temperature 0 picks from
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Replies drawn as a sampler would (see the block's comment); ``ignores``: parameters
+    accepted and not acted on; ``length``: the words of a reply nothing cuts short."""
+
+    ignores: frozenset[str] = frozenset()
+    length: int = 12
+
+    def __post_init__(self) -> None:
+        names = set(self.ignores)
+        if "penalties" in names:
+            names = (names - {"penalties"}) | {"presence_penalty", "frequency_penalty"}
+        if names - SAMPLED:
+            raise ValueError(f"unknown parameters {sorted(names - SAMPLED)}; expected {SAMPLED}")
+        object.__setattr__(self, "ignores", frozenset(names))
+
+    def taken(self, body: Mapping[str, Any], name: str) -> Any:
+        """The request's value of ``name``, or None when this sampler ignores it."""
+        return None if name in self.ignores else body.get(name)
+
+    def reply(self, body: Mapping[str, Any], *, continued: bool) -> tuple[str, str]:
+        """The reply's text and finish reason."""
+        prompt = re.findall(r"\S+", last_user_text(body).lower()) or ["hello"]
+        said = re.findall(r"\S+", final_assistant_text(body).lower()) if continued else []
+        rank = zlib.crc32(" ".join(prompt).encode())
+        draw, penalised = self._draw(body), self._penalised(body)
+        cap, stops = self._cap(body), self._stops(body)
+        used, text = set(said), ""
+        first = len(said)
+        for count, position in enumerate(range(first, max(self.length, first + 1)), start=1):
+            ranked = _sampler_ranking(prompt, rank, position)
+            if penalised:
+                ranked = [word for word in ranked if word not in used] or ranked
+            word = ranked[0] if draw is None else draw.choice(ranked[:SAMPLED_CHOICES])
+            used.add(word)
+            text += f" {word}" if text or continued else word
+            hits = [text.index(s) for s in stops if s and s in text]
+            if hits:
+                return text[: min(hits)], "stop"
+            if cap is not None and count >= cap:
+                return text, "length"
+        return text, "stop"
+
+    def _penalised(self, body: Mapping[str, Any]) -> bool:
+        values = [self.taken(body, n) for n in ("presence_penalty", "frequency_penalty")]
+        return any(isinstance(value, int | float) and value > 0 for value in values)
+
+    def _cap(self, body: Mapping[str, Any]) -> int | None:
+        """The reply's cap, under either name."""
+        cap = body.get("max_tokens") or body.get("max_completion_tokens")
+        return cap if isinstance(cap, int) and "max_tokens" not in self.ignores else None
+
+    def _stops(self, body: Mapping[str, Any]) -> list[str]:
+        stops = self.taken(body, "stop") or []
+        return [stops] if isinstance(stops, str) else [s for s in stops if isinstance(s, str)]
+
+    def _draw(self, body: Mapping[str, Any]) -> random.Random | None:
+        """None for a greedy pick, else the random draw (seeded when a seed is taken)."""
+        temperature = body.get("temperature", 1)
+        top_p = self.taken(body, "top_p")
+        if temperature == 0 or (isinstance(top_p, int | float) and top_p < 0.1):
+            return None
+        seed = self.taken(body, "seed")
+        return random.Random(seed) if isinstance(seed, int) else random.Random()
+
+
+def _sampler_ranking(prompt: list[str], rank: int, position: int) -> list[str]:
+    turn = (rank + 7 * position) % len(SAMPLER_WORDS)
+    words = [prompt[position % len(prompt)], *SAMPLER_WORDS[turn:], *SAMPLER_WORDS[:turn]]
+    return list(dict.fromkeys(words))
 
 
 # -- connection-fault helpers ------------------------------------------------------------

@@ -1,8 +1,8 @@
 """Talking to model servers.
 
 The client and its stream, the reply on a worker thread, the server's errors and
-dialects, discovery of local servers, their capacity and the server check. Everything
-here speaks HTTP to a model server; nothing here draws or stores.
+dialects, discovery of local servers, their capacity, the server check and the sampling
+check. Everything here speaks HTTP to a model server; nothing here draws or stores.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ from chatlab.provider.capacity import (
 )
 from chatlab.provider.client import Quirks, make_client, start_reply, warm_up
 from chatlab.provider.prefill import fork_refusal, prefix_fields
+from chatlab.provider.sampling_check import MAX_TOKENS as SAMPLING_MAX_TOKENS
+from chatlab.provider.sampling_check import REQUESTS as SAMPLING_REQUESTS
+from chatlab.provider.sampling_check import Row as SamplingRow
+from chatlab.provider.sampling_check import SamplingReport, check_sampling, report_key
+from chatlab.provider.sampling_check import Verdict as SamplingVerdict
 from chatlab.provider.server_check import ServerReport, Status, check_server
 from chatlab.provider.server_errors import stopped_early
 from chatlab.provider.servers import (
@@ -35,17 +40,23 @@ from chatlab.provider.stream import ReplyStream
 __all__ = [
     "DEFAULT_PORTS",
     "LOCALHOST",
+    "SAMPLING_MAX_TOKENS",
+    "SAMPLING_REQUESTS",
     "Admit",
     "BackgroundReply",
     "Capacity",
     "FoundServer",
     "Quirks",
     "ReplyStream",
+    "SamplingReport",
+    "SamplingRow",
+    "SamplingVerdict",
     "ServerModel",
     "ServerReport",
     "Start",
     "Status",
     "capacity_reason",
+    "check_sampling",
     "check_server",
     "context_window",
     "discover",
@@ -56,6 +67,7 @@ __all__ = [
     "picker_names",
     "prefix_fields",
     "python_snippet",
+    "report_key",
     "request_json",
     "server_capacity",
     "server_kind",

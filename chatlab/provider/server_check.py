@@ -113,12 +113,7 @@ class _Probe:
 
     def said(self, response: httpx2.Response) -> str:
         """What the server said in ``response``, as far as it may be shown."""
-        if not self.typed:
-            return _server_message(response)
-        error = openai_error_fields(response.content)
-        if error is None:
-            return f"not an OpenAI-compatible server (HTTP {response.status_code})"
-        return " ".join(str(error["message"]).split())
+        return server_said(response, typed=self.typed)
 
     def out_of_time(self) -> bool:
         return self.clock() > self.deadline
@@ -135,6 +130,17 @@ class _Probe:
                 lambda: once_more_if_closed(lambda: self.client.post(url, json=body))
             )
         return response
+
+
+def server_said(response: httpx2.Response, *, typed: bool) -> str:
+    """What the server said in ``response``, as far as it may be shown: from a Base URL a
+    visitor ``typed``, only an OpenAI error object's ``message`` (see the module's docstring)."""
+    if not typed:
+        return _server_message(response)
+    error = openai_error_fields(response.content)
+    if error is None:
+        return f"not an OpenAI-compatible server (HTTP {response.status_code})"
+    return " ".join(str(error["message"]).split())
 
 
 def once_more_if_closed(send: Callable[[], httpx2.Response]) -> httpx2.Response:
@@ -218,7 +224,7 @@ def _check_listing(probe: _Probe) -> bool:
         url = f"{probe.base_url}/models"
         response = probe.send(lambda: once_more_if_closed(lambda: probe.client.get(url)))
     except httpx2.HTTPError as exc:
-        probe.add(REACHABLE, "no", _transport_problem(exc), "check the base URL and the server")
+        probe.add(REACHABLE, "no", transport_problem(exc), "check the base URL and the server")
         return False
     probe.add(REACHABLE, "yes", f"answered HTTP {response.status_code}", "Chat Lab can reach it")
     if response.status_code in (401, 403):
@@ -267,7 +273,7 @@ def _check_stream(probe: _Probe) -> bool:
         response = probe.post(body)
     except httpx2.HTTPError as exc:
         probe.add(
-            STREAMING, "no", _transport_problem(exc), "check the server's log, then check again"
+            STREAMING, "no", transport_problem(exc), "check the server's log, then check again"
         )
         return False
     if not _check_key(probe, response):
@@ -323,7 +329,7 @@ def _check_logprobs(probe: _Probe) -> None:
     body = {"messages": [{"role": "user", "content": "Say OK."}], "logprobs": True}
     response = _post_quietly(probe, {**body, "top_logprobs": 1})
     if isinstance(response, httpx2.HTTPError):
-        probe.add(LOGPROBS, "unknown", _transport_problem(response), "not offered")
+        probe.add(LOGPROBS, "unknown", transport_problem(response), "not offered")
     elif response.status_code != 200:
         detail = f"rejected (HTTP {response.status_code}): {probe.said(response)}"
         probe.add(LOGPROBS, "no", detail, "token probabilities not available")
@@ -338,7 +344,7 @@ def _check_alternation(probe: _Probe) -> None:
     response = _post_quietly(probe, {"messages": twice})
     if isinstance(response, httpx2.HTTPError):
         probe.add(
-            ALTERNATION, "unknown", _transport_problem(response), "roles kept alternating anyway"
+            ALTERNATION, "unknown", transport_problem(response), "roles kept alternating anyway"
         )
     elif response.status_code >= 400:
         detail = f"two user turns in a row rejected: {probe.said(response)}"
@@ -354,7 +360,7 @@ def _check_vision(probe: _Probe) -> None:
     ]
     response = _post_quietly(probe, {"messages": [{"role": "user", "content": parts}]})
     if isinstance(response, httpx2.HTTPError):
-        probe.add(VISION, "unknown", _transport_problem(response), "send text only")
+        probe.add(VISION, "unknown", transport_problem(response), "send text only")
     elif response.status_code == 200:
         probe.add(VISION, "yes", "an image was accepted", "images can be sent")
     else:
@@ -431,7 +437,7 @@ def _server_message(response: httpx2.Response) -> str:
     return f"{text[:half]} … {text[-half:]}"
 
 
-def _transport_problem(exc: httpx2.HTTPError) -> str:
+def transport_problem(exc: httpx2.HTTPError) -> str:
     if isinstance(exc, httpx2.TimeoutException):
         return "no answer in time"
     if isinstance(exc, httpx2.ConnectError):

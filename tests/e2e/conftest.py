@@ -124,6 +124,7 @@ def reset_fake(server: FakeOpenAI) -> None:
     server.models_reply = None
     server.reject_params = set()
     server.dialect = Dialect()
+    server.sampler = None
 
 
 @pytest.fixture(scope="session")
