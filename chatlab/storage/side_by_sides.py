@@ -31,6 +31,7 @@ from chatlab.storage.engine import upsert_into
 from chatlab.storage.errors import InvalidSideBySide
 from chatlab.storage.schema import side_by_sides
 from chatlab.transfer import clean_title
+from chatlab.usage import StoredUsage
 
 __all__ = [
     "MAX_SIDE_BY_SIDE_CHARS",
@@ -40,6 +41,7 @@ __all__ = [
     "load",
     "save",
     "summaries",
+    "usage_rows",
 ]
 
 MAX_SIDE_BY_SIDE_ID = 200  # characters, as a vote's
@@ -126,3 +128,30 @@ def delete(conn: Connection, owner: str, session_id: str) -> bool:
     s = side_by_sides.c
     query = sa.delete(side_by_sides).where(s.owner == owner, s.id == session_id)
     return conn.execute(query).rowcount > 0
+
+
+def usage_rows(
+    conn: Connection, owner: str, since: datetime | None, until: datetime | None
+) -> list[StoredUsage]:
+    """Every answer's telemetry in the owner's sessions started in [since, until), for
+    Usage ("Side by side"). Storage reads only what the kernel's telemetry form fixes:
+    ``columns[].answers[].stats``; a damaged document gives no rows, never an error."""
+    s = side_by_sides.c
+    query = sa.select(s.id, s.title, s.created_at, sa.cast(s.session, sa.Text)).where(
+        s.owner == owner
+    )
+    if since is not None:
+        query = query.where(s.created_at >= since)
+    if until is not None:
+        query = query.where(s.created_at < until)
+    rows = []
+    for session_id, title, created_at, raw in conn.execute(query):
+        document = parsed(raw) or {}
+        columns = document.get("columns")
+        for column in columns if isinstance(columns, list) else []:
+            answers = column.get("answers") if isinstance(column, dict) else None
+            for answer in answers if isinstance(answers, list) else []:
+                stats = answer.get("stats") if isinstance(answer, dict) else None
+                if stats is not None:
+                    rows.append(StoredUsage(session_id, title, created_at, stats, "arena"))
+    return rows

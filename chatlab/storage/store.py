@@ -374,7 +374,8 @@ class Store:
         self, owner: str, *, since: datetime | None = None, until: datetime | None = None
     ) -> UsageRecords:
         """Every reply of the owner's with telemetry, started in [since, until), oldest first:
-        the chat's, and every request of the owner's compare runs started then.
+        the chat's, every request of the owner's compare runs started then, and every
+        answer of the side-by-side sessions started then.
 
         One query of four columns, stats as text: a row that fails the field rules is
         skipped and counted (``UsageRecords.skipped``), never an error.
@@ -393,6 +394,7 @@ class Store:
         with self._transaction(write=False) as conn:
             found = [StoredUsage(*row) for row in conn.execute(query)]
             found += runs.usage_rows(conn, owner, since, until)
+            found += side_by_sides.usage_rows(conn, owner, since, until)
         found.sort(key=lambda row: row.created_at)
         return records_from(found)
 

@@ -174,3 +174,18 @@ def _stored_answers(store: Store, owner: str, session_id: str) -> int:
         return 0
     stored = session_from(json.loads(json.dumps(document)))
     return sum(1 for c in stored.columns for a in c.answers if a.finished and a.text)
+
+
+def test_every_answer_is_counted_in_usage_as_side_by_side(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = send(set_up(open_page(make_app)), "Name a colour.")
+    live = held(at, ArenaState).live
+    assert live is not None
+    store, owner = store_of(at)
+    wait_until(lambda: _stored_answers(store, owner, live.id) == 2)
+    records = store.usage_records(owner).records
+    assert sorted((r.stats.source, r.stats.model) for r in records) == [
+        ("arena", "gpt-4o"),
+        ("arena", "gpt-4o-mini"),
+    ]

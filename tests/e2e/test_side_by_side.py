@@ -44,8 +44,10 @@ class SideBySidePage:
         return self.chat.main.get_by_test_id("stColumn")
 
     def replies(self, column: int) -> Locator:
-        return self.columns.nth(column).get_by_test_id("stChatMessage").filter(
-            has=self.page.get_by_test_id("stChatMessageAvatarAssistant")
+        return (
+            self.columns.nth(column)
+            .get_by_test_id("stChatMessage")
+            .filter(has=self.page.get_by_test_id("stChatMessageAvatarAssistant"))
         )
 
     @property
