@@ -86,7 +86,8 @@ screenshots: $(VENV)/.dev
 		"tests/e2e/test_chat.py::test_two_turns_stream_in_and_carry_the_whole_history" \
 		"tests/e2e/test_logprobs.py::test_a_clicked_token_shows_its_alternatives_in_a_view_that_fits[1280x800]" \
 		"tests/e2e/test_compare.py::test_results_table_and_charts_are_tabs_of_the_report" \
-		"tests/e2e/test_evaluation.py::test_an_evaluation_is_scored_rated_and_reopened_after_a_reload"
+		"tests/e2e/test_evaluation.py::test_an_evaluation_is_scored_rated_and_reopened_after_a_reload" \
+		"tests/e2e/test_side_by_side.py::test_two_columns_stream_at_once_and_a_blind_vote_reveals_them"
 
 # An evaluation spec run headless against the configured endpoint, stored for Compare;
 # exit 1 below the spec's threshold, 2 on a bad spec:  make eval SPEC=evals/french.yaml
