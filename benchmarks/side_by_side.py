@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chatlab.arena import LiveSession, SideBySide, new_session, session_json
+from chatlab.arena import Column, LiveSession, SideBySide, new_session, session_json
 from chatlab.config import Endpoint, Timeouts
 from chatlab.deadline import Watch
 from chatlab.messages import ChatSettings
@@ -45,8 +45,8 @@ def _alone(fake: FakeOpenAI, settings: ChatSettings) -> float:
 def _together(fake: FakeOpenAI, store: Store) -> float:
     client = make_client(Endpoint("sk-bench", fake.base_url, "environment"), Timeouts())
 
-    def start(settings: ChatSettings, sent: list[dict[str, str]], watch: Watch) -> ReplyStream:
-        stream, _ = start_reply(client, settings, sent, watch=watch)
+    def start(column: Column, sent: list[dict[str, str]], watch: Watch) -> ReplyStream:
+        stream, _ = start_reply(client, column.settings, sent, watch=watch)
         return stream
 
     def save(current: SideBySide) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from chatlab.arena.side_by_side import (
     Answer,
+    Column,
     SideBySide,
     request_messages,
     with_answer,
@@ -26,7 +27,7 @@ from chatlab.arena.side_by_side import (
 from chatlab.arena.votes import Verdict
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError
-from chatlab.messages import ChatSettings, Status, finish_status
+from chatlab.messages import Status, finish_status
 from chatlab.provider import Admit, BackgroundReply, ReplyStream, Start
 
 __all__ = ["SOURCE", "ColumnReply", "LiveSession", "OnChange", "StartColumn"]
@@ -114,8 +115,9 @@ class ColumnReply:
         self._done.set()
 
 
-# Sends one column's request (closing the watch cuts it): ``chatlab.provider.start_reply``.
-StartColumn = Callable[[ChatSettings, list[dict[str, str]], Watch], ReplyStream]
+# Sends one column's request to its server (closing the watch cuts it): the caller picks
+# the client for ``Column.base_url`` and calls ``chatlab.provider.start_reply``.
+StartColumn = Callable[[Column, list[dict[str, str]], Watch], ReplyStream]
 # Called with the session after each change (a prompt sent, an answer settled, a vote), on
 # the thread that made it, one call at a time and in order: the caller stores it.
 OnChange = Callable[[SideBySide], None]
@@ -226,12 +228,12 @@ class LiveSession:
         return self._session
 
     def _ask(self, column: int, turn: int) -> None:
-        settings = self._session.columns[column].settings
+        asked = self._session.columns[column]
         sent = request_messages(self._session, column, turn)
         reply = ColumnReply(
             column,
             turn,
-            lambda watch: self._start(settings, sent, watch),
+            lambda watch: self._start(asked, sent, watch),
             admit=self._admit,
             on_settled=self._settled,
         )

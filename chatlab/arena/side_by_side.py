@@ -77,6 +77,7 @@ MAX_COLUMNS = 4
 MAX_SIDE_TURNS = 500
 MAX_TEXT = 1_000_000  # one prompt or answer, as a conversation's import allows
 MAX_ERROR = 2_000
+MAX_URL = 2_000  # a column's server
 MAX_SETTING = 200  # a setting's text value in a vote (a system prompt is cut to it)
 LETTERS = "ABCD"
 FINISHED = frozenset(Status) - {Status.STREAMING}
@@ -110,10 +111,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Column:
-    """A model with its settings, and its answers (one per prompt so far, at most)."""
+    """A model with its settings, its answers (one per prompt so far, at most), and the
+    server it is asked on: ``base_url`` "" is the page's own connection. (A key typed for a
+    column's server is never part of the session: it lives in the browser session only.)"""
 
     settings: ChatSettings
     answers: tuple[Answer, ...] = ()
+    base_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -164,8 +168,10 @@ def new_session(
     blind: bool = False,
     rng: random.Random | None = None,
     at: datetime | None = None,
+    base_urls: Sequence[str] = (),
 ) -> SideBySide:
-    """A new session with a column per settings; blind ones get a shuffled shown order."""
+    """A new session with a column per settings (on the server of its ``base_urls`` entry;
+    none or "": the page's); blind ones get a shuffled shown order."""
     if not MIN_COLUMNS <= len(settings) <= MAX_COLUMNS:
         raise ValueError(f"a side-by-side session has {MIN_COLUMNS} to {MAX_COLUMNS} columns")
     order = list(range(len(settings)))
@@ -174,7 +180,10 @@ def new_session(
     now = at or datetime.now(UTC)
     return SideBySide(
         id=new_id(),
-        columns=tuple(Column(s) for s in settings),
+        columns=tuple(
+            Column(s, base_url=base_urls[i] if i < len(base_urls) else "")
+            for i, s in enumerate(settings)
+        ),
         order=tuple(order),
         blind=blind,
         created_at=now,
@@ -320,6 +329,7 @@ def session_json(session: SideBySide) -> dict[str, Any]:
             {
                 "settings": settings_json(column.settings),
                 "answers": [_answer_json(a) for a in column.answers],
+                "base_url": column.base_url,
             }
             for column in session.columns
         ],
@@ -395,7 +405,9 @@ def _column(value: object, where: str, turns: int) -> Column:
         raise SessionError(f"{where}.settings", f"is not valid ({err.message})") from None
     answers = _list(item.get("answers"), f"{where}.answers", turns)
     return Column(
-        settings, tuple(_answer(a, f"{where}.answers[{i}]") for i, a in enumerate(answers))
+        settings,
+        tuple(_answer(a, f"{where}.answers[{i}]") for i, a in enumerate(answers)),
+        _text(item.get("base_url", ""), f"{where}.base_url", MAX_URL),
     )
 
 

@@ -24,6 +24,7 @@ Design:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
+from chatlab import config
 from chatlab.arena import (
     LETTERS,
     MAX_COLUMNS,
@@ -51,14 +53,15 @@ from chatlab.arena import (
 from chatlab.config import Endpoint
 from chatlab.conversation import Conversation
 from chatlab.deadline import Watch
-from chatlab.errors import ChatLabError
+from chatlab.errors import ChatError, ChatLabError
 from chatlab.markdown import plain
 from chatlab.messages import ChatSettings, Status, new_id
 from chatlab.model_names import display_name
 from chatlab.params import Param, declared, max_tokens_limit
 from chatlab.provider import Quirks, ReplyStream, start_reply
 from chatlab.storage import Store
-from components import conversations, model_client, session, spending, voting
+from chatlab.url_policy import UrlPolicy, url_problem
+from components import base_url, conversations, model_client, session, spending, voting
 from components.reply_text import render_text, telemetry_line
 
 __all__ = [
@@ -102,10 +105,9 @@ def render_setup(endpoint: Endpoint, store: Store | None, owner: str) -> None:
         help="Two columns, shown as A and B in a random order; the vote reveals them.",
     )
     base = session.chat_settings()
-    listed = model_client.models(endpoint)
-    models = listed if isinstance(listed, list) and listed else []
-    picked = [
-        _column_inputs(endpoint, index, base, models, blind and count == 2)
+    policy = base_url.url_policy()
+    columns = [
+        _column_inputs(endpoint, index, base, blind and count == 2, policy)
         for index in range(count)
     ]
     st.caption(
@@ -113,32 +115,28 @@ def render_setup(endpoint: Endpoint, store: Store | None, owner: str) -> None:
         "has it. Each column keeps its own history: turn 2 sends A its own reply, B its own."
     )
     if st.button("Start", type="primary", icon=":material/view_column:", key="arena_start"):
-        start(endpoint, store, owner, new_session(picked, blind=blind and count == 2))
+        made = new_session(
+            [settings for settings, _ in columns],
+            blind=blind and count == 2,
+            base_urls=[url for _, url in columns],
+        )
+        start(endpoint, store, owner, made)
         st.rerun()
 
 
 def _column_inputs(
-    endpoint: Endpoint, index: int, base: ChatSettings, models: list[str], blind: bool
-) -> ChatSettings:
+    endpoint: Endpoint, index: int, base: ChatSettings, blind: bool, policy: UrlPolicy
+) -> tuple[ChatSettings, str]:
+    """A column's server (when visitors may choose one), model, temperature, max tokens."""
     with st.container(border=True):
         st.markdown(f"**Column {index + 1}**")
-        model_key = session.arena_column_key("model", index)
-        if models:
-            # The chat's model first, then the server's others: two columns, two models.
-            candidates = [base.model, *(m for m in models if m != base.model)]
-            default = candidates[index % len(candidates)]
-            options = models if default in models else [default, *models]
-            model = st.selectbox(
-                "Model",
-                options,
-                index=options.index(default),
-                key=model_key,
-                accept_new_options=True,
-                format_func=display_name,  # options are drawn as plain text
-            )
-        else:
-            model = st.text_input("Model", value=base.model, key=model_key)
-        model = (model or base.model).strip() or base.model
+        typed = _server_input(index, policy)
+        server = column_endpoint(endpoint, typed, index)
+        listed = model_client.models(server)
+        models = listed if isinstance(listed, list) and listed else []
+        if isinstance(listed, ChatError) and typed:
+            st.caption(f"Could not list this server's models: {plain(listed.message)}")
+        model = _model_input(index, base, models, typed)
         temperature_param = _param("temperature")
         temperature = st.slider(
             "Temperature",
@@ -148,7 +146,7 @@ def _column_inputs(
             step=float(temperature_param.step or 0.1),
             key=session.arena_column_key("temperature", index),
         )
-        limit = max_tokens_limit(model, model_client.window(endpoint, model))
+        limit = max_tokens_limit(model, model_client.window(server, model))
         max_tokens = st.number_input(
             "Max tokens",
             min_value=1,
@@ -158,7 +156,72 @@ def _column_inputs(
         )
         if blind:
             st.caption("Shown as A or B, at random, until you vote.")
-    return replace(base, model=model, temperature=temperature, max_tokens=int(max_tokens))
+    settings = replace(base, model=model, temperature=temperature, max_tokens=int(max_tokens))
+    return settings, typed
+
+
+def _server_input(index: int, policy: UrlPolicy) -> str:
+    """A Base URL for this column alone (blank: the page's connection), and its key."""
+    if not policy.allow_custom:
+        return ""
+    typed = st.text_input(
+        "Server (Base URL)",
+        key=session.arena_column_key("base_url", index),
+        placeholder="blank: this page's connection",
+        help="Another OpenAI-compatible server for this column, e.g. a local llama.cpp at "
+        "http://127.0.0.1:8080/v1. It gets only the key typed below, never the app's own.",
+    ).strip()
+    if typed:
+        problem = url_problem(typed)
+        if problem is not None:
+            st.caption(f":red[{plain(problem)}]")
+            return ""
+        st.text_input(
+            "API key for this server",
+            key=session.arena_column_key("api_key", index),
+            type="password",
+            help="Only if the server asks for one. Kept in this browser session alone.",
+        )
+    return typed
+
+
+def _model_input(index: int, base: ChatSettings, models: list[str], server: str) -> str:
+    # A picker per server: another server's list is another picker (a choice from the
+    # last server's list would not be among this one's).
+    model_key = session.arena_column_key("model", index)
+    if server:
+        model_key += "_" + hashlib.sha256(server.encode()).hexdigest()[:12]
+    if not models:
+        typed = st.text_input("Model", value=base.model, key=model_key)
+        return typed.strip() or base.model
+    # The chat's model first, then the server's others: two columns, two models.
+    candidates = [base.model, *(m for m in models if m != base.model)]
+    default = candidates[index % len(candidates)]
+    options = models if default in models else [default, *models]
+    chosen = st.selectbox(
+        "Model",
+        options,
+        index=options.index(default),
+        key=model_key,
+        accept_new_options=True,
+        format_func=display_name,  # options are drawn as plain text
+    )
+    return (chosen or base.model).strip() or base.model
+
+
+def column_endpoint(page: Endpoint, typed_url: str, index: int | None) -> Endpoint:
+    """The endpoint a column is asked on: the page's, or its own typed server with only
+    the key typed for it (``chatlab.config.resolve_endpoint``'s rule: the app's own key
+    never goes to a host a visitor chose), under the typed-URL policy."""
+    if not typed_url:
+        return page
+    key = (
+        session.widget_value(session.arena_column_key("api_key", index))
+        if index is not None
+        else None
+    )
+    typed = {"OPENAI_BASE_URL": typed_url, "OPENAI_API_KEY": str(key or "").strip() or None}
+    return config.resolve_endpoint(typed, {}, {}, policy=base_url.url_policy())
 
 
 def _param(name: str) -> Param:
@@ -175,14 +238,16 @@ def start(
 ) -> LiveSession:
     """Make ``made`` the page's session: its columns answer through this endpoint
     (``save_now``: store it at once, as an import is; others are stored as they change)."""
-    client = model_client.client(endpoint)
+    clients = {
+        column.base_url: model_client.client(column_endpoint(endpoint, column.base_url, index))
+        for index, column in enumerate(made.columns)
+    }
     learnt: dict[str, Quirks] = session.connection().quirks  # what each model rejects
 
-    def send_column(
-        settings: ChatSettings, sent: list[dict[str, str]], watch: Watch
-    ) -> ReplyStream:
+    def send_column(column: Column, sent: list[dict[str, str]], watch: Watch) -> ReplyStream:
+        settings = column.settings
         stream, quirks = start_reply(
-            client, settings, sent, quirks=learnt.get(settings.model), watch=watch
+            clients[column.base_url], settings, sent, quirks=learnt.get(settings.model), watch=watch
         )
         learnt[settings.model] = quirks
         return stream

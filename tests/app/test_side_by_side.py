@@ -189,3 +189,25 @@ def test_every_answer_is_counted_in_usage_as_side_by_side(
         ("arena", "gpt-4o"),
         ("arena", "gpt-4o-mini"),
     ]
+
+
+def test_a_column_asks_its_own_server_without_the_apps_key(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    with FakeOpenAI() as other:
+        other.models = ["local-model"]
+        at = open_page(make_app)
+        at.text_input(key="arena_base_url_1").set_value(other.base_url).run()
+        at.text_input(key="arena_api_key_1").set_value("sk-typed-for-b").run()
+        pickers = [picker.options for picker in at.selectbox if picker.label == "Model"]
+        assert pickers[1] == ["local-model"]  # the column's own server's models
+        [start] = [b for b in at.button if b.label == "Start"]
+        at = send(start.click().run(), "Name a colour.")
+        assert not at.exception
+        assert [r.body["model"] for r in fake.chat_requests] == ["gpt-4o-mini"]
+        [asked] = other.chat_requests
+        assert asked.body["model"] == "local-model"
+        assert asked.headers["authorization"] == "Bearer sk-typed-for-b"  # never the app's
+        live = held(at, ArenaState).live
+        assert live is not None
+        assert [c.base_url for c in live.session.columns] == ["", other.base_url]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from chatlab.arena import Answer, LiveSession, SideBySide, new_session
+from chatlab.arena import Answer, Column, LiveSession, SideBySide, new_session
 from chatlab.deadline import Watch
 from chatlab.errors import ChatError, Kind
 from chatlab.messages import ChatSettings, Status
@@ -55,7 +55,8 @@ def test_both_columns_stream_at_once_and_settle_with_their_telemetry() -> None:
     gate = threading.Event()
     sent: list[tuple[str, list[dict[str, str]]]] = []
 
-    def start(settings: ChatSettings, messages: list[dict[str, str]], watch: Watch) -> Any:
+    def start(column: Column, messages: list[dict[str, str]], watch: Watch) -> Any:
+        settings = column.settings
         sent.append((settings.model, messages))
         return stream(settings, [chunk(f"{settings.model} says"), *reply(" hi")], gate)
 
@@ -80,7 +81,8 @@ def test_both_columns_stream_at_once_and_settle_with_their_telemetry() -> None:
 def test_the_second_turn_sends_each_column_its_own_reply() -> None:
     sent: dict[str, list[list[dict[str, str]]]] = {}
 
-    def start(settings: ChatSettings, messages: list[dict[str, str]], watch: Watch) -> Any:
+    def start(column: Column, messages: list[dict[str, str]], watch: Watch) -> Any:
+        settings = column.settings
         sent.setdefault(settings.model, []).append(messages)
         return stream(settings, reply(f"{settings.model} #{len(sent[settings.model])}"))
 
@@ -100,7 +102,8 @@ def test_the_second_turn_sends_each_column_its_own_reply() -> None:
 def test_one_column_is_stopped_alone_and_keeps_what_arrived() -> None:
     gate = threading.Event()
 
-    def start(settings: ChatSettings, messages: list[dict[str, str]], watch: Watch) -> Any:
+    def start(column: Column, messages: list[dict[str, str]], watch: Watch) -> Any:
+        settings = column.settings
         held = gate if settings.model == "model-a" else None
         return stream(settings, [chunk("part"), *reply(" rest")], held)
 
@@ -120,7 +123,8 @@ def test_one_column_is_stopped_alone_and_keeps_what_arrived() -> None:
 def test_a_failed_column_keeps_its_error_and_is_retried_alone() -> None:
     calls: list[str] = []
 
-    def start(settings: ChatSettings, messages: list[dict[str, str]], watch: Watch) -> Any:
+    def start(column: Column, messages: list[dict[str, str]], watch: Watch) -> Any:
+        settings = column.settings
         calls.append(settings.model)
         if settings.model == "model-b" and calls.count("model-b") == 1:
             raise ChatError(Kind.SERVER, "The server failed.", "Try again.")
@@ -142,7 +146,8 @@ def test_a_failed_column_keeps_its_error_and_is_retried_alone() -> None:
 def test_every_change_is_handed_over_newest_last() -> None:
     stored: list[SideBySide] = []
 
-    def start(settings: ChatSettings, messages: list[dict[str, str]], watch: Watch) -> Any:
+    def start(column: Column, messages: list[dict[str, str]], watch: Watch) -> Any:
+        settings = column.settings
         return stream(settings, reply("ok"))
 
     live = LiveSession(new_session([A, B]), start, on_change=stored.append)
