@@ -10,6 +10,7 @@ st.navigation(
         st.Page("pages/chat.py", title="Chat", icon="💬", default=True),
         st.Page("pages/usage.py", title="Usage", icon="📊"),
         st.Page("pages/compare.py", title="Compare", icon="⚖️"),
+        st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
     ]
 ).run()
 warm_up()  # load the model SDK while the user reads the page and types
