@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from chatlab.arena import Contestant, Turn, Verdict, vote_from
+from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_from
 from chatlab.grid import Grid, Run, State, new_run
 from chatlab.messages import ChatSettings
 from chatlab.storage import StorageError, Store
@@ -51,7 +51,7 @@ def press(at: AppTest, run: Run, verdict: Verdict) -> AppTest:
     return at
 
 
-def stored_votes(store: Store, owner: str) -> list[object]:
+def stored_votes(store: Store, owner: str) -> list[Vote]:
     return [vote_from(found.document) for found in store.list_votes(owner)]
 
 
