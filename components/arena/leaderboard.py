@@ -62,6 +62,8 @@ LABEL_WIDTH = 24  # characters of a label's line in the charts
 LINE_HEIGHT = 16  # pixels of one line of a label
 ROW_PADDING = 14  # pixels around a chart row's label
 NO_VOTES_GREY = "#e0e0e0"
+RANKED, TOO_FEW = "ranked", f"fewer than {MIN_VOTES} votes"
+STANDING_SHADES = {RANKED: "#4c78a8", TOO_FEW: "#9e9e9e"}  # blue; grey: no rank yet
 DARK_CELL = "isValid(datum.rate) && (datum.rate < 0.25 || datum.rate > 0.8)"  # white text
 
 
@@ -179,7 +181,7 @@ def render_standings(standings: Sequence[Standing]) -> None:
     st.dataframe(
         standing_rows(standings),
         hide_index=True,
-        column_config={"contestant": st.column_config.TextColumn("contestant", width="large")},
+        column_config={"contestant": st.column_config.TextColumn("contestant", width="medium")},
     )
     st.caption(
         "Ratings on an Elo-like scale centred on 1000 (a Bradley-Terry fit of your votes; "
@@ -218,19 +220,19 @@ def render_ratings(standings: Sequence[Standing]) -> None:
             "low": None if found.low is None else round(found.low),
             "high": None if found.high is None else round(found.high),
             "votes": found.votes,
-            "standing": "ranked" if found.enough else f"fewer than {MIN_VOTES} votes",
+            "standing": RANKED if found.enough else TOO_FEW,
         }
         for found in standings
     ]
     names = [_wrapped(found.label) for found in standings]
+    present = {row["standing"] for row in rows}  # the legend names only what is drawn
+    shades = {key: shade for key, shade in STANDING_SHADES.items() if key in present}
     base = alt.Chart(alt.InlineData(values=rows)).encode(
         y=alt.Y("name:N", sort=names, title=None, axis=_lines_axis()),
         color=alt.Color(
             "standing:N",
             title=None,
-            scale=alt.Scale(
-                domain=["ranked", f"fewer than {MIN_VOTES} votes"], range=["#4c78a8", "#9e9e9e"]
-            ),
+            scale=alt.Scale(domain=list(shades), range=list(shades.values())),
             legend=alt.Legend(orient="top"),
         ),
         tooltip=["contestant:N", "rating:Q", "low:Q", "high:Q", "votes:Q"],
