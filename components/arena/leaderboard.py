@@ -62,6 +62,7 @@ LABEL_WIDTH = 24  # characters of a label's line in the charts
 LINE_HEIGHT = 16  # pixels of one line of a label
 ROW_PADDING = 14  # pixels around a chart row's label
 NO_VOTES_GREY = "#e0e0e0"
+FEW_COLUMNS = 5  # up to this many contestants, a heatmap cell has room for "62% / of 8"
 RANKED, TOO_FEW = "ranked", f"fewer than {MIN_VOTES} votes"
 STANDING_SHADES = {RANKED: "#4c78a8", TOO_FEW: "#9e9e9e"}  # blue; grey: no rank yet
 DARK_CELL = "isValid(datum.rate) && (datum.rate < 0.25 || datum.rate > 0.8)"  # white text
@@ -250,6 +251,16 @@ def render_ratings(standings: Sequence[Standing]) -> None:
     )
 
 
+def _ink(cell: dict[str, Any], columns: int) -> str:
+    """What a cell says: ``62%`` over ``of 8`` in a few columns, the % alone in many
+    (the count is in its tooltip), nothing where they never met (the grey says it)."""
+    if cell["rate"] is None:
+        return ""
+    if columns <= FEW_COLUMNS:
+        return str(cell["text"]).replace(" of ", "\nof ")
+    return f"{cell['rate']:.0%}"
+
+
 def render_win_rates(cells: Sequence[dict[str, Any]], labels: Sequence[str]) -> None:
     """The win-rate matrix (``chatlab.arena.win_rates``): how often each row beat each
     column, red (0%) to green (100%), grey where they never met, its % and count on it."""
@@ -262,7 +273,7 @@ def render_win_rates(cells: Sequence[dict[str, Any]], labels: Sequence[str]) -> 
             **cell,
             "name": names[cell["row"]],
             "opponent": str(number[cell["column"]]),
-            "ink": cell["text"].replace(" of ", "\nof "),
+            "ink": _ink(cell, len(labels)),
         }
         for cell in cells
     ]
@@ -282,6 +293,7 @@ def render_win_rates(cells: Sequence[dict[str, Any]], labels: Sequence[str]) -> 
         "wins:Q",
         "ties:Q",
         "losses:Q",
+        alt.Tooltip("games:Q", title="votes"),
     ]
     rate = alt.Color(
         "rate:Q",
@@ -293,7 +305,8 @@ def render_win_rates(cells: Sequence[dict[str, Any]], labels: Sequence[str]) -> 
     blank = base.mark_rect(stroke="white", color=NO_VOTES_GREY).encode(tooltip=tooltip)
     squares = base.mark_rect(stroke="white").encode(color=rate, tooltip=tooltip)
     ink = alt.condition(DARK_CELL, alt.value("white"), alt.value("black"))
-    text = base.mark_text(fontSize=11, lineBreak="\n").encode(
+    size = 11 if len(labels) <= FEW_COLUMNS else 10 if len(labels) <= 8 else 9
+    text = base.mark_text(fontSize=size, lineBreak="\n").encode(
         text="ink:N", color=ink, tooltip=tooltip
     )
     fit = alt.AutoSizeParams(type="fit-x", contains="padding")
@@ -301,7 +314,8 @@ def render_win_rates(cells: Sequence[dict[str, Any]], labels: Sequence[str]) -> 
     st.subheader("Who beat whom")
     st.caption(
         "How often the contestant on the left beat the one numbered above: wins and half "
-        "the ties, of the votes between them. Grey: they never met."
+        "the ties, of the votes between them (a cell's tooltip has its counts). Grey: they "
+        "never met."
     )
     st.altair_chart(
         alt.LayerChart(layer=[blank, squares, text], height=height, autosize=fit),
