@@ -231,3 +231,16 @@ def test_hostile_names_are_shown_literally(make_app: AppFactory) -> None:
     (line,) = [md.value for md in at.markdown if "vs" in md.value]
     assert "\\*\\*bold\\*\\*" in line and "\\[link\\]" in line
     assert table(at)[0]["contestant"] == hostile.model  # a cell: text as is
+
+
+def test_a_store_that_cannot_be_opened_is_said(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unopenable(cls: type[Store], url: str) -> Store:
+        raise StorageError("The database file is locked by another program.", "Close it.")
+
+    monkeypatch.setattr(Store, "open", classmethod(unopenable))
+    at = open_leaderboard(make_app().run())
+    assert not at.exception
+    assert "Votes are kept in the database, which cannot be read now" in at.info[0].value
+    assert not at.dataframe and not at.button
