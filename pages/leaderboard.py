@@ -48,11 +48,10 @@ if not chosen:
 ranked = board.ranked_votes(chosen, ranking)
 board.render_self_comparisons(ranked)
 standings = leaderboard(ranked, seed=board.SEED)
-if standings:
+if standings:  # none when every vote compares a model with itself
     board.render_standings(standings)
     board.render_ratings(standings)
-    board.render_win_rates(
-        win_rates(ranked, [s.label for s in standings]), [s.label for s in standings]
-    )
+    order = [standing.label for standing in standings]
+    board.render_win_rates(win_rates(ranked, order), order)
 vote_list.render_exports(chosen, first, last)
 vote_list.render_recent(store, owner, chosen, zone)
