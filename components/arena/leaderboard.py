@@ -36,6 +36,7 @@ from components import session
 __all__ = [
     "COMPARE_PAGE",
     "DEFAULT_DAYS",
+    "EVERY",
     "RANK_MODELS",
     "RANK_SETTINGS",
     "SEED",
@@ -56,6 +57,9 @@ __all__ = [
 DEFAULT_DAYS = 365  # the period shown first: a personal board builds up slowly
 SEED = 19  # the bootstrap's seed: the same votes, the same intervals
 RANK_MODELS = "models"
+# The filters' "all" option. A tag that is exactly this text (a NUL first) would read as
+# "all": harmless, and no one types it.
+EVERY = "\x00every"
 RANK_SETTINGS = "model + settings"
 COMPARE_PAGE = "pages/compare.py"
 LABEL_WIDTH = 24  # characters of a label's line in the charts
@@ -71,28 +75,31 @@ DARK_CELL = "isValid(datum.rate) && (datum.rate < 0.25 || datum.rate > 0.8)"  # 
 def pick_tag(target: DeltaGenerator, votes: Sequence[Vote]) -> str | None:
     """The tag the votes must carry; None: any (disabled when no vote has a tag)."""
     tags = sorted({tag for vote in votes for tag in vote.tags})
-    return _pick(target, "Tag", [None, *tags], "All tags", session.LEADERBOARD_TAG)
+    return _pick(target, "Tag", tags, "All tags", session.LEADERBOARD_TAG)
 
 
 def pick_conversation(target: DeltaGenerator, votes: Sequence[Vote]) -> str | None:
     """The side-by-side session or Compare run the votes were cast in; None: any."""
     found = sorted({vote.conversation for vote in votes})
-    return _pick(target, "Conversation", [None, *found], "All", session.LEADERBOARD_CONVERSATION)
+    return _pick(target, "Conversation", found, "All", session.LEADERBOARD_CONVERSATION)
 
 
 def _pick(
-    target: DeltaGenerator, label: str, options: list[str | None], every: str, key: str
+    target: DeltaGenerator, label: str, values: list[str], every: str, key: str
 ) -> str | None:
+    """One of ``values``, or None for all of them (the option ``EVERY``: a None option
+    would read as "nothing chosen" to Streamlit)."""
+    options = [EVERY, *values]
     if session.widget_value(key) not in options:  # a withdrawn vote's tag, say: all again
-        session.clear_widget(key)
-    picked: str | None = target.selectbox(
+        session.set_widget(key, EVERY)
+    picked: str = target.selectbox(
         label,
         options,
-        format_func=lambda option: every if option is None else option or "(none)",
+        format_func=lambda option: every if option == EVERY else option or "(none)",
         key=key,
-        disabled=len(options) < 2,
+        disabled=not values,
     )
-    return picked
+    return None if picked == EVERY else picked
 
 
 def pick_ranking() -> str:

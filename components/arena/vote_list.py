@@ -52,7 +52,7 @@ def render_recent(store: Store, owner: str, votes: Sequence[Vote], zone: tzinfo)
     if len(votes) > len(newest):
         st.caption(f"The {len(newest)} most recent of {len(votes):,} votes.")
     for vote in newest:
-        line, button = st.columns([6, 1], vertical_alignment="center")
+        line, button = st.columns([4, 1], vertical_alignment="center")
         line.markdown(_vote_line(vote, zone))
         button.button(
             "Withdraw",

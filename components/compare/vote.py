@@ -156,7 +156,7 @@ def _cast(run: Run, x: int, y: int, verdict: Verdict, words: str) -> None:
     )
     page = session.page()
     if voting.cast(page.store, page.owner, vote):
-        votes[pair] = (vote_id, f"{_card(left)} against {_card(right)}: {words.lower()}")
+        votes[pair] = (vote_id, f"{_card(left)} against {_card(right)}: {words}")
 
 
 def _render_recorded(run: Run, x: int, y: int) -> None:

@@ -66,7 +66,7 @@ def test_a_vote_on_two_models_is_stored_changed_in_place_and_ranked(
     assert vote.a == Contestant("gpt-4o") and vote.b == Contestant("gpt-4o-mini")
     assert vote.verdict is Verdict.A and not vote.blind and vote.conversation == run.id
     assert vote.turns == (Turn(PROMPT, "Reply 0", "Reply 1"),)
-    assert any("Recorded:" in c.value and "x better" in c.value for c in at.caption)
+    assert any("Recorded:" in c.value and "X better" in c.value for c in at.caption)
     at = press(at, run, Verdict.TIE)  # a change of mind replaces the vote
     (changed,) = stored_votes(store, owner)
     assert (changed.id, changed.verdict) == (vote.id, Verdict.TIE)

@@ -19,6 +19,7 @@ from chatlab import config
 from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_from, vote_json
 from chatlab.storage import StorageError, Store
 from components.account import LOCAL_OWNER
+from components.arena.leaderboard import EVERY
 from tests.app.conftest import AppFactory, charts
 
 LEADERBOARD_PAGE = "pages/leaderboard.py"
@@ -133,7 +134,7 @@ def test_the_tag_and_conversation_filters_choose_the_votes(make_app: AppFactory)
     rows = table(at)
     assert {row["contestant"]: row["votes"] for row in rows} == {BIG: 2, SMALL: 1, LOCAL: 1}
     assert all(row["rank"].startswith("not enough votes") for row in rows)
-    at.selectbox(key="leaderboard_tag").set_value(None).run()
+    at.selectbox(key="leaderboard_tag").set_value(EVERY).run()
     at.selectbox(key="leaderboard_conversation").set_value("s-2").run()
     assert {row["contestant"] for row in table(at)} == {BIG, SMALL, LOCAL}
     assert sum(row["votes"] for row in table(at)) == 4  # two votes, two sides each
@@ -244,3 +245,18 @@ def test_a_store_that_cannot_be_opened_is_said(
     assert not at.exception
     assert "Votes are kept in the database, which cannot be read now" in at.info[0].value
     assert not at.dataframe and not at.button
+
+
+def test_a_tag_whose_votes_are_all_withdrawn_leaves_the_filter_at_all(
+    make_app: AppFactory,
+) -> None:
+    seed(seeded_votes())
+    at = open_leaderboard(make_app().run())
+    at.selectbox(key="leaderboard_tag").set_value("french").run()
+    for vote_id in ("vote-6", "vote-7"):  # the two 'french' votes
+        (withdraw,) = [b for b in at.button if b.key == f"leaderboard_withdraw_{vote_id}"]
+        at = withdraw.click().run()
+    assert not at.exception
+    assert at.selectbox(key="leaderboard_tag").value == EVERY
+    assert at.selectbox(key="leaderboard_tag").disabled  # no vote has a tag now
+    assert [row["contestant"] for row in table(at)] == [BIG, SMALL, LOCAL]
