@@ -11,6 +11,7 @@ st.navigation(
         st.Page("pages/usage.py", title="Usage", icon="📊"),
         st.Page("pages/compare.py", title="Compare", icon="⚖️"),
         st.Page("pages/side_by_side.py", title="Side by side", icon="🆚"),
+        st.Page("pages/leaderboard.py", title="Leaderboard", icon="🏆"),
     ]
 ).run()
 warm_up()  # load the model SDK while the user reads the page and types

@@ -437,6 +437,10 @@ COMPARE_ASSERTS = "compare_asserts_"  # + the table's version: the assertions' e
 COMPARE_SPEC_FILE = "compare_spec_file"
 COMPARE_THRESHOLD = "compare_threshold"
 USAGE_SOURCE = "usage_source"  # the usage page's "Sent from" filter
+LEADERBOARD_DATES = "leaderboard_dates"  # the leaderboard's filters and what it ranks
+LEADERBOARD_TAG = "leaderboard_tag"
+LEADERBOARD_CONVERSATION = "leaderboard_conversation"
+LEADERBOARD_RANK = "leaderboard_rank"
 
 
 @dataclass
@@ -477,6 +481,9 @@ class CompareState:
     setup: Setup | None = None
     link_written: dict[str, str] | None = None  # the query the page last put in the URL
     evaluation: EvaluationForm = field(default_factory=EvaluationForm)
+    # The votes cast on pairs of cards (components.compare.vote): (run id, first card,
+    # second card) -> (vote id, verdict), so a changed verdict replaces the vote.
+    votes: dict[tuple[str, int, int], tuple[str, str]] = field(default_factory=dict)
 
 
 def compare() -> CompareState:

@@ -7,7 +7,7 @@ import streamlit as st
 from chatlab import usage
 from chatlab.markdown import plain
 from chatlab.storage import StorageError
-from components import page
+from components import page, period
 from components.usage import view as usage_view
 
 store, owner = page.prepare()
@@ -16,9 +16,9 @@ if store is None:
     st.info("Usage is read from saved conversations and compare runs, and they cannot be read now.")
     st.stop()
 
-zone = usage_view.browser_zone()
+zone = period.browser_zone()
 dates, model_filter, source_filter = st.columns([2, 2, 2])
-first, last = usage_view.pick_period(dates, zone)
+first, last = period.pick_period(dates, zone, usage_view.DEFAULT_DAYS)
 since, until = usage.period(first, last, zone)
 try:
     found = store.usage_records(owner, since=since, until=until)  # one query, this owner's

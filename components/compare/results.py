@@ -31,7 +31,7 @@ from chatlab.compare.results import (
 from chatlab.grid import Run, variant_label
 from chatlab.markdown import plain
 from chatlab.storage.runs import run_json
-from components.compare import reading
+from components.compare import reading, vote
 from components.compare.scores import render_scores
 
 CHART_HEIGHT = 240
@@ -119,6 +119,8 @@ def render_report(run: Run, report: Report) -> None:
         note.empty()
     with report.head:
         summary = reading.render_summary(run)
+    with report.cards:
+        vote.render_vote(run)  # under the cards: the better of two
     frame = results_rows(run)
     with report.table:
         render_table(frame)

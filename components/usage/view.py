@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import altair as alt
 import streamlit as st
@@ -24,7 +23,7 @@ from chatlab.usage import BinUsage, Spread, Totals, Unit, UsageRecord
 from components import session
 from components.totals import plural_replies, plural_requests, usd
 
-DEFAULT_DAYS = 30
+DEFAULT_DAYS = 30  # the period shown first (components.period.pick_period)
 CHAT_PAGE = "pages/chat.py"
 COST_UNKNOWN_WHY = "a local server, or a model without a listed price"
 SOURCE_NAMES = {
@@ -36,27 +35,6 @@ SOURCE_NAMES = {
 UNIT_TITLES = {"hour": "hour", "day": "day", "week": "week (from Monday)"}
 CHART_HEIGHT = 240
 FEW_POINTS = 40  # up to this many replies, a speed chart shows each; beyond, boxes
-
-
-def browser_zone() -> tzinfo:
-    """The browser's time zone (days are its days); UTC when it cannot be told."""
-    name = st.context.timezone
-    try:
-        return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
-def pick_period(target: DeltaGenerator, zone: tzinfo) -> tuple[date, date]:
-    """The date range to look at (default: the last 30 days); first and last day."""
-    today = datetime.now(zone).date()
-    default = (today - timedelta(days=DEFAULT_DAYS - 1), today)
-    picked: Any = target.date_input("Dates", value=default, format="YYYY-MM-DD")
-    # While a range is being picked the widget holds one date, or none.
-    chosen = [day for day in (picked if isinstance(picked, tuple) else (picked,)) if day]
-    if not chosen:
-        return default
-    return min(chosen), max(chosen)
 
 
 def pick_models(target: DeltaGenerator, available: list[str]) -> list[str]:

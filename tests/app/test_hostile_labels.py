@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from google.protobuf.message import Message  # type: ignore[import-untyped]
 from streamlit.testing.v1 import AppTest
 
+from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_json
 from chatlab.grid import Grid, new_run
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
 from chatlab.presets import from_settings
@@ -91,13 +93,25 @@ def seeded(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
     at.query_params["c"] = conversation_id  # the chat page opens it
     store.save_run(owner, new_run(Grid(settings, samples=1), HOSTILE, []))
     store.save_preset(owner, from_settings("", HOSTILE, settings))
+    cast = Vote(
+        "hostile-vote", Contestant(HOSTILE, (("style", HOSTILE),)), Contestant("gpt-4o-mini"),
+        Verdict.A, datetime.now(UTC), (Turn(HOSTILE, HOSTILE, HOSTILE),),
+        conversation=HOSTILE, tags=(HOSTILE,),
+    )  # fmt: skip
+    store.save_vote(owner, cast.id, cast.at, vote_json(cast))
     return at.run()
 
 
 # The usage page shows models and titles only in tables and charts, never as Markdown.
+# (The leaderboard's table and charts neither; its list of votes does, through plain.)
 @pytest.mark.parametrize(
     ("page", "labels_hostile_text"),
-    [("pages/chat.py", True), ("pages/compare.py", True), ("pages/usage.py", False)],
+    [
+        ("pages/chat.py", True),
+        ("pages/compare.py", True),
+        ("pages/usage.py", False),
+        ("pages/leaderboard.py", True),  # a vote's contestants, in the recent votes
+    ],
 )
 def test_no_page_draws_hostile_text_as_markdown(
     make_app: AppFactory, fake: FakeOpenAI, page: str, labels_hostile_text: bool

@@ -80,7 +80,9 @@ def test_check_this_server_shows_what_the_server_supports(fake: FakeOpenAI) -> N
     assert plain("4,096 tokens") in rows["Context window known"]
 
 
-@pytest.mark.parametrize("page", ["pages/chat.py", "pages/compare.py", "pages/usage.py"])
+@pytest.mark.parametrize(
+    "page", ["pages/chat.py", "pages/compare.py", "pages/usage.py", "pages/leaderboard.py"]
+)
 def test_a_bad_setting_stops_every_page_with_what_to_fix(
     page: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

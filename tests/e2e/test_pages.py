@@ -8,7 +8,10 @@ from playwright.sync_api import Browser, expect
 from testing.app_process import AppProcess
 
 
-@pytest.mark.parametrize(("path", "heading"), [("usage", "Usage"), ("compare", "Compare")])
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [("usage", "Usage"), ("compare", "Compare"), ("leaderboard", "Leaderboard")],
+)
 def test_a_page_opens_from_its_url_as_the_first_request(
     browser: Browser, fresh_app: AppProcess, path: str, heading: str
 ) -> None:
