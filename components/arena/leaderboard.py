@@ -62,6 +62,7 @@ RANK_MODELS = "models"
 EVERY = "\x00every"
 RANK_SETTINGS = "model + settings"
 COMPARE_PAGE = "pages/compare.py"
+SIDE_BY_SIDE_PAGE = "pages/side_by_side.py"
 LABEL_WIDTH = 24  # characters of a label's line in the charts
 LINE_HEIGHT = 16  # pixels of one line of a label
 ROW_PADDING = 14  # pixels around a chart row's label
@@ -140,6 +141,7 @@ def render_empty(first: date, last: date) -> None:
         "Compare run's cards (pick two cards, then the better one). Every vote counts here.",
         icon=":material/how_to_vote:",
     )
+    st.page_link(SIDE_BY_SIDE_PAGE, label="Go to Side by side", icon="🆚")
     st.page_link(COMPARE_PAGE, label="Go to Compare", icon="⚖️")
 
 

@@ -523,7 +523,7 @@ def render_sessions(endpoint: Endpoint, store: Store | None, owner: str) -> None
     shown = state.live.id if state.live is not None else None
     for summary in stored:
         st.button(
-            f"{summary.title} · {summary.updated_at:%d %b %H:%M}",
+            f"{plain(summary.title)} · {summary.updated_at:%d %b %H:%M}",  # a label is Markdown
             key=f"arena_open_{summary.id}",
             on_click=_open,
             args=(endpoint, store, owner, summary.id),

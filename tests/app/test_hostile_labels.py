@@ -18,9 +18,20 @@ import pytest
 from google.protobuf.message import Message  # type: ignore[import-untyped]
 from streamlit.testing.v1 import AppTest
 
-from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_json
+from chatlab.arena import (
+    Answer,
+    Contestant,
+    Turn,
+    Verdict,
+    Vote,
+    new_session,
+    session_json,
+    vote_json,
+    with_answer,
+    with_prompt,
+)
 from chatlab.grid import Grid, new_run
-from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
+from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, Usage
 from chatlab.presets import from_settings
 from components.session import PageState
 from testing.fake_openai import FakeOpenAI
@@ -99,6 +110,11 @@ def seeded(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
         conversation=HOSTILE, tags=(HOSTILE,),
     )  # fmt: skip
     store.save_vote(owner, cast.id, cast.at, vote_json(cast))
+    hostile = with_prompt(new_session([settings, ChatSettings(model="gpt-4o-mini")]), HOSTILE)
+    hostile = with_answer(hostile, 0, 0, Answer(HOSTILE, Status.FAILED, stats, HOSTILE))
+    store.save_side_by_side(
+        owner, hostile.id, HOSTILE, hostile.created_at, hostile.updated_at, session_json(hostile)
+    )
     return at.run()
 
 
@@ -111,6 +127,7 @@ def seeded(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
         ("pages/compare.py", True),
         ("pages/usage.py", False),
         ("pages/leaderboard.py", True),  # a vote's contestants, in the recent votes
+        ("pages/side_by_side.py", True),  # a stored session's title, in its list
     ],
 )
 def test_no_page_draws_hostile_text_as_markdown(

@@ -81,7 +81,14 @@ def test_check_this_server_shows_what_the_server_supports(fake: FakeOpenAI) -> N
 
 
 @pytest.mark.parametrize(
-    "page", ["pages/chat.py", "pages/compare.py", "pages/usage.py", "pages/leaderboard.py"]
+    "page",
+    [
+        "pages/chat.py",
+        "pages/compare.py",
+        "pages/usage.py",
+        "pages/side_by_side.py",
+        "pages/leaderboard.py",
+    ],
 )
 def test_a_bad_setting_stops_every_page_with_what_to_fix(
     page: str, monkeypatch: pytest.MonkeyPatch

@@ -10,7 +10,12 @@ from testing.app_process import AppProcess
 
 @pytest.mark.parametrize(
     ("path", "heading"),
-    [("usage", "Usage"), ("compare", "Compare"), ("leaderboard", "Leaderboard")],
+    [
+        ("usage", "Usage"),
+        ("compare", "Compare"),
+        ("side_by_side", "Side by side"),
+        ("leaderboard", "Leaderboard"),
+    ],
 )
 def test_a_page_opens_from_its_url_as_the_first_request(
     browser: Browser, fresh_app: AppProcess, path: str, heading: str
