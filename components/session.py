@@ -522,6 +522,7 @@ class ArenaState:
     listed: int = LIST_PAGE  # stored sessions listed in the sidebar
     continued: bool = False  # "Continue with this one" opened a conversation: go to the chat
     imported: int | None = None  # the uploader's file last imported (it stays in the widget)
+    vote_tags: dict[str, tuple[str, ...]] = field(default_factory=dict)  # by session, as cast
 
 
 def arena() -> ArenaState:

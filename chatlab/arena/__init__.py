@@ -48,6 +48,7 @@ from chatlab.arena.side_by_side import (
     with_vote,
 )
 from chatlab.arena.votes import (
+    MAX_NAME,
     MAX_SETTINGS,
     MAX_TAGS,
     MAX_TURNS,
@@ -69,6 +70,7 @@ __all__ = [
     "ELO_SCALE",
     "LETTERS",
     "MAX_COLUMNS",
+    "MAX_NAME",
     "MAX_SETTINGS",
     "MAX_SIDE_TURNS",
     "MAX_TAGS",

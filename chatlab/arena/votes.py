@@ -27,6 +27,7 @@ from typing import Any
 from chatlab.errors import ChatLabError
 
 __all__ = [
+    "MAX_NAME",
     "MAX_SETTINGS",
     "MAX_TAGS",
     "MAX_TURNS",

@@ -37,6 +37,8 @@ from chatlab import config
 from chatlab.arena import (
     LETTERS,
     MAX_COLUMNS,
+    MAX_NAME,
+    MAX_TAGS,
     MIN_COLUMNS,
     Answer,
     Column,
@@ -453,6 +455,7 @@ def render_vote(live: LiveSession, store: Store | None, owner: str) -> None:
         return
     if current.blind and current.verdict is None:
         st.caption("Which answered better? The models are revealed once you vote.")
+    tags = _tags_input(current)
     chosen = st.segmented_control(
         "Your verdict",
         list(VERDICTS),
@@ -460,10 +463,13 @@ def render_vote(live: LiveSession, store: Store | None, owner: str) -> None:
         default=current.verdict,
         key=f"arena_verdict_{current.id}_{current.vote_id or 'none'}",
     )
-    if chosen is not None and chosen != current.verdict:
-        vote = vote_of(current, Verdict(chosen), vote_id=current.vote_id or None)
+    state = session.arena()
+    retagged = current.verdict is not None and state.vote_tags.get(current.id) != tags
+    if chosen is not None and (chosen != current.verdict or retagged):
+        vote = vote_of(current, Verdict(chosen), vote_id=current.vote_id or None, tags=tags)
         if voting.cast(store, owner, vote):
             live.vote(vote.verdict, vote.id)
+            state.vote_tags[current.id] = tags
         st.rerun()
     if current.verdict is not None:
         a, b = current.shown
@@ -476,6 +482,18 @@ def render_vote(live: LiveSession, store: Store | None, owner: str) -> None:
             if voting.withdraw(store, owner, current.vote_id):
                 live.vote(None)
             st.rerun()
+
+
+def _tags_input(current: SideBySide) -> tuple[str, ...]:
+    """The vote's tags (the leaderboard filters by them): typed by commas, cleaned."""
+    typed = st.text_input(
+        "Tags for this vote (optional)",
+        key=f"arena_tags_{current.id}",
+        placeholder="e.g. coding, french",
+        help="By commas. The leaderboard can rank the votes of one tag alone.",
+    )
+    words = (" ".join(part.split())[:MAX_NAME] for part in typed.split(","))
+    return tuple(dict.fromkeys(word for word in words if word))[:MAX_TAGS]
 
 
 def _revealed(column: Column) -> str:
@@ -504,6 +522,15 @@ def render_sessions(endpoint: Endpoint, store: Store | None, owner: str) -> None
             key="arena_download",
             on_click="ignore",
         )
+    if state.live is not None and store is not None:
+        st.button(
+            "Delete this session",
+            icon=":material/delete:",
+            key="arena_delete",
+            on_click=_delete,
+            args=(store, owner),
+            help="Its votes stay on the leaderboard: withdraw them there.",
+        )
     upload = st.file_uploader(
         "Import a session (JSON)", type=["json"], key=session.ARENA_IMPORT, max_upload_size=20
     )
@@ -530,6 +557,20 @@ def render_sessions(endpoint: Endpoint, store: Store | None, owner: str) -> None
             disabled=summary.id == shown,
             width="stretch",
         )
+
+
+def _delete(store: Store, owner: str) -> None:
+    state = session.arena()
+    if state.live is None:
+        return
+    state.live.stop()
+    try:
+        store.delete_side_by_side(owner, state.live.id)
+    except ChatLabError as err:
+        session.add_notice(f"The session was not deleted. {err}")
+        return
+    state.live = None
+    session.add_notice("Session deleted.")
 
 
 def _new() -> None:

@@ -211,3 +211,31 @@ def test_a_column_asks_its_own_server_without_the_apps_key(
         live = held(at, ArenaState).live
         assert live is not None
         assert [c.base_url for c in live.session.columns] == ["", other.base_url]
+
+
+def test_a_votes_tags_are_stored_with_it_and_changed_in_place(make_app: AppFactory) -> None:
+    at = send(set_up(open_page(make_app)), "Name a colour.")
+    live = held(at, ArenaState).live
+    assert live is not None
+    at.text_input(key=f"arena_tags_{live.id}").set_value("colours,  quick ,colours").run()
+    at.segmented_control[-1].set_value(Verdict.B).run()
+    store, owner = store_of(at)
+    votes, _ = votes_from(v.document for v in store.list_votes(owner))
+    assert [(v.verdict, v.tags) for v in votes] == [(Verdict.B, ("colours", "quick"))]
+    at.text_input(key=f"arena_tags_{live.id}").set_value("colours").run()
+    votes, _ = votes_from(v.document for v in store.list_votes(owner))
+    assert [(v.verdict, v.tags) for v in votes] == [(Verdict.B, ("colours",))]  # one vote
+
+
+def test_a_session_is_deleted(make_app: AppFactory) -> None:
+    at = send(set_up(open_page(make_app)), "Name a colour.")
+    live = held(at, ArenaState).live
+    assert live is not None
+    store, owner = store_of(at)
+    wait_until(lambda: _stored_answers(store, owner, live.id) == 2)
+    [delete] = [b for b in at.button if b.label == "Delete this session"]
+    at = delete.click().run()
+    assert not at.exception
+    assert store.load_side_by_side(owner, live.id) is None
+    assert held(at, ArenaState).live is None
+    assert any(b.label == "Start" for b in at.button)  # set up anew
