@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from chatlab import usage
-from chatlab.arena import filtered, leaderboard, votes_from, win_rates
+from chatlab.arena import filtered, votes_from, win_rates
 from chatlab.markdown import plain
 from chatlab.storage import StorageError
 from components import page, period, session
@@ -47,7 +47,7 @@ if not chosen:
     st.stop()
 ranked = board.ranked_votes(chosen, ranking)
 board.render_self_comparisons(ranked)
-standings = leaderboard(ranked, seed=board.SEED)
+standings = board.standings_of(tuple(ranked), board.SEED)
 if standings:  # none when every vote compares a model with itself
     board.render_standings(standings)
     board.render_ratings(standings)

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
@@ -19,6 +20,7 @@ from chatlab import config
 from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_from, vote_json
 from chatlab.storage import StorageError, Store
 from components.account import LOCAL_OWNER
+from components.arena import leaderboard as board
 from components.arena.leaderboard import EVERY
 from tests.app.conftest import AppFactory, charts
 
@@ -260,3 +262,22 @@ def test_a_tag_whose_votes_are_all_withdrawn_leaves_the_filter_at_all(
     assert at.selectbox(key="leaderboard_tag").value == EVERY
     assert at.selectbox(key="leaderboard_tag").disabled  # no vote has a tag now
     assert [row["contestant"] for row in table(at)] == [BIG, SMALL, LOCAL]
+
+
+def test_a_rerun_does_not_refit_the_same_votes(
+    make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fits: list[int] = []
+    fit = board.leaderboard
+
+    def counted(votes: Any, **options: Any) -> Any:
+        fits.append(len(votes))
+        return fit(votes, **options)
+
+    st.cache_data.clear()
+    monkeypatch.setattr(board, "leaderboard", counted)
+    seed(seeded_votes())
+    at = open_leaderboard(make_app().run())
+    at.run()
+    assert not at.exception
+    assert fits == [8]  # the bootstrap's 200 refits ran once, not once per rerun
