@@ -17,7 +17,7 @@ from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
 
 from chatlab import config
-from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_from, vote_json
+from chatlab.arena import Contestant, Turn, Verdict, Vote, leaderboard, vote_from, vote_json
 from chatlab.storage import StorageError, Store
 from components.account import LOCAL_OWNER
 from components.arena import leaderboard as board
@@ -268,11 +268,10 @@ def test_a_rerun_does_not_refit_the_same_votes(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fits: list[int] = []
-    fit = board.leaderboard
 
     def counted(votes: Any, **options: Any) -> Any:
         fits.append(len(votes))
-        return fit(votes, **options)
+        return leaderboard(votes, **options)
 
     st.cache_data.clear()
     monkeypatch.setattr(board, "leaderboard", counted)
