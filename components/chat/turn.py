@@ -248,9 +248,10 @@ def _saving(
         if opened is None:
             continue
         thinking.show(opened.reasoning)
-        size = len(opened.text) + len(opened.reasoning)
+        size = len(opened.text) + len(opened.reasoning) + opened.tool_characters
         if size > saved_size and time.monotonic() - saved_at >= SAVE_EVERY:
             plan.reply.content = plan.prefix + opened.text
+            plan.reply.tool_calls = opened.tool_calls or plan.reply.tool_calls
             plan.reply.reasoning = turns.joined_reasoning(plan, opened.reasoning)
             keeper.save(plan.reply)
             saved_at, saved_size = time.monotonic(), size
@@ -277,6 +278,7 @@ def _settle(started: session.Started, *, failed: bool) -> bool:
         stats=outcome.stats,
         notices=outcome.notices,
         reasoning=outcome.reasoning,
+        tool_calls=outcome.tool_calls,
     )
     # Continue: the earlier part's tokens come first.
     plan.reply.token_logprobs = (*plan.reply.token_logprobs, *outcome.token_logprobs)
