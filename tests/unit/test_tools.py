@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import openai
 import pytest
@@ -17,6 +18,7 @@ from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage, ChatSettings, Status
 from chatlab.provider.client import make_client, start_reply
 from chatlab.provider.tool_calls import ToolCallAssembler
+from chatlab.tokens import estimate_prompt_tokens
 from chatlab.tools import (
     ToolCall,
     ToolChoice,
@@ -355,3 +357,13 @@ def test_calls_round_trip_through_json_within_bounds() -> None:
         ToolCall("c", "f", "{}"),
     )
     assert len(tool_calls_from([{"id": "c", "name": "f", "arguments": ""}] * 1000)) == 64
+
+
+def test_calls_and_results_count_in_the_context_estimate() -> None:
+    bare: list[dict[str, Any]] = [{"role": "assistant", "content": None}]
+    call = ToolCall("call_a", "get_weather", json.dumps({"city": "Oslo " * 200}), "sunny " * 100)
+    with_call: list[dict[str, Any]] = [
+        {"role": "assistant", "content": None, "tool_calls": [call.wire()]},
+        {"role": "tool", "tool_call_id": "call_a", "content": call.result},
+    ]
+    assert estimate_prompt_tokens(with_call) > estimate_prompt_tokens(bare) + 250

@@ -1,0 +1,97 @@
+"""Tools in the sidebar: the ones defined, how the model may choose among them, and a form
+to define one (name, description, JSON Schema parameters, a canned result).
+
+A definition is checked as it is saved (``chatlab.tools.make_tool``: the schema with
+``jsonschema``); a refusal is said under the form and nothing is lost from it. Saving a
+tool under a name already defined replaces that tool.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab.errors import ChatLabError
+from chatlab.markdown import plain
+from chatlab.tools import MAX_TOOLS, make_tool
+from components import session
+
+TOOL_NAME = "tool_name"
+TOOL_DESCRIPTION = "tool_description"
+TOOL_PARAMETERS = "tool_parameters"
+TOOL_CANNED = "tool_canned"
+EXAMPLE_SCHEMA = (
+    '{\n  "type": "object",\n  "properties": {"city": {"type": "string"}},\n'
+    '  "required": ["city"]\n}'
+)
+CHOICE_HELP = (
+    "auto: the model decides whether to call a tool; none: it answers in text; required: it "
+    "must call one; or name the one tool it must call."
+)
+
+
+def render_tools() -> None:
+    """The Tools section: the list, tool_choice, and the form that defines one."""
+    tools = session.chat().tools or ()
+    with st.expander(f"Tools ({len(tools)})", icon=":material/build:"):
+        if not tools:
+            st.caption("No tools: the model answers in text. Define one to let it call it.")
+        for tool in tools:
+            name, delete = st.columns([3, 2], vertical_alignment="center")
+            name.caption(plain(tool.name))
+            delete.button(
+                "Delete",
+                icon=":material/delete:",
+                key=f"tool-delete-{tool.name}",
+                on_click=_delete,
+                args=(tool.name,),
+                type="tertiary",
+            )
+        choices = ["auto", "none", "required", *(f"tool:{tool.name}" for tool in tools)]
+        if session.widget_value(session.TOOL_CHOICE) not in choices:
+            session.set_widget(session.TOOL_CHOICE, "auto")  # its tool was deleted
+        st.selectbox(
+            "Tool choice",
+            choices,
+            key=session.TOOL_CHOICE,
+            format_func=lambda value: value.removeprefix("tool:"),
+            help=CHOICE_HELP,
+            disabled=not tools,
+        )
+        _definition_form()
+
+
+def _definition_form() -> None:
+    with st.form("tool-definition", border=True):
+        st.text_input("Tool name", key=TOOL_NAME, placeholder="get_weather", max_chars=64)
+        st.text_input("Description", key=TOOL_DESCRIPTION)
+        st.text_area("Parameters (JSON Schema)", key=TOOL_PARAMETERS, placeholder=EXAMPLE_SCHEMA)
+        st.text_area(
+            "Canned result",
+            key=TOOL_CANNED,
+            help="Offered as the answer to each call of this tool (you can still change it).",
+        )
+        st.form_submit_button("Save tool", icon=":material/add:", on_click=_save)
+
+
+def _save() -> None:
+    values = [str(session.widget_value(key) or "") for key in _FIELDS]
+    try:
+        tool = make_tool(*values)
+    except ChatLabError as err:
+        session.add_notice(str(err))
+        return
+    kept = [t for t in session.chat().tools or () if t.name != tool.name]
+    if len(kept) >= MAX_TOOLS:
+        session.add_notice(f"At most {MAX_TOOLS} tools can be defined: delete one first.")
+        return
+    session.chat().tools = (*kept, tool)
+    for key in _FIELDS:
+        session.clear_widget(key)
+    session.add_notice(f"Tool saved: {tool.name}")
+
+
+def _delete(name: str) -> None:
+    session.chat().tools = tuple(t for t in session.chat().tools or () if t.name != name)
+
+
+_FIELDS = (TOOL_NAME, TOOL_DESCRIPTION, TOOL_PARAMETERS, TOOL_CANNED)

@@ -1,0 +1,109 @@
+"""Tools on the chat page under AppTest: a tool defined in the sidebar is offered, the
+reply's call shows as a card, is answered, and the next request carries the result."""
+
+from __future__ import annotations
+
+import json
+
+from streamlit.testing.v1 import AppTest
+
+from chatlab.markdown import plain
+from testing.fake_openai import FakeOpenAI, FakeToolCall, Reply, tool_reply
+from tests.app.conftest import chat_state, click, flushed, send
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}},
+    "required": ["city"],
+}
+
+
+def define(at: AppTest, name: str, schema: object, canned: str = "") -> AppTest:
+    at.text_input(key="tool_name").input(name)
+    at.text_area(key="tool_parameters").input(json.dumps(schema))
+    at.text_area(key="tool_canned").input(canned)
+    (save,) = [b for b in at.button if b.label == "Save tool"]
+    save.click().run()
+    return at
+
+
+def test_a_tool_call_is_answered_and_the_next_request_carries_the_result(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    define(app, "get_weather", SCHEMA, canned='{"temp": 21}')
+    app.selectbox(key="tool_choice").set_value("tool:get_weather").run()
+    fake.enqueue(
+        tool_reply(
+            FakeToolCall("get_weather", '{"city": "Oslo"}', id="call_a", split=3),
+            FakeToolCall("get_weather", '{"town": 5}', id="call_b", split=2),
+        ),
+        Reply(text="Oslo is 21 degrees."),
+    )
+    send(app, "Weather in Oslo?")
+    assert not app.exception
+    first = fake.last_chat_body
+    assert first is not None
+    assert first["tools"][0]["function"]["name"] == "get_weather"
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    codes = [c.value for c in app.code]
+    assert '{\n  "city": "Oslo"\n}' in codes
+    captions = " ".join(c.value for c in app.caption)
+    assert plain("$: 'city' is a required property") in captions  # call_b, without a city
+    boxes = [a for a in app.text_area if str(a.key).startswith("tool_result-")]
+    assert [box.value for box in boxes] == ['{"temp": 21}', '{"temp": 21}']
+    boxes[1].input("unknown town")
+    click(app, "Send results")
+    assert not app.exception
+    body = fake.last_chat_body
+    assert body is not None
+    assert body["messages"][-3:] == [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_a",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                },
+                {
+                    "id": "call_b",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"town": 5}'},
+                },
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_a", "content": '{"temp": 21}'},
+        {"role": "tool", "tool_call_id": "call_b", "content": "unknown town"},
+    ]
+    assert "Oslo is 21 degrees." in [m.value for m in app.markdown]
+    path = chat_state(app).conversation.path()
+    assert [c.result for c in path[1].tool_calls] == ['{"temp": 21}', "unknown town"]
+    assert not [a for a in app.text_area if str(a.key).startswith("tool_result-")]
+    assert flushed(app)
+
+
+def test_a_bad_schema_is_refused_and_nothing_is_offered(app: AppTest, fake: FakeOpenAI) -> None:
+    define(app, "broken", {"type": "object", "properties": {"a": {"type": "strung"}}})
+    assert any("not a valid JSON Schema" in t.value for t in app.toast)
+    assert chat_state(app).tools in (None, ())
+    send(app, "hi")
+    body = fake.last_chat_body
+    assert body is not None and "tools" not in body
+
+
+def test_an_unknown_tool_and_bad_json_are_said_on_the_card(app: AppTest, fake: FakeOpenAI) -> None:
+    define(app, "get_weather", SCHEMA)
+    fake.enqueue(
+        tool_reply(
+            FakeToolCall("launch_rockets", "{}"),
+            FakeToolCall("get_weather", '{"city": "Os'),
+            text="Let me check.",
+        )
+    )
+    send(app, "Weather?")
+    captions = " ".join(c.value for c in app.caption)
+    assert plain("No tool named 'launch_rockets' is defined.") in captions
+    assert plain("The arguments are not valid JSON") in captions
+    assert "Let me check." in [m.value for m in app.markdown]
+    assert '{"city": "Os' in [c.value for c in app.code]
