@@ -2,8 +2,12 @@
 to define one (name, description, JSON Schema parameters, a canned result).
 
 A definition is checked as it is saved (``chatlab.tools.make_tool``: the schema with
-``jsonschema``); a refusal is said under the form and nothing is lost from it. Saving a
-tool under a name already defined replaces that tool.
+``jsonschema``); a refusal is said (a toast) and what was typed stays in the form. Saving
+a tool under a name already defined replaces that tool.
+
+With a store, tools are kept per owner, as presets are (``Store.save_tool``): read once
+per session into the chat's state, written through on each save and delete. Without
+one (or when it cannot be read) they live in the session alone, and the page says so.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import streamlit as st
 
 from chatlab.errors import ChatLabError
 from chatlab.markdown import plain
-from chatlab.tools import MAX_TOOLS, make_tool
+from chatlab.storage import Store
+from chatlab.tools import MAX_TOOLS, Tool, ToolError, make_tool
 from components import session
 
 TOOL_NAME = "tool_name"
@@ -29,10 +34,12 @@ CHOICE_HELP = (
 )
 
 
-def render_tools() -> None:
+def render_tools(store: Store | None, owner: str) -> None:
     """The Tools section: the list, tool_choice, and the form that defines one."""
-    tools = session.chat().tools or ()
+    tools = _loaded(store, owner)
     with st.expander(f"Tools ({len(tools)})", icon=":material/build:"):
+        if store is None:
+            st.caption("Tools are kept for this session only (no database).")
         if not tools:
             st.caption("No tools: the model answers in text. Define one to let it call it.")
         for tool in tools:
@@ -43,7 +50,7 @@ def render_tools() -> None:
                 icon=":material/delete:",
                 key=f"tool-delete-{tool.name}",
                 on_click=_delete,
-                args=(tool.name,),
+                args=(store, owner, tool.name),
                 type="tertiary",
             )
         choices = ["auto", "none", "required", *(f"tool:{tool.name}" for tool in tools)]
@@ -57,10 +64,23 @@ def render_tools() -> None:
             help=CHOICE_HELP,
             disabled=not tools,
         )
-        _definition_form()
+        _definition_form(store, owner)
 
 
-def _definition_form() -> None:
+def _loaded(store: Store | None, owner: str) -> tuple[Tool, ...]:
+    """This session's tools: the owner's stored ones, read on first use."""
+    chat = session.chat()
+    if chat.tools is None:
+        chat.tools = ()
+        if store is not None:
+            try:
+                chat.tools = tuple(store.list_tools(owner))
+            except ChatLabError as err:
+                st.caption(f"Your tools could not be read: {plain(str(err))}")
+    return chat.tools
+
+
+def _definition_form(store: Store | None, owner: str) -> None:
     with st.form("tool-definition", border=True):
         st.text_input("Tool name", key=TOOL_NAME, placeholder="get_weather", max_chars=64)
         st.text_input("Description", key=TOOL_DESCRIPTION)
@@ -70,19 +90,22 @@ def _definition_form() -> None:
             key=TOOL_CANNED,
             help="Offered as the answer to each call of this tool (you can still change it).",
         )
-        st.form_submit_button("Save tool", icon=":material/add:", on_click=_save)
+        st.form_submit_button(
+            "Save tool", icon=":material/add:", on_click=_save, args=(store, owner)
+        )
 
 
-def _save() -> None:
+def _save(store: Store | None, owner: str) -> None:
     values = [str(session.widget_value(key) or "") for key in _FIELDS]
     try:
         tool = make_tool(*values)
+        kept = [t for t in session.chat().tools or () if t.name != tool.name]
+        if len(kept) >= MAX_TOOLS:
+            raise ToolError(f"at most {MAX_TOOLS} tools can be defined; delete one first")
+        if store is not None:
+            store.save_tool(owner, tool)
     except ChatLabError as err:
         session.add_notice(str(err))
-        return
-    kept = [t for t in session.chat().tools or () if t.name != tool.name]
-    if len(kept) >= MAX_TOOLS:
-        session.add_notice(f"At most {MAX_TOOLS} tools can be defined: delete one first.")
         return
     session.chat().tools = (*kept, tool)
     for key in _FIELDS:
@@ -90,7 +113,13 @@ def _save() -> None:
     session.add_notice(f"Tool saved: {tool.name}")
 
 
-def _delete(name: str) -> None:
+def _delete(store: Store | None, owner: str, name: str) -> None:
+    if store is not None:
+        try:
+            store.delete_tool(owner, name)
+        except ChatLabError as err:
+            session.add_notice(str(err))
+            return
     session.chat().tools = tuple(t for t in session.chat().tools or () if t.name != name)
 
 

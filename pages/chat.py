@@ -25,7 +25,7 @@ conversations.sync_url()
 page.show_notices()
 with st.sidebar:
     sidebar.settings_panel(endpoint)
-    tools.render_tools()
+    tools.render_tools(store, owner)
     if store is not None:
         sidebar.conversations_panel(store, owner)
 account.render_account()

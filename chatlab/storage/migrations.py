@@ -255,6 +255,24 @@ def m012_votes(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX ix_votes_owner_cast ON votes (owner, cast_at)")
 
 
+def m013_tools(conn: Connection) -> None:
+    # Tools (function calling, ``chatlab.tools``). A reply's tool calls, each with the
+    # result the user gave it, as one JSON list on the reply: nullable, no default, as
+    # m005 (no table rebuild; older replies made none). And an owner's tool definitions,
+    # by name, each one JSON document (as votes): saving under a name that exists
+    # replaces it. A new table: no existing row is touched.
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN tool_calls JSON")
+    sa.Table(
+        "tools",
+        sa.MetaData(),
+        sa.Column("owner", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tool", sa.JSON, nullable=False),
+    ).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
@@ -268,6 +286,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m010_message_token_logprobs,
     m011_test_sets,
     m012_votes,
+    m013_tools,
 )
 
 

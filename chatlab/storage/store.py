@@ -26,6 +26,7 @@ from chatlab.storage import (
     rows,
     runs,
     testsets,
+    tools,
     tree,
     votes,
 )
@@ -37,6 +38,7 @@ from chatlab.storage.schema import MUTABLE, conversations, messages
 from chatlab.storage.testsets import TestSetSummary
 from chatlab.storage.votes import StoredVote
 from chatlab.testset import TestSet
+from chatlab.tools import Tool
 from chatlab.transfer import (
     DEFAULT_TITLE,
     EXPORT_FORMAT,
@@ -506,6 +508,24 @@ class Store:
         """Withdraw the owner's vote ``vote_id``; False if there is none."""
         with self._transaction(write=True) as conn:
             return votes.delete(conn, owner, vote_id)
+
+    # -- tools (chatlab.storage.tools) --------------------------------------------------
+
+    def save_tool(self, owner: str, tool: Tool) -> None:
+        """Keep the owner's tool definition, replacing one of the same name (``ToolError``
+        when they already keep ``chatlab.tools.MAX_TOOLS`` others)."""
+        with self._transaction(write=True) as conn:
+            tools.save(conn, owner, tool)
+
+    def list_tools(self, owner: str) -> list[Tool]:
+        """The owner's tool definitions, oldest first (a damaged one is left out)."""
+        with self._transaction(write=False) as conn:
+            return tools.listed(conn, owner)
+
+    def delete_tool(self, owner: str, name: str) -> bool:
+        """Delete the owner's tool ``name``; False if there is none."""
+        with self._transaction(write=True) as conn:
+            return tools.delete(conn, owner, name)
 
     # -- plumbing ----------------------------------------------------------------------
 

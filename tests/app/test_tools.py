@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from chatlab.markdown import plain
 from testing.fake_openai import FakeOpenAI, FakeToolCall, Reply, tool_reply
-from tests.app.conftest import chat_state, click, flushed, send
+from tests.app.conftest import AppFactory, chat_state, click, flushed, send
 
 SCHEMA = {
     "type": "object",
@@ -107,3 +108,39 @@ def test_an_unknown_tool_and_bad_json_are_said_on_the_card(app: AppTest, fake: F
     assert plain("The arguments are not valid JSON") in captions
     assert "Let me check." in [m.value for m in app.markdown]
     assert '{"city": "Os' in [c.value for c in app.code]
+
+
+def test_tools_and_answered_calls_come_back_after_a_reload(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = make_app().run()
+    define(at, "get_weather", SCHEMA, canned="sunny")
+    fake.enqueue(
+        tool_reply(FakeToolCall("get_weather", '{"city": "Oslo"}', id="call_a")),
+        Reply(text="It is sunny."),
+    )
+    send(at, "Weather in Oslo?")
+    click(at, "Send results")
+    conversation = at.query_params["c"]
+    st.cache_resource.clear()  # and a restart: a fresh store and clients
+    again = make_app()
+    again.query_params["c"] = conversation
+    again.run()
+    assert not again.exception
+    assert [e.label for e in again.expander if e.label.startswith("Tools")] == ["Tools (1)"]
+    codes = [c.value for c in again.code]
+    assert '{\n  "city": "Oslo"\n}' in codes and "sunny" in codes  # the card and its result
+    assert not [a for a in again.text_area if str(a.key).startswith("tool_result-")]
+    send(again, "And tomorrow?")
+    body = fake.last_chat_body
+    assert body is not None
+    assert [m["role"] for m in body["messages"]] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+    ]
+    assert body["messages"][3] == {"role": "tool", "tool_call_id": "call_a", "content": "sunny"}
+    assert body["tools"][0]["function"]["name"] == "get_weather"

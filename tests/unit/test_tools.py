@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -18,6 +19,7 @@ from chatlab.conversation import Conversation
 from chatlab.messages import ChatMessage, ChatSettings, Status
 from chatlab.provider.client import make_client, start_reply
 from chatlab.provider.tool_calls import ToolCallAssembler
+from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.tools import (
     ToolCall,
@@ -31,6 +33,7 @@ from chatlab.tools import (
     tool_from,
     tool_json,
 )
+from chatlab.transfer import EXPORT_FORMAT, EXPORT_VERSION, InvalidDocument, parse_document
 from testing.fake_openai import FakeOpenAI, FakeToolCall, tool_call_chunks, tool_reply
 
 WEATHER_SCHEMA = {
@@ -367,3 +370,71 @@ def test_calls_and_results_count_in_the_context_estimate() -> None:
         {"role": "tool", "tool_call_id": "call_a", "content": call.result},
     ]
     assert estimate_prompt_tokens(with_call) > estimate_prompt_tokens(bare) + 250
+
+
+# -- stored, exported, imported --------------------------------------------------------------
+
+
+def test_calls_are_stored_exported_and_imported_whole(tmp_path: Path) -> None:
+    calls = (
+        ToolCall("call_a", "get_weather", '{"city": "Oslo"}', "21 C"),
+        ToolCall("call_b", "launch_rockets", "{not json", None),
+    )
+    with Store.open(f"sqlite:///{tmp_path / 'tools.db'}") as store:
+        conversation_id = store.create_conversation("alice")
+        question = ChatMessage("user", "Weather?")
+        reply = ChatMessage("assistant", "Checking.", parent_id=question.id, tool_calls=calls)
+        for message in (question, reply):
+            store.save_message("alice", conversation_id, message)
+        loaded = store.load_messages("alice", conversation_id)
+        assert loaded is not None and loaded[-1].tool_calls == calls
+        exported = store.export_json("alice", conversation_id)
+        assert exported is not None
+        assert exported["messages"][-1]["tool_calls"] == tool_calls_json(calls)
+        assert "tool_calls" not in exported["messages"][0]  # a message with none says nothing
+        copied = store.import_json("alice", json.loads(json.dumps(exported)))
+        reloaded = store.load_messages("alice", copied)
+    assert reloaded is not None and reloaded[-1].tool_calls == calls
+
+
+@pytest.mark.parametrize(
+    ("tool_calls", "said"),
+    [
+        ("calls", "tool_calls must be a list"),
+        ([{"id": "a", "name": "f"}], "tool_calls[0].arguments must be"),
+        ([{"id": "a", "name": "f", "arguments": "{}", "result": 5}], "tool_calls[0].result"),
+        ([{"id": "a", "name": "f", "arguments": "x" * 100_001}], "longer than a tool call"),
+        ([{"id": "a", "name": "f", "arguments": "{}"}] * 65, "at most 64 calls"),
+    ],
+)
+def test_an_import_with_bad_calls_is_refused_naming_the_field(
+    tool_calls: object, said: str
+) -> None:
+    document = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "title": "t",
+        "messages": [{"id": "m1", "role": "assistant", "content": "", "tool_calls": tool_calls}],
+    }
+    with pytest.raises(InvalidDocument) as caught:
+        parse_document(document)
+    assert said in caught.value.problem
+
+
+def test_tools_are_kept_per_owner(tmp_path: Path) -> None:
+    other = make_tool("now", "", "")
+    with Store.open(f"sqlite:///{tmp_path / 'tools.db'}") as store:
+        store.save_tool("alice", WEATHER)
+        store.save_tool("alice", other)
+        store.save_tool("bob", other)
+        changed = make_tool("get_weather", "Changed.", "{}")
+        store.save_tool("alice", changed)  # same name: replaced
+        assert store.list_tools("alice") == [changed, other]
+        assert store.delete_tool("alice", "now") and not store.delete_tool("alice", "now")
+        assert store.list_tools("alice") == [changed]
+        assert store.list_tools("bob") == [other]
+        for n in range(127):
+            store.save_tool("carol", make_tool(f"t{n}", "", ""))
+        store.save_tool("carol", make_tool("t128", "", ""))
+        with pytest.raises(ToolError):
+            store.save_tool("carol", make_tool("t129", "", ""))
