@@ -35,6 +35,7 @@ from jsonschema.exceptions import SchemaError
 from chatlab.errors import ChatLabError
 
 __all__ = [
+    "MAX_ALL_ARGUMENTS_CHARS",
     "MAX_ARGUMENT_CHARS",
     "MAX_RESULT_CHARS",
     "MAX_TOOLS",
@@ -61,6 +62,7 @@ MAX_RESULT_CHARS = 100_000  # a result typed or canned
 # What one reply may bring: more calls, or longer arguments, are cut, and the reply says so.
 MAX_TOOL_CALLS = 64
 MAX_ARGUMENT_CHARS = 100_000
+MAX_ALL_ARGUMENTS_CHARS = 1_000_000  # all of one reply's calls together
 MAX_VIOLATIONS = 20  # a card lists at most this many schema violations
 ChoiceMode = Literal["auto", "none", "required", "named"]
 

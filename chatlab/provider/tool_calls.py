@@ -7,8 +7,9 @@ parallel calls have indexes 0, 1, ... and may interleave. ``ToolCallAssembler`` 
 them by index, in index order.
 
 What a hostile server might send is bounded: at most ``MAX_TOOL_CALLS`` calls (more are
-counted, not kept) and ``MAX_ARGUMENT_CHARS`` of arguments per call (more is cut); each
-such cut is said once, in ``notices``. Nothing else is judged here: an unknown name or
+counted, not kept), ``MAX_ARGUMENT_CHARS`` of arguments per call and
+``MAX_ALL_ARGUMENTS_CHARS`` for all of them (more is cut); each such cut is said once, in
+``notices``. Nothing else is judged here: an unknown name or
 arguments that are not JSON are kept as received, for the card to explain
 (``chatlab.tools.check_arguments``).
 """
@@ -19,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatlab.tools import MAX_ARGUMENT_CHARS, MAX_TOOL_CALLS, ToolCall
+from chatlab.tools import MAX_ALL_ARGUMENTS_CHARS, MAX_ARGUMENT_CHARS, MAX_TOOL_CALLS, ToolCall
 
 MAX_INDEX = 1_000_000  # an index past this is not a call's place
 MAX_ID = 200
@@ -49,13 +50,19 @@ class ToolCallAssembler:
     """Joins streamed tool-call deltas into whole calls, within bounds."""
 
     def __init__(
-        self, max_calls: int = MAX_TOOL_CALLS, max_argument_chars: int = MAX_ARGUMENT_CHARS
+        self,
+        max_calls: int = MAX_TOOL_CALLS,
+        max_argument_chars: int = MAX_ARGUMENT_CHARS,
+        max_total_chars: int = MAX_ALL_ARGUMENTS_CHARS,
     ) -> None:
         self._calls: dict[int, _Building] = {}
         self._extra: set[int] = set()  # indexes past ``max_calls``: counted only
         self._cut: set[int] = set()
         self.max_calls = max_calls
         self.max_argument_chars = max_argument_chars
+        self.max_total_chars = max_total_chars
+        self._total = 0
+        self._total_cut = False
 
     def feed(self, deltas: object) -> None:
         """One chunk's ``delta.tool_calls`` (anything that is not a list is ignored)."""
@@ -89,9 +96,13 @@ class ToolCallAssembler:
         if len(piece) > room:
             piece = piece[: max(room, 0)]
             self._cut.add(index)
+        if len(piece) > self.max_total_chars - self._total:
+            piece = piece[: self.max_total_chars - self._total]
+            self._total_cut = True
         if piece:
             building.arguments.append(piece)
             building.length += len(piece)
+            self._total += len(piece)
 
     @property
     def count(self) -> int:
@@ -101,7 +112,7 @@ class ToolCallAssembler:
     @property
     def characters(self) -> int:
         """Argument characters kept so far."""
-        return sum(b.length for b in self._calls.values())
+        return self._total
 
     def calls(self) -> tuple[ToolCall, ...]:
         """The calls so far, by index; a call the server sent no id for gets one."""
@@ -122,5 +133,10 @@ class ToolCallAssembler:
             said.append(
                 f"{len(self._cut)} tool call(s) had arguments over "
                 f"{self.max_argument_chars:,} characters; they were cut there."
+            )
+        if self._total_cut:
+            said.append(
+                f"The tool calls' arguments came to over {self.max_total_chars:,} characters "
+                "in all; the rest was left out."
             )
         return tuple(said)

@@ -18,6 +18,7 @@ from chatlab.tools import ToolCall, ToolSet, check_arguments
 from components import session
 
 SEND_RESULTS = "Send results"
+SHOWN_CHARS = 20_000  # of a call's arguments or result drawn on its card (all is kept and sent)
 
 
 def render_tool_calls(message: ChatMessage) -> None:
@@ -49,7 +50,7 @@ def _card(call: ToolCall, tools: ToolSet, answer_key: str | None = None) -> None
     with st.container(border=True):
         st.markdown(f":material/build: **{plain(call.name) or '(no name)'}**")
         st.caption(f"Call {plain(call.id)}")
-        st.code(check.pretty, language="json" if check.ok else None)
+        _code(check.pretty, "json" if check.ok else None)
         for problem in check.problems:
             st.caption(f":orange[{plain(problem)}]")
         if answer_key is not None:
@@ -63,6 +64,13 @@ def _card(call: ToolCall, tools: ToolSet, answer_key: str | None = None) -> None
             )
         elif call.result is not None:
             st.caption("Result")
-            st.code(call.result or " ", language=None)
+            _code(call.result or " ", None)
         else:
             st.caption(":orange[Not answered: this call was not sent back to the model.]")
+
+
+def _code(text: str, language: str | None) -> None:
+    """Text drawn literally, at most ``SHOWN_CHARS`` of it (the rest is said, not drawn)."""
+    st.code(text[:SHOWN_CHARS], language=language)
+    if len(text) > SHOWN_CHARS:
+        st.caption(f"The first {SHOWN_CHARS:,} of {len(text):,} characters are shown.")

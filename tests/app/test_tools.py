@@ -144,3 +144,23 @@ def test_tools_and_answered_calls_come_back_after_a_reload(
     ]
     assert body["messages"][3] == {"role": "tool", "tool_call_id": "call_a", "content": "sunny"}
     assert body["tools"][0]["function"]["name"] == "get_weather"
+
+
+def test_a_flood_of_calls_and_huge_arguments_keep_the_text_and_say_what_was_cut(
+    app: AppTest, fake: FakeOpenAI
+) -> None:
+    define(app, "f", {"type": "object"})
+    calls = [FakeToolCall("f", '{"n": 1}', split=50) for _ in range(300)]
+    calls[0] = FakeToolCall("f", '{"x": "' + "z" * 150_000 + '"}', split=5_000)
+    fake.enqueue(tool_reply(*calls, text="Here goes."))
+    send(app, "Go wild.")
+    assert not app.exception
+    assert "Here goes." in [m.value for m in app.markdown]
+    (reply,) = [m for m in chat_state(app).conversation.path() if m.role == "assistant"]
+    assert len(reply.tool_calls) == 64 and len(reply.tool_calls[0].arguments) == 100_000
+    captions = " ".join(c.value for c in app.caption)
+    assert plain("the first 64 are kept, 236 more were left out") in captions
+    assert plain("1 tool call(s) had arguments over 100,000 characters") in captions
+    assert plain("The arguments are not valid JSON") in captions  # the cut one
+    assert "The first 20,000 of 100,000 characters are shown." in captions
+    assert len([a for a in app.text_area if str(a.key).startswith("tool_result-")]) == 64

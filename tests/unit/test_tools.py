@@ -4,6 +4,9 @@ over real HTTP from the fake server), arguments checked, and the request that an
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatlab.chat import turns
+from chatlab.chat import markdown_document, turns
 from chatlab.config import Endpoint, Timeouts
 from chatlab.conversation import Conversation
+from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, ChatSettings, Status
-from chatlab.provider.client import make_client, start_reply
+from chatlab.provider import python_snippet
+from chatlab.provider.client import Quirks, make_client, request_options, start_reply
 from chatlab.provider.tool_calls import ToolCallAssembler
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
@@ -438,3 +443,47 @@ def test_tools_are_kept_per_owner(tmp_path: Path) -> None:
         store.save_tool("carol", make_tool("t128", "", ""))
         with pytest.raises(ToolError):
             store.save_tool("carol", make_tool("t129", "", ""))
+
+
+# -- as Python ---------------------------------------------------------------------------------
+
+
+def test_the_snippet_sends_the_tools_and_results_and_prints_the_calls(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
+    conversation = Conversation()
+    reply = _called(conversation, ToolCall("call_a", "get_weather", '{"city": "Oslo"}'))
+    plan = turns.plan_tool_results(conversation, reply.id, ['{"temp": 21} "quoted"'], SETTINGS)
+    assert plan is not None
+    fields = ToolSet((WEATHER,), ToolChoice("required")).request_fields()
+    body = request_options(SETTINGS, plan.request, Quirks(), fields)
+    fake.enqueue(
+        tool_reply(FakeToolCall("get_weather", '{"city": "Rome"}', split=3), text="Also Rome.")
+    )
+    script = tmp_path / "snippet.py"
+    script.write_text(python_snippet(body, fake.base_url), encoding="utf-8")
+    env = {**os.environ, "OPENAI_API_KEY": "sk-dummy", "PYTHONIOENCODING": "utf-8"}
+    ran = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert fake.last_chat_body == body
+    assert ran.stdout == 'Also Rome.\n[tool call 0: get_weather] {"city": "Rome"}\n'
+
+
+def test_the_markdown_export_shows_each_call_and_its_result() -> None:
+    call = ToolCall("call_a", "get_*weather*", '{"city": "```Oslo"}', "sunny")
+    document = markdown_document("t", [ChatMessage("assistant", "", tool_calls=(call,))])
+    assert plain("get_*weather*") in document
+    assert '````\n{"city": "```Oslo"}\n````' in document
+    assert "*Result:*\n\n```\nsunny\n```" in document
+
+
+def test_all_calls_together_are_bounded_too() -> None:
+    assembler = ToolCallAssembler(max_argument_chars=1_000, max_total_chars=2_500)
+    calls = [FakeToolCall("f", "y" * 1_000, split=300) for _ in range(4)]
+    for deltas in tool_call_chunks(calls, interleave=True):
+        assembler.feed(deltas)
+    assert [len(c.arguments) for c in assembler.calls()] == [700, 600, 600, 600]
+    assert assembler.characters == 2_500
+    assert "over 2,500 characters in all" in assembler.notices()[-1]
