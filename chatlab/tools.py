@@ -40,6 +40,7 @@ __all__ = [
     "MAX_RESULT_CHARS",
     "MAX_TOOLS",
     "MAX_TOOL_CALLS",
+    "NAME",
     "ArgumentCheck",
     "Tool",
     "ToolCall",

@@ -14,7 +14,7 @@ import streamlit as st
 
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
-from chatlab.tools import ToolCall, ToolSet, check_arguments
+from chatlab.tools import NAME, ToolCall, ToolSet, check_arguments
 from components import session
 
 SEND_RESULTS = "Send results"
@@ -56,7 +56,7 @@ def _card(call: ToolCall, tools: ToolSet, answer_key: str | None = None) -> None
         if answer_key is not None:
             tool = tools.named(call.name)
             st.text_area(
-                f"Result of {plain(call.name)}",
+                _result_label(call, answer_key),
                 value=tool.canned_result if tool is not None else "",
                 key=answer_key,
                 height=80,
@@ -74,3 +74,12 @@ def _code(text: str, language: str | None) -> None:
     st.code(text[:SHOWN_CHARS], language=language)
     if len(text) > SHOWN_CHARS:
         st.caption(f"The first {SHOWN_CHARS:,} of {len(text):,} characters are shown.")
+
+
+def _result_label(call: ToolCall, key: str) -> str:
+    """ "Result of get_weather": a name of letters, digits, ``_`` and ``-`` only (no Markdown
+    but emphasis can come of it, and the label reads as typed to a screen reader); any
+    other name the server sent is not put in a label: "Result of call 2"."""
+    if NAME.fullmatch(call.name):
+        return f"Result of {call.name}"
+    return f"Result of call {int(key.rsplit('-', 1)[-1]) + 1}"
