@@ -33,6 +33,9 @@ Design decisions:
 * **Votes are documents** (``votes``): storage keeps each arena vote as the JSON its
   feature wrote, by owner and id, with when it was cast beside it for date ranges; it
   never imports ``chatlab.arena``, which reads the documents back as votes.
+* **Tools are named per owner** (``tools``): a tool definition (``chatlab.tools``,
+  kernel) by name, checked again when read back; a reply's tool calls and their results
+  are a JSON column of its message row.
 * What goes in and out as files (titles, checking a JSON import) lives in
   ``chatlab.transfer``, the Markdown export in ``chatlab.chat.export``: this package
   only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.
