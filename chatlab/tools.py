@@ -30,9 +30,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import jsonschema
+import referencing
 from jsonschema.exceptions import SchemaError
 
 from chatlab.errors import ChatLabError
+from chatlab.tokens import estimate_tokens
 
 __all__ = [
     "MAX_ALL_ARGUMENTS_CHARS",
@@ -66,6 +68,13 @@ MAX_ARGUMENT_CHARS = 100_000
 MAX_ALL_ARGUMENTS_CHARS = 1_000_000  # all of one reply's calls together
 MAX_VIOLATIONS = 20  # a card lists at most this many schema violations
 ChoiceMode = Literal["auto", "none", "required", "named"]
+
+
+# The registry a tool's schema is applied with: empty, and retrieving nothing. jsonschema's
+# default registry fetches a ``$ref`` to a URL (with a deprecation warning): from a server
+# anyone can use, that would be a request to wherever a schema points. A tool whose
+# schema refers outside itself is refused when saved (``_outside_ref``) as well.
+_NOTHING_FETCHED: referencing.Registry[Any] = referencing.Registry()
 
 
 class ToolError(ChatLabError):
@@ -125,6 +134,12 @@ def _schema(text: str) -> dict[str, Any]:
         raise ToolError("its parameters must be a JSON Schema object ({...})")
     if schema.get("type", "object") != "object":
         raise ToolError('its parameters schema must describe an object ("type": "object")')
+    outside = _outside_ref(schema)
+    if outside is not None:
+        raise ToolError(
+            f"its schema refers outside itself ($ref {outside[:80]!r}); only references "
+            'within it ("#/...") are allowed'
+        )
     validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
         validator.check_schema(schema)
@@ -132,6 +147,23 @@ def _schema(text: str) -> dict[str, Any]:
         problem = f"its parameters are not a valid JSON Schema: {_path(err)} {err.message}"
         raise ToolError(problem) from None
     return schema
+
+
+def _outside_ref(node: object) -> str | None:
+    """The first ``$ref`` / ``$dynamicRef`` that is not within the schema (``#...``)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in ("$ref", "$dynamicRef") and not (
+                    isinstance(value, str) and value.startswith("#")
+                ):
+                    return str(value)
+                stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
 
 
 @dataclass(frozen=True)
@@ -166,6 +198,11 @@ class ToolSet:
         if choice.mode == "named" and choice.name not in {t.name for t in self.tools}:
             choice = ToolChoice()
         return {"tools": [t.spec() for t in self.tools], "tool_choice": choice.field()}
+
+    def prompt_tokens(self) -> int:
+        """About how many tokens the tools' definitions add to a request's prompt."""
+        fields = self.request_fields()
+        return estimate_tokens(json.dumps(fields["tools"])) if fields else 0
 
     def named(self, name: str) -> Tool | None:
         """The tool of that name, if defined."""
@@ -216,8 +253,13 @@ def check_arguments(call: ToolCall, tools: ToolSet) -> ArgumentCheck:
     validator_class = jsonschema.validators.validator_for(
         tool.parameters, default=jsonschema.Draft202012Validator
     )
-    validator = validator_class(tool.parameters)
-    errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
+    validator = validator_class(tool.parameters, registry=_NOTHING_FETCHED)
+    try:
+        errors = sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path)))
+    except Exception as exc:
+        # The schema is the user's, checked as a schema when saved; what it refers to is
+        # never fetched (``_NOTHING_FETCHED``).
+        return ArgumentCheck(pretty, (f"The tool's schema could not be applied: {exc}",))
     problems = [f"{_path(err)}: {err.message}" for err in errors[:MAX_VIOLATIONS]]
     if len(errors) > MAX_VIOLATIONS:
         problems.append(f"… and {len(errors) - MAX_VIOLATIONS} more violations.")

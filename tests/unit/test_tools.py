@@ -27,6 +27,7 @@ from chatlab.provider.tool_calls import ToolCallAssembler
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.tools import (
+    Tool,
     ToolCall,
     ToolChoice,
     ToolError,
@@ -487,3 +488,30 @@ def test_all_calls_together_are_bounded_too() -> None:
     assert [len(c.arguments) for c in assembler.calls()] == [700, 600, 600, 600]
     assert assembler.characters == 2_500
     assert "over 2,500 characters in all" in assembler.notices()[-1]
+
+
+def test_a_schema_referring_elsewhere_is_refused_and_never_fetched(fake: FakeOpenAI) -> None:
+    remote = {"type": "object", "properties": {"a": {"$ref": f"{fake.base_url}/schema.json"}}}
+    with pytest.raises(ToolError) as caught:
+        make_tool("f", "", json.dumps(remote))
+    assert "refers outside itself" in caught.value.problem
+    tool = Tool("f", "", remote)  # as if stored by an older version, or by hand
+    check = check_arguments(ToolCall("c", "f", '{"a": 1}'), ToolSet((tool,)))
+    assert check.problems[0].startswith("The tool's schema could not be applied")
+    assert fake.requests == []  # nothing fetched
+
+
+def test_references_within_the_schema_still_apply() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"city": {"type": "string", "minLength": 2}},
+        "properties": {"city": {"$ref": "#/$defs/city"}},
+    }
+    tool = make_tool("f", "", json.dumps(schema))
+    check = check_arguments(ToolCall("c", "f", '{"city": "X"}'), ToolSet((tool,)))
+    assert check.problems == ("$.city: 'X' is too short",)
+
+
+def test_the_tools_count_in_the_prompt_estimate() -> None:
+    assert ToolSet().prompt_tokens() == 0
+    assert TOOLS.prompt_tokens() > 20
