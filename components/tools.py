@@ -12,6 +12,8 @@ one (or when it cannot be read) they live in the session alone, and the page say
 
 from __future__ import annotations
 
+import json
+
 import streamlit as st
 
 from chatlab.errors import ChatLabError
@@ -43,8 +45,17 @@ def render_tools(store: Store | None, owner: str) -> None:
         if not tools:
             st.caption("No tools: the model answers in text. Define one to let it call it.")
         for tool in tools:
-            name, delete = st.columns([3, 2], vertical_alignment="center")
+            name, edit, delete = st.columns([3, 2, 2], vertical_alignment="center")
             name.caption(plain(tool.name))
+            edit.button(
+                "Edit",
+                icon=":material/edit:",
+                key=f"tool-edit-{tool.name}",
+                on_click=_edit,
+                args=(tool,),
+                type="tertiary",
+                help="Put this tool in the form below; save it under the same name to change it.",
+            )
             delete.button(
                 "Delete",
                 icon=":material/delete:",
@@ -111,6 +122,17 @@ def _save(store: Store | None, owner: str) -> None:
     for key in _FIELDS:
         session.clear_widget(key)
     session.add_notice(f"Tool saved: {tool.name}")
+
+
+def _edit(tool: Tool) -> None:
+    values = (
+        tool.name,
+        tool.description,
+        json.dumps(tool.parameters, indent=2),
+        tool.canned_result,
+    )
+    for key, value in zip(_FIELDS, values, strict=True):
+        session.set_widget(key, value)
 
 
 def _delete(store: Store | None, owner: str, name: str) -> None:

@@ -164,3 +164,22 @@ def test_a_flood_of_calls_and_huge_arguments_keep_the_text_and_say_what_was_cut(
     assert plain("The arguments are not valid JSON") in captions  # the cut one
     assert "The first 20,000 of 100,000 characters are shown." in captions
     assert len([a for a in app.text_area if str(a.key).startswith("tool_result-")]) == 64
+
+
+def test_a_tool_is_edited_in_the_form_and_deleted(app: AppTest, fake: FakeOpenAI) -> None:
+    define(app, "get_weather", SCHEMA, canned="sunny")
+    (edit,) = [b for b in app.button if b.key == "tool-edit-get_weather"]
+    edit.click().run()
+    assert app.text_input(key="tool_name").value == "get_weather"
+    assert json.loads(app.text_area(key="tool_parameters").value or "") == SCHEMA
+    app.text_area(key="tool_canned").input("rain")
+    (save,) = [b for b in app.button if b.label == "Save tool"]
+    save.click().run()
+    (tool,) = chat_state(app).tools or ()
+    assert tool.canned_result == "rain"  # replaced under its name, not added
+    (delete,) = [b for b in app.button if b.key == "tool-delete-get_weather"]
+    delete.click().run()
+    assert chat_state(app).tools == ()
+    send(app, "hi")
+    body = fake.last_chat_body
+    assert body is not None and "tools" not in body and "tool_choice" not in body
