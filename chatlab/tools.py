@@ -44,6 +44,7 @@ __all__ = [
     "MAX_TOOL_CALLS",
     "NAME",
     "ArgumentCheck",
+    "ChoiceMode",
     "Tool",
     "ToolCall",
     "ToolChoice",

@@ -40,7 +40,7 @@ from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
 from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
 from chatlab.provider import BackgroundReply, Quirks, ServerReport
 from chatlab.storage import Outbox, StorageError, Store
-from chatlab.tools import Tool, ToolChoice, ToolSet
+from chatlab.tools import ChoiceMode, Tool, ToolChoice, ToolSet
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
 # six elements), and the browser's work for them is what the next first token waits on.
@@ -77,6 +77,7 @@ PRESET_IMPORT = "preset_import"
 # (+ "-<reply id>-<call's place>").
 TOOL_CHOICE = "tool_choice"
 TOOL_RESULT = "tool_result"
+TOOL_MODES: dict[str, ChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
 
 T = TypeVar("T")
 
@@ -166,8 +167,9 @@ class ChatState:
     showing_source: str | None = None  # the message shown as Markdown source, to copy
     viewing: tuple[str, str] | None = None  # (view, reply id): the panel open under a reply
     # The tools a request offers (``chatlab.tools``; not sampling parameters, so not on
-    # ChatSettings); None until read from the store (``components.tools``).
+    # ChatSettings); None until read from the store (``components.tools``), for ``tools_of``.
     tools: tuple[Tool, ...] | None = None
+    tools_of: str | None = None  # the owner whose tools those are (sign-in may change it)
 
 
 def chat() -> ChatState:
@@ -371,8 +373,7 @@ def tool_set() -> ToolSet:
     picked = str(st.session_state.get(TOOL_CHOICE) or "auto")
     if picked.startswith("tool:"):
         return ToolSet(tools, ToolChoice("named", picked.removeprefix("tool:")))
-    mode = picked if picked in {"auto", "none", "required"} else "auto"
-    return ToolSet(tools, ToolChoice(mode))  # type: ignore[arg-type]
+    return ToolSet(tools, ToolChoice(TOOL_MODES.get(picked, "auto")))
 
 
 def take_action() -> Action | None:

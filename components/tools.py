@@ -79,10 +79,11 @@ def render_tools(store: Store | None, owner: str) -> None:
 
 
 def _loaded(store: Store | None, owner: str) -> tuple[Tool, ...]:
-    """This session's tools: the owner's stored ones, read on first use."""
+    """This session's tools: the owner's stored ones, read on first use (and again when
+    someone else signs in)."""
     chat = session.chat()
-    if chat.tools is None:
-        chat.tools = ()
+    if chat.tools is None or chat.tools_of != owner:
+        chat.tools, chat.tools_of = (), owner
         if store is not None:
             try:
                 chat.tools = tuple(store.list_tools(owner))

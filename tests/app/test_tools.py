@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab.markdown import plain
 from testing.fake_openai import FakeOpenAI, FakeToolCall, Reply, tool_reply
-from tests.app.conftest import AppFactory, chat_state, click, flushed, send
+from tests.app.conftest import AppFactory, chat_state, click, flushed, send, signed_in
 
 SCHEMA = {
     "type": "object",
@@ -183,3 +183,14 @@ def test_a_tool_is_edited_in_the_form_and_deleted(app: AppTest, fake: FakeOpenAI
     send(app, "hi")
     body = fake.last_chat_body
     assert body is not None and "tools" not in body and "tool_choice" not in body
+
+
+def test_each_user_has_their_own_tools(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    alice = signed_in(make_app, "alice").run()
+    define(alice, "alices_tool", SCHEMA)
+    assert [t.name for t in chat_state(alice).tools or ()] == ["alices_tool"]
+    bob = signed_in(make_app, "bob").run()
+    assert chat_state(bob).tools == ()
+    assert [e.label for e in bob.expander if e.label.startswith("Tools")] == ["Tools (0)"]
+    again = signed_in(make_app, "alice").run()  # a new session of hers: read from the store
+    assert [t.name for t in chat_state(again).tools or ()] == ["alices_tool"]
