@@ -1161,7 +1161,9 @@ class _ChatResponder:
             model=reply.model or str(body.get("model") or DEFAULT_MODEL),
             include_usage=include_usage,
             prompt_tokens=estimate_prompt_tokens(body) if prompt is None else prompt,
-            completion_tokens=len(reply.pieces()) if completion is None else completion,
+            completion_tokens=(
+                len(reply.pieces()) + tool_call_pieces(reply) if completion is None else completion
+            ),
             reasoning_tokens=len(split_words(reply.reasoning or "")),
             release_gen=gen,
             top_logprobs=requested_top_logprobs(body) if self.fake.dialect.logprobs else None,
@@ -1482,6 +1484,12 @@ def tool_call_chunks(calls: list[FakeToolCall], *, interleave: bool) -> list[lis
         return [chunk for chunks in per_call for chunk in chunks]
     rounds = itertools.zip_longest(*per_call)
     return [chunk for round_ in rounds for chunk in round_ if chunk is not None]
+
+
+def tool_call_pieces(reply: Reply) -> int:
+    """The deltas a reply's tool calls take: counted as output tokens, one each."""
+    calls = reply.tool_calls or []
+    return len(tool_call_chunks(calls, interleave=False))
 
 
 def send_tool_calls(stream: _SSEStream) -> None:

@@ -250,7 +250,10 @@ def test_the_fake_streams_tool_calls_in_the_wire_format(
     assert pieces[0] == {"index": 0, "function": {"arguments": '{"ci'}}
     finish = [c["choices"][0]["finish_reason"] for c in chunks if c["choices"]]
     assert finish[-1] == "tool_calls"
-    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] >= 0
+    calls = sum("tool_calls" in d for d in deltas)
+    content = sum(bool(d.get("content")) for d in deltas)
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"]["completion_tokens"] == calls + content  # one token a delta
     assert events[-1] == "[DONE]"
 
 
