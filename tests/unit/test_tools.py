@@ -13,6 +13,7 @@ from typing import Any
 
 import openai
 import pytest
+import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -518,3 +519,22 @@ def test_references_within_the_schema_still_apply() -> None:
 def test_the_tools_count_in_the_prompt_estimate() -> None:
     assert ToolSet().prompt_tokens() == 0
     assert TOOLS.prompt_tokens() > 20
+
+
+def test_a_damaged_calls_column_opens_the_message_as_failed_with_a_notice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tools.db'}"
+    with Store.open(url) as store:
+        conversation_id = store.create_conversation("alice")
+        reply = ChatMessage("assistant", "Kept text.", tool_calls=(ToolCall("a", "f", "{}"),))
+        store.save_message("alice", conversation_id, reply)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE messages SET tool_calls = :bad"), {"bad": '[{"id": 5}]'})
+    engine.dispose()
+    with Store.open(url) as store:
+        loaded = store.load_messages("alice", conversation_id)
+    assert loaded is not None
+    (message,) = loaded
+    assert message.content == "Kept text." and message.status == Status.FAILED
+    assert message.tool_calls == ()
+    assert "tool_calls[0].id must be" in message.notices[-1]
