@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openai.types.chat import ChatCompletionChunk
 
 from chatlab.chat import markdown_document, turns
 from chatlab.config import Endpoint, Timeouts
@@ -239,6 +240,8 @@ def test_the_fake_streams_tool_calls_in_the_wire_format(
     assert sent is not None and sent["tools"] == [WEATHER.spec()]
     events = [data for _, data in fake.chat_requests[-1].sent]
     chunks = [json.loads(data) for data in events[:-1]]
+    for chunk in chunks:  # each one as openai-python's own type reads it, checked
+        ChatCompletionChunk.model_validate(chunk, strict=True)
     deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
     first = next(d["tool_calls"][0] for d in deltas if "tool_calls" in d)
     assert first == {
