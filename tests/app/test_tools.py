@@ -194,3 +194,15 @@ def test_each_user_has_their_own_tools(make_app: AppFactory, fake: FakeOpenAI) -
     assert [e.label for e in bob.expander if e.label.startswith("Tools")] == ["Tools (0)"]
     again = signed_in(make_app, "alice").run()  # a new session of hers: read from the store
     assert [t.name for t in chat_state(again).tools or ()] == ["alices_tool"]
+
+
+def test_a_reply_of_calls_alone_can_be_regenerated(app: AppTest, fake: FakeOpenAI) -> None:
+    define(app, "get_weather", SCHEMA)
+    fake.enqueue(tool_reply(FakeToolCall("get_weather", '{"city": "Oslo"}')), Reply(text="Hi."))
+    send(app, "Weather?")
+    (regenerate,) = [b for b in app.button if str(b.key).startswith("regenerate-")]
+    regenerate.click().run()
+    assert flushed(app)
+    path = chat_state(app).conversation.path()
+    assert [(m.role, m.content) for m in path] == [("user", "Weather?"), ("assistant", "Hi.")]
+    assert len(chat_state(app).conversation.siblings(path[-1])) == 2  # the calls stay, < 1/2 >
