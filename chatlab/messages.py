@@ -19,6 +19,7 @@ from chatlab import controls
 from chatlab.attachments import Attachment
 from chatlab.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
 from chatlab.params import MAX_SEED, Param, declares, longest_reply
+from chatlab.tools import ToolCall
 
 Role = Literal["system", "user", "assistant"]
 
@@ -334,3 +335,11 @@ class ChatMessage:
     # A reply's tokens with their probabilities, when asked for and sent (chatlab.logprobs);
     # stored, but read only when shown (``Store.load_token_logprobs``), as ``request`` is.
     token_logprobs: tuple[TokenLogprob, ...] = field(default=(), compare=False)
+    # The tool calls a reply made, each with the result the user gave it (``chatlab.tools``):
+    # the request sends them as the reply's ``tool_calls`` and one ``tool`` message each.
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    @property
+    def answered(self) -> bool:
+        """True for a reply whose tool calls all have their results: the model goes on."""
+        return bool(self.tool_calls) and all(c.result is not None for c in self.tool_calls)

@@ -68,6 +68,20 @@ def estimate_prompt_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
     total = _REPLY_PRIMING
     for message in messages:
         total += _PER_MESSAGE + _content_tokens(message.get("content", ""))
+        total += _tool_call_tokens(message.get("tool_calls"))
+    return total
+
+
+def _tool_call_tokens(calls: object) -> int:
+    """An assistant message's tool calls: each one's name and arguments, as text."""
+    if not isinstance(calls, list):
+        return 0
+    total = 0
+    for call in calls:
+        function = call.get("function") if isinstance(call, dict) else None
+        if isinstance(function, dict):
+            text = f"{function.get('name') or ''} {function.get('arguments') or ''}"
+            total += _PER_MESSAGE + estimate_tokens(text)
     return total
 
 

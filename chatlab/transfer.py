@@ -38,6 +38,13 @@ from chatlab.messages import (
     Usage,
 )
 from chatlab.params import Declared, declared
+from chatlab.tools import (
+    MAX_ARGUMENT_CHARS,
+    MAX_RESULT_CHARS,
+    MAX_TOOL_CALLS,
+    ToolCall,
+    tool_calls_from,
+)
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -481,6 +488,7 @@ def _parse_messages(raw_messages: list[object]) -> list[tuple[ChatMessage, datet
         message, created_at = _parse_message(raw, f"messages[{index}]", seen)
         seen.add(message.id)
         total += len(message.content) + len(message.reasoning)
+        total += sum(len(c.arguments) + len(c.result or "") for c in message.tool_calls)
         if total > MAX_IMPORT_CHARS:
             raise _invalid(f"its messages hold more than {MAX_IMPORT_CHARS:,} characters")
         parsed.append((message, created_at))
@@ -521,8 +529,34 @@ def _parse_message(raw: object, where: str, seen: set[str]) -> tuple[ChatMessage
             item.get("attachments"), f"{where}.attachments", attachments_from
         )
         or (),
+        tool_calls=_parse_optional(
+            item.get("tool_calls"), f"{where}.tool_calls", tool_calls_checked
+        )
+        or (),
     )
     return message, _time(item.get("created_at"), f"{where}.created_at") or datetime.now(UTC)
+
+
+_TOOL_CALL_FIELDS: dict[str, tuple[FieldKind, bool]] = {
+    "id": ("text", False),
+    "name": ("text", False),
+    "arguments": ("text", False),
+    "result": ("text", True),
+}
+
+
+def tool_calls_checked(raw: object, where: str = "tool_calls") -> tuple[ToolCall, ...]:
+    """A reply's tool calls, checked whole: ``InvalidDocument`` names the first bad field."""
+    if not isinstance(raw, list) or len(raw) > MAX_TOOL_CALLS:
+        raise _invalid(f"{where} must be a list of at most {MAX_TOOL_CALLS} calls")
+    for index, item in enumerate(raw):
+        call = _object(item, f"{where}[{index}]")
+        _check_fields(call, _TOOL_CALL_FIELDS, f"{where}[{index}]")
+        if len(call["arguments"]) > MAX_ARGUMENT_CHARS or len(call.get("result") or "") > (
+            MAX_RESULT_CHARS
+        ):
+            raise _invalid(f"{where}[{index}] is longer than a tool call may be")
+    return tool_calls_from(raw)
 
 
 def attachments_json(attachments: Sequence[Attachment]) -> list[dict[str, Any]]:

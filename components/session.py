@@ -42,6 +42,7 @@ from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
 from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
 from chatlab.provider import BackgroundReply, Quirks, SamplingReport, ServerReport
 from chatlab.storage import Outbox, StorageError, Store
+from chatlab.tools import ChoiceMode, Tool, ToolChoice, ToolSet
 
 # Messages drawn when a conversation opens: every run redraws each with its tools (about
 # six elements), and the browser's work for them is what the next first token waits on.
@@ -74,6 +75,11 @@ BASE_URL_INPUT = "base_url_input"
 PRESET_PICK = "preset_pick"
 PRESET_NAME = "preset_name"
 PRESET_IMPORT = "preset_import"
+# The tools (components.tools): the tool_choice picker, and each call's result box
+# (+ "-<reply id>-<call's place>").
+TOOL_CHOICE = "tool_choice"
+TOOL_RESULT = "tool_result"
+TOOL_MODES: dict[str, ChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
 
 T = TypeVar("T")
 
@@ -100,7 +106,9 @@ def state_key(kind: type[object]) -> str:
 
 # -- the chat ----------------------------------------------------------------------------------
 
-ActionKind = Literal["retry", "continue", "trim_and_retry", "regenerate", "edit", "fork"]
+ActionKind = Literal[
+    "retry", "continue", "trim_and_retry", "regenerate", "edit", "fork", "tool_results"
+]
 # The chat's widget keys.
 PROMPT = "prompt"  # the chat box
 EDIT_INPUT = "edit_text"  # the edit box of the message being edited
@@ -117,6 +125,7 @@ class Action:
     kind: ActionKind
     message_id: str | None = None
     text: str = ""  # an edited question's new text; a fork's prefix
+    results: tuple[str, ...] = ()  # a reply's tool calls' results, in order
 
 
 class Keeper(Protocol):
@@ -159,6 +168,10 @@ class ChatState:
     deleting: str | None = None  # the message whose deletion waits for a confirmation
     showing_source: str | None = None  # the message shown as Markdown source, to copy
     viewing: tuple[str, str] | None = None  # (view, reply id): the panel open under a reply
+    # The tools a request offers (``chatlab.tools``; not sampling parameters, so not on
+    # ChatSettings); None until read from the store (``components.tools``), for ``tools_of``.
+    tools: tuple[Tool, ...] | None = None
+    tools_of: str | None = None  # the owner whose tools those are (sign-in may change it)
 
 
 def chat() -> ChatState:
@@ -346,6 +359,23 @@ def request_fork(message_id: str, prefix: str) -> None:
     """ "Continue from this alternative": a new alternative of a reply, from ``prefix``."""
     chat().action = Action("fork", message_id, prefix)
     chat().viewing = None
+
+
+def send_tool_results(message_id: str, calls: int) -> None:
+    """ "Send results": each call's result box, in order, answers the reply's calls."""
+    results = tuple(
+        str(st.session_state.get(f"{TOOL_RESULT}-{message_id}-{i}") or "") for i in range(calls)
+    )
+    chat().action = Action("tool_results", message_id, results=results)
+
+
+def tool_set() -> ToolSet:
+    """The tools defined and the choice picked (a choice naming a tool: ``tool:<name>``)."""
+    tools = chat().tools or ()
+    picked = str(st.session_state.get(TOOL_CHOICE) or "auto")
+    if picked.startswith("tool:"):
+        return ToolSet(tools, ToolChoice("named", picked.removeprefix("tool:")))
+    return ToolSet(tools, ToolChoice(TOOL_MODES.get(picked, "auto")))
 
 
 def take_action() -> Action | None:

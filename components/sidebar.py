@@ -220,7 +220,7 @@ def _context_budget(endpoint: Endpoint) -> None:
     chat = session.chat_settings()
     conversation = session.chat().conversation
     request = request_messages(chat.system_prompt, conversation.path(), conversation.context_from)
-    used = estimate_prompt_tokens(request)
+    used = estimate_prompt_tokens(request) + session.tool_set().prompt_tokens()  # tools: sent too
     window = model_client.window(endpoint, chat.model) if endpoint.usable else None
     if window is None:
         st.caption(f"Context: ≈ {used:,} tokens so far (this model's window is unknown).")

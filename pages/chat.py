@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components import account, conversations, page, session, sidebar
+from components import account, conversations, page, session, sidebar, tools
 from components.chat import branches, turn
 from components.chat.history import render_history
 from components.chat.notices import render_continue, render_error
@@ -25,6 +25,7 @@ conversations.sync_url()
 page.show_notices()
 with st.sidebar:
     sidebar.settings_panel(endpoint)
+    tools.render_tools(store, owner)
     if store is not None:
         sidebar.conversations_panel(store, owner)
 account.render_account()

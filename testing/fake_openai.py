@@ -134,6 +134,9 @@ class Reply:
     usage_json: str | None = None
     body: str | None = None
     trickle_every: float = 1.0
+    # Tool calls streamed after the content (see "tool calls" below); ``tool_reply`` builds one.
+    tool_calls: list[FakeToolCall] | None = None
+    interleave_tool_calls: bool = False
 
     def __post_init__(self) -> None:
         # A typo in a fault name would silently turn a fault test into a happy-path test.
@@ -1168,7 +1171,9 @@ class _ChatResponder:
             model=reply.model or str(body.get("model") or DEFAULT_MODEL),
             include_usage=include_usage,
             prompt_tokens=estimate_prompt_tokens(body) if prompt is None else prompt,
-            completion_tokens=len(reply.pieces()) if completion is None else completion,
+            completion_tokens=(
+                len(reply.pieces()) + tool_call_pieces(reply) if completion is None else completion
+            ),
             reasoning_tokens=len(split_words(reply.reasoning or "")),
             release_gen=gen,
             top_logprobs=requested_top_logprobs(body) if self.fake.dialect.logprobs else None,
@@ -1223,6 +1228,8 @@ def completion_object(reply: Reply, context: _Context, text: str) -> dict[str, A
     if reply.usage:
         payload["usage"] = usage_object(context.prompt_tokens, context.completion_tokens)
     payload["system_fingerprint"] = None
+    if reply.tool_calls:
+        message["tool_calls"] = [call.wire(i) for i, call in enumerate(reply.tool_calls)]
     return payload
 
 
@@ -1269,6 +1276,7 @@ class _SSEStream:
         if fault is not None and fault(self):
             return  # the fault already ended the response
         self.send_content(pieces[split:])
+        send_tool_calls(self)
         self.finish()
 
     # Faults that strike after `fault_after` content chunks; True = the response is over.
@@ -1521,6 +1529,82 @@ def _sampler_ranking(prompt: list[str], rank: int, position: int) -> list[str]:
     turn = (rank + 7 * position) % len(SAMPLER_WORDS)
     words = [prompt[position % len(prompt)], *SAMPLER_WORDS[turn:], *SAMPLER_WORDS[:turn]]
     return list(dict.fromkeys(words))
+
+
+# -- tool calls (function calling) ---------------------------------------------------------
+#
+# As OpenAI streams them (openai-python's ``ChoiceDeltaToolCall``: ``index``, then ``id``,
+# ``type`` and ``function.name`` on a call's first piece only): after the content, each
+# call's first chunk ``{"tool_calls": [{"index": i, "id": ..., "type": "function",
+# "function": {"name": ..., "arguments": ""}}]}``, then ``{"tool_calls": [{"index": i,
+# "function": {"arguments": piece}}]}`` chunks, the arguments split every ``split``
+# characters (or at the explicit ``pieces``); parallel calls one after another, or
+# round-robin with ``interleave_tool_calls``. The reply ends with ``finish_reason:
+# "tool_calls"`` (``tool_reply`` sets it), the usage chunk and ``[DONE]``.
+
+
+@dataclass
+class FakeToolCall:
+    """One call a fake reply makes: its name and its arguments as raw text (any text)."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None  # default: call_<index>
+    split: int = 7  # characters per arguments delta
+    pieces: list[str] | None = None  # explicit arguments deltas (win over ``split``)
+
+    def call_id(self, index: int) -> str:
+        return self.id if self.id is not None else f"call_{index}"
+
+    def argument_pieces(self) -> list[str]:
+        if self.pieces is not None:
+            return list(self.pieces)
+        step = max(self.split, 1)
+        return [self.arguments[i : i + step] for i in range(0, len(self.arguments), step)]
+
+    def wire(self, index: int) -> dict[str, Any]:
+        """The whole call, as a non-streamed message's ``tool_calls`` carries it."""
+        function = {"name": self.name, "arguments": self.arguments}
+        return {"id": self.call_id(index), "type": "function", "function": function}
+
+
+def tool_reply(*calls: FakeToolCall, text: str | None = None, **options: Any) -> Reply:
+    """A reply that calls tools (after ``text``, if any), ending ``finish_reason: tool_calls``."""
+    return Reply(text=text, tool_calls=list(calls), finish_reason="tool_calls", **options)
+
+
+def tool_call_chunks(calls: list[FakeToolCall], *, interleave: bool) -> list[list[dict[str, Any]]]:
+    """Each chunk's ``delta.tool_calls``, in the order they are sent."""
+    per_call: list[list[list[dict[str, Any]]]] = []
+    for index, call in enumerate(calls):
+        head = {
+            "index": index,
+            "id": call.call_id(index),
+            "type": "function",
+            "function": {"name": call.name, "arguments": ""},
+        }
+        tail = [[{"index": index, "function": {"arguments": p}}] for p in call.argument_pieces()]
+        per_call.append([[head], *tail])
+    if not interleave:
+        return [chunk for chunks in per_call for chunk in chunks]
+    rounds = itertools.zip_longest(*per_call)
+    return [chunk for round_ in rounds for chunk in round_ if chunk is not None]
+
+
+def tool_call_pieces(reply: Reply) -> int:
+    """The deltas a reply's tool calls take: counted as output tokens, one each."""
+    calls = reply.tool_calls or []
+    return len(tool_call_chunks(calls, interleave=False))
+
+
+def send_tool_calls(stream: _SSEStream) -> None:
+    """Stream the reply's tool calls, if it makes any."""
+    calls = stream.reply.tool_calls
+    if not calls:
+        return
+    for deltas in tool_call_chunks(calls, interleave=stream.reply.interleave_tool_calls):
+        stream.fake._sleep(stream.reply.chunk_delay)
+        stream.event(stream.chunk({"tool_calls": deltas}))
 
 
 # -- connection-fault helpers ------------------------------------------------------------

@@ -43,7 +43,14 @@ def markdown_document(title: str, path: Sequence[ChatMessage]) -> str:
         heading = message.role.capitalize()
         if message.stats is not None:
             heading += f" · {plain(message.stats.model)}"
-        lines += ["", f"## {heading}", "", *_fenced(message.content)]
+        if message.content or not message.tool_calls:
+            lines += ["", f"## {heading}", "", *_fenced(message.content)]
+        else:
+            lines += ["", f"## {heading}"]
+        for call in message.tool_calls:  # each call, then its result
+            lines += ["", f"**Tool call: {plain(call.name)}**", "", *_fenced(call.arguments)]
+            if call.result is not None:
+                lines += ["", "*Result:*", "", *_fenced(call.result)]
         note = _STATUS_NOTES.get(message.status)
         if note:
             lines += ["", f"*({note})*"]

@@ -16,13 +16,18 @@ reply before the next one was asked is left out of the context (the page says so
 are replies with no text. Leaving it out rather than joining it to the next question
 matters when it failed for being too long: joined, it would make every later question
 overflow the same way.
+
+A reply that called tools (``chatlab.tools``) and whose calls all have results is sent as
+the assistant message with its ``tool_calls``, then one ``tool`` message per call, in
+order; the model's next reply is its child (``plan_tool_results``). Calls left unanswered
+are not sent (a request with a call and no result is refused): the reply goes as text.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chatlab.attachments import Attachment, message_content
@@ -36,6 +41,7 @@ from chatlab.messages import (
     Status,
     is_blank,
 )
+from chatlab.tools import ToolCall
 
 CONTINUE_PROMPT = (
     "Continue exactly where your last message stopped. Do not repeat anything, "
@@ -57,6 +63,8 @@ class Plan:
     previous_leaf: str | None = None  # shown again if the reply ends with no text
     previous_stats: ReplyStats | None = None  # Continue: the earlier part's telemetry
     context_from: str | None = None  # the first message sent as context from now on
+    answered: ChatMessage | None = None  # a reply whose tool calls now have their results
+    answers: tuple[ToolCall, ...] = ()  # those calls, answered (``begin`` records them)
 
     @property
     def continues_prefix(self) -> bool:
@@ -94,7 +102,7 @@ def plan_retry(
 ) -> Plan | None:
     """A new reply to the last question (or the one ``upto`` names); the old one stays."""
     path = conversation.path(upto)
-    while path and path[-1].role == "assistant":
+    while path and path[-1].role == "assistant" and not path[-1].answered:
         path.pop()
     if not path:
         return None
@@ -174,6 +182,28 @@ def plan_edit(
     )
 
 
+def plan_tool_results(
+    conversation: Conversation, reply_id: str, results: Sequence[str], settings: ChatSettings
+) -> Plan | None:
+    """A reply's tool calls answered (one result each, in order), and the model's next reply."""
+    target = conversation.messages.get(reply_id)
+    if target is None or not target.tool_calls or len(results) != len(target.tool_calls):
+        return None
+    pairs = zip(target.tool_calls, results, strict=True)
+    answers = tuple(call.answered(result) for call, result in pairs)
+    answered = replace(target, tool_calls=answers)
+    path = [*conversation.path(target.parent_id), answered] if target.parent_id else [answered]
+    return Plan(
+        reply=_new_reply(target, settings),
+        request=request_messages(settings.system_prompt, path, conversation.context_from),
+        settings=settings,
+        previous_leaf=target.id,
+        context_from=conversation.context_from,
+        answered=target,
+        answers=answers,
+    )
+
+
 def plan_continue(conversation: Conversation, settings: ChatSettings) -> Plan | None:
     """Ask the model to go on with a reply that was cut off, appending to the same reply."""
     reply = conversation.leaf
@@ -237,6 +267,8 @@ def alone_too_long(prompt_tokens: int | None, window: int | None) -> str:
 def begin(conversation: Conversation, plan: Plan) -> None:
     """Apply a plan: the user's message and the reply join the conversation."""
     conversation.context_from = plan.context_from
+    if plan.answered is not None:
+        plan.answered.tool_calls = plan.answers
     if plan.user is not None:
         conversation.add(plan.user)
     plan.reply.status = Status.STREAMING
@@ -254,10 +286,12 @@ def settle(
     stats: ReplyStats | None,
     notices: tuple[str, ...] = (),
     reasoning: str = "",
+    tool_calls: tuple[ToolCall, ...] = (),
 ) -> bool:
     """Record how the reply ended; False when it ended with nothing at all (and is gone)."""
     reply = plan.reply
     reply.content = plan.prefix + text
+    reply.tool_calls = tool_calls or reply.tool_calls
     reply.reasoning = joined_reasoning(plan, reasoning)
     if stats is not None:
         previous = plan.previous_stats
@@ -269,7 +303,7 @@ def settle(
         reply.status = Status.STOPPED
     else:
         reply.status = FINISH_STATUS.get(finish_reason, Status.COMPLETE)
-    if reply.content or reply.reasoning:  # thinking with no answer yet is kept too
+    if reply.content or reply.reasoning or reply.tool_calls:  # thinking alone is kept too
         return True
     conversation.remove(reply, leaf_id=plan.previous_leaf)
     return False
@@ -311,7 +345,9 @@ def request_messages(
             continue
         if not out and message.role == "assistant":
             continue  # a request's first turn is the user's
-        if out and out[-1]["role"] == message.role == "user":
+        if message.role == "assistant" and message.answered:
+            out.extend(_with_tool_results(message))
+        elif out and out[-1]["role"] == message.role == "user":
             out[-1] = {"role": "user", "content": _content(message)}  # the unanswered one
         elif out and out[-1]["role"] == message.role:
             out[-1] = {**out[-1], "content": out[-1]["content"] + "\n\n" + message.content}
@@ -323,8 +359,19 @@ def request_messages(
 
 
 def said(message: ChatMessage) -> bool:
-    """True when a message has something to send: text, or files attached."""
-    return bool(message.attachments) or not is_blank(message.content)
+    """True when a message has something to send: text, files attached, answered calls."""
+    return bool(message.attachments) or message.answered or not is_blank(message.content)
+
+
+def _with_tool_results(message: ChatMessage) -> list[dict[str, Any]]:
+    """A reply that called tools, then each call's result as a ``tool`` message."""
+    calls = [call.wire() for call in message.tool_calls]
+    sent: list[dict[str, Any]] = [
+        {"role": "assistant", "content": message.content or None, "tool_calls": calls}
+    ]
+    for call in message.tool_calls:
+        sent.append({"role": "tool", "tool_call_id": call.id, "content": call.result or ""})
+    return sent
 
 
 def _content(message: ChatMessage) -> str | list[dict[str, Any]]:

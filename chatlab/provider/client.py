@@ -358,7 +358,12 @@ def completion_chunks(payload: object) -> list[dict[str, Any]] | None:
     message = field(first, "message")
     if message is None:
         return None
-    delta = {"content": field(message, "content")}
+    delta: dict[str, Any] = {"content": field(message, "content")}
+    calls = field(message, "tool_calls")
+    if isinstance(calls, list):  # whole calls: each one piece, by its place
+        delta["tool_calls"] = [
+            {**c, "index": i} for i, c in enumerate(calls) if isinstance(c, dict)
+        ]
     choice = {
         "delta": delta,
         "logprobs": field(first, "logprobs"),

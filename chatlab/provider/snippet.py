@@ -40,6 +40,25 @@ _STREAM_PRINT = """for chunk in stream:
 print()
 """
 _COMPLETION_PRINT = "print(completion.choices[0].message.content)\n"
+# With tools, the calls are printed too: each call's name, then its arguments as they come.
+_TOOLS_STREAM_PRINT = """for chunk in stream:
+    if not chunk.choices:
+        continue
+    delta = chunk.choices[0].delta
+    if delta.content:
+        print(delta.content, end="", flush=True)
+    for call in delta.tool_calls or []:
+        if call.function and call.function.name:
+            print(f"\\n[tool call {call.index}: {call.function.name}] ", end="")
+        if call.function and call.function.arguments:
+            print(call.function.arguments, end="", flush=True)
+print()
+"""
+_TOOLS_COMPLETION_PRINT = """message = completion.choices[0].message
+print(message.content or "")
+for call in message.tool_calls or []:
+    print(f"[tool call: {call.function.name}] {call.function.arguments}")
+"""
 
 
 def request_json(body: Mapping[str, Any]) -> str:
@@ -56,11 +75,15 @@ def python_snippet(body: Mapping[str, Any], base_url: str | None) -> str:
     if extra:
         known["extra_body"] = extra
     arguments = "".join(_argument(key, value) for key, value in known.items())
+    if "tools" in body:  # a request offering tools (chatlab.tools): its calls printed too
+        printing = _TOOLS_STREAM_PRINT if streamed else _TOOLS_COMPLETION_PRINT
+    else:
+        printing = _STREAM_PRINT if streamed else _COMPLETION_PRINT
     return (
         "from openai import OpenAI\n\n"
         f"{_client_line(base_url)}\n\n"
         f"{name} = client.chat.completions.create(\n{arguments})\n"
-        f"{_STREAM_PRINT if streamed else _COMPLETION_PRINT}"
+        f"{printing}"
     )
 
 

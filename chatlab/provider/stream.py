@@ -50,7 +50,9 @@ from chatlab.provider.server_errors import (
     stalled,
     to_chat_error,
 )
+from chatlab.provider.tool_calls import ToolCallAssembler
 from chatlab.tokens import estimate_tokens, price_usd
+from chatlab.tools import ToolCall
 
 Clock = Callable[[], float]
 MAX_NAME = 200  # a model id or finish reason longer than this is not one
@@ -143,6 +145,7 @@ class Outcome:
     notices: tuple[str, ...] = ()
     token_logprobs: tuple[TokenLogprob, ...] = ()
     request: dict[str, Any] | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # the calls the reply made (``chatlab.tools``)
 
     @property
     def mean_logprob(self) -> float | None:
@@ -187,6 +190,7 @@ class ReplyStream:
         self._thoughts: list[str] = []  # reasoning, never part of ``text``
         self._logprobs: list[TokenLogprob] = []
         self._think = ThinkSplitter()
+        self._tools = ToolCallAssembler()
         self._length = 0
         self._watch = watch or Watch()
         self._timeouts = timeouts
@@ -216,6 +220,16 @@ class ReplyStream:
     def text(self) -> str:
         """Everything received so far."""
         return "".join(self._parts)
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        """The tool calls received so far, assembled from their deltas."""
+        return self._tools.calls()
+
+    @property
+    def tool_characters(self) -> int:
+        """How much of the tool calls' arguments has arrived (a cheap measure of progress)."""
+        return self._tools.characters
 
     @property
     def reasoning(self) -> str:
@@ -261,6 +275,8 @@ class ReplyStream:
             self.notices = (*self.notices, NO_LOGPROBS)  # ignored: said, never an error
         if self.finish_reason is None:
             raise incomplete_stream()
+        if self._tools.count:
+            return  # calls are an answer, with or without text
         if not self._parts and self.finish_reason == "stop":
             raise empty_reply()
         if not self._parts and self.finish_reason == "length":
@@ -312,9 +328,18 @@ class ReplyStream:
                 self.finish_reason = short_name(finish) or self.finish_reason
             self._note_logprobs(field(field(choice, "logprobs"), "content"))
             delta = field(choice, "delta")
+            self._take_tool_calls(field(delta, "tool_calls"))
             said = field(delta, "reasoning_content") or field(delta, "reasoning")
             thinking, answer = self._think.feed(content_text(field(delta, "content")))
             yield from self._keep(content_text(said) + thinking, answer)
+
+    def _take_tool_calls(self, deltas: object) -> None:
+        """Assemble tool-call pieces (``chatlab.provider.tool_calls``); they count as output."""
+        if deltas is None:
+            return
+        self._tools.feed(deltas)
+        if self._tools.count and self.first_token_at is None:
+            self.first_token_at = self._clock()
 
     def _note_logprobs(self, content: object) -> None:
         """Keep each plausible entry of a chunk's ``logprobs.content``, up to ``MAX_TOKENS``."""
@@ -371,9 +396,10 @@ class ReplyStream:
             reasoning=self.reasoning,
             finish_reason=self.finish_reason,
             stats=self.stats(),
-            notices=self.notices,
+            notices=(*self.notices, *self._tools.notices()),
             token_logprobs=self.token_logprobs,
             request=self.request,
+            tool_calls=self.tool_calls,
         )
 
     def stats(self) -> ReplyStats:
@@ -399,7 +425,8 @@ class ReplyStream:
     def _estimated_completion(self) -> int:
         """The reply's tokens by estimate, never more than the request allowed: a server
         writes at most max tokens, so an estimate above it is the estimate's error."""
-        estimate = estimate_tokens(self.text)
+        calls = "".join(call.name + call.arguments for call in self.tool_calls)
+        estimate = estimate_tokens(self.text + calls)
         request = self.request or {}
         cap = request.get("max_completion_tokens") or request.get("max_tokens")
         return min(estimate, cap) if isinstance(cap, int) and cap > 0 else estimate

@@ -35,6 +35,9 @@ Design decisions:
   never imports ``chatlab.arena``, which reads the documents back as votes. Side-by-side
   sessions are kept the same way (``side_by_sides``), with their title and times beside
   them for the list; both pass the same checks (``documents``).
+* **Tools are named per owner** (``tools``): a tool definition (``chatlab.tools``,
+  kernel) by name, checked again when read back; a reply's tool calls and their results
+  are a JSON column of its message row.
 * What goes in and out as files (titles, checking a JSON import) lives in
   ``chatlab.transfer``, the Markdown export in ``chatlab.chat.export``: this package
   only stores, and returns plain data (``StoredPath``, ``StoredTree``) to render.

@@ -278,6 +278,24 @@ def m013_side_by_side(conn: Connection) -> None:
     )
 
 
+def m014_tools(conn: Connection) -> None:
+    # Tools (function calling, ``chatlab.tools``). A reply's tool calls, each with the
+    # result the user gave it, as one JSON list on the reply: nullable, no default, as
+    # m005 (no table rebuild; older replies made none). And an owner's tool definitions,
+    # by name, each one JSON document (as votes): saving under a name that exists
+    # replaces it. A new table: no existing row is touched.
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN tool_calls JSON")
+    sa.Table(
+        "tools",
+        sa.MetaData(),
+        sa.Column("owner", sa.Text, primary_key=True),
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("tool", sa.JSON, nullable=False),
+    ).create(conn)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_conversations,
     m002_messages,
@@ -292,6 +310,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m011_test_sets,
     m012_votes,
     m013_side_by_side,
+    m014_tools,
 )
 
 

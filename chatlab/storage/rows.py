@@ -21,6 +21,7 @@ from chatlab.attachments import Attachment, elide_images
 from chatlab.logprobs import logprobs_json
 from chatlab.messages import ChatMessage, Role, Status
 from chatlab.storage.schema import messages
+from chatlab.tools import tool_calls_json
 from chatlab.transfer import (
     MAX_NOTICE_LENGTH,
     MAX_NOTICES,
@@ -37,6 +38,7 @@ from chatlab.transfer import (
     settings_json,
     stats_from,
     stats_json,
+    tool_calls_checked,
 )
 
 _T = TypeVar("_T")
@@ -60,6 +62,7 @@ def message_row(conversation_id: str, message: ChatMessage, now: datetime) -> di
         "request": request_json(elide_images(message.request)),
         "reasoning": clean_text(message.reasoning),
         "token_logprobs": logprobs_json(message.token_logprobs),
+        "tool_calls": tool_calls_json(message.tool_calls),
     }
 
 
@@ -99,7 +102,9 @@ def readable_columns(*, with_request: bool) -> list[sa.ColumnElement[Any]]:
     False) and ``Store.load_request`` reads one when it is asked for.
     """
     m = messages.c
-    json_columns = (m.settings, m.stats, m.request) if with_request else (m.settings, m.stats)
+    json_columns: tuple[sa.Column[Any], ...] = (m.settings, m.stats, m.tool_calls)
+    if with_request:
+        json_columns = (*json_columns, m.request)
     as_text: list[sa.ColumnElement[Any]] = [
         sa.cast(column, sa.Text).label(column.name) for column in json_columns
     ]
@@ -132,6 +137,7 @@ def message_from(
     stats = _field(row.stats, "stats", stats_from, problems)
     notices = _field(row.notices, "notices", notices_from, problems) or ()
     request = _field(row.request, "request", request_from, problems)
+    calls = _field(row.tool_calls, "tool_calls", tool_calls_checked, problems) or ()
     if problems:
         status = Status.FAILED
         notices = (*notices, UNREADABLE.format(problem="; ".join(problems)))
@@ -148,6 +154,7 @@ def message_from(
         reasoning=_text(row.reasoning),
         created_at=row.created_at,
         attachments=(attached or {}).get(row.id, ()),
+        tool_calls=calls,
     )
 
 
@@ -175,6 +182,7 @@ def message_json(message: ChatMessage, created_at: datetime) -> dict[str, Any]:
         "request": message.request,
         "reasoning": message.reasoning,
         **({"attachments": attachments_json(message.attachments)} if message.attachments else {}),
+        **({"tool_calls": tool_calls_json(message.tool_calls)} if message.tool_calls else {}),
     }
 
 
@@ -218,4 +226,5 @@ def renamed(message: ChatMessage, fresh: Mapping[str, str]) -> ChatMessage:
         reasoning=message.reasoning,
         created_at=message.created_at,
         attachments=message.attachments,
+        tool_calls=message.tool_calls,
     )

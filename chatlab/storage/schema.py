@@ -74,6 +74,8 @@ messages = sa.Table(
     sa.Column("reasoning", sa.Text, nullable=False, server_default=""),  # never sent back
     # A reply's tokens with their probabilities (chatlab.logprobs), when asked for.
     sa.Column("token_logprobs", sa.JSON(none_as_null=True)),
+    # A reply's tool calls and their results (chatlab.tools.tool_calls_json).
+    sa.Column("tool_calls", sa.JSON(none_as_null=True)),
     sa.Index("ix_messages_conversation", "conversation_id", "created_at"),
     sa.Index("ix_messages_parent", "parent_id"),
 )
@@ -88,6 +90,7 @@ MUTABLE = (
     "request",
     "reasoning",
     "token_logprobs",
+    "tool_calls",
     "updated_at",
 )
 
@@ -160,6 +163,17 @@ side_by_sides = sa.Table(
         sa.text("updated_at DESC"),
         sa.text("id DESC"),
     ),
+)
+
+# An owner's tool definitions (chatlab.tools.tool_json), by name.
+tools = sa.Table(
+    "tools",
+    metadata,
+    sa.Column("owner", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("tool", sa.JSON, nullable=False),
 )
 
 # Attached files' bytes, content-addressed per owner (chatlab.attachments).

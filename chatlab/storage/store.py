@@ -27,6 +27,7 @@ from chatlab.storage import (
     runs,
     side_by_sides,
     testsets,
+    tools,
     tree,
     votes,
 )
@@ -39,6 +40,7 @@ from chatlab.storage.side_by_sides import SideBySideSummary
 from chatlab.storage.testsets import TestSetSummary
 from chatlab.storage.votes import StoredVote
 from chatlab.testset import TestSet
+from chatlab.tools import Tool
 from chatlab.transfer import (
     DEFAULT_TITLE,
     EXPORT_FORMAT,
@@ -547,6 +549,24 @@ class Store:
         """Delete the owner's session ``session_id``; False if there is none."""
         with self._transaction(write=True) as conn:
             return side_by_sides.delete(conn, owner, session_id)
+
+    # -- tools (chatlab.storage.tools) --------------------------------------------------
+
+    def save_tool(self, owner: str, tool: Tool) -> None:
+        """Keep the owner's tool definition, replacing one of the same name (``ToolError``
+        when they already keep ``chatlab.tools.MAX_TOOLS`` others)."""
+        with self._transaction(write=True) as conn:
+            tools.save(conn, owner, tool)
+
+    def list_tools(self, owner: str) -> list[Tool]:
+        """The owner's tool definitions, oldest first (a damaged one is left out)."""
+        with self._transaction(write=False) as conn:
+            return tools.listed(conn, owner)
+
+    def delete_tool(self, owner: str, name: str) -> bool:
+        """Delete the owner's tool ``name``; False if there is none."""
+        with self._transaction(write=True) as conn:
+            return tools.delete(conn, owner, name)
 
     # -- plumbing ----------------------------------------------------------------------
 

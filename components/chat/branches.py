@@ -56,7 +56,7 @@ def render_message_tools(
     if chat.deleting == message.id:
         _confirm_delete(message)
     siblings = conversation.siblings(message)
-    regenerable = message.role == "assistant" and bool(message.content)
+    regenerable = message.role == "assistant" and bool(message.content or message.tool_calls)
     page = session.page()
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         if len(siblings) > 1:

@@ -11,6 +11,7 @@ from chatlab.chat import context_full
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, Status
 from components import session
+from components.chat.tool_calls import render_tool_calls
 from components.reply_text import render_text, telemetry_line
 
 STATUS_NOTES = {
@@ -56,6 +57,8 @@ def render_message(
         render_text(message.content)
         if message.attachments:
             render_attachments(message.attachments)
+        if message.tool_calls:
+            render_tool_calls(message)
         render_footer(message)
         if tools is not None:
             tools(message)

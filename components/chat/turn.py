@@ -29,6 +29,7 @@ from components import conversations, model_client, session, spending
 from components.chat import branches
 from components.chat.history import render_footer, render_message, render_thinking
 from components.chat.reply import draw_stream
+from components.chat.tool_calls import render_tool_calls
 
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
 SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
@@ -61,6 +62,8 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
         plan = turns.plan_regenerate(conversation, action.message_id, settings)
     elif action.kind == "fork" and action.message_id:
         plan = turns.plan_fork(conversation, action.message_id, action.text, settings)
+    elif action.kind == "tool_results" and action.message_id:
+        plan = turns.plan_tool_results(conversation, action.message_id, action.results, settings)
     elif action.kind == "edit" and action.message_id:
         plan = turns.plan_edit(conversation, action.message_id, action.text, settings)
     else:
@@ -76,6 +79,8 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
         # request (a thread waits up to 5 ms for it): let the request out first; servers
         # answer with their headers at once.
         started.worker.wait_answered(HEAD_START)
+    if plan.answered is not None:
+        keeper.save(plan.answered)  # the results the user gave, before the reply to them
     if plan.user is not None:
         # Stored while the server thinks, before anything (its failure included) can be
         # shown, and before any Streamlit call that a Stop could interrupt.
@@ -90,6 +95,7 @@ def _send(endpoint: Endpoint, plan: Plan, keeper: session.Keeper) -> session.Sta
     learnt: list[Quirks] = []
     # A fork's prefix is continued on some servers only when the body says so (vLLM).
     extra = prefix_fields(model_client.server_family(endpoint)) if plan.continues_prefix else {}
+    extra = {**extra, **session.tool_set().request_fields()}  # tools, when any are defined
 
     def start(watch: Watch) -> ReplyStream:
         opened, quirks = start_reply(
@@ -157,6 +163,7 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
             _learn(connection, started)
         if kept:
             thinking.done(plan.reply.reasoning)
+            render_tool_calls(plan.reply)
             render_footer(plan.reply)
             branches.render_message_tools(keeper.conversation, plan.reply)
     if not kept:
@@ -248,9 +255,10 @@ def _saving(
         if opened is None:
             continue
         thinking.show(opened.reasoning)
-        size = len(opened.text) + len(opened.reasoning)
+        size = len(opened.text) + len(opened.reasoning) + opened.tool_characters
         if size > saved_size and time.monotonic() - saved_at >= SAVE_EVERY:
             plan.reply.content = plan.prefix + opened.text
+            plan.reply.tool_calls = opened.tool_calls or plan.reply.tool_calls
             plan.reply.reasoning = turns.joined_reasoning(plan, opened.reasoning)
             keeper.save(plan.reply)
             saved_at, saved_size = time.monotonic(), size
@@ -277,6 +285,7 @@ def _settle(started: session.Started, *, failed: bool) -> bool:
         stats=outcome.stats,
         notices=outcome.notices,
         reasoning=outcome.reasoning,
+        tool_calls=outcome.tool_calls,
     )
     # Continue: the earlier part's tokens come first.
     plan.reply.token_logprobs = (*plan.reply.token_logprobs, *outcome.token_logprobs)

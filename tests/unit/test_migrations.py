@@ -18,6 +18,7 @@ from chatlab.presets import from_settings
 from chatlab.storage import SideBySideSummary, StorageError, Store, StoredVote, migrations
 from chatlab.storage.schema import metadata
 from chatlab.testset import from_dicts
+from chatlab.tools import ToolCall, make_tool
 
 pytest_plugins = ["tests.postgres"]
 
@@ -109,6 +110,7 @@ def test_migrations_build_exactly_the_declared_schema(database_url: str, declare
         "test_sets",
         "votes",
         "side_by_sides",
+        "tools",
     }
     assert wanted["conversations"]["columns"]["version"][:2] == ("Integer", False)
     assert len(wanted["messages"]["indexes"]) == 2
@@ -144,7 +146,7 @@ _MESSAGE_COLUMNS = (
     " role TEXT NOT NULL, content TEXT NOT NULL, status TEXT NOT NULL,"
     " created_at DATETIME NOT NULL, updated_at DATETIME NOT NULL,"
     " settings JSON, stats JSON, notices JSON NOT NULL, request JSON,"
-    " reasoning TEXT NOT NULL DEFAULT '', token_logprobs JSON"
+    " reasoning TEXT NOT NULL DEFAULT '', token_logprobs JSON, tool_calls JSON"
 )
 
 
@@ -415,7 +417,7 @@ def test_m012_adds_votes_and_keeps_every_row_from_before(
         store.save_vote(OWNER, "vote-1", cast_at, {"verdict": "a"})
         assert store.list_votes(OWNER) == [StoredVote("vote-1", cast_at, {"verdict": "a"})]
     with engine.connect() as conn:
-        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+        assert sorted(migrations.applied(conn)) == sorted(m.__name__ for m in migrations.MIGRATIONS)
 
 
 def test_m013_adds_side_by_sides_and_keeps_every_row_from_before(
@@ -457,7 +459,7 @@ def test_m013_adds_side_by_sides_and_keeps_every_row_from_before(
         assert store.list_side_by_sides(OWNER) == [SideBySideSummary("s1", "Hello", cast_at)]
         assert store.load_side_by_side(OWNER, "s1") == {"prompts": ["Hi"]}
     with engine.connect() as conn:
-        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
+        assert sorted(migrations.applied(conn)) == sorted(m.__name__ for m in migrations.MIGRATIONS)
 
 
 def _everything(store: Store, conversation_id: str, run_id: str) -> tuple[Any, ...]:
@@ -470,3 +472,45 @@ def _everything(store: Store, conversation_id: str, run_id: str) -> tuple[Any, .
         store.load_test_set(OWNER, "Greetings"),
         store.list_votes(OWNER),
     )
+
+
+def test_m014_adds_tool_calls_and_tools_and_keeps_every_row_from_before(
+    database_url: str, engine: sa.Engine
+) -> None:
+    settings = ChatSettings(model="gpt-4o-mini", temperature=0.3)
+    with Store.open(database_url) as store:
+        conversation_id, seeded = _seed(store)
+        preset = store.save_preset(OWNER, from_settings("", "Cool", settings))
+        store.save_vote(OWNER, "vote-1", datetime(2026, 12, 4, tzinfo=UTC), {"verdict": "a"})
+        before = (
+            store.load_tree(OWNER, conversation_id),
+            store.list_presets(OWNER),
+            store.list_votes(OWNER),
+        )
+    with engine.begin() as conn:  # as a database from before m014 would be
+        conn.execute(sa.text("DELETE FROM _migrations WHERE name = 'm014_tools'"))
+        conn.execute(sa.text("DROP TABLE tools"))
+        conn.execute(sa.text("ALTER TABLE messages DROP COLUMN tool_calls"))
+
+    tool = make_tool("get_weather", "The forecast.", '{"type": "object"}', "sunny")
+    calls = (ToolCall("call_a", "get_weather", '{"city": "Oslo"}', "21 C"),)
+    with Store.open(database_url) as store:
+        after = (
+            store.load_tree(OWNER, conversation_id),
+            store.list_presets(OWNER),
+            store.list_votes(OWNER),
+        )
+        assert after == before and before[1] == [preset]
+        assert before[0] is not None
+        assert [m.tool_calls for m in before[0].messages] == [()] * len(seeded)
+        assert store.list_tools(OWNER) == []
+        reply = ChatMessage("assistant", "", parent_id=seeded[-1].id, tool_calls=calls)
+        store.save_message(OWNER, conversation_id, reply)
+        store.save_tool(OWNER, tool)
+    with Store.open(database_url) as reopened:
+        loaded = reopened.load_messages(OWNER, conversation_id)
+        assert loaded is not None and loaded[-1].tool_calls == calls
+        assert reopened.list_tools(OWNER) == [tool]
+        assert reopened.list_tools("bob") == []
+    with engine.connect() as conn:
+        assert migrations.applied(conn) == [m.__name__ for m in migrations.MIGRATIONS]
