@@ -38,6 +38,7 @@ from chatlab.messages import (
     Usage,
 )
 from chatlab.params import Declared, declared
+from chatlab.structured import MAX_SCHEMA_CHARS, format_from_json
 
 DEFAULT_TITLE = "New chat"
 TITLE_LENGTH = 60
@@ -191,6 +192,11 @@ def _words(found: Declared) -> str:
     low, high = param.stored or (param.low, param.high)
     if isinstance(kind, tuple):
         return f"one of {', '.join(kind)}"
+    if param.control == "format":
+        return (
+            "an object with type json_object or json_schema and, for json_schema, the schema "
+            f"as text of at most {MAX_SCHEMA_CHARS:,} characters"
+        )
     if kind is bool:
         return "true or false"
     if kind is tuple:
@@ -222,12 +228,14 @@ def _params_adapter(declarations: tuple[Declared, ...]) -> Any:
 def _json_type(found: Declared) -> Any:
     """The declared type with its range, strict: what a JSON value of it may be."""
     import annotated_types as limits
-    from pydantic import AfterValidator, AllowInfNan, Strict
+    from pydantic import AfterValidator, AllowInfNan, PlainValidator, Strict
 
     kind, param = found.kind, found.param
     low, high = param.stored or (param.low, param.high)
     if isinstance(kind, tuple):
         return Literal[kind]
+    if param.control == "format":  # {"type", "schema"}, read by chatlab.structured
+        return Annotated[Any, PlainValidator(_response_format)]
     if kind is tuple:
         item = Annotated[
             str, Strict(), limits.Len(1, param.max_length), AfterValidator(_valid_text)
@@ -237,6 +245,14 @@ def _json_type(found: Declared) -> Any:
     if kind is float:  # a whole number is a number too (JSON writes 2.0 as 2)
         return Annotated[float, Strict(), AllowInfNan(False), *bounds]
     return Annotated[kind, Strict(), *bounds]
+
+
+def _response_format(value: object) -> object:
+    if value is None:
+        return None
+    found = format_from_json(value)
+    _valid_text(found.schema)
+    return found
 
 
 def _valid_text(value: str) -> str:

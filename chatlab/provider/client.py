@@ -16,6 +16,12 @@ seed, stop, the penalties, reasoning_effort) are sent only when the user set the
 learnt the same way: a model that rejects one gets the request again without it, from then
 on, and a notice names the control that has no effect. ``logprobs`` / ``top_logprobs``
 (the Probabilities toggle) go and are dropped together.
+
+``response_format`` (structured output, ``chatlab.structured``) is one of those, with one
+difference: some servers refuse it without OpenAI's code, in their own words (LM Studio's
+whole error is a string); ``chatlab.provider.dialects.refuses_response_format`` knows them,
+and such a refusal is learnt the same way. A schema the server finds fault with is not a
+refusal of the field: it is shown, to be fixed.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from chatlab.errors import ChatError
 from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
 from chatlab.params import Sending, declared
+from chatlab.provider.dialects import refuses_response_format
 from chatlab.provider.server_errors import (
     not_a_reply,
     stalled,
@@ -45,6 +52,7 @@ from chatlab.provider.server_errors import (
     web_page,
 )
 from chatlab.provider.stream import ChunkStream, Clock, ReplyStream, field
+from chatlab.structured import ResponseFormat
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.url_policy import guarded_transport
 
@@ -146,6 +154,8 @@ class Quirks:
 
     def adjusted_for(self, exc: openai.BadRequestError) -> Quirks | None:
         """The quirks that avoid this rejection, or None when it is not about a setting."""
+        if RESPONSE_FORMAT not in self.dropped and refuses_response_format(_said(exc)):
+            return replace(self, dropped=self.dropped | {RESPONSE_FORMAT})
         if exc.code not in {"unsupported_parameter", "unsupported_value"}:
             return None
         param = exc.param or ""
@@ -179,6 +189,14 @@ class Quirks:
         return tuple(found)
 
 
+RESPONSE_FORMAT = "response_format"  # structured output (chatlab.structured)
+
+
+def _said(exc: openai.BadRequestError) -> str:
+    """A rejection's words: the SDK's message and the body (LM Studio's is one string)."""
+    return f"{exc.message} {exc.body}"
+
+
 def optional_params(settings: ChatSettings) -> dict[str, Any]:
     """The optional parameters the user set, as the request carries them."""
     return _set_params(settings, "when set")
@@ -196,8 +214,16 @@ def _set_params(settings: ChatSettings, sending: Sending) -> dict[str, Any]:
         if sending == "with logprobs" and not value:
             unset = True
         if param.param.sending == sending and needed and not unset:
-            found[param.field] = list(value) if isinstance(value, tuple) else value
+            found[param.field] = _sent(value)
     return found
+
+
+def _sent(value: Any) -> Any:
+    """A parameter's value as the request carries it: lists for tuples, a response format
+    as its ``response_format`` object (its schema checked before: ``schema_problem``)."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value.request_value() if isinstance(value, ResponseFormat) else value
 
 
 def request_options(
