@@ -20,7 +20,7 @@ from chatlab.params import Declared, declared, max_tokens_limit, switch_key, wid
 from chatlab.provider import Quirks
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
-from components import base_url, conversations, model_client, presets, session
+from components import base_url, conversations, model_client, presets, response_format, session
 from components.server_check import render_server_check
 
 NO_EFFECT = "No effect with this model: the server rejected it."
@@ -129,6 +129,8 @@ def _control(found: Declared, high: float | None = None) -> None:
     elif param.control == "choice":
         words = found.kind if isinstance(found.kind, tuple) else ()
         st.selectbox(param.label, [param.shown_unset, *words], key=key, help=help_text)
+    elif param.control == "format":  # structured output: its type and a JSON Schema
+        response_format.render_control(found, help_text)
     else:
         st.toggle(param.label, key=key, help=help_text)
 

@@ -14,7 +14,7 @@ from chatlab.provider.capacity import (
     fitting_concurrency,
     server_capacity,
 )
-from chatlab.provider.client import Quirks, make_client, start_reply, warm_up
+from chatlab.provider.client import Quirks, make_client, param_ignored, start_reply, warm_up
 from chatlab.provider.prefill import fork_refusal, prefix_fields
 from chatlab.provider.server_check import ServerReport, Status, check_server
 from chatlab.provider.server_errors import stopped_early
@@ -52,6 +52,7 @@ __all__ = [
     "fork_refusal",
     "make_client",
     "model_catalog",
+    "param_ignored",
     "picker_names",
     "prefix_fields",
     "python_snippet",

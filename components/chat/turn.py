@@ -25,10 +25,12 @@ from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.provider import BackgroundReply, Quirks, ReplyStream, prefix_fields, start_reply
+from chatlab.structured import schema_problem
 from components import conversations, model_client, session, spending
 from components.chat import branches
 from components.chat.history import render_footer, render_message, render_thinking
 from components.chat.reply import draw_stream
+from components.response_format import json_check, render_json_reply
 
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
 SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
@@ -49,6 +51,10 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
     _supersede()
     current = session.chat()
     conversation, settings = current.conversation, session.chat_settings()
+    problem = schema_problem(settings.response_format)
+    if problem is not None:  # refused before anything is sent (a typed message: read_prompt)
+        session.add_notice(f"{problem.message} Nothing was sent.")
+        return None
     if prompt is not None:
         plan = turns.plan_send(conversation, prompt.text, settings, prompt.attachments)
     elif action is None:
@@ -157,6 +163,9 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
             _learn(connection, started)
         if kept:
             thinking.done(plan.reply.reasoning)
+            checked = json_check(plan.reply)  # the JSON asked for, indented and checked
+            if checked is not None:
+                render_json_reply(plan.reply, checked)
             render_footer(plan.reply)
             branches.render_message_tools(keeper.conversation, plan.reply)
     if not kept:
