@@ -275,6 +275,7 @@ def _spec(request: SweepRequest) -> EvalSpec:
         samples=grid.samples,
         asserts=request.asserts,
         threshold=request.threshold,
+        response_format=grid.base.response_format,
     )
 
 
