@@ -233,7 +233,8 @@ def _planned(typed: _Typed) -> tuple[SweepRequest | None, Blocked | None]:
     base = replace(session.chat_settings(), system_prompt=first.system)
     problem = schema_problem(base.response_format)  # the sidebar's response format
     if problem is not None:
-        return None, Blocked(f"{problem.message} Fix it in the sidebar's Advanced settings.")
+        words = f"{problem.message} Fix it in the sidebar's Advanced settings."
+        return None, Blocked(words, error=True)
     grid = Grid(base, typed.axes, typed.models, typed.samples)
     columns = evaluation.columns
     rows = tuple(tuple(value or "" for value in row) for row in evaluation.rows) if columns else ()

@@ -12,7 +12,7 @@ from chatlab.markdown import plain
 from chatlab.structured import EXAMPLES
 from components import session
 from testing.fake_openai import FakeOpenAI, Reply, StructuredOutput
-from tests.app.conftest import send
+from tests.app.conftest import AppFactory, click, send
 
 PRICES = json.dumps(
     {
@@ -115,3 +115,40 @@ def test_a_refused_format_is_learnt_and_the_reply_says_so(app: AppTest, fake: Fa
     assert first["response_format"] == {"type": "json_object"} and "response_format" not in retried
     assert "the Response format setting has no effect" in _captions(app)
     assert app.code == [] or app.code[-1].language != "json"  # shown as the text it is
+
+
+def _open_compare(make_app: AppFactory) -> AppTest:
+    at = make_app().run()
+    return at.switch_page("pages/compare.py").run()
+
+
+def _run(at: AppTest) -> AppTest:
+    at.text_area(key="compare_prompt").set_value("Prices as JSON")
+    at.text_input(key="compare_values_temperature").set_value("0, 1")
+    at.number_input(key="compare_samples").set_value(1)
+    return click(at, "Run")
+
+
+def test_compare_cells_carry_the_format_and_each_reply_is_checked(
+    make_app: AppFactory, fake: FakeOpenAI
+) -> None:
+    at = _open_compare(make_app)
+    _choose_schema(at, PRICES)
+    fake.enqueue(Reply(text='{"items": []}'), Reply(text='{"items": [{"name": "tea"}]}'))
+    at = _run(at)
+    bodies = [r.body for r in fake.chat_requests]
+    assert len(bodies) == 2
+    for body in bodies:
+        assert body["response_format"]["json_schema"]["schema"] == json.loads(PRICES)
+    assert _captions(at).count("Valid JSON that matches the schema.") == 1
+    assert plain("does not match the schema: 1 violation") in _captions(at)
+    assert plain("$.items[0]: 'price' is a required property") in _markdown(at)
+
+
+def test_compare_with_a_bad_schema_sends_nothing(make_app: AppFactory, fake: FakeOpenAI) -> None:
+    at = _open_compare(make_app)
+    _choose_schema(at, '{"type": "objct"}')
+    at = _run(at)
+    assert fake.chat_requests == []
+    refusal = " ".join(e.value for e in at.error)
+    assert plain("The JSON Schema cannot be used at $.type") in refusal
