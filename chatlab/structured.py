@@ -37,7 +37,9 @@ Decisions:
   within a bound. It is checked (``check_schema``) before anything is sent: JSON, an object,
   valid against its own metaschema (``jsonschema``'s ``validator_for``; 2020-12 unless it
   names another ``$schema``), no ``$ref`` outside itself (checking a reply never reads the
-  network or the disk). A problem names where it is, as a JSON path into the schema.
+  network or the disk), no regex that could run for ever on a reply (``risky_pattern``: the
+  evaluation's regex assertion shares its heuristic). A problem names where it is, as a JSON
+  path into the schema.
 - The request's ``name`` is the schema's ``title`` where that is a valid name (letters,
   digits, ``_`` and ``-``, up to 64), else ``reply``: one field less to fill in.
 - A reply is checked as it ended (``check_reply``): cut at max tokens (``finish_reason``
@@ -57,7 +59,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 import jsonschema
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from chatlab.errors import ChatLabError
 
@@ -66,8 +68,10 @@ __all__ = [
     "DEFAULT_SCHEMA",
     "EXAMPLES",
     "FORMAT_LABELS",
+    "MAX_PATTERN",
     "MAX_SCHEMA_CHARS",
     "MAX_VIOLATIONS",
+    "NESTED_QUANTIFIER",
     "FormatType",
     "ReplyCheck",
     "ResponseFormat",
@@ -77,6 +81,7 @@ __all__ = [
     "check_schema",
     "format_from_json",
     "outside_ref",
+    "risky_pattern",
     "schema_problem",
     "violations",
 ]
@@ -90,6 +95,12 @@ MAX_VIOLATIONS = 50
 MAX_MESSAGE = 200  # characters of one violation's message (it may quote the value)
 DEFAULT_NAME = "reply"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_PATTERN = 500  # characters of a schema's regex (a pattern, a patternProperties key)
+# A heuristic for nested repetition: a quantified group holding a quantifier ((a+)+,
+# (\w+\s?)*, (x{2,})+), or a quantifier closing groups that are quantified (((a+))+).
+NESTED_QUANTIFIER = re.compile(
+    r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]|(?<!\\)[+*}]\)+[+*{]"
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,9 @@ def check_schema(text: str) -> dict[str, Any]:
         raise SchemaProblem("it nests too deep to read") from None
     if not isinstance(schema, dict):
         raise SchemaProblem("a JSON Schema is an object ({...})", "$")
+    risky = risky_pattern(schema)
+    if risky is not None:
+        raise SchemaProblem(*risky)
     found = outside_ref(schema)
     if found is not None:
         where, ref = found
@@ -191,6 +205,32 @@ def outside_ref(node: object, where: str = "$") -> tuple[str, str] | None:
             )
         elif isinstance(item, list):
             pending.extend((value, f"{path}[{i}]") for i, value in reversed(list(enumerate(item))))
+    return None
+
+
+def risky_pattern(schema: object) -> tuple[str, str] | None:
+    """Why a regex in ``schema`` could take forever on a reply, and where; None if none could.
+
+    Python's ``re`` has no timeout and a reply is up to 200,000 characters, so a pattern
+    (``pattern``, a ``patternProperties`` key) is held to what the evaluation's regex
+    assertion is held to: ``MAX_PATTERN`` characters, no nested repetition (a heuristic).
+    """
+    pending: list[tuple[object, str]] = [(schema, "$")]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, Mapping):
+            patterns = [(_child(path, "pattern"), item.get("pattern"))]
+            keyed = item.get("patternProperties")
+            if isinstance(keyed, Mapping):
+                patterns += [(_child(_child(path, "patternProperties"), k), k) for k in keyed]
+            for where, pattern in patterns:
+                if isinstance(pattern, str) and len(pattern) > MAX_PATTERN:
+                    return f"a regex of {len(pattern):,} characters; at most {MAX_PATTERN}", where
+                if isinstance(pattern, str) and NESTED_QUANTIFIER.search(pattern):
+                    return "a regex that repeats a group that itself repeats (like (a+)+)", where
+            pending.extend((value, _child(path, key)) for key, value in item.items())
+        elif isinstance(item, list):
+            pending.extend((value, f"{path}[{i}]") for i, value in enumerate(item))
     return None
 
 
@@ -246,6 +286,8 @@ class ReplyCheck:
             return self.problem
         if not self.violations:
             return "Valid JSON that matches the schema." if self.against_schema else "Valid JSON."
+        if not self.against_schema:
+            return "Valid JSON, but not an object."
         count = len(self.violations) + self.more
         return f"Valid JSON, but it does not match the schema: {count} violation" + (
             "" if count == 1 else "s"
@@ -289,13 +331,17 @@ def violations(value: Any, schema: Mapping[str, Any]) -> tuple[tuple[Violation, 
     """Where ``value`` breaks ``schema`` (a checked one), by path; and how many more."""
     validator = jsonschema.validators.validator_for(schema)(schema)
     try:
-        errors = sorted(
-            validator.iter_errors(value), key=lambda e: (list(map(str, e.path)), e.message)
-        )
+        errors = sorted(validator.iter_errors(value), key=_place)
     except RecursionError:
         return (Violation("$", "nests too deep to check"),), 0
     found = tuple(Violation(e.json_path, _short(e.message)) for e in errors[:MAX_VIOLATIONS])
     return found, max(len(errors) - MAX_VIOLATIONS, 0)
+
+
+def _place(error: ValidationError) -> tuple[list[tuple[int, int, str]], str]:
+    """A violation's place in document order: list positions by number, then its words."""
+    path = [(0, part, "") if isinstance(part, int) else (1, 0, str(part)) for part in error.path]
+    return path, error.message
 
 
 def _short(message: str) -> str:

@@ -46,7 +46,7 @@ from jsonschema.exceptions import SchemaError
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.variables import names, render
 from chatlab.messages import ReplyStats
-from chatlab.structured import ResponseFormat, check_reply
+from chatlab.structured import NESTED_QUANTIFIER, ResponseFormat, check_reply
 
 __all__ = [
     "ASSERTION_TYPES",
@@ -81,11 +81,6 @@ LIMIT_TYPES = frozenset({"max-chars", "max-latency", "max-cost"})
 MAX_PATTERN = 500  # characters of a regex
 MAX_REGEX_INPUT = 20_000  # characters of an output a regex searches
 QUOTED = 60  # characters of a value quoted in a reason
-# A heuristic for nested repetition: a quantified group holding a quantifier ((a+)+,
-# (\w+\s?)*, (x{2,})+), or a quantifier closing groups that are quantified (((a+))+).
-NESTED_QUANTIFIER = re.compile(
-    r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]|(?<!\\)[+*}]\)+[+*{]"
-)
 
 
 @dataclass(frozen=True)

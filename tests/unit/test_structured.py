@@ -80,6 +80,16 @@ MESSAGES = [{"role": "user", "content": "list prices"}]
             "only references inside the schema",
         ),
         ("x" * (MAX_SCHEMA_CHARS + 1), "", "at most 20,000"),
+        (
+            '{"properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}',
+            "$.properties.code.pattern",
+            "repeats a group that itself repeats",
+        ),
+        (
+            '{"patternProperties": {"' + "x" * 501 + '": {}}}',
+            "$.patternProperties." + "x" * 501,
+            "a regex of 501 characters; at most 500",
+        ),
     ],
 )
 def test_a_bad_schema_is_refused_saying_what_and_where(text: str, where: str, words: str) -> None:
@@ -142,7 +152,16 @@ def test_a_reply_that_is_not_json_says_so() -> None:
 
 def test_a_json_object_reply_must_be_an_object() -> None:
     assert check_reply('{"a": 1}', OBJECT).summary == "Valid JSON."
-    assert check_reply("[1]", OBJECT).violations == (Violation("$", "is not an object"),)
+    not_object = check_reply("[1]", OBJECT)
+    assert not_object.violations == (Violation("$", "is not an object"),)
+    assert not_object.summary == "Valid JSON, but not an object."
+
+
+def test_violations_come_in_document_order() -> None:
+    listed = ResponseFormat("json_schema", '{"items": {"type": "number"}}')
+    reply = json.dumps(["x"] * 12)
+    paths = [v.path for v in check_reply(reply, listed).violations]
+    assert paths == [f"$[{i}]" for i in range(12)]  # $[2] before $[10]
 
 
 def test_many_violations_are_capped_and_counted() -> None:
