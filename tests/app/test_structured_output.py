@@ -152,3 +152,14 @@ def test_compare_with_a_bad_schema_sends_nothing(make_app: AppFactory, fake: Fak
     assert fake.chat_requests == []
     refusal = " ".join(e.value for e in at.error)
     assert plain("The JSON Schema cannot be used at $.type") in refusal
+
+
+def test_the_typed_schema_is_kept_while_text_is_chosen(app: AppTest, fake: FakeOpenAI) -> None:
+    _choose_schema(app, '{"type": "array"}')
+    app.selectbox(key=session.RESPONSE_FORMAT).select("text").run()
+    send(app, "plain words, please")
+    sent = fake.last_chat_body
+    assert sent is not None and "response_format" not in sent
+    assert app.code == []  # a text reply is drawn as text
+    app.selectbox(key=session.RESPONSE_FORMAT).select("json_schema").run()
+    assert app.text_area(key=session.RESPONSE_SCHEMA).value == '{"type": "array"}'
