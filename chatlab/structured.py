@@ -52,6 +52,7 @@ Decisions:
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -92,6 +93,7 @@ FORMAT_TYPES: tuple[str, ...] = get_args(FormatType)
 FORMAT_LABELS = {"text": "Text", "json_object": "JSON object", "json_schema": "JSON Schema"}
 MAX_SCHEMA_CHARS = 20_000
 MAX_VIOLATIONS = 50
+CHECKS_KEPT = 64
 MAX_MESSAGE = 200  # characters of one violation's message (it may quote the value)
 DEFAULT_NAME = "reply"
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -297,7 +299,17 @@ class ReplyCheck:
 def check_reply(
     text: str, response_format: ResponseFormat, finish_reason: str | None = None
 ) -> ReplyCheck:
-    """``text`` (a reply asked for in ``response_format``) parsed and checked."""
+    """``text`` (a reply asked for in ``response_format``) parsed and checked.
+
+    Kept for the last ``CHECKS_KEPT`` replies: every run of the page redraws the history,
+    and a long JSON reply need not be parsed and validated again each time."""
+    return _kept_check(text, response_format, finish_reason)
+
+
+@functools.lru_cache(maxsize=CHECKS_KEPT)
+def _kept_check(
+    text: str, response_format: ResponseFormat, finish_reason: str | None
+) -> ReplyCheck:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as err:

@@ -249,9 +249,9 @@ def test_the_fake_replies_with_json_that_matches_the_schema(
     fake: FakeOpenAI, client: openai.OpenAI
 ) -> None:
     for text in EXAMPLES.values():
-        settings = replace(SETTINGS, response_format=ResponseFormat("json_schema", text))
-        stream, _ = start_reply(client, settings, MESSAGES)
-        checked = check_reply("".join(stream), settings.response_format, stream.finish_reason)  # type: ignore[arg-type]
+        asked = ResponseFormat("json_schema", text)
+        stream, _ = start_reply(client, replace(SETTINGS, response_format=asked), MESSAGES)
+        checked = check_reply("".join(stream), asked, stream.finish_reason)
         assert checked.valid, checked
     stream, _ = start_reply(client, replace(SETTINGS, response_format=OBJECT), MESSAGES)
     assert json.loads("".join(stream)) == {"echo": "list prices"}
