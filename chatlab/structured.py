@@ -17,8 +17,10 @@ What the servers do with it (read in their sources and docs):
   under ``json_schema.schema``) become a grammar; any other type is refused with "response_format
   type must be one of "text" or "json_object", but got: ..." (older builds said that of
   ``json_schema`` too).
-- vLLM: ``json_object`` and ``json_schema`` (structured outputs, a guided-decoding backend);
-  ``strict`` is accepted and the schema always enforced.
+- vLLM (vllm/entrypoints/openai/protocol.py, ``ResponseFormat``): ``text``, ``json_object``
+  and ``json_schema``, whose ``name`` is required (so one is always sent here) and whose
+  ``strict`` is accepted; the schema is enforced by its structured-output (guided decoding)
+  backend either way.
 - LM Studio (docs, "Structured Output"): ``json_schema`` only, as OpenAI spells it;
   ``json_object`` is refused with a 400 whose whole error is the string
   "'response_format.type' must be 'json_schema' or 'text'".
