@@ -151,10 +151,12 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
         if not started.worker.claim():
             return  # a newer run settled it already
         thinking = Thinking(st.container())
+        text = st.empty()  # the streamed text; a JSON reply's indented form replaces it
         failed = False
         try:
             deltas = _saving(started.worker, plan, keeper, thinking, saving)
-            draw_stream(deltas, plan.prefix, _progress(started.worker))
+            with text.container():
+                draw_stream(deltas, plan.prefix, _progress(started.worker))
         except ChatError as err:
             failed, current.error = True, err
         finally:
@@ -165,7 +167,8 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
             thinking.done(plan.reply.reasoning)
             checked = json_check(plan.reply)  # the JSON asked for, indented and checked
             if checked is not None:
-                render_json_reply(plan.reply, checked)
+                with text.container():
+                    render_json_reply(plan.reply, checked)
             render_footer(plan.reply)
             branches.render_message_tools(keeper.conversation, plan.reply)
     if not kept:

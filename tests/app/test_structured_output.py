@@ -60,6 +60,7 @@ def test_a_json_schema_reply_is_shown_indented_and_its_violations_listed(
         "json_schema": {"name": "reply", "schema": json.loads(PRICES), "strict": True},
     }
     for _ in range(2):  # as streamed, then as the history draws it on the next run
+        assert '"price": "x"' not in _markdown(app)  # the streamed text, replaced
         assert app.code[-1].language == "json"
         assert app.code[-1].value.startswith('{\n  "items": [\n    {\n      "name": "tea"')
         summary = "Valid JSON, but it does not match the schema: 3 violations"
