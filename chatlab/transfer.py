@@ -61,9 +61,10 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 # The most JSON containers (objects, lists) and values (commas) a file of at most
 # MAX_IMPORT_MESSAGES messages can hold: a message is an object with settings (and their
-# list of stop sequences), stats, usage and a list of notices, about thirty fields and at
-# most MAX_NOTICES notices.
-MAX_IMPORT_CONTAINERS = 6 * MAX_IMPORT_MESSAGES + 10
+# list of stop sequences and its response format), stats, usage and a list of notices,
+# about thirty fields and at most MAX_NOTICES notices. (A response format's schema is text:
+# its braces are inside a string, and strings are not counted.)
+MAX_IMPORT_CONTAINERS = 7 * MAX_IMPORT_MESSAGES + 10
 MAX_IMPORT_VALUES = (40 + MAX_NOTICES) * MAX_IMPORT_MESSAGES + 100
 # A reply's stored request repeats the conversation before it, so requests dominate a
 # long conversation's export: about n²/4 message objects for n messages. The allowance

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import openai
 import pytest
 
+from chatlab import transfer
 from chatlab.config import Endpoint, Timeouts
-from chatlab.messages import ChatSettings
+from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Usage
 from chatlab.params import from_widgets, schema_key, widget_values
 from chatlab.provider.client import (
     Quirks,
@@ -22,6 +24,7 @@ from chatlab.provider.client import (
     start_reply,
 )
 from chatlab.provider.snippet import python_snippet
+from chatlab.storage.rows import message_json
 from chatlab.structured import (
     DEFAULT_SCHEMA,
     EXAMPLES,
@@ -34,7 +37,13 @@ from chatlab.structured import (
     check_schema,
     schema_problem,
 )
-from chatlab.transfer import InvalidDocument, settings_from, settings_json
+from chatlab.transfer import (
+    EXPORT_FORMAT,
+    MAX_IMPORT_MESSAGES,
+    InvalidDocument,
+    settings_from,
+    settings_json,
+)
 from testing.fake_openai import FakeOpenAI, Reply, StructuredOutput, sample_from_schema
 
 PRICES = json.dumps(
@@ -57,6 +66,7 @@ SCHEMA = ResponseFormat("json_schema", PRICES)
 OBJECT = ResponseFormat("json_object")
 SETTINGS = ChatSettings(model="gpt-4o-mini", max_tokens=50)
 MESSAGES = [{"role": "user", "content": "list prices"}]
+STATS = ReplyStats("m", Usage(3, 4), "stop", 0.1, 0.2)
 
 
 # -- the schema, checked before sending ------------------------------------------------------
@@ -329,3 +339,18 @@ def test_a_schema_error_from_the_server_is_shown_not_learnt(
     with pytest.raises(Exception, match="additionalProperties"):
         start_reply(client, replace(SETTINGS, response_format=SCHEMA), MESSAGES)
     assert len(fake.chat_requests) == 1
+
+
+def test_an_export_of_the_most_messages_with_a_format_each_still_imports() -> None:
+    """The import's shape limit counts the response format's object (its schema is text),
+    with the requests kept as ``fit_requests`` keeps them (their whole allowance here)."""
+    settings = ChatSettings("m", stop=("END",), response_format=SCHEMA)
+    reply = ChatMessage("assistant", '{"items": []}', settings=settings, stats=STATS)
+    reply.notices = ("a notice",)
+    reply.request = {"messages": [{"role": "user", "content": "x"}] * 23}  # 25 containers
+    one = message_json(reply, datetime(2026, 1, 1, tzinfo=UTC))
+    messages = [{**one, "id": f"m{i}", "parent_id": None} for i in range(MAX_IMPORT_MESSAGES)]
+    transfer.fit_requests(messages)
+    assert all(message["request"] is not None for message in messages)
+    text = json.dumps({"format": EXPORT_FORMAT, "version": 1, "messages": messages})
+    transfer._check_shape(text)  # raises InvalidDocument when it would be refused
