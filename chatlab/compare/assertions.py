@@ -46,7 +46,9 @@ from jsonschema.exceptions import SchemaError
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.variables import names, render
 from chatlab.messages import ReplyStats
-from chatlab.structured import NESTED_QUANTIFIER, ResponseFormat, check_reply
+
+# A regex is held to the same limits in a schema (chatlab.structured), where they live.
+from chatlab.structured import MAX_PATTERN, NESTED_QUANTIFIER, ResponseFormat, check_reply
 
 __all__ = [
     "ASSERTION_TYPES",
@@ -78,7 +80,6 @@ SCALES: tuple[str, ...] = get_args(Scale)
 
 TEXT_TYPES = frozenset({"contains", "not-contains", "equals", "regex", "llm-rubric"})
 LIMIT_TYPES = frozenset({"max-chars", "max-latency", "max-cost"})
-MAX_PATTERN = 500  # characters of a regex
 MAX_REGEX_INPUT = 20_000  # characters of an output a regex searches
 QUOTED = 60  # characters of a value quoted in a reason
 
