@@ -27,10 +27,12 @@ What the servers do with it (read in their sources and docs):
 - Ollama (openai/openai.go, ``fromChatRequest``): ``json_object`` becomes ``format: "json"``
   and ``json_schema`` ``format: <the schema>``; ``strict`` and the name are not read.
 
-Where a server refuses the field, ``chatlab.provider.client`` learns it for that model (the
-fallback every "when set" parameter has): the request goes again without it and the reply
-says the setting had no effect (``chatlab.provider.dialects.refuses_response_format`` knows
-the wordings that come without OpenAI's ``unsupported_parameter`` code).
+Where a server refuses the field, ``chatlab.provider.client`` learns it for that model and
+that format type (the fallback every "when set" parameter has, per type: LM Studio still
+gets ``json_schema`` after refusing ``json_object``): the request goes again without it and
+the reply says the setting had no effect
+(``chatlab.provider.dialects.refuses_response_format`` knows the wordings that come
+without OpenAI's ``unsupported_parameter`` code).
 
 Decisions:
 

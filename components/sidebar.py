@@ -170,6 +170,8 @@ def _rejected(found: Declared, known: Quirks | None) -> bool:
         return False
     if found.param.sending == "with logprobs":
         return known.no_logprobs and found.param.needs is not None
+    if found.param.control == "format":  # refused for one format type, or for all
+        return known.drops(found.field, {"type": session.widget_value(widget_key(found.name))})
     return found.param.sending == "when set" and found.field in known.dropped
 
 

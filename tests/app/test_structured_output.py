@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from chatlab.markdown import plain
 from chatlab.structured import EXAMPLES
 from components import session
+from components.sidebar import NO_EFFECT
 from testing.fake_openai import FakeOpenAI, Reply, StructuredOutput
 from tests.app.conftest import AppFactory, click, send
 
@@ -116,6 +117,15 @@ def test_a_refused_format_is_learnt_and_the_reply_says_so(app: AppTest, fake: Fa
     assert first["response_format"] == {"type": "json_object"} and "response_format" not in retried
     assert "the Response format setting has no effect" in _captions(app)
     assert app.code == [] or app.code[-1].language != "json"  # shown as the text it is
+    app.run()  # the sidebar was drawn before the reply; it says so from the next run on
+    assert NO_EFFECT in _captions(app)  # under the control, for JSON object
+    _choose_schema(app, PRICES)  # LM Studio takes JSON Schema: still sent
+    assert NO_EFFECT not in _captions(app)
+    send(app, "prices")
+    sent = fake.last_chat_body
+    assert sent is not None and sent["response_format"]["type"] == "json_schema"
+    assert len(fake.chat_requests) == 3
+    assert "Valid JSON that matches the schema." in _captions(app)
 
 
 def _open_compare(make_app: AppFactory) -> AppTest:

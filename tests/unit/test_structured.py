@@ -312,12 +312,25 @@ def test_a_refused_format_is_dropped_for_the_model_and_the_reply_says_so(
     first, retried = [r.body for r in fake.chat_requests]
     assert first["response_format"]["type"] == response_format.type
     assert "response_format" not in retried
-    assert learnt == Quirks(dropped=frozenset({"response_format"}))
+    assert learnt == Quirks(dropped=frozenset({f"response_format:{response_format.type}"}))
     assert stream.notices == (param_ignored("response_format"),)
     assert "Response format setting has no effect" in stream.notices[0]
     fake.enqueue(Reply(text="again"))
     start_reply(client, settings, MESSAGES, quirks=learnt)
     assert len(fake.chat_requests) == 3  # learnt: right the first time
+
+
+def test_a_type_refused_leaves_the_other_type_sent(fake: FakeOpenAI, client: openai.OpenAI) -> None:
+    fake.structured = StructuredOutput(refuse="lmstudio")  # json_object refused, as LM Studio
+    _, learnt = start_reply(client, replace(SETTINGS, response_format=OBJECT), MESSAGES)
+    assert learnt.drops("response_format", {"type": "json_object"})
+    stream, again = start_reply(
+        client, replace(SETTINGS, response_format=SCHEMA), MESSAGES, quirks=learnt
+    )
+    assert check_reply("".join(stream), SCHEMA).valid and stream.notices == ()
+    assert fake.last_chat_body is not None
+    assert fake.last_chat_body["response_format"]["type"] == "json_schema"
+    assert again == learnt and len(fake.chat_requests) == 3  # refused, retried, then taken
 
 
 def test_a_refusal_of_another_type_is_not_learnt(fake: FakeOpenAI, client: openai.OpenAI) -> None:
