@@ -19,6 +19,7 @@ from chatlab import controls
 from chatlab.attachments import Attachment
 from chatlab.logprobs import MAX_TOP_LOGPROBS, TokenLogprob
 from chatlab.params import MAX_SEED, Param, declares, longest_reply
+from chatlab.structured import ResponseFormat
 from chatlab.tools import ToolCall
 
 Role = Literal["system", "user", "assistant"]
@@ -216,6 +217,21 @@ class ChatSettings:
             sending="with logprobs",
             shown_unset=5,
             needs="logprobs",
+        ),
+    ] = None
+    # Structured output (chatlab.structured): None is plain text, and nothing is sent.
+    response_format: Annotated[
+        ResponseFormat | None,
+        Param(
+            "Response format",
+            "Text: the model writes freely. JSON object: any JSON object. JSON Schema: JSON "
+            "that matches the schema you write (checked before it is sent). The reply is shown "
+            "pretty-printed and checked, each violation with its path. Servers without "
+            "structured output refuse it, and the reply then says so.",
+            "format",
+            sweep=False,
+            rejected_by="LM Studio: JSON object (it takes JSON Schema); older llama.cpp: "
+            "JSON Schema; servers without structured output",
         ),
     ] = None
 

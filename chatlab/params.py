@@ -13,6 +13,9 @@ sweep it, and which servers are known to reject it. Everything else derives from
   (``chatlab.transfer``: a pydantic ``TypeAdapter`` built from the declarations);
 - Compare's axes are the declarations marked ``sweep`` (``chatlab.compare.sweep``).
 
+A response format (``control="format"``, ``chatlab.structured``) is one parameter drawn as
+two controls: its type (under ``widget_key``) and a JSON Schema's text (``schema_key``).
+
 So a new parameter is one field. ``python -m chatlab.doc_tables parameters`` prints the table
 of them for the docs (docs/using.md).
 
@@ -40,6 +43,7 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, Literal
 
+from chatlab.structured import DEFAULT_SCHEMA, FORMAT_LABELS, ResponseFormat
 from chatlab.tokens import families, max_output_tokens
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "longest_reply",
     "markdown_table",
     "max_tokens_limit",
+    "schema_key",
     "switch_key",
     "typed_lines",
     "widget_key",
@@ -61,7 +66,8 @@ __all__ = [
     "widget_values",
 ]
 
-Control = Literal["slider", "number", "lines", "choice", "toggle"]
+# "format": a response format (chatlab.structured): a choice of type and a schema's text.
+Control = Literal["slider", "number", "lines", "choice", "toggle", "format"]
 # "always": in every request (a model that rejects it is learnt in chatlab.provider.client);
 # "when set": only when set, and dropped from then on for a model that rejects it;
 # "with logprobs": asked for, and dropped, together with the Probabilities toggle.
@@ -216,6 +222,11 @@ def switch_key(name: str) -> str:
     return f"{name}_set"
 
 
+def schema_key(name: str) -> str:
+    """The key of the schema editor of format parameter ``name`` (its type is ``widget_key``)."""
+    return f"{name}_schema"
+
+
 def widget_keys(*, advanced: bool) -> tuple[str, ...]:
     """The keys of every control (switches first) of the Advanced parameters, or the rest."""
     keys: list[str] = []
@@ -224,6 +235,8 @@ def widget_keys(*, advanced: bool) -> tuple[str, ...]:
             if found.param.switch:
                 keys.append(switch_key(found.name))
             keys.append(widget_key(found.name))
+            if found.param.control == "format":
+                keys.append(schema_key(found.name))
     return tuple(keys)
 
 
@@ -236,6 +249,10 @@ def widget_values(settings: object) -> dict[str, object]:
             values[switch_key(found.name)] = value is not None
         if found.param.control == "lines":
             values[widget_key(found.name)] = "\n".join(value)
+        elif found.param.control == "format":
+            values[widget_key(found.name)] = value.type if value else "text"
+            shown = value.schema if value and value.schema else DEFAULT_SCHEMA
+            values[schema_key(found.name)] = shown
         else:
             values[widget_key(found.name)] = found.param.shown_unset if value is None else value
     return values
@@ -256,6 +273,12 @@ def _from_widget(found: Declared, values: Mapping[Any, object]) -> Any:
         return found.default
     if param.control == "lines":
         return typed_lines(str(raw or ""), int(param.high or 0), param.max_length or 0)
+    if param.control == "format":
+        if raw == "json_object":
+            return ResponseFormat("json_object")
+        if raw == "json_schema":
+            return ResponseFormat("json_schema", str(values.get(schema_key(found.name)) or ""))
+        return found.default
     if kind is bool:
         return bool(raw)
     if isinstance(kind, tuple):
@@ -303,6 +326,8 @@ def _range(found: Declared) -> str:
     kind, param = found.kind, found.param
     if isinstance(kind, tuple):
         return ", ".join(kind)
+    if param.control == "format":
+        return ", ".join(FORMAT_LABELS.values())
     if kind is bool:
         return "on / off"
     if kind is tuple:

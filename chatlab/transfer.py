@@ -38,6 +38,7 @@ from chatlab.messages import (
     Usage,
 )
 from chatlab.params import Declared, declared
+from chatlab.structured import MAX_SCHEMA_CHARS, format_from_json
 from chatlab.tools import (
     MAX_ARGUMENT_CHARS,
     MAX_RESULT_CHARS,
@@ -67,9 +68,10 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(3000, 1, 1, tzinfo=UTC)
 # The most JSON containers (objects, lists) and values (commas) a file of at most
 # MAX_IMPORT_MESSAGES messages can hold: a message is an object with settings (and their
-# list of stop sequences), stats, usage and a list of notices, about thirty fields and at
-# most MAX_NOTICES notices.
-MAX_IMPORT_CONTAINERS = 6 * MAX_IMPORT_MESSAGES + 10
+# list of stop sequences and its response format), stats, usage and a list of notices,
+# about thirty fields and at most MAX_NOTICES notices. (A response format's schema is text:
+# its braces are inside a string, and strings are not counted.)
+MAX_IMPORT_CONTAINERS = 7 * MAX_IMPORT_MESSAGES + 10
 MAX_IMPORT_VALUES = (40 + MAX_NOTICES) * MAX_IMPORT_MESSAGES + 100
 # A reply's stored request repeats the conversation before it, so requests dominate a
 # long conversation's export: about n²/4 message objects for n messages. The allowance
@@ -198,6 +200,11 @@ def _words(found: Declared) -> str:
     low, high = param.stored or (param.low, param.high)
     if isinstance(kind, tuple):
         return f"one of {', '.join(kind)}"
+    if param.control == "format":
+        return (
+            "an object with type json_object or json_schema and, for json_schema, the schema "
+            f"as text of at most {MAX_SCHEMA_CHARS:,} characters"
+        )
     if kind is bool:
         return "true or false"
     if kind is tuple:
@@ -229,12 +236,14 @@ def _params_adapter(declarations: tuple[Declared, ...]) -> Any:
 def _json_type(found: Declared) -> Any:
     """The declared type with its range, strict: what a JSON value of it may be."""
     import annotated_types as limits
-    from pydantic import AfterValidator, AllowInfNan, Strict
+    from pydantic import AfterValidator, AllowInfNan, PlainValidator, Strict
 
     kind, param = found.kind, found.param
     low, high = param.stored or (param.low, param.high)
     if isinstance(kind, tuple):
         return Literal[kind]
+    if param.control == "format":  # {"type", "schema"}, read by chatlab.structured
+        return Annotated[Any, PlainValidator(_response_format)]
     if kind is tuple:
         item = Annotated[
             str, Strict(), limits.Len(1, param.max_length), AfterValidator(_valid_text)
@@ -244,6 +253,14 @@ def _json_type(found: Declared) -> Any:
     if kind is float:  # a whole number is a number too (JSON writes 2.0 as 2)
         return Annotated[float, Strict(), AllowInfNan(False), *bounds]
     return Annotated[kind, Strict(), *bounds]
+
+
+def _response_format(value: object) -> object:
+    if value is None:
+        return None
+    found = format_from_json(value)
+    _valid_text(found.schema)
+    return found
 
 
 def _valid_text(value: str) -> str:

@@ -39,7 +39,14 @@ from chatlab.conversation import Conversation
 from chatlab.errors import ChatError
 from chatlab.grid import Run
 from chatlab.messages import ChatMessage, ChatSettings, Status, new_id
-from chatlab.params import from_widgets, switch_key, widget_key, widget_keys, widget_values
+from chatlab.params import (
+    from_widgets,
+    schema_key,
+    switch_key,
+    widget_key,
+    widget_keys,
+    widget_values,
+)
 from chatlab.provider import BackgroundReply, Quirks, SamplingReport, ServerReport
 from chatlab.storage import Outbox, StorageError, Store
 from chatlab.tools import ChoiceMode, Tool, ToolChoice, ToolSet
@@ -67,6 +74,8 @@ FREQUENCY_PENALTY = widget_key("frequency_penalty")
 REASONING_EFFORT = widget_key("reasoning_effort")
 LOGPROBS = widget_key("logprobs")  # the Probabilities toggle
 TOP_LOGPROBS = widget_key("top_logprobs")
+RESPONSE_FORMAT = widget_key("response_format")  # text, json_object or json_schema
+RESPONSE_SCHEMA = schema_key("response_format")  # the JSON Schema's editor
 ADVANCED = widget_keys(advanced=True)  # the controls under "Advanced", switches first
 KEY_INPUT = "api_key_input"
 BASE_URL_INPUT = "base_url_input"
@@ -80,6 +89,9 @@ PRESET_IMPORT = "preset_import"
 TOOL_CHOICE = "tool_choice"
 TOOL_RESULT = "tool_result"
 TOOL_MODES: dict[str, ChoiceMode] = {"auto": "auto", "none": "none", "required": "required"}
+
+# The response format's example picker (components.response_format).
+RESPONSE_FORMAT_EXAMPLE = "response_format_example"
 
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ from chatlab.params import Declared, declared, max_tokens_limit, switch_key, wid
 from chatlab.provider import Quirks
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
-from components import base_url, conversations, model_client, presets, session
+from components import base_url, conversations, model_client, presets, response_format, session
 from components.sampling_check import parameter_notes
 from components.server_check import render_server_check
 
@@ -139,6 +139,8 @@ def _control(found: Declared, high: float | None = None) -> None:
     elif param.control == "choice":
         words = found.kind if isinstance(found.kind, tuple) else ()
         st.selectbox(param.label, [param.shown_unset, *words], key=key, help=help_text)
+    elif param.control == "format":  # structured output: its type and a JSON Schema
+        response_format.render_control(found, help_text)
     else:
         st.toggle(param.label, key=key, help=help_text)
 
@@ -178,6 +180,8 @@ def _rejected(found: Declared, known: Quirks | None) -> bool:
         return False
     if found.param.sending == "with logprobs":
         return known.no_logprobs and found.param.needs is not None
+    if found.param.control == "format":  # refused for one format type, or for all
+        return known.drops(found.field, {"type": session.widget_value(widget_key(found.name))})
     return found.param.sending == "when set" and found.field in known.dropped
 
 

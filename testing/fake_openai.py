@@ -22,6 +22,8 @@ Design:
   derived from the token's text (`fake_logprob`) so tests can assert them.
   `Dialect(logprobs=False)` ignores the request silently (`"logprobs": null`);
   `reject_params = {"logprobs", "top_logprobs"}` refuses it with a 400, as reasoning models do.
+- `response_format` (json_object / json_schema) is answered with JSON in the echo's place,
+  or refused in one server's words: `fake.structured` (`StructuredOutput`).
 - All waits (delays, "hang") go through one `threading.Event`/`Condition`, so `close()` and
   `release()` cut them short instead of leaving threads sleeping for up to 30 s.
 - Faults a hostile or broken server commits, on the wire: see `Reply`. Every wait (delays,
@@ -338,6 +340,8 @@ class FakeOpenAI:
         self.dialect = Dialect()
         # A sampler in place of the echo (the sampling check): see Sampler. None: the echo.
         self.sampler: Sampler | None = None
+        # How ``response_format`` is answered, or refused: see StructuredOutput.
+        self.structured = StructuredOutput()
         self._cond = threading.Condition()
         self._queue: deque[Reply] = deque()
         self._requests: list[Recorded] = []
@@ -507,6 +511,7 @@ class FakeOpenAI:
             echo = "Echo: " + last_user_text(body)
             if continued:
                 echo = CONTINUATION  # only the new text, as the server sends it
+            echo = structured_text(self.structured, body) or echo  # JSON when asked for
             reply = dataclasses.replace(self.default_reply, text=echo, chunks=None)
         return reply, gen
 
@@ -553,6 +558,110 @@ class FakeOpenAI:
     def _connection_closed(self, sock: socket.socket) -> None:
         with self._cond:
             self._connections.pop(sock, None)
+
+
+# -- structured output (response_format) ---------------------------------------------------
+
+FORMAT_REFUSALS = frozenset({"openai", "lmstudio", "llamacpp"})
+
+
+@dataclass
+class StructuredOutput:
+    """How the fake answers ``response_format`` in place of the echo (a queued Reply wins).
+
+    ``reply``: the JSON value every structured reply is (an off-schema one shows the
+    violations); None: made from the request, an object echoing the last user message for
+    ``json_object``, a value built from the schema for ``json_schema`` (``sample_from_schema``).
+    ``refuse``: refuse it as a real server does, with a 400 the queue is untouched by:
+    "openai" (a model without structured output: ``{"error": {"message", "type",
+    "param": "response_format", "code": null}}``), "lmstudio" (``json_object`` only, the
+    whole error one string: "'response_format.type' must be 'json_schema' or 'text'"),
+    "llamacpp" (an older llama-server: ``json_schema`` refused, "response_format type must be
+    one of ...").
+    """
+
+    reply: Any = None
+    refuse: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.refuse is not None and self.refuse not in FORMAT_REFUSALS:
+            raise ValueError(f"unknown refusal {self.refuse!r}; expected one of {FORMAT_REFUSALS}")
+
+
+def _asked_format(body: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
+    """The response format's type and its object, when the request asks for JSON."""
+    found = body.get("response_format")
+    if not isinstance(found, dict) or found.get("type") not in ("json_object", "json_schema"):
+        return None
+    return str(found["type"]), found
+
+
+def format_refusal(structured: StructuredOutput, body: Mapping[str, Any]) -> object | None:
+    """The 400 body refusing the request's response format, in ``structured.refuse``'s words."""
+    asked = _asked_format(body)
+    if asked is None or structured.refuse is None:
+        return None
+    kind = asked[0]
+    if structured.refuse == "openai":
+        message = f"Invalid parameter: 'response_format' of type '{kind}' is not supported with "
+        message += "this model."
+        error = {"message": message, "type": "invalid_request_error"}
+        return error_body({**error, "param": "response_format", "code": None})
+    if structured.refuse == "lmstudio" and kind == "json_object":
+        return {"error": "'response_format.type' must be 'json_schema' or 'text'"}
+    if structured.refuse == "llamacpp" and kind == "json_schema":
+        message = 'response_format type must be one of "text" or "json_object", but got: '
+        return {"error": {"code": 400, "message": message + kind, "type": "invalid_request_error"}}
+    return None
+
+
+def structured_text(structured: StructuredOutput, body: Mapping[str, Any]) -> str | None:
+    """The JSON text a structured reply is, or None when the request asks for none."""
+    asked = _asked_format(body)
+    if asked is None:
+        return None
+    kind, found = asked
+    if structured.reply is not None:
+        return json.dumps(structured.reply)
+    wrapper = found.get("json_schema")
+    schema = wrapper.get("schema") if kind == "json_schema" and isinstance(wrapper, dict) else None
+    schema = found.get("schema") if kind == "json_object" else schema  # llama.cpp's extension
+    if isinstance(schema, dict):
+        return json.dumps(sample_from_schema(schema))
+    return json.dumps({"echo": last_user_text(body)})
+
+
+def sample_from_schema(schema: object, root: object = None, depth: int = 0) -> Any:
+    """A value that matches ``schema`` (the common keywords: type, properties, items, enum,
+    const, bounds, anyOf/oneOf/allOf, local $ref), the first choice wherever there is one."""
+    root = schema if root is None else root
+    if depth > 20 or not isinstance(schema, dict):
+        return None
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return sample_from_schema(target, root, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if isinstance(schema.get("enum"), list) and schema["enum"]:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if isinstance(schema.get(key), list) and schema[key]:
+            return sample_from_schema(schema[key][0], root, depth + 1)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    if kind == "object" or "properties" in schema:
+        properties = schema.get("properties") or {}
+        return {name: sample_from_schema(sub, root, depth + 1) for name, sub in properties.items()}
+    if kind == "array":
+        return [sample_from_schema(schema.get("items") or {}, root, depth + 1)]
+    if kind in ("integer", "number"):
+        value = max(1, schema.get("minimum", 1))
+        return min(value, schema.get("maximum", value))
+    return {"string": "text", "boolean": True, "null": None}.get(str(kind), {})
 
 
 # -- server dialects (llama.cpp, vLLM, LM Studio, Ollama) ---------------------------------------
@@ -1120,6 +1229,10 @@ class _ChatResponder:
         rejection = self.fake._rejected(body)
         if rejection is not None:
             self.handler.send_api_error(400, rejection)  # the queue is left untouched
+            return
+        format_refused = format_refusal(self.fake.structured, body)
+        if format_refused is not None:
+            self.handler.send_json(400, format_refused)  # the queue is left untouched
             return
         too_long = self._over_window(body)
         if too_long is not None:

@@ -20,6 +20,11 @@ Decisions:
   ``MAX_REGEX_INPUT`` characters of an output are searched (the reason says so when cut).
 - ``max-latency`` reads the reply's total time and ``max-cost`` its cost (``ReplyStats``).
   Unknown is a failure ("cost unknown"), never a pass: an unpriced model is not free.
+- ``is-json`` fails a reply cut at max tokens as incomplete JSON (its stats' finish
+  reason), not as "not JSON". ``matches-schema`` takes no value: it checks the reply
+  against the schema its cell asked for (the run's response format, ``chatlab.structured``),
+  and fails when the run asked for none; a reply off the schema names the first violation
+  by its JSON path and counts the rest.
 - ``json-schema`` takes a schema as a mapping or as JSON text; text is parsed when the
   assertion is made and kept as the mapping. Schemas are checked against their own
   metaschema (``jsonschema``'s ``validator_for``); a ``$ref`` outside the schema (a URL, a
@@ -42,6 +47,9 @@ from chatlab.compare.spec_error import SpecError
 from chatlab.compare.variables import names, render
 from chatlab.messages import ReplyStats
 
+# A regex is held to the same limits in a schema (chatlab.structured), where they live.
+from chatlab.structured import MAX_PATTERN, NESTED_QUANTIFIER, ResponseFormat, check_reply
+
 __all__ = [
     "ASSERTION_TYPES",
     "MAX_PATTERN",
@@ -60,6 +68,7 @@ AssertionType = Literal[
     "regex",
     "is-json",
     "json-schema",
+    "matches-schema",
     "max-chars",
     "max-latency",
     "max-cost",
@@ -71,14 +80,8 @@ SCALES: tuple[str, ...] = get_args(Scale)
 
 TEXT_TYPES = frozenset({"contains", "not-contains", "equals", "regex", "llm-rubric"})
 LIMIT_TYPES = frozenset({"max-chars", "max-latency", "max-cost"})
-MAX_PATTERN = 500  # characters of a regex
 MAX_REGEX_INPUT = 20_000  # characters of an output a regex searches
 QUOTED = 60  # characters of a value quoted in a reason
-# A heuristic for nested repetition: a quantified group holding a quantifier ((a+)+,
-# (\w+\s?)*, (x{2,})+), or a quantifier closing groups that are quantified (((a+))+).
-NESTED_QUANTIFIER = re.compile(
-    r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)[+*{]|(?<!\\)[+*}]\)+[+*{]"
-)
 
 
 @dataclass(frozen=True)
@@ -119,8 +122,8 @@ class Assertion:
             _limit(self.value, self.type)
         elif self.type == "json-schema":
             object.__setattr__(self, "value", _schema(self.value))
-        elif self.value is not None:
-            raise SpecError("is-json takes no value.", "Remove the value.", field="value")
+        elif self.value is not None:  # is-json, matches-schema
+            raise SpecError(f"{self.type} takes no value.", "Remove the value.", field="value")
 
     def _check_judge_fields(self) -> None:
         if self.scale not in SCALES:
@@ -139,10 +142,15 @@ class Assertion:
 
 
 def check(
-    assertion: Assertion, output: str, stats: ReplyStats | None, row: Mapping[str, str]
+    assertion: Assertion,
+    output: str,
+    stats: ReplyStats | None,
+    row: Mapping[str, str],
+    response_format: ResponseFormat | None = None,
 ) -> Verdict:
     """Whether ``output`` satisfies ``assertion``; ``VariableError`` when the row lacks a
-    variable its value names (``chatlab.compare.variables.check`` says so before a run)."""
+    variable its value names (``chatlab.compare.variables.check`` says so before a run).
+    ``response_format`` is what the output's request asked for (``matches-schema``)."""
     kind, value = assertion.type, assertion.value
     if kind == "llm-rubric":
         return Verdict(None, "pending judge")
@@ -150,7 +158,12 @@ def check(
         return _compare(kind, render(str(value), row), output, assertion.ignore_case)
     if kind == "regex":
         return _regex(render(str(value), row, escape=re.escape), output, assertion.ignore_case)
+    finish = stats.finish_reason if stats is not None else None
+    if kind == "matches-schema":
+        return _matches(output, response_format, finish)
     if kind in ("is-json", "json-schema"):
+        if finish == "length" and not _parses(output):
+            return Verdict(False, "is incomplete JSON: cut off at max tokens")
         return _json(output, value if isinstance(value, Mapping) else None)
     return _limited(kind, float(value) if isinstance(value, int | float) else 0.0, output, stats)
 
@@ -204,6 +217,27 @@ def _json(output: str, schema: Mapping[str, Any] | None) -> Verdict:
         return Verdict(True, "matches the schema")
     where = error.json_path
     return Verdict(False, f"does not match the schema at {where}: {error.message[:200]}")
+
+
+def _parses(output: str) -> bool:
+    try:
+        json.loads(output)
+    except (json.JSONDecodeError, RecursionError):
+        return False
+    return True
+
+
+def _matches(output: str, asked: ResponseFormat | None, finish: str | None) -> Verdict:
+    if asked is None or asked.type != "json_schema":
+        return Verdict(False, "no schema to match: the run's response format is not JSON Schema")
+    checked = check_reply(output, asked, finish)
+    if checked.problem:
+        return Verdict(False, checked.problem)
+    if not checked.violations:
+        return Verdict(True, "matches the response format's schema")
+    count = len(checked.violations) + checked.more
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return Verdict(False, f"does not match the schema: {checked.violations[0]}{more}")
 
 
 def _limited(kind: str, limit: float, output: str, stats: ReplyStats | None) -> Verdict:

@@ -121,7 +121,7 @@ def _run(spec: EvalSpec, endpoint: Endpoint, concurrency: int) -> Run:
     model = config.default_model({})
     tests = spec.tests if spec.tests.columns else None
     grid = Grid(
-        ChatSettings(model=model, system_prompt=""),
+        ChatSettings(model=model, system_prompt="", response_format=spec.response_format),
         axes=spec.params,
         models=spec.models,
         samples=spec.samples,

@@ -104,7 +104,8 @@ def evaluator(asserts: Sequence[Assertion], grid: Grid, judge: Judge | None) -> 
 
 def _checked(name: str, assertion: Assertion, result: Result, row: Mapping[str, str]) -> Check:
     try:
-        verdict = check_assertion(assertion, result.text, result.stats, row)
+        asked = result.cell.settings.response_format
+        verdict = check_assertion(assertion, result.text, result.stats, row, asked)
     except ChatLabError as err:  # a variable the row lacks (said before the run, too)
         return Check(name, None, str(err))
     return Check(name, verdict.passed, verdict.reason)

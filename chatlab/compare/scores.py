@@ -150,7 +150,7 @@ def assertion_label(spec: Mapping[str, Any]) -> str:
         return f"regex /{_short(str(value))}/" + (" (any case)" if spec.get("ignore_case") else "")
     if kind.startswith("max-") and value is not None:
         return f"{kind} {value:g}" if isinstance(value, float) else f"{kind} {value}"
-    return kind  # is-json, json-schema: the schema does not fit a column's name
+    return kind  # is-json, json-schema, matches-schema: no schema fits a column's name
 
 
 def _short(text: str) -> str:

@@ -5,7 +5,10 @@ The keys are the issue's, exactly: ``prompts`` (required; each a user prompt, or
 relative to the spec), ``models`` (default: the configured model), ``params`` (a sweepable
 parameter -> its list of values), ``samples`` (default 1: a spec run in CI should be cheap
 unless it says otherwise), ``assert`` and ``threshold`` (0..1, the overall pass rate below
-which the command-line run fails). Any other top-level key is an error naming it.
+which the command-line run fails); and, from issue 20, ``response_format`` (``json_object``,
+or ``{type: json_schema, schema: ...}`` with the schema as a mapping or JSON text, checked
+as the chat checks it: ``chatlab.structured``), which every cell then asks for (the
+``matches-schema`` assertion reads it). Any other top-level key is an error naming it.
 
 Loading is strict and whole: the first problem raises a ``SpecError`` whose ``field`` is the
 path of what is wrong (``assert[1].type``, ``params.temperature[0]``; list positions count
@@ -23,6 +26,7 @@ so a visitor's spec cannot read the server's files; with one, the file must lie 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ from chatlab.compare.assertions import TEXT_TYPES, Assertion
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.variables import Problem, check
 from chatlab.grid import MAX_SAMPLES, GridError, PromptVariant, parse_values, sweepable
+from chatlab.structured import ResponseFormat, SchemaProblem, check_schema
 from chatlab.testset import (
     MAX_FILE_BYTES,
     TestSet,
@@ -54,7 +59,16 @@ __all__ = [
     "spec_problems",
 ]
 
-SPEC_KEYS = ("prompts", "tests", "models", "params", "samples", "assert", "threshold")
+SPEC_KEYS = (
+    "prompts",
+    "tests",
+    "models",
+    "params",
+    "samples",
+    "assert",
+    "threshold",
+    "response_format",
+)
 ASSERT_KEYS = ("type", "value", "ignore_case", "model", "scale")
 MAX_SPEC_CHARS = 1_000_000
 DEFAULT_SPEC_SAMPLES = 1
@@ -72,6 +86,7 @@ class EvalSpec:
     samples: int = DEFAULT_SPEC_SAMPLES
     asserts: tuple[Assertion, ...] = ()
     threshold: float | None = None
+    response_format: ResponseFormat | None = None  # None: text
 
 
 def load_spec(text: str, base_dir: Path | None) -> EvalSpec:
@@ -94,6 +109,7 @@ def load_spec(text: str, base_dir: Path | None) -> EvalSpec:
         samples=_samples(data.get("samples", DEFAULT_SPEC_SAMPLES)),
         asserts=_asserts(data.get("assert")),
         threshold=_threshold(data.get("threshold")),
+        response_format=_response_format(data.get("response_format")),
     )
     errors = [problem for problem in spec_problems(spec) if problem.severity == "error"]
     if errors:
@@ -121,6 +137,8 @@ def dump_spec(spec: EvalSpec) -> str:
         data["assert"] = [assertion_data(assertion) for assertion in spec.asserts]
     if spec.threshold is not None:
         data["threshold"] = spec.threshold
+    if spec.response_format is not None:
+        data["response_format"] = _format_data(spec.response_format)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -339,3 +357,36 @@ def _threshold(raw: object) -> float | None:
             field="threshold",
         )
     return float(raw)
+
+
+def _format_data(response_format: ResponseFormat) -> str | dict[str, Any]:
+    if response_format.type == "json_object":
+        return "json_object"
+    return {"type": "json_schema", "schema": json.loads(response_format.schema)}
+
+
+def _response_format(raw: object) -> ResponseFormat | None:
+    if raw is None or raw == "text":
+        return None
+    if raw == "json_object":
+        return ResponseFormat("json_object")
+    if not isinstance(raw, dict) or raw.get("type") != "json_schema" or "schema" not in raw:
+        raise SpecError(
+            "is text, json_object or {type: json_schema, schema: ...}.",
+            "Write response_format: json_object, or give the schema.",
+            field="response_format",
+        )
+    extra = [str(key) for key in raw if key not in ("type", "schema")]
+    if extra:
+        raise SpecError(
+            f"unknown key {extra[0]}.",
+            "A response format has type and schema.",
+            field=f"response_format.{extra[0]}",
+        )
+    schema = raw["schema"]
+    text = schema if isinstance(schema, str) else json.dumps(schema, indent=2)
+    try:  # kept as indented JSON: a spec written back reads back equal
+        return ResponseFormat("json_schema", json.dumps(check_schema(text), indent=2))
+    except SchemaProblem as problem:
+        field = "response_format.schema" + (problem.where[1:] if problem.where else "")
+        raise SpecError(f"{problem.problem}.", "Fix the schema.", field=field) from None

@@ -14,7 +14,7 @@ from chatlab.provider.capacity import (
     fitting_concurrency,
     server_capacity,
 )
-from chatlab.provider.client import Quirks, make_client, start_reply, warm_up
+from chatlab.provider.client import Quirks, make_client, param_ignored, start_reply, warm_up
 from chatlab.provider.prefill import fork_refusal, prefix_fields
 from chatlab.provider.sampling_check import MAX_TOKENS as SAMPLING_MAX_TOKENS
 from chatlab.provider.sampling_check import REQUESTS as SAMPLING_REQUESTS
@@ -64,6 +64,7 @@ __all__ = [
     "fork_refusal",
     "make_client",
     "model_catalog",
+    "param_ignored",
     "picker_names",
     "prefix_fields",
     "python_snippet",

@@ -16,6 +16,14 @@ seed, stop, the penalties, reasoning_effort) are sent only when the user set the
 learnt the same way: a model that rejects one gets the request again without it, from then
 on, and a notice names the control that has no effect. ``logprobs`` / ``top_logprobs``
 (the Probabilities toggle) go and are dropped together.
+
+``response_format`` (structured output, ``chatlab.structured``) is one of those, with two
+differences: some servers refuse it without OpenAI's code, in their own words (LM Studio's
+whole error is a string), which ``chatlab.provider.dialects.refuses_response_format`` knows;
+and such a refusal is learnt for the format type sent (``response_format:json_object``), as
+servers take one type and not the other (LM Studio only json_schema, older llama.cpp only
+json_object). A schema the server finds fault with is not a refusal of the field: it is
+shown, to be fixed.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ from chatlab.errors import ChatError
 from chatlab.logprobs import NO_LOGPROBS
 from chatlab.messages import ChatSettings
 from chatlab.params import Sending, declared
+from chatlab.provider.dialects import refuses_response_format
 from chatlab.provider.server_errors import (
     not_a_reply,
     stalled,
@@ -45,6 +54,7 @@ from chatlab.provider.server_errors import (
     web_page,
 )
 from chatlab.provider.stream import ChunkStream, Clock, ReplyStream, field
+from chatlab.structured import ResponseFormat
 from chatlab.tokens import estimate_prompt_tokens
 from chatlab.url_policy import guarded_transport
 
@@ -141,11 +151,19 @@ class Quirks:
     no_max_tokens: bool = False
     no_temperature: bool = False
     no_stream_options: bool = False
-    dropped: frozenset[str] = frozenset()  # optional request fields it rejects
+    # Optional request fields it rejects; "response_format:<type>" for one format type only
+    # (LM Studio refuses json_object and takes json_schema).
+    dropped: frozenset[str] = frozenset()
     no_logprobs: bool = False
 
-    def adjusted_for(self, exc: openai.BadRequestError) -> Quirks | None:
-        """The quirks that avoid this rejection, or None when it is not about a setting."""
+    def adjusted_for(
+        self, exc: openai.BadRequestError, sent: Mapping[str, Any] | None = None
+    ) -> Quirks | None:
+        """The quirks that avoid this rejection of the body ``sent``, or None when it is
+        not about a setting."""
+        refused = _format_refused(sent or {})
+        if refused and refused not in self.dropped and refuses_response_format(_said(exc)):
+            return replace(self, dropped=self.dropped | {refused})
         if exc.code not in {"unsupported_parameter", "unsupported_value"}:
             return None
         param = exc.param or ""
@@ -165,6 +183,10 @@ class Quirks:
             return replace(self, no_stream_options=True)
         return None
 
+    def drops(self, name: str, value: Any) -> bool:
+        """Whether the optional request field ``name`` with ``value`` goes unsent."""
+        return name in self.dropped or _format_refused({name: value}) in self.dropped
+
     def notices(self, settings: ChatSettings) -> tuple[str, ...]:
         """What to tell the user about controls this model ignores (optional ones if set)."""
         found = []
@@ -173,10 +195,25 @@ class Quirks:
         if self.no_max_tokens:
             found.append(MAX_TOKENS_IGNORED)
         wanted = optional_params(settings)
-        found += [param_ignored(name) for name in wanted if name in self.dropped]
+        found += [param_ignored(name) for name, value in wanted.items() if self.drops(name, value)]
         if self.no_logprobs and settings.logprobs:
             found.append(NO_LOGPROBS)
         return tuple(found)
+
+
+RESPONSE_FORMAT = "response_format"  # structured output (chatlab.structured)
+
+
+def _format_refused(sent: Mapping[str, Any]) -> str:
+    """The quirk a refusal of ``sent``'s response format learns: its type only."""
+    asked = sent.get(RESPONSE_FORMAT)
+    kind = asked.get("type") if isinstance(asked, Mapping) else None
+    return f"{RESPONSE_FORMAT}:{kind}" if isinstance(kind, str) else ""
+
+
+def _said(exc: openai.BadRequestError) -> str:
+    """A rejection's words: the SDK's message and the body (LM Studio's is one string)."""
+    return f"{exc.message} {exc.body}"
 
 
 def optional_params(settings: ChatSettings) -> dict[str, Any]:
@@ -196,8 +233,16 @@ def _set_params(settings: ChatSettings, sending: Sending) -> dict[str, Any]:
         if sending == "with logprobs" and not value:
             unset = True
         if param.param.sending == sending and needed and not unset:
-            found[param.field] = list(value) if isinstance(value, tuple) else value
+            found[param.field] = _sent(value)
     return found
+
+
+def _sent(value: Any) -> Any:
+    """A parameter's value as the request carries it: lists for tuples, a response format
+    as its ``response_format`` object (its schema checked before: ``schema_problem``)."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value.request_value() if isinstance(value, ResponseFormat) else value
 
 
 def request_options(
@@ -217,7 +262,7 @@ def request_options(
         param = "max_completion_tokens" if quirks.completion_tokens_param else "max_tokens"
         body[param] = settings.max_tokens
     for name, value in optional_params(settings).items():
-        if name not in quirks.dropped:
+        if not quirks.drops(name, value):
             body[name] = value
     if not quirks.no_logprobs:
         body.update(_set_params(settings, "with logprobs"))
@@ -259,7 +304,7 @@ def start_reply(
                 body = request_options(settings, messages, quirks, extra_body)
                 chunks = _checked(_send(client, body), max_chars or config.max_reply_chars())
         except openai.BadRequestError as exc:
-            adjusted = quirks.adjusted_for(exc)
+            adjusted = quirks.adjusted_for(exc, body)
             if adjusted is None:
                 raise to_chat_error(exc, model=settings.model) from exc
             quirks = adjusted

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_COUNT",
     "prompt_size",
     "refuses_images",
+    "refuses_response_format",
     "says_cache_full",
     "says_overflow",
     "server_count",
@@ -65,6 +66,26 @@ _NO_VISION_WORDS = re.compile(
 # that names both numbers; and one request alone stops at its slot's window ("length").
 # So these words mean the requests running at once filled the cache they share.
 _CACHE_FULL = re.compile(r"^\s*context size has been exceeded\b", re.IGNORECASE)
+
+
+# How servers refuse structured output itself, without OpenAI's ``unsupported_parameter``
+# code (chatlab.structured lists what each takes): LM Studio's json_object refusal
+# ("'response_format.type' must be 'json_schema' or 'text'", the whole error a string),
+# llama.cpp's for a type it does not know ("response_format type must be one of ..."), and
+# OpenAI's for a model without it ("'response_format' of type 'json_object' is not supported
+# with this model"). A schema OpenAI's strict mode cannot take names response_format too,
+# in other words: that one is the user's to fix, and is shown, not learnt.
+_FORMAT_REFUSED_WORDS = re.compile(
+    r"'?response_format(?:\.type)?'? (?:type )?must be"
+    r"|'response_format' of type '[\w-]+' is not supported"
+    r"|response_format is not supported",
+    re.IGNORECASE,
+)
+
+
+def refuses_response_format(text: str) -> bool:
+    """The server refused ``response_format`` (or the type asked for) outright."""
+    return bool(_FORMAT_REFUSED_WORDS.search(text))
 
 
 def says_overflow(text: str, names: Collection[str]) -> bool:

@@ -13,6 +13,7 @@ from chatlab.messages import ChatMessage, Status
 from components import session
 from components.chat.tool_calls import render_tool_calls
 from components.reply_text import render_text, telemetry_line
+from components.response_format import json_check, render_json_reply
 
 STATUS_NOTES = {
     Status.STOPPED: "Stopped. The partial reply is kept and sent as context.",
@@ -54,7 +55,11 @@ def render_message(
     with st.chat_message(message.role):
         if message.reasoning:
             render_thinking(message.reasoning)
-        render_text(message.content)
+        checked = json_check(message)  # a reply asked for as JSON: shown indented, checked
+        if checked is None:
+            render_text(message.content)
+        else:
+            render_json_reply(message, checked)
         if message.attachments:
             render_attachments(message.attachments)
         if message.tool_calls:

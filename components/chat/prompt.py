@@ -9,6 +9,7 @@ import streamlit as st
 from chatlab import attachments
 from chatlab.attachments import AttachmentError, Prompt
 from chatlab.markdown import plain
+from chatlab.structured import schema_problem
 from components import session
 
 MAX_MESSAGE_CHARS = 100_000
@@ -45,6 +46,10 @@ def read_prompt() -> Prompt | None:
             "and send it again; your text is below to copy.",
             text,
         )
+        return None
+    problem = schema_problem(session.chat_settings().response_format)
+    if problem is not None:  # the sidebar's JSON Schema: never sent as it is
+        _refused(plain(f"{problem.message} Nothing was sent. {problem.action}"), text)
         return None
     try:
         checked = attachments.check_files(files)

@@ -25,11 +25,13 @@ from chatlab.errors import ChatError
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage
 from chatlab.provider import BackgroundReply, Quirks, ReplyStream, prefix_fields, start_reply
+from chatlab.structured import schema_problem
 from components import conversations, model_client, session, spending
 from components.chat import branches
 from components.chat.history import render_footer, render_message, render_thinking
 from components.chat.reply import draw_stream
 from components.chat.tool_calls import render_tool_calls
+from components.response_format import json_check, render_json_reply
 
 SAVE_EVERY = 1.0  # seconds: a killed process loses at most this much of a reply
 SUPERSEDE_WAIT = 5.0  # seconds a newer run waits for the reply in flight to be saved
@@ -50,6 +52,10 @@ def take_turn(prompt: Prompt | None, endpoint: Endpoint) -> Plan | None:
     _supersede()
     current = session.chat()
     conversation, settings = current.conversation, session.chat_settings()
+    problem = schema_problem(settings.response_format)
+    if problem is not None:  # refused before anything is sent (a typed message: read_prompt)
+        session.add_notice(f"{problem.message} Nothing was sent.")
+        return None
     if prompt is not None:
         plan = turns.plan_send(conversation, prompt.text, settings, prompt.attachments)
     elif action is None:
@@ -151,10 +157,12 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
         if not started.worker.claim():
             return  # a newer run settled it already
         thinking = Thinking(st.container())
+        text = st.empty()  # the streamed text; a JSON reply's indented form replaces it
         failed = False
         try:
             deltas = _saving(started.worker, plan, keeper, thinking, saving)
-            draw_stream(deltas, plan.prefix, _progress(started.worker))
+            with text.container():
+                draw_stream(deltas, plan.prefix, _progress(started.worker))
         except ChatError as err:
             failed, current.error = True, err
         finally:
@@ -164,6 +172,10 @@ def stream(plan: Plan, saving: conversations.NotePlace | None = None) -> None:
         if kept:
             thinking.done(plan.reply.reasoning)
             render_tool_calls(plan.reply)
+            checked = json_check(plan.reply)  # the JSON asked for, indented and checked
+            if checked is not None:
+                with text.container():
+                    render_json_reply(plan.reply, checked)
             render_footer(plan.reply)
             branches.render_message_tools(keeper.conversation, plan.reply)
     if not kept:

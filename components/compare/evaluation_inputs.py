@@ -86,7 +86,8 @@ ASSERT_HELP = (
     "Checked on every reply. contains, not-contains, equals and regex are case-sensitive "
     "unless “ignore case” is ticked; equals ignores surrounding spaces. A value may use "
     "the test set's {{variables}} (e.g. contains {{expected}}). is-json needs no value; "
-    "json-schema takes the schema as JSON; max-chars, max-latency (seconds) and max-cost "
+    "json-schema takes the schema as JSON; matches-schema needs none: it checks the reply "
+    "against the sidebar's Response format schema; max-chars, max-latency (seconds) and max-cost "
     "(USD) take a number. llm-rubric: the value is the rubric a judge model grades the "
     "reply by (judge model blank: the run's model), pass-fail or 1-5."
 )
@@ -407,7 +408,7 @@ def assertion_row(row: Mapping[str, object]) -> dict[str, object] | None:
     item: dict[str, object] = {"type": kind}
     if kind in NUMBER_TYPES:
         item["value"] = _number(value)
-    elif value.strip() or kind not in ("is-json", "json-schema"):
+    elif value.strip() or kind not in ("is-json", "json-schema", "matches-schema"):
         item["value"] = value if value.strip() else None
     if row.get("ignore case") in (True, "true", "True"):
         item["ignore_case"] = True

@@ -43,6 +43,7 @@ from chatlab.grid import (
 )
 from chatlab.markdown import plain
 from chatlab.messages import ChatMessage, is_blank
+from chatlab.structured import schema_problem
 from components import model_client, session
 from components.compare import estimate_line, spec_file
 from components.compare.evaluation_inputs import (
@@ -230,6 +231,10 @@ def _planned(typed: _Typed) -> tuple[SweepRequest | None, Blocked | None]:
     first = typed.variants[0]
     path = list(typed.context) if typed.use_conversation else []
     base = replace(session.chat_settings(), system_prompt=first.system)
+    problem = schema_problem(base.response_format)  # the sidebar's response format
+    if problem is not None:
+        words = f"{problem.message} Fix it in the sidebar's Advanced settings."
+        return None, Blocked(words, error=True)
     grid = Grid(base, typed.axes, typed.models, typed.samples)
     columns = evaluation.columns
     rows = tuple(tuple(value or "" for value in row) for row in evaluation.rows) if columns else ()
@@ -271,6 +276,7 @@ def _spec(request: SweepRequest) -> EvalSpec:
         samples=grid.samples,
         asserts=request.asserts,
         threshold=request.threshold,
+        response_format=grid.base.response_format,
     )
 
 

@@ -112,6 +112,10 @@ def fill(spec: EvalSpec) -> None:
         values = given.get(name, ())
         session.set_widget(session.COMPARE_VALUES + name, ", ".join(map(_value_text, values)))
     session.set_widget(session.COMPARE_SAMPLES, spec.samples)
+    asked = spec.response_format  # the sidebar's, which the run's cells carry
+    session.set_widget(session.RESPONSE_FORMAT, asked.type if asked else "text")
+    if asked is not None and asked.schema:
+        session.set_widget(session.RESPONSE_SCHEMA, asked.schema)
     if spec.threshold is not None:
         session.set_widget(session.COMPARE_THRESHOLD, spec.threshold)
 

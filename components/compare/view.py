@@ -31,9 +31,11 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from chatlab.compare import Progress, Sweep, groups, progress_of
 from chatlab.grid import FINAL, Result, Run, State
 from chatlab.markdown import plain
+from chatlab.structured import check_reply
 from components import session
 from components.compare import scores
 from components.reply_text import render_text, telemetry_line
+from components.response_format import render_check
 from components.session import PageState
 
 POLL = 0.1  # seconds between two looks at the sweep while it runs
@@ -160,11 +162,21 @@ def _draw(card: Card, result: Result) -> None:
             st.error(plain(result.error), icon=":material/error:")
         if result.stats is not None and result.state != State.STREAMING:
             st.caption(telemetry_line(result.stats))
+        _render_json_check(result)
         scores.render_checks(result)
     if result.state in FINAL and result.text and not card.rated:
         card.rated = True
         with card.foot.container():
             scores.render_rating(card.run_id, card.index, result)
+
+
+def _render_json_check(result: Result) -> None:
+    """A reply its cell asked for as JSON: whether it is, and matches the schema."""
+    asked = result.cell.settings.response_format
+    if asked is None or result.state != State.DONE or not result.text:
+        return
+    finish = result.stats.finish_reason if result.stats is not None else None
+    render_check(check_reply(result.text, asked, finish))
 
 
 def _progress(slot: DeltaGenerator, results: tuple[Result, ...], current: Sweep | Run) -> None:

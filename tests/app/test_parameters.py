@@ -45,6 +45,10 @@ CONTROLS: dict[str, tuple[Control, Any]] = {
         lambda at: at.selectbox(key=session.REASONING_EFFORT).select("low"),
         "low",
     ),
+    "response_format": (
+        lambda at: at.selectbox(key=session.RESPONSE_FORMAT).select("json_object"),
+        {"type": "json_object"},
+    ),
 }
 
 
@@ -87,7 +91,10 @@ def test_an_advanced_control_sends_exactly_its_param(
     body = _sent(fake)
     assert optional_params_labels().keys() & body.keys() == {name}
     assert body[name] == expected
-    assert shown(app)[-1] == ("assistant", "Echo: hello")
+    if name == "response_format":  # a JSON reply, shown indented (test_structured_output.py)
+        assert app.code[-1].value == '{\n  "echo": "hello"\n}'
+    else:
+        assert shown(app)[-1] == ("assistant", "Echo: hello")
 
 
 def test_top_p_slider_is_off_until_set_and_off_again_when_unset(

@@ -38,7 +38,7 @@ from playwright.sync_api import (
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from testing.app_process import AppDidNotStart, AppProcess, start, stop
-from testing.fake_openai import DEFAULT_MODELS, Dialect, FakeOpenAI, Reply
+from testing.fake_openai import DEFAULT_MODELS, Dialect, FakeOpenAI, Reply, StructuredOutput
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -125,6 +125,7 @@ def reset_fake(server: FakeOpenAI) -> None:
     server.reject_params = set()
     server.dialect = Dialect()
     server.sampler = None
+    server.structured = StructuredOutput()
 
 
 @pytest.fixture(scope="session")

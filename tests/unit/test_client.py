@@ -23,6 +23,7 @@ from chatlab.provider.client import (
     request_options,
     start_reply,
 )
+from chatlab.structured import ResponseFormat
 from testing.fake_openai import FakeOpenAI, Reply, blackhole, unused_port
 
 SETTINGS = ChatSettings(model="gpt-4o-mini", temperature=0.3, max_tokens=50)
@@ -136,6 +137,7 @@ SET_PARAMS: dict[str, tuple[Any, Any]] = {
     "presence_penalty": (-0.5, -0.5),
     "frequency_penalty": (1.5, 1.5),
     "reasoning_effort": ("low", "low"),
+    "response_format": (ResponseFormat("json_object"), {"type": "json_object"}),
 }
 
 

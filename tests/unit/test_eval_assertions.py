@@ -3,6 +3,8 @@ latency/cost failing, and a bad assertion (type, value, regex, schema) a SpecErr
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from chatlab.compare.assertions import (
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.variables import VariableError
 from chatlab.messages import ReplyStats, Usage
+from chatlab.structured import ResponseFormat
 
 ROW = {"expected": "Bonjour", "pattern": "a.c"}
 
@@ -33,7 +36,7 @@ def verdict(kind: Any, value: Any, output: str, **more: Any) -> Verdict:
 def test_the_types_are_exactly_the_issues() -> None:
     assert ASSERTION_TYPES == (
         "contains", "not-contains", "equals", "regex", "is-json", "json-schema",
-        "max-chars", "max-latency", "max-cost", "llm-rubric",
+        "matches-schema", "max-chars", "max-latency", "max-cost", "llm-rubric",
     )  # fmt: skip
 
 
@@ -189,6 +192,7 @@ def test_a_missing_variable_raises() -> None:
         (lambda: Assertion("max-latency", "2"), "value", "number of seconds"),
         (lambda: Assertion("max-chars", float("nan")), "value", "number"),
         (lambda: Assertion("is-json", "x"), "value", "takes no value"),
+        (lambda: Assertion("matches-schema", "{}"), "value", "matches-schema takes no value"),
         (lambda: Assertion("contains", "x", model="m"), "model", "belong to llm-rubric"),
         (lambda: Assertion("llm-rubric", "x", scale="1-10"), "scale", "not a scale"),  # type: ignore[arg-type]
         (lambda: Assertion("llm-rubric", "x", model=""), "model", "model name"),
@@ -204,3 +208,38 @@ def test_a_bad_assertion_is_a_spec_error_naming_its_field(
     assert words in caught.value.message
     assert caught.value.message.startswith(f"{field}: ")
     assert caught.value.under("assert[2]").field == f"assert[2].{field}"
+
+
+PRICED = ResponseFormat(
+    "json_schema", json.dumps({"type": "object", "properties": {"price": {"type": "number"}}})
+)
+
+
+def test_is_json_says_a_reply_cut_at_max_tokens_is_incomplete() -> None:
+    cut = replace(stats(), finish_reason="length")
+    found = check(Assertion("is-json"), '{"a": [1, 2', cut, ROW)
+    assert found == Verdict(False, "is incomplete JSON: cut off at max tokens")
+    assert check(Assertion("is-json"), '{"a": [1, 2]}', cut, ROW).passed is True
+    assert check(Assertion("is-json"), '{"a": [1, 2', stats(), ROW).reason.startswith("is not JSON")
+
+
+def test_matches_schema_checks_the_reply_against_the_runs_response_format() -> None:
+    matches = Assertion("matches-schema")
+    assert check(matches, '{"price": 2}', stats(), ROW, PRICED) == Verdict(
+        True, "matches the response format's schema"
+    )
+    assert check(matches, '{"price": "x"}', stats(), ROW, PRICED) == Verdict(
+        False, "does not match the schema: $.price: 'x' is not of type 'number'"
+    )
+    many = ResponseFormat("json_schema", '{"items": {"type": "number"}}')
+    assert check(matches, '["a", "b", 3]', stats(), ROW, many).reason.endswith("(and 1 more)")
+    assert check(matches, "Sure!", stats(), ROW, PRICED).reason.startswith("The reply is not JSON")
+    cut = replace(stats(), finish_reason="length")
+    assert check(matches, '{"price": 2', cut, ROW, PRICED).reason.startswith(
+        "The JSON is incomplete"
+    )
+    for asked in (None, ResponseFormat("json_object")):
+        found = check(matches, '{"price": 2}', stats(), ROW, asked)
+        assert found == Verdict(
+            False, "no schema to match: the run's response format is not JSON Schema"
+        )

@@ -12,6 +12,7 @@ from chatlab.compare.evaluation import Judge
 from chatlab.errors import ChatLabError
 from chatlab.grid import Grid, PromptVariant, Result, State, new_run
 from chatlab.messages import ChatSettings, ReplyStats, Usage
+from chatlab.structured import ResponseFormat
 
 BASE = ChatSettings(model="gpt-4o-mini", system_prompt="")
 GRID = Grid(
@@ -139,3 +140,17 @@ def test_the_estimate_counts_each_case_and_each_judge_request() -> None:
         and "at most" in found.summary
         and "30 tokens/s" in found.summary
     )
+
+
+def test_matches_schema_reads_the_cells_response_format() -> None:
+    schema = '{"type": "object", "required": ["answer"]}'
+    asked = ResponseFormat("json_schema", schema)
+    grid = replace(GRID, base=replace(BASE, response_format=asked))
+    run = new_run(grid, "", [], compose=composer())
+    cell = run.results[0].cell
+    assert cell.settings.response_format == asked  # a sweep's cells carry it
+    check = evaluator([Assertion("matches-schema")], grid, None)
+    (passed,) = check(Result(cell, State.DONE, text='{"answer": 1}', stats=STATS)).checks
+    (failed,) = check(Result(cell, State.DONE, text="{}", stats=STATS)).checks
+    assert (passed.passed, failed.passed) == (True, False)
+    assert failed.reason == "does not match the schema: $: 'answer' is a required property"

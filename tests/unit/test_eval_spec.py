@@ -3,6 +3,7 @@ and what is allowed; tests from a file stay inside the spec's folder; dump round
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from chatlab.compare.spec import (
     load_spec,
     spec_problems,
 )
+from chatlab.structured import ResponseFormat
 from chatlab.testset import TestSet
 from tests.unit.test_properties import FAST
 
@@ -249,3 +251,46 @@ def test_dump_then_load_gives_the_same_spec(
         threshold=threshold,
     )
     assert load_spec(dump_spec(spec), None) == spec
+
+
+STRUCTURED_SPEC = """
+prompts: ["Price of {{item}} as JSON"]
+tests: [{item: tea}]
+response_format:
+  type: json_schema
+  schema: {type: object, properties: {price: {type: number}}, required: [price]}
+assert: [{type: is-json}, {type: matches-schema}]
+"""
+
+
+def test_a_response_format_and_its_assertions_load_and_round_trip() -> None:
+    spec = load_spec(STRUCTURED_SPEC, None)
+    assert spec.response_format is not None and spec.response_format.type == "json_schema"
+    assert json.loads(spec.response_format.schema)["required"] == ["price"]
+    assert [a.type for a in spec.asserts] == ["is-json", "matches-schema"]
+    assert load_spec(dump_spec(spec), None) == spec
+    plain = load_spec('prompts: ["x"]\nresponse_format: json_object\n', None)
+    assert plain.response_format == ResponseFormat("json_object")
+    assert load_spec(dump_spec(plain), None) == plain
+    assert load_spec('prompts: ["x"]\nresponse_format: text\n', None).response_format is None
+
+
+@pytest.mark.parametrize(
+    ("written", "field", "words"),
+    [
+        ("xml", "response_format", "is text, json_object or"),
+        ("{type: json_schema}", "response_format", "is text, json_object or"),
+        ("{type: json_schema, schema: {}, strict: true}", "response_format.strict", "unknown"),
+        (
+            "{type: json_schema, schema: {properties: {a: {type: nmber}}}}",
+            "response_format.schema.properties.a.type",
+            "is not valid under any of the given schemas",
+        ),
+        ("{type: json_schema, schema: '{nope'}", "response_format.schema", "it is not JSON"),
+    ],
+)
+def test_a_bad_response_format_names_its_field(written: str, field: str, words: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        load_spec(f'prompts: ["x"]\nresponse_format: {written}\n', None)
+    assert caught.value.field == field
+    assert words in str(caught.value)

@@ -251,6 +251,7 @@ def test_telemetry_out_of_bounds_is_stored_as_unknown() -> None:
         "reasoning_effort": None,
         "logprobs": False,
         "top_logprobs": None,
+        "response_format": None,
     }
     json.dumps([kept, settings_json(ChatSettings("m"))], allow_nan=False)
 
