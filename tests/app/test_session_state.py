@@ -8,7 +8,14 @@ from pathlib import Path
 
 from chatlab.storage import Store
 from components import session
-from components.session import ChatState, CompareState, ConnectionState, PageState, SavingState
+from components.session import (
+    ArenaState,
+    ChatState,
+    CompareState,
+    ConnectionState,
+    PageState,
+    SavingState,
+)
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, held, kept, send
 from tests.conftest import ROOT
@@ -70,10 +77,13 @@ def test_each_browser_session_has_its_own_state_of_every_feature(
     alice, bob = make_app().run(), make_app().run()
     fake.enqueue(Reply(text="for alice"))
     send(alice, "alice only")
-    alice, bob = alice.switch_page(COMPARE_PAGE).run(), bob.switch_page(COMPARE_PAGE).run()
-    assert not alice.exception and not bob.exception
+    for page in (COMPARE_PAGE, "pages/side_by_side.py"):  # every feature's state made
+        alice, bob = alice.switch_page(page).run(), bob.switch_page(page).run()
+        assert not alice.exception and not bob.exception
     kinds = feature_states()
-    assert {ChatState, CompareState, ConnectionState, PageState, SavingState} <= set(kinds)
+    assert {ArenaState, ChatState, CompareState, ConnectionState, PageState, SavingState} <= set(
+        kinds
+    )
     for kind in kinds:
         mine, theirs = held(alice, kind), held(bob, kind)
         assert mine is not theirs, kind.__name__
