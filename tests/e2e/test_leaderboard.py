@@ -19,7 +19,7 @@ from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_json
 from chatlab.storage import Store
 from testing.app_process import AppProcess
 from tests.e2e.conftest import ChatPage, OpenPage, copy_to_docs
-from tests.e2e.views import LAPTOP, SCREENS, box
+from tests.e2e.views import LAPTOP, PHONE, box
 
 pytestmark = pytest.mark.e2e
 
@@ -56,16 +56,22 @@ def assert_whole(chart: Locator, screen: ViewportSize) -> None:
     assert drawing["x"] + drawing["width"] <= frame["x"] + frame["width"] + 1, (drawing, frame)
 
 
-@pytest.mark.parametrize("screen", SCREENS)
 def test_the_leaderboard_ranks_two_models_with_its_charts(
-    open_page: OpenPage, fresh_app: AppProcess, tmp_path: Path, screen: ViewportSize
+    open_page: OpenPage, fresh_app: AppProcess, tmp_path: Path
 ) -> None:
+    """At 1280x800, then on a phone (390x844): one app, its votes seeded once."""
     seed(tmp_path / "data")
-    chat: ChatPage = open_page(fresh_app, viewport=screen)
-    chat.page.goto(f"{fresh_app.url}leaderboard")
-    expect(chat.page.get_by_role("heading", name="Leaderboard")).to_be_visible()
-    chat.wait_idle()
+    chat: ChatPage = open_page(fresh_app, viewport=LAPTOP)
+    for screen in (LAPTOP, PHONE):
+        chat.page.set_viewport_size(screen)
+        chat.page.goto(f"{fresh_app.url}leaderboard")
+        expect(chat.page.get_by_role("heading", name="Leaderboard")).to_be_visible()
+        chat.wait_idle()
+        assert_ranked(chat, screen)
 
+
+def assert_ranked(chat: ChatPage, screen: ViewportSize) -> None:
+    """The standings, both charts whole on ``screen``, the recent votes; a screenshot."""
     table = chat.main.get_by_test_id("stDataFrame").first
     table.scroll_into_view_if_needed()
     cells = table.locator("[role=gridcell]")  # the grid's cells, there for screen readers
