@@ -29,11 +29,12 @@ Decisions:
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from chatlab.arena.fields import FieldReader
 from chatlab.arena.votes import Contestant, Setting, Turn, Verdict, Vote
 from chatlab.errors import ChatLabError
 from chatlab.messages import ChatMessage, ChatSettings, ReplyStats, Status, is_blank, new_id
@@ -93,6 +94,10 @@ class SessionError(ChatLabError):
             retryable=False,
         )
         self.field = field
+
+
+_read = FieldReader(SessionError)
+_object, _list, _text, _time = _read.json_object, _read.json_list, _read.text, _read.time
 
 
 @dataclass(frozen=True)
@@ -428,37 +433,3 @@ def _answer(value: object, where: str) -> Answer:
         stats=read,
         error=_text(item.get("error", ""), f"{where}.error", MAX_ERROR),
     )
-
-
-def _object(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise SessionError(where, "must be a JSON object")
-    return value
-
-
-def _list(value: object, where: str, limit: int) -> list[Any]:
-    if not isinstance(value, list) or len(value) > limit:
-        raise SessionError(where, f"must be a list of at most {limit:,} items")
-    return value
-
-
-def _text(value: object, where: str, limit: int, *, blank: bool = True) -> str:
-    if not isinstance(value, str) or len(value) > limit:
-        raise SessionError(where, f"must be a string of at most {limit:,} characters")
-    if not value.isascii() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
-        raise SessionError(where, "must be valid Unicode text")
-    if not blank and not value.strip():
-        raise SessionError(where, "must not be empty")
-    return value
-
-
-def _time(value: object, where: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise SessionError(where, "must be an ISO 8601 date and time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise SessionError(where, "must be an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        raise SessionError(where, "must say its time zone (UTC: +00:00)")
-    return moment.astimezone(UTC)

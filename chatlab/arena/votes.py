@@ -17,13 +17,13 @@ cannot make the leaderboard build something huge.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from chatlab.arena.fields import FieldReader
 from chatlab.errors import ChatLabError
 
 __all__ = [
@@ -54,8 +54,6 @@ MAX_NAME = 200  # a model id, a setting's name or text value, an id, a tag
 
 Setting = tuple[str, str | int | float | bool]
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
 
 class Verdict(StrEnum):
     """What the person said: A better, B better, a tie, or both bad."""
@@ -76,6 +74,10 @@ class VoteError(ChatLabError):
             retryable=False,
         )
         self.field = field
+
+
+_read = FieldReader(VoteError)
+_object, _text, _time = _read.json_object, _read.text, _read.time
 
 
 @dataclass(frozen=True)
@@ -184,25 +186,8 @@ def votes_from(documents: Iterable[object]) -> tuple[list[Vote], list[VoteError]
     return found, problems
 
 
-def _object(value: object, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise VoteError(where, "must be a JSON object")
-    return value
-
-
-def _text(value: object, where: str, limit: int) -> str:
-    if not isinstance(value, str) or len(value) > limit:
-        raise VoteError(where, f"must be a string of at most {limit:,} characters")
-    if not value.isascii() and _SURROGATE.search(value):
-        raise VoteError(where, "must be valid Unicode text")
-    return value
-
-
 def _name(value: object, where: str) -> str:
-    text = _text(value, where, MAX_NAME)
-    if not text.strip():
-        raise VoteError(where, "must not be empty")
-    return text
+    return _text(value, where, MAX_NAME, blank=False)
 
 
 def _contestant(value: object, where: str) -> Contestant:
@@ -227,18 +212,6 @@ def _value(value: object, where: str) -> str | int | float | bool:
     if isinstance(value, str):
         return _text(value, where, MAX_NAME)
     raise VoteError(where, "must be a number, a string or true/false")
-
-
-def _time(value: object, where: str) -> datetime:
-    if not isinstance(value, str) or len(value) > 40:
-        raise VoteError(where, "must be an ISO 8601 date and time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise VoteError(where, "must be an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        raise VoteError(where, "must say its time zone (UTC: +00:00)")
-    return moment.astimezone(UTC)
 
 
 def _turns(value: object, where: str) -> tuple[Turn, ...]:
