@@ -31,7 +31,7 @@ from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 from chatlab.compare import Progress, Sweep, groups, progress_of
 from chatlab.grid import FINAL, Result, Run, State
 from chatlab.markdown import plain
-from chatlab.structured import check_reply
+from chatlab.structured import ReplyCheck, check_reply
 from components import session
 from components.compare import scores
 from components.reply_text import render_text, telemetry_line
@@ -147,8 +147,11 @@ def _stop_unless_rerun(sweep: Sweep, held: PageState, runs: int) -> None:
 
 
 def _draw(card: Card, result: Result) -> None:
+    checked = _json_check(result)
     with card.body.container():
-        if result.text:
+        if checked is not None and checked.pretty:  # the JSON asked for, indented
+            st.code(checked.pretty, language="json", wrap_lines=True)
+        elif result.text:
             render_text(result.text)
         if result.state == State.WAITING:
             st.caption("Waiting for its turn…")
@@ -162,7 +165,8 @@ def _draw(card: Card, result: Result) -> None:
             st.error(plain(result.error), icon=":material/error:")
         if result.stats is not None and result.state != State.STREAMING:
             st.caption(telemetry_line(result.stats))
-        _render_json_check(result)
+        if checked is not None:
+            render_check(checked)
         scores.render_checks(result)
     if result.state in FINAL and result.text and not card.rated:
         card.rated = True
@@ -170,13 +174,14 @@ def _draw(card: Card, result: Result) -> None:
             scores.render_rating(card.run_id, card.index, result)
 
 
-def _render_json_check(result: Result) -> None:
-    """A reply its cell asked for as JSON: whether it is, and matches the schema."""
+def _json_check(result: Result) -> ReplyCheck | None:
+    """A finished reply its cell asked for as JSON, checked (is it JSON, does it match the
+    schema); None for text, or while it streams."""
     asked = result.cell.settings.response_format
     if asked is None or result.state != State.DONE or not result.text:
-        return
+        return None
     finish = result.stats.finish_reason if result.stats is not None else None
-    render_check(check_reply(result.text, asked, finish))
+    return check_reply(result.text, asked, finish)
 
 
 def _progress(slot: DeltaGenerator, results: tuple[Result, ...], current: Sweep | Run) -> None:
