@@ -74,7 +74,13 @@ def test_the_pages_have_no_serious_accessibility_violations(
     chat.wait_idle()
     found["chat"] = serious_violations(chat)
     chat.screenshot(f"accessibility-{scheme}")
-    for path, heading in (("compare", "Compare"), ("usage", "Usage")):
+    pages = (
+        ("compare", "Compare"),
+        ("usage", "Usage"),
+        ("side_by_side", "Side by side"),
+        ("leaderboard", "Leaderboard"),
+    )
+    for path, heading in pages:
         chat.page.goto(f"{chat.app.url}{path}")
         expect(chat.page.get_by_role("heading", name=heading)).to_be_visible()
         chat.wait_idle()
