@@ -155,9 +155,8 @@ def test_compare_cells_carry_the_format_and_each_reply_is_checked(
     assert plain("does not match the schema: 1 violation") in _captions(at)
     assert plain("$.items[0]: 'price' is a required property") in _markdown(at)
     shown = sorted(block.value for block in at.code)  # each reply's JSON, indented
-    assert shown == sorted(
-        json.dumps(reply, indent=2) for reply in ({"items": []}, {"items": [{"name": "tea"}]})
-    )
+    replies: list[dict[str, list[dict[str, str]]]] = [{"items": []}, {"items": [{"name": "tea"}]}]
+    assert shown == sorted(json.dumps(reply, indent=2) for reply in replies)
 
 
 def test_compare_with_a_bad_schema_sends_nothing(make_app: AppFactory, fake: FakeOpenAI) -> None:
