@@ -140,12 +140,15 @@ def _column_inputs(
             st.caption(f"Could not list this server's models: {plain(listed.message)}")
         model = _model_input(index, base, models, typed)
         temperature_param = _param("temperature")
-        temperature = st.slider(
+        # A number box, not a slider: a main-area slider's value is drawn in the theme's
+        # primary colour, too faint on the dark theme's background (axe: colour contrast).
+        temperature = st.number_input(
             "Temperature",
-            float(temperature_param.low or 0.0),
-            float(temperature_param.high or 2.0),
+            min_value=float(temperature_param.low or 0.0),
+            max_value=float(temperature_param.high or 2.0),
             value=base.temperature,
             step=float(temperature_param.step or 0.1),
+            format="%.2f",
             key=session.arena_column_key("temperature", index),
         )
         limit = max_tokens_limit(model, model_client.window(server, model))

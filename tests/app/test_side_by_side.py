@@ -33,7 +33,7 @@ def set_up(
         zip(models, (0.2, 1.3), (50, 80), strict=True)
     ):
         at.selectbox(key=f"arena_model_{index}").set_value(model)
-        at.slider(key=f"arena_temperature_{index}").set_value(temperature)
+        at.number_input(key=f"arena_temperature_{index}").set_value(temperature)
         at.number_input(key=f"arena_max_tokens_{index}").set_value(limit)
     [start] = [b for b in at.button if b.label == "Start"]
     return start.click().run()
