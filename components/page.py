@@ -10,6 +10,7 @@ and the store are loaded once per process, the session's state once per session.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from chatlab import config
 from chatlab.markdown import plain
@@ -51,3 +52,9 @@ def show_notices() -> None:
     """
     for note in session.take_notices():
         st.toast(plain(note), icon=":material/info:")
+
+
+def fragment_rerun() -> bool:
+    """Whether this run is a fragment's own rerun: the rest of the page stays as drawn."""
+    ctx = get_script_run_ctx()
+    return ctx is not None and bool(ctx.fragment_ids_this_run)

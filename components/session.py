@@ -173,6 +173,9 @@ class ChatState:
     in_flight: Started | None = None
     turn_lock: threading.Lock = field(default_factory=threading.Lock)
     history_shown: int = HISTORY_FIRST  # the open conversation's messages drawn
+    # The last message the page's last full run drew in the history; the turn fragment
+    # (components/chat/live.py) draws what came after it.
+    drawn_upto: str | None = None
     listed: int = LIST_PAGE  # the sidebar's conversations listed
     url_read: bool = False  # the URL's ``?c=`` is read on a session's first run only
     confirm_delete: bool = False  # the open conversation's deletion waits for a confirmation

@@ -7,16 +7,17 @@ import streamlit as st
 from components import account, conversations, page, session, sidebar, tools
 from components.chat import branches, turn
 from components.chat.history import render_history
-from components.chat.notices import render_continue, render_error
-from components.chat.prompt import read_prompt
-from components.chat.welcome import render_welcome
+from components.chat.live import drawn_by_history, render_live
+from components.chat.prompt import take_prompt
 from components.setup_panel import render_setup
 
 store, owner = page.prepare()
 conversations.follow_url(store, owner)
 conversations.catch_up(store, owner)
 endpoint = sidebar.endpoint()
-prompt = read_prompt() if endpoint.usable else None
+# A message typed in the chat box reruns the live fragment alone (components/chat/live.py);
+# a full run plans a button's turn, or a message that came in with another rerun.
+prompt = take_prompt() if endpoint.usable else None
 # The request leaves here, and the rest is drawn while the server thinks. (Planned before
 # the sidebar, so its context budget counts the new message.)
 plan = turn.take_turn(prompt, endpoint)
@@ -39,17 +40,7 @@ conversation = chat.conversation
 saving = conversations.render_saving()
 conversations.render_orphaned(store, owner)
 shown = conversation.path()
-render_history(
-    shown[:-1] if plan is not None else shown,
-    chat.history_shown,
-    branches.tools_for(conversation, shown),
-)
-if plan is not None:
-    turn.stream(plan, saving)
-elif not shown:
-    render_welcome()  # an empty chat: what the lab is for, and the ways into it
-
-if (err := chat.error) is not None:
-    render_error(err)
-else:
-    render_continue(conversation.leaf)
+history = shown[:-1] if plan is not None else shown  # the reply in ``plan`` streams below
+render_history(history, chat.history_shown, branches.tools_for(conversation, shown))
+drawn_by_history(history)
+render_live(plan, endpoint, saving)  # the new turns, the streaming reply and the chat box

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit.components.v2 import manifest_scanner
 
 from testing.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KEY = "sk-test-key-123"
+
+# Every new AppTest scans the metadata of every installed package for Streamlit's v2
+# components (``BidiComponentManager.discover_and_register_components``): 0.8 s per test in
+# the dev venv, three quarters of a typical page test. The packages do not change during a
+# test run, so the scan is done once per process.
+manifest_scanner.scan_component_manifests = functools.cache(
+    manifest_scanner.scan_component_manifests
+)
 
 
 @pytest.fixture(autouse=True)

@@ -22,11 +22,12 @@ PLACEHOLDER = (
 )
 
 
-def read_prompt() -> Prompt | None:
-    """The message just sent, if any; one that cannot be sent is refused, visibly."""
+def render_box() -> None:
+    """The chat box, pinned under the conversation; what it sends waits in the session
+    (``session.keep_sent``) for ``take_prompt``."""
     # No max_chars on the widget: the browser would silently empty the box on a paste
-    # over the limit. The limits are checked here, where the user can be told. The
-    # browser's own per-file cap only keeps absurd uploads off the server.
+    # over the limit. The limits are checked in ``take_prompt``, where the user can be
+    # told. The browser's own per-file cap only keeps absurd uploads off the server.
     st.chat_input(
         PLACEHOLDER,
         submit_mode="stop",
@@ -36,6 +37,10 @@ def read_prompt() -> Prompt | None:
         file_type=list(attachments.FILE_TYPES),
         max_upload_size=math.ceil(attachments.MAX_IMAGE_BYTES / 1_000_000),
     )
+
+
+def take_prompt() -> Prompt | None:
+    """The message just sent, if any; one that cannot be sent is refused, visibly."""
     text, files = session.take_sent(), session.take_sent_files()
     if text is None:
         return None

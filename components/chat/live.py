@@ -1,0 +1,72 @@
+"""The chat's live end, a fragment: the turns since the page was last drawn whole, the
+reply streaming, what to do next, and the chat box.
+
+A message sent from the box reruns this fragment alone. The history above it and the
+sidebar are not sent to the browser again, so the first word of a reply waits behind a
+handful of elements, however long the conversation (the browser worked through every
+message on screen, and its buttons, before it drew the first token). Once the reply has
+ended, the whole page is drawn again: the new turn joins the history and the sidebar's
+numbers (the context budget, the conversation list) catch up.
+
+A full run (a button above, a setting, a reload) plans its turn before the history is
+drawn, as before, and passes it in.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from chatlab.chat import Plan
+from chatlab.config import Endpoint
+from chatlab.messages import ChatMessage
+from components import conversations, page, session
+from components.chat import branches, turn
+from components.chat.history import render_history
+from components.chat.notices import render_continue, render_error
+from components.chat.prompt import render_box, take_prompt
+from components.chat.welcome import render_welcome
+
+
+def drawn_by_history(messages: list[ChatMessage]) -> None:
+    """Remember the last message the full run's history drew (the fragment draws the rest)."""
+    session.chat().drawn_upto = messages[-1].id if messages else None
+
+
+@st.fragment
+def render_live(
+    plan: Plan | None, endpoint: Endpoint, saving: conversations.NotePlace | None
+) -> None:
+    """Stream ``plan`` (a full run's), or on a rerun of its own, the message just sent."""
+    alone = page.fragment_rerun()
+    if alone:  # the arguments are the last full run's: its plan has been drawn
+        page.show_notices()
+        plan = turn.take_turn(take_prompt(), endpoint)
+    current = session.chat()
+    conversation = current.conversation
+    path = conversation.path()
+    tail = _after(path, current.drawn_upto)
+    if tail is None:  # the history's last message left the path meanwhile
+        st.rerun()
+    drawn = tail[:-1] if plan is not None else tail  # the reply in ``plan`` streams below
+    render_history(drawn, len(drawn), branches.tools_for(conversation, path))
+    if plan is not None:
+        turn.stream(plan, saving)
+    elif not path:
+        render_welcome()  # an empty chat: what the lab is for, and the ways into it
+    if (err := current.error) is not None:
+        render_error(err)
+    else:
+        render_continue(conversation.leaf)
+    render_box()
+    if alone and plan is not None:
+        st.rerun()  # the reply has ended: the whole page, with the turn in its history
+
+
+def _after(path: list[ChatMessage], last: str | None) -> list[ChatMessage] | None:
+    """The messages of ``path`` after ``last`` (all of them for None); None if it is gone."""
+    if last is None:
+        return path
+    for index, message in enumerate(path):
+        if message.id == last:
+            return path[index + 1 :]
+    return None
