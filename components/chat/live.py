@@ -4,12 +4,13 @@ reply streaming, what to do next, and the chat box.
 A message sent from the box reruns this fragment alone. The history above it and the
 sidebar are not sent to the browser again, so the first word of a reply waits behind a
 handful of elements, however long the conversation (the browser worked through every
-message on screen, and its buttons, before it drew the first token). Once the reply has
-ended, the whole page is drawn again: the new turn joins the history and the sidebar's
-numbers (the context budget, the conversation list) catch up.
+message on screen, and its buttons, before it drew the first token). Once a reply has
+ended (unless it was stopped, which ends the run), the whole page is drawn again: the
+turn joins the history and the sidebar's numbers (the context budget, the conversation
+list) catch up. So when the page is idle after a reply, this fragment holds no message.
 
-A full run (a button above, a setting, a reload) plans its turn before the history is
-drawn, as before, and passes it in.
+A full run (a button, a setting, a reload) plans its turn before the history is drawn,
+as before, and passes it in.
 """
 
 from __future__ import annotations
@@ -32,15 +33,35 @@ def drawn_by_history(messages: list[ChatMessage]) -> None:
     session.chat().drawn_upto = messages[-1].id if messages else None
 
 
+LIVE_KEY = "chat-live"  # its container's key: the browser tests tell its turns apart by it
+
+
 @st.fragment
 def render_live(
     plan: Plan | None, endpoint: Endpoint, saving: conversations.NotePlace | None
 ) -> None:
     """Stream ``plan`` (a full run's), or on a rerun of its own, the message just sent."""
+    with st.container(key=LIVE_KEY):
+        _render_live(plan, endpoint, saving)
+
+
+def _render_live(
+    plan: Plan | None, endpoint: Endpoint, saving: conversations.NotePlace | None
+) -> None:
     alone = page.fragment_rerun()
+    if alone and not session.message_waiting():
+        # A button in here (Continue, Retry, an example, a tail message's own): the whole
+        # page, as before, which plans it. Their callbacks may change sidebar widgets,
+        # which this fragment does not redraw.
+        st.rerun()
     if alone:  # the arguments are the last full run's: its plan has been drawn
         page.show_notices()
         plan = turn.take_turn(take_prompt(), endpoint)
+        conversations.sync_url()  # a chat's first message names it: a reload reopens it
+    # Pinned under the page (as a chat box outside any fragment is), and drawn first:
+    # a Stop ends this run where it is, and what the run did not draw again is removed.
+    with st.bottom:
+        render_box()
     current = session.chat()
     conversation = current.conversation
     path = conversation.path()
@@ -57,8 +78,7 @@ def render_live(
         render_error(err)
     else:
         render_continue(conversation.leaf)
-    render_box()
-    if alone and plan is not None:
+    if plan is not None:
         st.rerun()  # the reply has ended: the whole page, with the turn in its history
 
 

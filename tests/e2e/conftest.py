@@ -37,6 +37,7 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from components.chat.live import LIVE_KEY
 from testing.app_process import AppDidNotStart, AppProcess, start, stop
 from testing.fake_openai import DEFAULT_MODELS, Dialect, FakeOpenAI, Reply, StructuredOutput
 from tests.conftest import ROOT
@@ -220,6 +221,11 @@ class ChatPage:
         return self.page.get_by_test_id("stChatMessage")
 
     @property
+    def live_messages(self) -> Locator:
+        """The messages in the chat's live fragment: the turn being streamed."""
+        return self.page.locator(f".st-key-{LIVE_KEY}").get_by_test_id("stChatMessage")
+
+    @property
     def user_messages(self) -> Locator:
         return self.messages.filter(has=self.page.get_by_test_id("stChatMessageAvatarUser"))
 
@@ -299,6 +305,10 @@ class ChatPage:
             .filter(has_text="finish:")
         )
         expect(reply).to_be_visible()
+        # Then the page is drawn whole again (components/chat/live.py): the reply leaves
+        # the live fragment for the history. Waiting for that, not for the first moment
+        # no script runs: one does not, for an instant, between the two runs.
+        expect(self.live_messages).to_have_count(0)
         self.wait_idle()
 
     def choose(self, picker: Locator, option: str) -> None:

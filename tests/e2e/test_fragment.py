@@ -1,10 +1,12 @@
-"""Moving a slider reruns only the sidebar's settings fragment, not the conversation."""
+"""Moving a slider reruns only the sidebar's settings fragment, and sending a message only
+the chat's live fragment: neither redraws the conversation."""
 
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
-from testing.fake_openai import FakeOpenAI
+from testing.fake_openai import FakeOpenAI, Reply
 from tests.e2e.conftest import ChatPage
 
 pytestmark = pytest.mark.e2e
@@ -27,3 +29,46 @@ def test_slider_move_leaves_the_conversation_untouched(chat: ChatPage, fake: Fak
     chat.chat("third", "Echo: third")
     body = fake.last_chat_body
     assert body is not None and (body["temperature"], body["max_tokens"]) == (0.75, 1023)
+
+
+WATCH_HISTORY = """([first]) => {
+  const history = [...document.querySelectorAll('[data-testid="stChatMessage"]')];
+  const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+  const seen = {touched: 0, first: false, messages: history.length};
+  window.__history = seen;
+  const inHistory = (node) => history.some((message) => message === node || message.contains(node));
+  const shows = (node) => (node.textContent || "").includes(first);
+  new MutationObserver((records) => {
+    for (const record of records) {  // in order, up to the one that shows the first word
+      if (seen.first) return;
+      if (shows(record.target) || [...record.addedNodes].some(shows)) {
+        seen.first = true;
+        return;
+      }
+      const removed = [...record.removedNodes].some(
+        (node) => history.some((message) => node === message || node.contains(message)));
+      if (removed || inHistory(record.target)) seen.touched += 1;
+    }
+  }).observe(main, {subtree: true, childList: true, attributes: true, characterData: true});
+}"""
+
+
+def test_a_sent_message_leaves_the_history_untouched_until_its_first_word(
+    chat: ChatPage, fake: FakeOpenAI
+) -> None:
+    """The chat box sends from the live fragment (components/chat/live.py): the browser
+    redraws none of the history before the reply's first word, however long it is."""
+    for text in ("one", "two", "three"):
+        chat.chat(text, f"Echo: {text}")
+    words = ["Firstword ", "of ", "the ", "fourth ", "reply."]
+    fake.enqueue(Reply(chunks=words, first_token_delay=0.5, chunk_delay=0.2))
+    chat.page.evaluate(WATCH_HISTORY, ["Firstword"])
+    chat.send("four")
+    expect(chat.replies.last).to_contain_text("Firstword of the fourth reply.")
+    chat.wait_idle()
+    seen = chat.page.evaluate("window.__history")
+    assert seen["first"] and seen["messages"] == 6
+    assert seen["touched"] == 0, f"{seen['touched']} changes to the history before the first word"
+    # Then the page is drawn whole again: the turn joins the history, the sidebar catches up.
+    expect(chat.user_texts).to_have_text(["one", "two", "three", "four"])
+    expect(chat.replies).to_have_count(4)
