@@ -5,13 +5,15 @@ driven by Playwright in Debian's Chromium, alternating, in one run, so each figu
 ratio that means the same on a fast or a slow (or busy) machine:
 
 1. Enter -> first token on screen, minus the server's own ``FIRST_TOKEN_DELAY``, with
-   0, 100, 1,000 and 3,000 messages in the conversation, and the first reply a freshly
+   an empty chat and at 100 and 1,000 turns, and the first reply a freshly
    started process sends. Times come from the page: a capture-phase ``keydown`` listener
    stamps Enter and a ``MutationObserver`` stamps the first DOM change that shows the
    reply's first word (``performance.now()`` both).
 2. Enter -> last token on screen for 2,000- and 8,000-token Markdown replies (headings,
    code blocks, tables), and the websocket bytes the page receives per byte of reply.
 3. Process start -> chat input usable, against a trivial Streamlit app.
+4. A fresh browser -> the first page fully drawn (no skeleton) and usable, against
+   ``benchmarks/bare_sidebar_app.py``: the bare page with a sidebar of the same widgets.
 
 ``benchmarks/bare_app.py`` is the bare page (cached client, ``st.write_stream``, the
 whole history drawn on every rerun); ``benchmarks/trivial_app.py`` the trivial app.
@@ -39,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chatlab.config import database_url  # noqa: E402
-from chatlab.messages import ChatMessage, Role  # noqa: E402
+from chatlab.messages import ChatMessage, ReplyStats, Role, Usage  # noqa: E402
 from chatlab.storage.store import Store  # noqa: E402
 from testing.app_process import AppProcess, start, stop  # noqa: E402
 from testing.fake_openai import FakeOpenAI, Reply, split_words, unused_port  # noqa: E402
@@ -56,8 +58,10 @@ FIRST_TOKEN_DELAY = 0.3  # the fake server's "thinking" before the first token; 
 SHORT_CHUNK_DELAY = 0.01  # seconds between the words of a short reply
 REPS = 7
 TYPING = 1.0  # seconds from a usable chat box to Enter, for a first reply as people send it
-HISTORY_SIZES = (0, 100, 1000, 3000)
-FEWER_AT = 3000  # the slowest size to plant and draw gets fewer repetitions
+# Conversations of 100 and 1,000 turns (a question and its reply each), against Chat Lab's
+# own empty chat: the goal for each depth.
+DEPTHS = {100: 1.2, 1000: 1.5}
+FEWER_AT = 1000  # the deepest conversation, slow to plant, gets fewer repetitions
 FEWER_REPS = 5
 LONG_TOKENS = (2000, 8000)
 TIMEOUT_MS = 120_000
@@ -231,14 +235,24 @@ def p95(values: list[float]) -> float:
 
 
 def plant(scratch: Path, size: int) -> str:
-    """A stored conversation of ``size`` messages in the app's database; returns its id."""
+    """A stored conversation of ``size`` messages in the app's database; returns its id.
+
+    Its replies carry telemetry, as replies the page streamed do: each is drawn with its
+    telemetry line and its buttons (Regenerate, Request, More), as in a real conversation.
+    """
     store = Store.open(database_url({"CHATLAB_DATA_DIR": str(scratch / "data")}))
     try:
         conversation = store.create_conversation(OWNER, f"Planted {size}")
         parent: str | None = None
         for index in range(size):
             role: Role = "user" if index % 2 == 0 else "assistant"
-            message = ChatMessage(role, planted_text(index), parent_id=parent)
+            stats = ReplyStats("gpt-4o-mini", Usage(40, 38), "stop", 0.3, 0.8)
+            message = ChatMessage(
+                role,
+                planted_text(index),
+                parent_id=parent,
+                stats=stats if role == "assistant" else None,
+            )
             store.save_message(OWNER, conversation, message)
             parent = message.id
         return conversation
@@ -295,21 +309,20 @@ def first_token_figures(
             partial(first_token, base, fake, bare.url, empty, "base"),
         )
     figures = [empty]
-    for size in HISTORY_SIZES[1:]:
-        conversation = plant(scratch, size)
-        count = min(reps, FEWER_REPS) if size >= FEWER_AT else reps
-        figure = Figure(f"first token, {size:,} messages")
-        if size > 100:  # the goal compares with Chat Lab's own empty chat
-            figure.base, figure.base_name, figure.goal = empty.ours, "Chat Lab, empty chat", 1.2
-            figure.leaves["base"] = empty.leaves["ours"]
-            figure.note = f"{count} reps" if count != reps else ""
-        with tab(browser) as ours, tab(browser) as base:
+    for turns, goal in DEPTHS.items():
+        conversation = plant(scratch, 2 * turns)
+        count = min(reps, FEWER_REPS) if turns >= FEWER_AT else reps
+        figure = Figure(
+            f"first token, {turns:,} turns ({2 * turns:,} messages)",
+            base=empty.ours,
+            base_name="Chat Lab, empty chat",
+            goal=goal,
+        )
+        figure.leaves["base"] = empty.leaves["ours"]
+        figure.note = f"{count} reps" if count != reps else ""
+        with tab(browser) as ours:
             ours.open(f"{chatlab.url}?c={conversation}")
-            runs = [partial(first_token, ours, fake, None, figure, "ours")]
-            if size <= 100:
-                base.open(f"{bare.url}?n={size}")
-                runs.append(partial(first_token, base, fake, None, figure, "base"))
-            alternate(count, *runs)
+            alternate(count, partial(first_token, ours, fake, None, figure, "ours"))
         figures.append(figure)
     return figures
 
@@ -357,6 +370,33 @@ def long_reply_figures(
         ratio.note = f"bare page {median(bare_bytes):.1f}x"
         figures += [times, ratio]
     return figures
+
+
+def first_paint_figures(
+    browser: Browser, chatlab: AppProcess, bare: AppProcess, reps: int
+) -> list[Figure]:
+    """A fresh browser (a new context: no cache, no session) opening each running app,
+    until its page is fully drawn (no skeleton left) and its chat box takes input."""
+    paint = Figure(
+        "fresh browser -> first page fully drawn and usable",
+        base_name="bare page, same sidebar",
+        goal=1.1,
+        unit="s",
+    )
+
+    def opened(url: str, into: list[float]) -> Run:
+        def run() -> None:
+            with tab(browser) as tab_:
+                began = time.monotonic()
+                tab_.open(url)
+                into.append(time.monotonic() - began)
+
+        return run
+
+    opened(chatlab.url, [])()  # warm both processes: imports, the model list
+    opened(bare.url, [])()
+    alternate(reps, opened(chatlab.url, paint.ours), opened(bare.url, paint.base))
+    return [paint]
 
 
 def startup_figures(browser: Browser, fake: FakeOpenAI, scratch: Path, reps: int) -> list[Figure]:
@@ -462,9 +502,11 @@ def main(reps: int = REPS) -> bool:
         with (
             running("app.py", env, scratch) as chatlab,
             running("benchmarks/bare_app.py", env, scratch) as bare,
+            running("benchmarks/bare_sidebar_app.py", env, scratch) as bare_sidebar,
         ):
             figures = (
                 first_token_figures(browser, fake, chatlab, bare, scratch, reps)
+                + first_paint_figures(browser, chatlab, bare_sidebar, reps)
                 + figures
                 + long_reply_figures(browser, fake, chatlab, bare, reps)
             )

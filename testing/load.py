@@ -220,12 +220,17 @@ class Session:
         await self._ws.send(back.SerializeToString())
         page = PageRun(watch=watch)
         async with asyncio.timeout(RUN_TIMEOUT):
-            while page.status is None:
+            # A run that ends early for a rerun is followed by that rerun, as the browser
+            # sees it: the chat page draws itself whole again once a reply has ended
+            # (components/chat/live.py). The first text's time is the first run's.
+            while page.status in (None, "FINISHED_EARLY_FOR_RERUN"):
                 msg = ForwardMsg()
                 msg.ParseFromString(await self._ws.recv())
                 kind = msg.WhichOneof("type")
                 if kind == "new_session":
+                    first = page.first_text_at
                     page = PageRun(watch=watch)  # a run starts: the page is redrawn
+                    page.first_text_at = first
                     self.session_id = msg.new_session.initialize.session_id or self.session_id
                 elif kind == "delta":
                     page.apply(msg.metadata.delta_path, msg)

@@ -48,7 +48,8 @@ def test_closing_the_tab_stops_its_sweep(
     chat.assert_no_exception()
     context.close()  # the tab (the whole browser session) is gone
 
-    # The request in flight is hung up at once (the old code read it to its 30 s end).
+    # The request in flight is hung up at once (the old code read it to its 30 s end):
+    # waited for well under those 30 s, or the test could not fail.
     assert fake.wait_until_answered(timeout=15)
     # A later round trip through the same app: the stopped sweep sent nothing meanwhile.
     fake.default_reply = Reply()

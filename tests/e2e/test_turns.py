@@ -10,7 +10,7 @@ from playwright.sync_api import Browser, expect
 
 from testing.app_process import AppProcess, stop
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ENV_KEY, ChatPage, OpenPage, start_app
+from tests.e2e.conftest import ENV_KEY, UI_TIMEOUT_S, ChatPage, OpenPage, start_app
 
 CURSOR = "▌"
 STOPPED_NOTE = "Stopped. The partial reply is kept and sent as context."
@@ -79,8 +79,9 @@ def test_stop_ends_a_reply_from_a_server_that_trickles_and_hangs_up(
     chat.stop_button.click()
     chat.wait_idle()
     expect(chat.input).to_be_enabled()
-    # Far sooner than any timeout could: Stop itself hung up on the server.
-    assert fake.wait_until_answered(timeout=10), "Stop closed the connection to the server"
+    # Far sooner than any timeout could (the app's is 120 s): Stop itself hung up.
+    hung_up = fake.wait_until_answered(timeout=UI_TIMEOUT_S)
+    assert hung_up, "Stop closed the connection to the server"
     chat.chat("Still there?", "Echo: Still there?")
     # Stopped by the user, not ended by the read timeout: no error, marked as stopped.
     expect(chat.error).to_have_count(0)

@@ -13,7 +13,7 @@ from playwright.sync_api import Locator, ViewportSize, expect
 from components.chat.welcome import EXAMPLES
 from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ChatPage, OpenPage
+from tests.e2e.conftest import UI_TIMEOUT_S, ChatPage, OpenPage
 
 pytestmark = pytest.mark.e2e
 
@@ -140,7 +140,7 @@ def test_compare_this_prompt_opens_compare_with_it_and_what_came_before(
     chat.wait_idle()
     before = len(fake.chat_requests)
     chat.page.get_by_role("button", name="Run", exact=True).click()
-    requests = fake.wait_for_chat_requests(before + 3, timeout=20)[before:]
+    requests = fake.wait_for_chat_requests(before + 3, timeout=UI_TIMEOUT_S)[before:]
     for request in requests:  # the conversation before the question, then the question
         assert roles_and_contents(request.body)[-3:] == [
             ("user", "Name a colour."),
