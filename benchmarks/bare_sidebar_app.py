@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import chatlab.messages  # noqa: E402, F401  (ChatSettings declares the parameters)
 from chatlab.params import Declared, declared  # noqa: E402
 
 
