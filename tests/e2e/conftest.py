@@ -327,15 +327,26 @@ class ChatPage:
         showing is the condition waited for, and the opener is clicked again if it did not
         (a state, never a time, decides).
         """
-        for _ in range(3):
+
+        def click_opener() -> None:
             expect(opener).to_be_visible()
             opener.click()
+
+        self.until_shown(click_opener, item, timeout_ms=5_000)
+        item.click()
+
+    def until_shown(self, act: Callable[[], None], shown: Locator, *, timeout_ms: int) -> None:
+        """Do ``act`` until ``shown`` is visible: at most three times, ``timeout_ms`` each,
+        then the usual bound. For an action a rerun starting in that moment can drop (a
+        state, never a time, decides whether it is done again)."""
+        for _ in range(3):
+            act()
             try:
-                item.wait_for(state="visible", timeout=5_000)
-                break
+                shown.wait_for(state="visible", timeout=timeout_ms)
+                return
             except PlaywrightTimeoutError:
                 continue
-        item.click()
+        expect(shown).to_be_visible()
 
     def open_connection(self) -> None:
         title = self.page.get_by_text("Connection", exact=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import FilePayload, Locator, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from testing.fake_openai import FakeOpenAI
 from tests.e2e.conftest import ChatPage, copy_to_docs
@@ -46,16 +45,13 @@ def upload(
     """
     chooser = place.locator("input[type=file]")
     chosen: FilePayload = {"name": name, "mimeType": mime, "buffer": data}
-    for _ in range(3):
+
+    def choose() -> None:
         chat.wait_idle()
         chooser.set_input_files(files=chosen)
         chat.wait_idle()
-        try:
-            read.wait_for(state="visible", timeout=10_000)
-            return
-        except PlaywrightTimeoutError:
-            continue
-    expect(read).to_be_visible()
+
+    chat.until_shown(choose, read, timeout_ms=10_000)
 
 
 def expander(chat: ChatPage, title: str) -> Locator:
