@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
 from chatlab.config import database_url  # noqa: E402
 from chatlab.messages import ChatMessage, ReplyStats, Role, Usage  # noqa: E402
 from chatlab.storage.store import Store  # noqa: E402
+from components.chat.live import REDRAWN_KEY  # noqa: E402
 from testing.app_process import AppProcess, start, stop  # noqa: E402
 from testing.fake_openai import FakeOpenAI, Reply, split_words, unused_port  # noqa: E402
 
@@ -145,6 +146,10 @@ class Tab:
         self.page.wait_for_function(READY, polling="raf", timeout=TIMEOUT_MS)
 
     def wait_idle(self) -> None:
+        # Chat Lab draws the page whole after a reply (components/chat/live.py): there is
+        # a moment with no run between the two, so the page's own sign is waited for first.
+        redraw_due = self.page.locator(f".st-key-{REDRAWN_KEY}")
+        expect(redraw_due).to_have_count(0, timeout=TIMEOUT_MS)
         app = self.page.get_by_test_id("stApp")
         expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=TIMEOUT_MS)
         stop = self.page.get_by_test_id("stChatInputStopButton")

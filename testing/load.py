@@ -25,7 +25,7 @@ import secrets
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,65 +69,133 @@ def running_app(base_url: str, api_key: str, scratch: Path) -> Iterator[AppProce
         stop(app.process)
 
 
-# -- one script run, as the browser draws it ------------------------------------------------
+# -- the page, as the browser holds it ------------------------------------------------------
 
 
 @dataclass
-class PageRun:
-    """The page tree of one script run: elements and blocks by delta path.
+class Drawn:
+    """An element or block on the page, the fragment that drew it and the run it was in."""
 
-    ``watch`` is the index of the chat bubble whose first text is timed (the reply).
+    node: Element | Block
+    fragment: str  # the fragment that drew it; "" for the script itself
+    run: int
+
+
+@dataclass
+class Page:
+    """The page tree as the browser holds it across runs: elements and blocks by path.
+
+    A full run redraws the page: what it does not draw again is removed when it ends. A
+    fragment's run redraws that fragment's part only (the chat box's fragment, when a
+    message is sent): what that fragment drew before and did not draw again is removed,
+    and the rest of the page stays as it was. A run that ends early for a rerun removes
+    nothing; the rerun does.
+
+    The reply timed is the first assistant bubble drawn at a place that held none when
+    the message was sent (``watch``), in the first run that shows a word of it.
     """
 
-    watch: int | None = None
-    elements: dict[TreePath, Element] = field(default_factory=dict)
-    blocks: dict[TreePath, Block] = field(default_factory=dict)
-    bubbles_seen: list[TreePath] = field(default_factory=list)  # chat bubbles in draw order
+    nodes: dict[TreePath, Drawn] = field(default_factory=dict)
+    run: int = 0
+    fragments: tuple[str, ...] = ()  # the fragments the current run reruns; () for a full run
+    status: str | None = None  # the current run's script_finished status, once it is over
+    chat_fragment: str = ""  # the fragment that draws the chat box; a message sent reruns it
+    before: set[TreePath] | None = None  # the assistant bubbles on the page at the send
+    watched: TreePath | None = None  # the reply's bubble, once drawn
     first_text_at: float | None = None
-    status: str | None = None  # the script_finished status, once the run is over
+
+    def start(self, fragments: Sequence[str]) -> None:
+        """A run starts (``new_session``)."""
+        self.run += 1
+        self.fragments = tuple(fragments)
+        self.status = None
+        if self.first_text_at is None:
+            # Its reply may not have shown a word yet: a run that ends early for a rerun
+            # drops what it had not sent, and the rerun draws the reply in a new place.
+            self.watched = None
+
+    def finish(self, status: str) -> None:
+        """A run ends (``script_finished``): what it should have drawn and did not goes."""
+        self.status = status
+        if status == "FINISHED_EARLY_FOR_RERUN":
+            return
+        stale = [
+            path
+            for path, drawn in self.nodes.items()
+            if drawn.run != self.run and (not self.fragments or drawn.fragment in self.fragments)
+        ]
+        for path in stale:
+            self._forget(path)
+
+    def watch(self) -> None:
+        """A message is being sent: time the first text of the reply that answers it."""
+        self.before = {path for path, role in self._bubbles() if role == "assistant"}
+        self.watched = None
+        self.first_text_at = None
 
     def apply(self, delta_path: Sequence[int], msg: ForwardMsg) -> None:
         path = tuple(delta_path)
         kind = msg.delta.WhichOneof("type")
         if kind not in ("new_element", "add_block"):
-            return  # transients (the spinner) and fragment ids draw nothing we read
+            return  # transients (the spinner) draw nothing we read
         self._forget(path)  # a redraw at a path replaces what was there, children too
+        node: Element | Block
         if kind == "add_block":
-            self.blocks[path] = msg.delta.add_block
-            if msg.delta.add_block.HasField("chat_message"):
-                self.bubbles_seen.append(path)
-            return
-        self.elements[path] = msg.delta.new_element
+            node = msg.delta.add_block
+            is_reply = node.HasField("chat_message") and node.chat_message.name == "assistant"
+            new = self.before is not None and path not in self.before
+            if is_reply and new and self.watched is None:
+                self.watched = path
+        else:
+            node = msg.delta.new_element
+            if node.WhichOneof("type") == CHAT_INPUT:
+                self.chat_fragment = msg.delta.fragment_id
+        self.nodes[path] = Drawn(node, msg.delta.fragment_id, self.run)
         if self.first_text_at is None and self._is_watched_text(path):
             self.first_text_at = time.perf_counter()
 
     def _forget(self, path: TreePath) -> None:
-        for table in (self.elements, self.blocks):
-            for old in [p for p in table if p[: len(path)] == path]:
-                del table[old]
+        for old in [p for p in self.nodes if p[: len(path)] == path]:
+            del self.nodes[old]
 
     def _is_watched_text(self, path: TreePath) -> bool:
-        if self.watch is None or self.watch >= len(self.bubbles_seen):
+        bubble = self.watched
+        if bubble is None or path[: len(bubble)] != bubble:
             return False
-        bubble = self.bubbles_seen[self.watch]
-        body = prose(self.elements[path])
-        return path[: len(bubble)] == bubble and bool(body and body.rstrip(f" {CURSOR}"))
+        node = self.nodes[path].node
+        body = prose(node) if isinstance(node, Element) else None
+        return bool(body and body.rstrip(f" {CURSOR}"))
+
+    def _bubbles(self) -> list[tuple[TreePath, str]]:
+        return [
+            (path, drawn.node.chat_message.name)
+            for path, drawn in sorted(self.nodes.items())
+            if isinstance(drawn.node, Block) and drawn.node.HasField("chat_message")
+        ]
+
+    def elements(self) -> list[tuple[TreePath, Element]]:
+        """The elements on the page, in page order."""
+        return [
+            (path, drawn.node)
+            for path, drawn in sorted(self.nodes.items())
+            if isinstance(drawn.node, Element)
+        ]
 
     def bubbles(self) -> list[tuple[str, str]]:
         """(role, Markdown) of each chat bubble on the page, captions left out."""
+        elements = self.elements()
         found = []
-        for path, block in sorted(self.blocks.items()):
-            if block.HasField("chat_message"):
-                texts = [
-                    text
-                    for inner, element in sorted(self.elements.items())
-                    if inner[: len(path)] == path and (text := prose(element)) is not None
-                ]
-                found.append((block.chat_message.name, "\n\n".join(texts)))
+        for path, role in self._bubbles():
+            texts = [
+                text
+                for inner, element in elements
+                if inner[: len(path)] == path and (text := prose(element)) is not None
+            ]
+            found.append((role, "\n\n".join(texts)))
         return found
 
     def widget_id(self, element_type: str) -> str | None:
-        for element in self.elements.values():
+        for _, element in self.elements():
             if element.WhichOneof("type") == element_type:
                 return str(getattr(element, element_type).id)
         return None
@@ -135,13 +203,13 @@ class PageRun:
     def errors(self) -> list[str]:
         """Error boxes and exceptions on the page, and a run that did not end well."""
         found = []
-        for element in self.elements.values():
+        for _, element in self.elements():
             kind = element.WhichOneof("type")
             if kind == "exception":
                 found.append(f"exception: {element.exception.message}")
             elif kind == "alert" and element.alert.format == element.alert.ERROR:
                 found.append(f"error box: {element.alert.body}")
-        if self.status != "FINISHED_SUCCESSFULLY":
+        if self.status not in ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"):
             found.append(f"script run ended with {self.status}")
         return found
 
@@ -174,7 +242,7 @@ class Session:
     def __init__(self, ws: ClientConnection) -> None:
         self._ws = ws
         self.query_string = ""  # the app may set ?c=...; the browser sends it back
-        self.page = PageRun()
+        self.page = Page()
         self.turns: list[Turn] = []
         self.session_id = ""  # the server's id for this session, from its first run
 
@@ -184,7 +252,7 @@ class Session:
         ws = await connect(url, subprotocols=[Subprotocol("streamlit")], max_size=None)
         session = cls(ws)
         try:
-            session.page = await session._run(BackMsg())
+            await session._run(BackMsg())
         except BaseException:
             await ws.close()
             raise
@@ -194,7 +262,10 @@ class Session:
         await self._ws.close()
 
     async def chat(self, text: str) -> Turn:
-        """Type ``text`` into the chat input and press Enter; wait for the run to finish."""
+        """Type ``text`` into the chat box and press Enter; wait for its runs to finish.
+
+        As the browser does, the message reruns the fragment that draws the box, if any.
+        """
         chat_input = self.page.widget_id(CHAT_INPUT)
         if chat_input is None:
             raise RuntimeError(f"no chat input on the page; it shows {self.page.errors()}")
@@ -202,9 +273,10 @@ class Session:
         widget = back.rerun_script.widget_states.widgets.add()
         widget.id = chat_input
         widget.chat_input_value.data = text
-        reply_bubble = len(self.page.bubbles()) + 1  # after the user's own bubble
+        back.rerun_script.fragment_id = self.page.chat_fragment
+        self.page.watch()
         sent = time.perf_counter()
-        self.page = await self._run(back, watch=reply_bubble)
+        await self._run(back)
         first = self.page.first_text_at
         turn = Turn(
             sent=text,
@@ -215,37 +287,43 @@ class Session:
         self.turns.append(turn)
         return turn
 
-    async def _run(self, back: BackMsg, watch: int | None = None) -> PageRun:
+    async def _run(self, back: BackMsg) -> None:
         back.rerun_script.query_string = self.query_string  # no page hash: the default page
         await self._ws.send(back.SerializeToString())
-        page = PageRun(watch=watch)
+        page = self.page
+        page.status = None
         async with asyncio.timeout(RUN_TIMEOUT):
             # A run that ends early for a rerun is followed by that rerun, as the browser
-            # sees it: the chat page draws itself whole again once a reply has ended
-            # (components/chat/live.py). The first text's time is the first run's.
+            # sees it (the chat page draws itself whole again when its live part has
+            # grown, components/chat/live.py).
             while page.status in (None, "FINISHED_EARLY_FOR_RERUN"):
                 msg = ForwardMsg()
                 msg.ParseFromString(await self._ws.recv())
                 kind = msg.WhichOneof("type")
                 if kind == "new_session":
-                    first = page.first_text_at
-                    page = PageRun(watch=watch)  # a run starts: the page is redrawn
-                    page.first_text_at = first
+                    page.start(msg.metadata.run.fragment_ids)
                     self.session_id = msg.new_session.initialize.session_id or self.session_id
                 elif kind == "delta":
                     page.apply(msg.metadata.delta_path, msg)
                 elif kind == "page_info_changed":
                     self.query_string = msg.page_info_changed.query_string
                 elif kind == "script_finished":
-                    page.status = ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished)
-        return page
+                    page.finish(ForwardMsg.ScriptFinishedStatus.Name(msg.script_finished))
 
 
 # -- many sessions at once -------------------------------------------------------------------
 
 
-async def chat_at_once(url: str, conversations: Sequence[Sequence[str]]) -> list[Session]:
-    """One session per conversation: all load the page, then all chat at the same time."""
+async def chat_at_once(
+    url: str,
+    conversations: Sequence[Sequence[str]],
+    phase: Callable[[str], None] | None = None,
+) -> list[Session]:
+    """One session per conversation: all load the page, then all chat at the same time.
+
+    ``phase`` is told ``"chatting"`` once every page is open and ``"done"`` once every
+    conversation has ended: what the app spends on replies alone is read between them.
+    """
     opened = await asyncio.gather(
         *(Session.open(url) for _ in conversations), return_exceptions=True
     )
@@ -254,15 +332,24 @@ async def chat_at_once(url: str, conversations: Sequence[Sequence[str]]) -> list
         for failure in opened:
             if isinstance(failure, BaseException):
                 raise failure
+        if phase is not None:
+            phase("chatting")
         await asyncio.gather(
             *(converse(s, c) for s, c in zip(sessions, conversations, strict=True))
         )
+        if phase is not None:
+            phase("done")
     finally:
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
     return sessions
 
 
-def run_sessions(url: str, conversations: Sequence[Sequence[str]], timeout: float) -> list[Session]:
+def run_sessions(
+    url: str,
+    conversations: Sequence[Sequence[str]],
+    timeout: float,
+    phase: Callable[[str], None] | None = None,
+) -> list[Session]:
     """``chat_at_once`` on an event loop in a thread of its own, within ``timeout`` seconds.
 
     The calling thread may be running an event loop already (Playwright's sync API keeps
@@ -271,10 +358,21 @@ def run_sessions(url: str, conversations: Sequence[Sequence[str]], timeout: floa
 
     async def bounded() -> list[Session]:
         async with asyncio.timeout(timeout):
-            return await chat_at_once(url, conversations)
+            return await chat_at_once(url, conversations, phase)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-sessions") as pool:
         return pool.submit(asyncio.run, bounded()).result()
+
+
+def drive(
+    url: str, conversations: Sequence[Sequence[str]], timeout: float
+) -> tuple[list[float], list[str], float]:
+    """One load-driver process's share (``benchmarks/balancer.py --drivers``): its
+    sessions' times to first token, what went wrong, and the CPU seconds it took."""
+    began = time.process_time()
+    done = run_sessions(url, conversations, timeout)
+    samples = [t.time_to_first_token or 0.0 for s in done for t in s.turns]
+    return samples, problems(done, conversations), time.process_time() - began
 
 
 async def converse(session: Session, messages: Sequence[str]) -> None:
@@ -318,16 +416,23 @@ def percentile(values: Sequence[float], pct: float) -> float:
 
 
 def measure(
-    app: AppProcess, sessions: int, deadline: float, rounds: int | None = None
+    app: AppProcess,
+    sessions: int,
+    deadline: float,
+    rounds: int | None = None,
+    *,
+    turns: int = 1,
+    phase: Callable[[str], None] | None = None,
 ) -> list[float]:
-    """Times to first token of enough rounds of ``sessions`` sessions chatting at once."""
+    """Times to first token of enough rounds of ``sessions`` sessions chatting at once,
+    ``turns`` messages each (``phase`` as in ``chat_at_once``)."""
     samples: list[float] = []
     for _ in range(rounds or math.ceil(MIN_SAMPLES / sessions)):
-        conversations = [conversation(i, turns=1) for i in range(sessions)]
+        conversations = [conversation(i, turns=turns) for i in range(sessions)]
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise SystemExit(f"load: over its {BUDGET:.0f} s budget, no timing reported")
-        done = run_sessions(app.stream_url, conversations, remaining)
+        done = run_sessions(app.stream_url, conversations, remaining, phase)
         wrong = problems(done, conversations)
         if wrong:
             raise SystemExit("load: wrong replies, no timing reported:\n" + "\n".join(wrong))

@@ -9,8 +9,13 @@ ended (unless it was stopped, which ends the run), the whole page is drawn again
 turn joins the history and the sidebar's numbers (the context budget, the conversation
 list) catch up. So when the page is idle after a reply, this fragment holds no message.
 
+Held here instead, the turn would be drawn again before the next reply's first word (a
+turn's elements and buttons cost the browser about as much as the whole page's did), and
+the server would save little: a run of this fragment with two turns in it costs about what
+the page's redraw does (``benchmarks/balancer.py``'s CPU row, measured both ways).
+
 A full run (a button, a setting, a reload) plans its turn before the history is drawn,
-as before, and passes it in.
+as before, and passes it in: the page it draws is whole already, and is not drawn again.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ def drawn_by_history(messages: list[ChatMessage]) -> None:
 
 
 LIVE_KEY = "chat-live"  # its container's key: the browser tests tell its turns apart by it
+# Its key while a reply of its own run streams, after which the page is drawn whole: the
+# browser tests wait for it to go (the page settled), not for a moment with no run, which
+# comes for an instant between the two runs.
+REDRAWN_KEY = "chat-live-then-page"
 
 
 @st.fragment
@@ -41,13 +50,6 @@ def render_live(
     plan: Plan | None, endpoint: Endpoint, saving: conversations.NotePlace | None
 ) -> None:
     """Stream ``plan`` (a full run's), or on a rerun of its own, the message just sent."""
-    with st.container(key=LIVE_KEY):
-        _render_live(plan, endpoint, saving)
-
-
-def _render_live(
-    plan: Plan | None, endpoint: Endpoint, saving: conversations.NotePlace | None
-) -> None:
     alone = page.fragment_rerun()
     if alone and not session.message_waiting():
         # A button in here (Continue, Retry, an example, a tail message's own): the whole
@@ -68,17 +70,19 @@ def _render_live(
     tail = _after(path, current.drawn_upto)
     if tail is None:  # the history's last message left the path meanwhile
         st.rerun()
-    drawn = tail[:-1] if plan is not None else tail  # the reply in ``plan`` streams below
-    render_history(drawn, len(drawn), branches.tools_for(conversation, path))
-    if plan is not None:
-        turn.stream(plan, saving)
-    elif not path:
-        render_welcome()  # an empty chat: what the lab is for, and the ways into it
-    if (err := current.error) is not None:
-        render_error(err)
-    else:
-        render_continue(conversation.leaf)
-    if plan is not None:
+    redraw = alone and plan is not None
+    with st.container(key=REDRAWN_KEY if redraw else LIVE_KEY):
+        drawn = tail[:-1] if plan is not None else tail  # the reply in ``plan`` streams below
+        render_history(drawn, len(drawn), branches.tools_for(conversation, path))
+        if plan is not None:
+            turn.stream(plan, saving)
+        elif not path:
+            render_welcome()  # an empty chat: what the lab is for, and the ways into it
+        if (err := current.error) is not None:
+            render_error(err)
+        else:
+            render_continue(conversation.leaf)
+    if redraw:
         st.rerun()  # the reply has ended: the whole page, with the turn in its history
 
 

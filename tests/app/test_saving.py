@@ -275,8 +275,7 @@ def test_a_store_that_never_opened_says_so_once_keeps_the_messages_and_saves_the
     type_in(at, "sent before the store opened")
     (note,) = paused(at)
     assert "is locked by another program" in note  # the cause
-    # The question and its reply (the page is drawn again once the reply has ended).
-    assert "not being saved" in note and "2 messages not saved yet are kept" in note
+    assert "not being saved" in note and "1 message not saved yet is kept" in note
     assert [w.value for w in at.warning] == [note]  # the one note, no generic warning
     assert any(b.label == "Download what is not saved yet" for b in at.download_button)
     unopenable.down = False

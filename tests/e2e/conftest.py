@@ -37,7 +37,7 @@ from playwright.sync_api import (
 )
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-from components.chat.live import LIVE_KEY
+from components.chat.live import REDRAWN_KEY
 from testing.app_process import AppDidNotStart, AppProcess, start, stop
 from testing.fake_openai import DEFAULT_MODELS, Dialect, FakeOpenAI, Reply, StructuredOutput
 from tests.conftest import ROOT
@@ -226,9 +226,9 @@ class ChatPage:
         return self.page.get_by_test_id("stChatMessage")
 
     @property
-    def live_messages(self) -> Locator:
-        """The messages in the chat's live fragment: the turn being streamed."""
-        return self.page.locator(f".st-key-{LIVE_KEY}").get_by_test_id("stChatMessage")
+    def redraw_due(self) -> Locator:
+        """The chat's live end, while the page is to be drawn whole once its reply ends."""
+        return self.page.locator(f".st-key-{REDRAWN_KEY}")
 
     @property
     def user_messages(self) -> Locator:
@@ -310,10 +310,11 @@ class ChatPage:
             .filter(has_text="finish:")
         )
         expect(reply).to_be_visible()
-        # Then the page is drawn whole again (components/chat/live.py): the reply leaves
-        # the live fragment for the history. Waiting for that, not for the first moment
-        # no script runs: one does not, for an instant, between the two runs.
-        expect(self.live_messages).to_have_count(0)
+        # When the rest of the page would change (a new conversation in the list), it is
+        # drawn whole again after the reply (components/chat/live.py). Waiting for that,
+        # not for the first moment no script runs: one does not, for an instant, between
+        # the two runs.
+        expect(self.redraw_due).to_have_count(0)
         self.wait_idle()
 
     def choose(self, picker: Locator, option: str) -> None:

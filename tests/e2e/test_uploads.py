@@ -184,7 +184,7 @@ def test_a_visitor_who_has_not_signed_in_cannot_upload(signin_app: AppProcess) -
     async def scenario() -> tuple[list[str], int]:
         (session,) = await open_sessions(signin_app, 1)
         try:
-            kinds = [str(element.WhichOneof("type")) for element in session.page.elements.values()]
+            kinds = [str(element.WhichOneof("type")) for _, element in session.page.elements()]
             status = await asyncio.to_thread(put_file, signin_app, session.session_id, b"{}", xsrf)
         finally:
             await session.close()
