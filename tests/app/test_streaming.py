@@ -15,7 +15,7 @@ from chatlab.storage import Store
 from components import session, sidebar
 from components.chat import reply, turn
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, chat_state, kept, send, shown
+from tests.app.conftest import AppFactory, chat_state, flushed, kept, send, shown
 
 
 class Timeline:
@@ -119,6 +119,7 @@ def test_a_reply_whose_run_stopped_before_drawing_it_is_kept(
     assert started is not None and not shown(at)
     assert started.worker.join(5)  # the reply arrived with no page drawing it
     at.run()  # the next run of any kind settles it
+    assert flushed(at, 10)  # and saves it, behind the page
     assert chat_state(at).in_flight is None
     assert kept(at) == [("user", "hi"), ("assistant", "kept anyway")]
     assert shown(at) == [("user", "hi"), ("assistant", "kept anyway")]

@@ -105,7 +105,9 @@ def assert_nothing_fetched(chat: ChatPage, listener: Listener) -> None:
 
 
 def finished_replies(chat: ChatPage, count: int) -> None:
-    """Wait until ``count`` replies are on screen and the last one has finished."""
+    """Wait until the page is drawn whole after a reply (components/chat/live.py) with
+    ``count`` replies on screen, the last one finished."""
+    expect(chat.redraw_due).to_have_count(0)
     expect(chat.replies).to_have_count(count)
     expect(chat.replies.last).to_contain_text("finish:")
     chat.wait_idle()
@@ -118,8 +120,8 @@ def test_replies_and_messages_fetch_nothing(
     for count, form in enumerate(forms, start=1):
         fake.enqueue(Reply(text=form))
         chat.send(form)  # the user's message is drawn the same way
-        # The run that streams a reply draws it under the last HISTORY_FIRST messages.
-        finished_replies(chat, min(count, session.HISTORY_FIRST // 2 + 1))
+        # The page drawn whole after the reply shows the last HISTORY_FIRST messages.
+        finished_replies(chat, min(count, session.HISTORY_FIRST // 2))
     expect(chat.main.locator("img")).to_have_count(0)
     assert_nothing_fetched(chat, listener)
 
