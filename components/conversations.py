@@ -265,6 +265,10 @@ def render_list(store: Store, owner: str) -> None:
         label_visibility="collapsed",
     )
     limit = session.chat().listed
+    # Asked before the list is read: a save that lands in between is then in the list,
+    # and one still waiting is added below. (Asked after, a save landing in between was
+    # in neither.)
+    waiting = not session.saving().outbox.settled(session.chat().conversation)
     try:
         found = store.list_conversations(owner, search=search or None, limit=limit + 1)
     except StorageError as err:
@@ -273,7 +277,7 @@ def render_list(store: Store, owner: str) -> None:
         return
     session.saving().outbox.healed()  # a read worked: an outage seen by reads alone is over
     current = session.chat().conversation.id
-    found = _with_unstored(found, search)
+    found = _with_unstored(found, search, waiting)
     for summary in found[:limit]:
         st.button(
             plain(summary.title, empty=UNTITLED),
@@ -289,12 +293,15 @@ def render_list(store: Store, owner: str) -> None:
         st.caption("No matches." if search else "No saved conversations yet.")
 
 
-def _with_unstored(found: list[ConversationSummary], search: str) -> list[ConversationSummary]:
-    """The list, with the open conversation on top while its first save is on its way."""
+def _with_unstored(
+    found: list[ConversationSummary], search: str, waiting: bool
+) -> list[ConversationSummary]:
+    """The list, with the open conversation on top while its first save is on its way
+    (``waiting``: its saves were not all written when the list was read)."""
     current = session.chat().conversation
     if search or current.id is None or any(summary.id == current.id for summary in found):
         return found
-    if session.saving().outbox.settled(current):
+    if not waiting:
         return found
     return [_unstored_summary(current.id), *found]
 

@@ -37,10 +37,14 @@ if not endpoint.usable:
 
 chat = session.chat()
 conversation = chat.conversation
-saving = conversations.render_saving()
-conversations.render_orphaned(store, owner)
-shown = conversation.path()
-history = shown[:-1] if plan is not None else shown  # the reply in ``plan`` streams below
-render_history(history, chat.history_shown, branches.tools_for(conversation, shown))
+# One block above the live end, whatever it holds: the live end keeps its place on the
+# page, so its fragment keeps its id from one full run to the next, and a message sent
+# while the page is being drawn whole after a reply still reaches it.
+with st.container():
+    saving = conversations.render_saving()
+    conversations.render_orphaned(store, owner)
+    shown = conversation.path()
+    history = shown[:-1] if plan is not None else shown  # the reply in ``plan`` streams below
+    render_history(history, chat.history_shown, branches.tools_for(conversation, shown))
 drawn_by_history(history)
 render_live(plan, endpoint, saving)  # the new turns, the streaming reply and the chat box
