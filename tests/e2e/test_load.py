@@ -8,6 +8,7 @@ start their own fake server and app, so they share no state with the browser tes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,3 +66,26 @@ def test_twenty_sessions_at_once_each_get_their_own_whole_reply(
     sent = sorted(repr(request.body["messages"]) for request in echo_server.chat_requests)
     assert sent == sorted(repr(request) for request in expected_requests(conversations))
     assert "Traceback" not in app_process.log()
+
+
+def test_the_chat_box_keeps_its_fragment_from_one_turn_to_the_next(
+    app_process: AppProcess,
+) -> None:
+    """The page is drawn whole after each reply; the chat's live end must keep its place
+    (and so its fragment's id) meanwhile, or a message sent at that moment goes to a
+    fragment that no longer exists and is dropped (it happened: test_enter)."""
+
+    async def turns() -> list[str]:
+        session = await load.Session.open(app_process.stream_url)
+        try:
+            seen = [session.page.chat_fragment]
+            for text in load.conversation(0, 3):
+                turn = await session.chat(text)
+                assert turn.errors == []
+                seen.append(session.page.chat_fragment)
+            return seen
+        finally:
+            await session.close()
+
+    seen = asyncio.run(turns())
+    assert seen[0] and len(set(seen)) == 1, seen
