@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from testing.aio import run_async  # noqa: E402
 from testing.app_process import AppProcess, start, stop  # noqa: E402
 from testing.fake_openai import FakeOpenAI, Reply  # noqa: E402
 
@@ -350,18 +350,9 @@ def run_sessions(
     timeout: float,
     phase: Callable[[str], None] | None = None,
 ) -> list[Session]:
-    """``chat_at_once`` on an event loop in a thread of its own, within ``timeout`` seconds.
-
-    The calling thread may be running an event loop already (Playwright's sync API keeps
-    one running for as long as the browser is open), and asyncio allows one per thread.
-    """
-
-    async def bounded() -> list[Session]:
-        async with asyncio.timeout(timeout):
-            return await chat_at_once(url, conversations, phase)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="load-sessions") as pool:
-        return pool.submit(asyncio.run, bounded()).result()
+    """``chat_at_once`` on an event loop in a thread of its own (``testing.aio``), within
+    ``timeout`` seconds."""
+    return run_async(chat_at_once(url, conversations, phase), timeout)
 
 
 def drive(

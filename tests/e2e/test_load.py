@@ -8,13 +8,13 @@ start their own fake server and app, so they share no state with the browser tes
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from testing import load
+from testing.aio import run_async
 from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
 
@@ -87,5 +87,5 @@ def test_the_chat_box_keeps_its_fragment_from_one_turn_to_the_next(
         finally:
             await session.close()
 
-    seen = asyncio.run(turns())
+    seen = run_async(turns())
     assert seen[0] and len(set(seen)) == 1, seen

@@ -15,14 +15,14 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import BinaryIO
 
 import pytest
 
 from chatlab.guard.uploads import MIB, SESSION_BYTES, UPLOAD_LIMIT_BYTES
+from testing.aio import run_async
 from testing.app_process import AppProcess, start, stop
 from testing.fake_openai import FakeOpenAI
 from testing.load import Session
@@ -31,18 +31,6 @@ from tests.e2e.conftest import LOGS
 pytestmark = pytest.mark.e2e
 
 RECONNECT_WINDOW_S = 2  # server.disconnectedSessionTTL for these apps (Streamlit's: 120)
-T = TypeVar("T")
-
-
-def run(coroutine: Callable[[], Awaitable[T]]) -> T:
-    """``coroutine()`` on an event loop of its own thread: Playwright's sync API, once a
-    browser test has run, keeps a loop running in this one (as ``testing.load`` does)."""
-
-    async def bounded() -> T:
-        return await asyncio.wait_for(coroutine(), timeout=120)
-
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-sessions") as pool:
-        return pool.submit(asyncio.run, bounded()).result()
 
 
 def start_uploads_app(
@@ -156,7 +144,7 @@ def test_an_upload_over_the_limit_is_refused(uploads_app: AppProcess) -> None:
             await session.close()
         return over, within
 
-    over, within = run(scenario)
+    over, within = run_async(scenario(), timeout=120)
     assert (over, within) == (413, 204)
 
 
@@ -175,7 +163,7 @@ def test_a_session_holds_at_most_its_share(uploads_app: AppProcess) -> None:
         finally:
             await session.close()
 
-    assert run(scenario) == [204] * room + [413, 413]
+    assert run_async(scenario(), timeout=120) == [204] * room + [413, 413]
 
 
 def test_a_visitor_who_has_not_signed_in_cannot_upload(signin_app: AppProcess) -> None:
@@ -190,7 +178,7 @@ def test_a_visitor_who_has_not_signed_in_cannot_upload(signin_app: AppProcess) -
             await session.close()
         return kinds, status
 
-    kinds, status = run(scenario)
+    kinds, status = run_async(scenario(), timeout=120)
     assert "file_uploader" not in kinds and "chat_input" not in kinds  # the sign-in page
     assert status == 403
 
@@ -213,7 +201,7 @@ def test_memory_comes_back_after_sessions_with_uploads_end(uploads_app: AppProce
             await asyncio.gather(*(s.close() for s in sessions))
         return before, held, statuses
 
-    before, held, statuses = run(scenario)
+    before, held, statuses = run_async(scenario(), timeout=120)
     assert statuses == [204] * sessions_count
     assert held - before > sessions_count * size * 0.8  # the uploads were held in memory
     tolerance = 40 * MIB

@@ -3,10 +3,8 @@ ledger before the app reads them, and the files of ended sessions removed."""
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 
 from chatlab.guard.http_guard import HttpGuard, Message, Scope, sweep_once
 from chatlab.guard.uploads import (
@@ -17,6 +15,7 @@ from chatlab.guard.uploads import (
     UPLOAD_LIMIT_MB,
     UploadLedger,
 )
+from testing.aio import run_async
 from tests.conftest import ROOT
 
 
@@ -68,10 +67,7 @@ def call(guard: HttpGuard, method: str, path: str, body: bytes = b"") -> list[Me
     async def send(message: Message) -> None:
         sent.append(message)
 
-    # On a thread of its own: when the browser tests ran first in this process, Playwright's
-    # sync API keeps an event loop running on the main thread, and asyncio.run refuses.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, guard(scope, receive, send)).result()
+    run_async(guard(scope, receive, send))
     return sent
 
 
