@@ -58,6 +58,7 @@ CHROMIUM_ARGS = [
 FIRST_TOKEN_DELAY = 0.3  # the fake server's "thinking" before the first token; subtracted
 SHORT_CHUNK_DELAY = 0.01  # seconds between the words of a short reply
 REPS = 7
+APP = "asgi.py"  # Chat Lab as `make run` and `make serve` start it
 TYPING = 1.0  # seconds from a usable chat box to Enter, for a first reply as people send it
 # Conversations of 100 and 1,000 turns (a question and its reply each), against Chat Lab's
 # own empty chat: the goal for each depth.
@@ -434,10 +435,10 @@ def startup_figures(browser: Browser, fake: FakeOpenAI, scratch: Path, reps: int
 
     alternate(
         reps,
-        started("app.py", start.ours, "ours", cold),
+        started(APP, start.ours, "ours", cold),
         started("benchmarks/bare_app.py", bare_start, "base", cold),
         started("benchmarks/trivial_app.py", start.base, "base", None),
-        started("app.py", start.ours, "ours", typed),
+        started(APP, start.ours, "ours", typed),
         started("benchmarks/bare_app.py", bare_start, "base", typed),
     )
     start.note = f"bare page {median(bare_start):.2f} s"
@@ -488,7 +489,7 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f} (1/5/15 min) on {os.cpu_count()} cores"
 
 
-def main(reps: int = REPS) -> bool:
+def main(reps: int = REPS, only: str = "") -> bool:
     if not Path(CHROMIUM).exists():
         print(f"browser skipped: no Chromium at {CHROMIUM} (apt-get install chromium)")
         return True
@@ -503,15 +504,19 @@ def main(reps: int = REPS) -> bool:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         env = {"OPENAI_API_KEY": "sk-bench", "OPENAI_BASE_URL": fake.base_url}
         plant(scratch, 0)  # the database exists before any timed start-up
-        figures = startup_figures(browser, fake, scratch, reps)
+        figures = startup_figures(browser, fake, scratch, reps) if only != "paint" else []
+        if only == "startup":
+            return report(figures, reps, began)
         with (
-            running("app.py", env, scratch) as chatlab,
+            running(APP, env, scratch) as chatlab,
             running("benchmarks/bare_app.py", env, scratch) as bare,
             running("benchmarks/bare_sidebar_app.py", env, scratch) as bare_sidebar,
         ):
             # First paint first: measured after the first-token rows, the bare page's
             # first open once waited past the timeout (not seen when measured first).
             paint = first_paint_figures(browser, chatlab, bare_sidebar, reps)
+            if only == "paint":
+                return report(paint, reps, began)
             figures = (
                 first_token_figures(browser, fake, chatlab, bare, scratch, reps)
                 + paint
@@ -519,6 +524,10 @@ def main(reps: int = REPS) -> bool:
                 + long_reply_figures(browser, fake, chatlab, bare, reps)
             )
         browser.close()
+    return report(figures, reps, began)
+
+
+def report(figures: list[Figure], reps: int, began: float) -> bool:
     rows, passed = table(figures)
     print(
         f"browser Chromium, {reps} alternating reps (fewer where noted); first token = Enter -> "
@@ -533,4 +542,11 @@ def main(reps: int = REPS) -> bool:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=REPS)
-    sys.exit(0 if main(parser.parse_args().reps) else 1)
+    parser.add_argument(
+        "--only",
+        choices=("startup", "paint"),
+        default="",
+        help="only the start-up rows (a new process), or only the first paint",
+    )
+    options = parser.parse_args()
+    sys.exit(0 if main(options.reps, options.only) else 1)

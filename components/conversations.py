@@ -25,6 +25,7 @@ from chatlab.messages import ChatMessage
 from chatlab.storage import ConversationSummary, Outbox, StorageError, Store
 from chatlab.transfer import clean_title, title_from
 from components import session, totals
+from components.popover import when_open
 from components.store_opening import StoreOpener
 
 T = TypeVar("T")
@@ -299,10 +300,10 @@ def _with_unstored(
     """The list, with the open conversation on top while its first save is on its way
     (``waiting``: its saves were not all written when the list was read)."""
     current = session.chat().conversation
-    if search or current.id is None or any(summary.id == current.id for summary in found):
+    if not waiting or search or current.id is None:
         return found
-    if not waiting:
-        return found
+    if any(summary.id == current.id for summary in found):
+        return found  # stored meanwhile
     return [_unstored_summary(current.id), *found]
 
 
@@ -346,13 +347,22 @@ def render_actions(store: Store, owner: str) -> None:
             on_click="ignore",
         )
         _delete_controls(store, owner, summary.id)
-    st.file_uploader(
-        "Import a conversation (JSON export)",
-        type=["json"],
-        key=session.IMPORT_INPUT,
-        on_change=_import,
-        args=(store, owner),
+    importing = when_open(
+        "Import…",
+        key=session.IMPORT_MENU,
+        icon=":material/upload_file:",
+        help="Open a conversation exported as JSON (by Chat Lab's JSON export).",
+        type="secondary",
     )
+    if importing is not None:
+        with importing:
+            st.file_uploader(
+                "Import a conversation (JSON export)",
+                type=["json"],
+                key=session.IMPORT_INPUT,
+                on_change=_import,
+                args=(store, owner),
+            )
 
 
 class NotePlace:

@@ -23,6 +23,7 @@ from chatlab.presets import (
 )
 from chatlab.storage import Store
 from components import session
+from components.popover import when_open
 
 PICK_HELP = (
     "Sets the system prompt and every setting below (not the model) to the preset's. "
@@ -53,12 +54,30 @@ def render_presets(store: Store | None, owner: str) -> None:
     if store is None:
         return
     save, manage = st.columns(2)
-    with save.popover("Save…", icon=":material/bookmark_add:", width="stretch"):
-        st.text_input("Preset name", key=session.PRESET_NAME, max_chars=MAX_NAME_LENGTH)
-        st.caption("The system prompt and settings, without the model.")
-        st.button("Save preset", on_click=_save, args=(store, owner), type="primary")
-    with manage.popover("Presets", icon=":material/bookmarks:", width="stretch"):
-        _manage(store, owner, own)
+    with save:
+        saving = when_open(
+            "Save…",
+            key=session.PRESET_SAVE_MENU,
+            icon=":material/bookmark_add:",
+            type="secondary",
+            width="stretch",
+        )
+    if saving is not None:
+        with saving:
+            st.text_input("Preset name", key=session.PRESET_NAME, max_chars=MAX_NAME_LENGTH)
+            st.caption("The system prompt and settings, without the model.")
+            st.button("Save preset", on_click=_save, args=(store, owner), type="primary")
+    with manage:
+        managing = when_open(
+            "Presets",
+            key=session.PRESET_MANAGE_MENU,
+            icon=":material/bookmarks:",
+            type="secondary",
+            width="stretch",
+        )
+    if managing is not None:
+        with managing:
+            _manage(store, owner, own)
 
 
 def _label(preset: Preset, own_names: set[str]) -> str:

@@ -84,6 +84,9 @@ BASE_URL_INPUT = "base_url_input"
 PRESET_PICK = "preset_pick"
 PRESET_NAME = "preset_name"
 PRESET_IMPORT = "preset_import"
+# Whether the preset popovers are open (their content is drawn only then: components/popover.py)
+PRESET_SAVE_MENU = "preset_save_menu"
+PRESET_MANAGE_MENU = "preset_manage_menu"
 # The tools (components.tools): the tool_choice picker, and each call's result box
 # (+ "-<reply id>-<call's place>").
 TOOL_CHOICE = "tool_choice"
@@ -128,6 +131,7 @@ MORE_MENU = "more"  # + "-<message id>": whether that message's More menu is ope
 SEARCH = "conversation_search"
 TITLE_INPUT = "title_input"  # + "-<conversation id>"
 IMPORT_INPUT = "import_file"
+IMPORT_MENU = "import_menu"  # whether the import popover is open (its uploader is drawn then)
 
 
 @dataclass(frozen=True)
@@ -306,6 +310,12 @@ def widget_value(key: str) -> object:
 def set_widget(key: str, value: object) -> None:
     """Set a widget's value before it is drawn (or in its callback)."""
     st.session_state[key] = value
+
+
+def seed_widget(key: str, value: object) -> None:
+    """A widget's starting value, unless it holds one: instead of ``value=`` beside ``key=``,
+    which Streamlit warns about once the value was also set here (``set_widget``)."""
+    st.session_state.setdefault(key, value)
 
 
 def clear_widget(key: str) -> None:

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from chatlab.compare.assertions import TEXT_TYPES, Assertion
 from chatlab.compare.spec_error import SpecError
 from chatlab.compare.variables import Problem, check
@@ -139,6 +137,8 @@ def dump_spec(spec: EvalSpec) -> str:
         data["threshold"] = spec.threshold
     if spec.response_format is not None:
         data["response_format"] = _format_data(spec.response_format)
+    import yaml  # loaded with the first spec: the chat never needs it
+
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -172,6 +172,8 @@ def assertion_data(assertion: Assertion) -> dict[str, Any]:
 def _yaml(text: str) -> dict[Any, Any]:
     if len(text) > MAX_SPEC_CHARS:
         raise SpecError(f"the spec is over {MAX_SPEC_CHARS:,} characters.", "Shorten it.")
+    import yaml
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as err:

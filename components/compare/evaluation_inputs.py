@@ -117,15 +117,14 @@ def render_variants(prompt: str, system_prompt: str) -> tuple[PromptVariant, ...
     ..., each removable, and "Add a prompt variant"."""
     ids = session.compare().evaluation.variant_ids
     suffix = " A" if ids else ""
+    session.seed_widget(session.COMPARE_PROMPT, prompt)
+    session.seed_widget(session.COMPARE_SYSTEM_PROMPT, system_prompt)
     user = st.text_area(
         f"Prompt{suffix}",
-        value=prompt,
         key=session.COMPARE_PROMPT,
         placeholder="One prompt, run over the grid; {{name}} is filled from the test set",
     )
-    system = st.text_area(
-        f"System prompt{suffix}", value=system_prompt, key=session.COMPARE_SYSTEM_PROMPT
-    )
+    system = st.text_area(f"System prompt{suffix}", key=session.COMPARE_SYSTEM_PROMPT)
     found = [PromptVariant(user, system)]
     for index, ident in enumerate(ids, start=1):
         label = variant_label(index)

@@ -191,13 +191,8 @@ def _fields(endpoint: Endpoint, setup: Setup) -> _Typed:
     models = _pick_models(endpoint, base.model, setup.models)
     axes = _values(setup.values)
     left, right = st.columns(2)
-    samples = left.number_input(
-        "Samples per setting",
-        1,
-        MAX_SAMPLES,
-        setup.samples or DEFAULT_SAMPLES,
-        key=session.COMPARE_SAMPLES,
-    )
+    session.seed_widget(session.COMPARE_SAMPLES, setup.samples or DEFAULT_SAMPLES)
+    samples = left.number_input("Samples per setting", 1, MAX_SAMPLES, key=session.COMPARE_SAMPLES)
     bound = right.number_input(
         "Requests at once",
         1,
@@ -304,18 +299,15 @@ def _pick_models(endpoint: Endpoint, current: str, wanted: tuple[str, ...]) -> t
     listed = model_client.models(endpoint)
     held = session.widget_value(session.COMPARE_MODELS)  # a loaded spec's may be unlisted
     if isinstance(listed, ChatError) or not listed or isinstance(held, str):
-        typed = st.text_input(
-            "Models",
-            value=", ".join(wanted) or current,
-            key=session.COMPARE_MODELS,
-            help="Model ids, by commas.",
-        )
+        session.seed_widget(session.COMPARE_MODELS, ", ".join(wanted) or current)
+        typed = st.text_input("Models", key=session.COMPARE_MODELS, help="Model ids, by commas.")
         return tuple(dict.fromkeys(m.strip() for m in typed.split(",") if m.strip()))
     options = listed if current in listed else [current, *listed]
     if isinstance(held, list):
         options = [*options, *(str(m) for m in held if m not in options)]
     default = [m for m in wanted if m in options] or [current]  # a link's unknown ids: left out
-    chosen = st.multiselect("Models", options, default=default, key=session.COMPARE_MODELS)
+    session.seed_widget(session.COMPARE_MODELS, default)
+    chosen = st.multiselect("Models", options, key=session.COMPARE_MODELS)
     return tuple(chosen) or (current,)
 
 
@@ -347,8 +339,5 @@ def _value_input(name: str, wanted: str | None) -> str:
     kind = sweepable()[name].kind
     hint = f" One of: {', '.join(kind)}." if isinstance(kind, tuple) else ""
     label = name.replace("_", " ").capitalize()
-    return str(
-        st.text_input(
-            label, value=default, key=session.COMPARE_VALUES + name, help=VALUES_HELP + hint
-        )
-    )
+    session.seed_widget(session.COMPARE_VALUES + name, default)
+    return str(st.text_input(label, key=session.COMPARE_VALUES + name, help=VALUES_HELP + hint))

@@ -35,12 +35,12 @@ THRESHOLD_HELP = (
 
 def render_threshold() -> float:
     """The spec's pass threshold (0 to 1)."""
+    session.seed_widget(session.COMPARE_THRESHOLD, DEFAULT_THRESHOLD)
     return float(
         st.number_input(
             "Pass threshold",
             0.0,
             1.0,
-            DEFAULT_THRESHOLD,
             step=0.05,
             key=session.COMPARE_THRESHOLD,
             help=THRESHOLD_HELP,

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from chatlab import config
 from chatlab.markdown import plain
 from chatlab.storage import Store
+from components import session
 from components.conversations import UNTITLED
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.app.conftest import AppFactory, click, send, shown, signed_in, wait_until
@@ -121,6 +122,8 @@ def test_export_buttons_and_json_import(
     assert {b.label for b in at.download_button} == {"Markdown", "JSON"}
     exported = store.export_json("local", at.query_params["c"])
     click(at, "New chat")
+    at.session_state[session.IMPORT_MENU] = True  # the uploader is drawn while it is open
+    at.run()
     at.file_uploader(key="import_file").set_value(
         ("chat.json", json.dumps(exported).encode(), "application/json")
     ).run()
@@ -133,6 +136,8 @@ def test_bad_import_is_refused_and_writes_nothing(
 ) -> None:
     at = make_app().run()
     before = len(store.list_conversations("local"))
+    at.session_state[session.IMPORT_MENU] = True
+    at.run()
     at.file_uploader(key="import_file").set_value(
         ("bad.json", b'{"format": "something else"}', "application/json")
     ).run()

@@ -13,6 +13,7 @@ from chatlab.markdown import plain
 from chatlab.messages import ChatSettings
 from chatlab.presets import PRESETS_FORMAT, SHIPPED, from_settings, presets_document
 from chatlab.storage import Store
+from components import session
 from testing.fake_openai import FakeOpenAI
 from tests.app.conftest import AppFactory, click, send, signed_in
 
@@ -37,7 +38,14 @@ def pick(at: AppTest, label: str, owner: str = "local") -> AppTest:
     return box.set_value(wanted).run()
 
 
+def opened(at: AppTest, menu: str) -> AppTest:
+    """Open the popover ``menu``: its content is drawn only while it is open."""
+    at.session_state[menu] = True
+    return at.run()
+
+
 def save_as(at: AppTest, name: str) -> AppTest:
+    opened(at, session.PRESET_SAVE_MENU)
     at.text_input(key=NAME).input(name).run()
     return click(at, "Save preset")
 
@@ -103,6 +111,7 @@ def test_deleting_a_preset_removes_it(app: AppTest, store: Store) -> None:
     saved = store.save_preset("local", from_settings("", "Doomed", ChatSettings(model="")))
     app.run()
     assert "Doomed" in presets_offered(app)
+    opened(app, session.PRESET_MANAGE_MENU)
     app.button(key=f"preset-delete-{saved.id}").click().run()
     assert "Doomed" not in presets_offered(app)
     assert store.list_presets("local") == []
@@ -111,6 +120,7 @@ def test_deleting_a_preset_removes_it(app: AppTest, store: Store) -> None:
 def test_an_import_adds_presets_and_a_bad_file_writes_nothing(app: AppTest, store: Store) -> None:
     good = presets_document([from_settings("", "Imported", ChatSettings(model="", seed=5))])
     bad = {**good, "presets": [*good["presets"], {"name": "x", "settings": {"seed": "five"}}]}
+    opened(app, session.PRESET_MANAGE_MENU)
     app.file_uploader(key=IMPORT).set_value(
         ("bad.json", json.dumps(bad).encode(), "application/json")
     ).run()
@@ -134,3 +144,16 @@ def test_each_user_sees_only_their_own_presets(make_app: AppFactory, fake: FakeO
     bob = as_user("bob")
     assert "Alice's secret" not in presets_offered(bob)
     assert "Creative writer" in presets_offered(bob)
+
+
+def test_the_sidebars_popovers_draw_their_forms_only_once_opened(app: AppTest) -> None:
+    """A fresh browser waits for the code of every kind of widget on its first page
+    (a file uploader's among them): what sits in a closed popover is not drawn."""
+    app.run()
+    assert [u.key for u in app.file_uploader] == []
+    assert NAME not in [t.key for t in app.text_input]
+    opened(app, session.PRESET_SAVE_MENU)
+    assert NAME in [t.key for t in app.text_input]
+    opened(app, session.PRESET_MANAGE_MENU)
+    opened(app, session.IMPORT_MENU)
+    assert sorted(str(u.key) for u in app.file_uploader) == sorted([IMPORT, session.IMPORT_INPUT])

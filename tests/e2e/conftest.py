@@ -358,6 +358,20 @@ class ChatPage:
         # Always there, unlike the Base URL field (absent where visitors may not choose).
         expect(self.sidebar.get_by_role("button", name="Check this server")).to_be_visible()
 
+    def open_import(self) -> Locator:
+        """Open "This conversation" and its Import popover; the file input in it."""
+        title = self.page.get_by_text("This conversation", exact=True)
+        expander = self.sidebar.get_by_test_id("stExpander").filter(has=title)
+        if expander.locator("details").get_attribute("open") is None:
+            expander.locator("summary").click()
+        opener = expander.get_by_role("button", name="Import…")
+        body = self.page.get_by_test_id("stPopoverBody")
+        dropzone = body.get_by_test_id("stFileUploaderDropzone")
+        if not dropzone.is_visible():  # a click on an open popover would close it
+            # Drawn only once the popover is open (a rerun): a state decides, never a time.
+            self.until_shown(opener.click, dropzone, timeout_ms=5_000)
+        return body.locator("input[type=file]")
+
     def type_key(self, key: str) -> None:
         """Type a key into the sidebar and submit it with Enter, as a user would."""
         self.open_connection()
@@ -444,9 +458,15 @@ def chat(open_page: OpenPage, app: AppProcess) -> ChatPage:
     return open_page(app)
 
 
+# A traceback, or a warning Streamlit logs with its stack: each says the app's code used it
+# wrongly (a widget given a value both ways, a label left empty, ...).
+LOGGED_DEFECTS = ("Traceback", "Stack (most recent call last)")
+
+
 def assert_no_traceback_logged(app: AppProcess, start: int) -> None:
     logged = app.log()[start:]
-    assert "Traceback" not in logged, f"the app logged a traceback:\n{logged}"
+    found = [marker for marker in LOGGED_DEFECTS if marker in logged]
+    assert not found, f"the app logged {found}:\n{logged}"
 
 
 def save_failure(chat: ChatPage, name: str) -> None:

@@ -210,9 +210,9 @@ def imported(title: str, text: str, url: str) -> bytes:
 
 
 def test_imported_titles_and_messages_fetch_nothing(chat: ChatPage, listener: Listener) -> None:
-    uploader = chat.sidebar.locator("input[type=file]")
     forms = image_forms(listener.url)
     for number, form in enumerate(forms):
+        uploader = chat.open_import()
         text = f"imported {number}\n\n{form}"
         upload: FilePayload = {
             "name": f"hostile-{number}.json",
