@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from chatlab.errors import ChatLabError
 from chatlab.markdown import plain
@@ -54,30 +55,23 @@ def render_presets(store: Store | None, owner: str) -> None:
     if store is None:
         return
     save, manage = st.columns(2)
-    with save:
-        saving = when_open(
-            "Save…",
-            key=session.PRESET_SAVE_MENU,
-            icon=":material/bookmark_add:",
-            type="secondary",
-            width="stretch",
-        )
-    if saving is not None:
+    if (saving := _menu(save, "Save…", session.PRESET_SAVE_MENU, "bookmark_add")) is not None:
         with saving:
             st.text_input("Preset name", key=session.PRESET_NAME, max_chars=MAX_NAME_LENGTH)
             st.caption("The system prompt and settings, without the model.")
             st.button("Save preset", on_click=_save, args=(store, owner), type="primary")
-    with manage:
-        managing = when_open(
-            "Presets",
-            key=session.PRESET_MANAGE_MENU,
-            icon=":material/bookmarks:",
-            type="secondary",
-            width="stretch",
-        )
-    if managing is not None:
+    if (managing := _menu(manage, "Presets", session.PRESET_MANAGE_MENU, "bookmarks")) is not None:
         with managing:
             _manage(store, owner, own)
+
+
+def _menu(place: DeltaGenerator, label: str, key: str, icon: str) -> DeltaGenerator | None:
+    """A popover filling ``place``; its container while it is open (its content is drawn
+    only then), else None."""
+    with place:
+        return when_open(
+            label, key=key, icon=f":material/{icon}:", type="secondary", width="stretch"
+        )
 
 
 def _label(preset: Preset, own_names: set[str]) -> str:
