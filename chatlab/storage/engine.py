@@ -2,6 +2,8 @@
 
 A SQLite connection waits up to ``BUSY_TIMEOUT_MS`` for another writer's lock: long
 enough for any save of Chat Lab's own, and spent on the writer thread (``outbox``). The
+URL's ``timeout`` (seconds, as for Python's ``sqlite3.connect``: ``sqlite:///x.db?timeout=60``)
+sets it instead. The
 start of a process runs on the page instead, so it waits less: a new connection's setup
 (turning a file to WAL) and a migration (``busy_timeout``) that find the file locked
 give up after ``SETUP_BUSY_TIMEOUT_MS`` saying so, and the app tries again on a later run.
@@ -18,6 +20,7 @@ them, so they can override them (behind PgBouncer, list ``options`` in its
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,6 +87,7 @@ def create_engine(url: URL) -> Engine:
         if url.get_backend_name() == "postgresql":
             connect_args = {"connect_timeout": 10, "options": _postgres_options(url)}
             return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        busy_ms = _busy_ms(url)  # before the driver reads it (and fails its own way)
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise StorageError(
@@ -91,9 +95,28 @@ def create_engine(url: URL) -> Engine:
             "Install the requirements (make run), or fix DATABASE_URL.",
             retryable=False,
         ) from exc
-    sa.event.listen(engine, "connect", _sqlite_connected)
+    sa.event.listen(engine, "connect", functools.partial(_sqlite_connected, busy_ms))
     sa.event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _busy_ms(url: URL) -> int:
+    """How long a SQLite connection waits for a lock: the URL's ``timeout`` (seconds), if
+    it names one."""
+    given = url.query.get("timeout")
+    if given is None:
+        return BUSY_TIMEOUT_MS
+    try:
+        seconds = float(given if isinstance(given, str) else given[-1])
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 10**6:
+        raise StorageError(
+            f"The timeout in DATABASE_URL ({given}) is not a number of seconds.",
+            "Write it as seconds, e.g. sqlite:///data/chatlab.db?timeout=60, or leave it out.",
+            retryable=False,
+        )
+    return round(seconds * 1000)
 
 
 def _postgres_options(url: URL) -> str:
@@ -104,7 +127,7 @@ def _postgres_options(url: URL) -> str:
     return f"{timeouts} {own}".strip()
 
 
-def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connected(busy_ms: int, dbapi_connection: Any, _record: Any) -> None:
     # Take transaction control away from the sqlite3 module: it would BEGIN lazily and
     # DEFERRED, which cannot wait for the write lock (see _sqlite_begin).
     dbapi_connection.isolation_level = None
@@ -118,7 +141,7 @@ def _sqlite_connected(dbapi_connection: Any, _record: Any) -> None:
         for pragma in (
             f"PRAGMA busy_timeout = {SETUP_BUSY_TIMEOUT_MS}",  # first: the next may wait
             "PRAGMA journal_mode = WAL",  # readers do not block the writer, nor it them
-            f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+            f"PRAGMA busy_timeout = {busy_ms}",
             "PRAGMA synchronous = NORMAL",  # durable against a killed process in WAL mode
             "PRAGMA foreign_keys = ON",  # off by default; the cascades depend on it
             # Never map the database file itself (a build may default to it): a failing
@@ -150,18 +173,19 @@ def _sqlite_begin(conn: Connection) -> None:
 
 @contextmanager
 def busy_timeout(conn: Connection, milliseconds: int) -> Iterator[None]:
-    """On SQLite, wait at most ``milliseconds`` for a lock in this block (then the usual
-    ``BUSY_TIMEOUT_MS`` again, before the connection goes back to the pool)."""
+    """On SQLite, wait at most ``milliseconds`` for a lock in this block (then the
+    connection's own wait again, before it goes back to the pool)."""
     dbapi = conn.connection.dbapi_connection
     if conn.dialect.name != "sqlite" or dbapi is None:
         yield
         return
+    (usual,) = dbapi.execute("PRAGMA busy_timeout").fetchone()
     dbapi.execute(f"PRAGMA busy_timeout = {int(milliseconds)}")
     try:
         yield
     finally:
         if not conn.invalidated:  # an invalidated one is dropped, not pooled
-            dbapi.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            dbapi.execute(f"PRAGMA busy_timeout = {int(usual)}")
 
 
 def upsert_into(conn: Connection, table: sa.Table) -> Any:

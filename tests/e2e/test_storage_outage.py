@@ -20,16 +20,21 @@ from testing.fake_openai import FakeOpenAI
 from testing.sqlite_lock import ForeignLock
 from tests.e2e.conftest import ChatPage, OpenPage, start_app
 
-# The user's own bubble must show well before SQLite's busy timeout could end
-# (chatlab.storage.engine.BUSY_TIMEOUT_MS, 15 s): a run that waited on the lock would show
-# it only after. A third of it leaves a wide margin for a loaded machine (the bubble takes
-# well under a second) yet fails on any such wait; the default UI timeout (20 s) would not.
-BUBBLE_MS = 5_000
+# The app's connections wait this long for a lock (the URL's timeout): far past any wait
+# of the test's. A run that waited on the lock would then show nothing while it is held,
+# so the user's bubble showing at all, under the usual state waits, proves no run waited
+# (no time bound: under load a bound of a few seconds failed with nothing wrong).
+LOCK_WAIT_S = 3600
 
 
 @pytest.fixture
 def own_app(browser: Browser, fake: FakeOpenAI, tmp_path: Path) -> Iterator[AppProcess]:
-    env = {"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": fake.base_url}
+    database = tmp_path / "data" / "chatlab.db"
+    env = {
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": fake.base_url,
+        "DATABASE_URL": f"sqlite:///{database}?timeout={LOCK_WAIT_S}",
+    }
     app = start_app("locked-db", env, tmp_path)
     yield app
     stop(app.process)
@@ -61,7 +66,7 @@ def test_a_locked_database_delays_nothing_and_loses_nothing(
     try:
         for text in ("first, while it is locked", "second, still locked"):
             chat.send(text)
-            expect(chat.user_texts.last).to_have_text(text, timeout=BUBBLE_MS)
+            expect(chat.user_texts.last).to_have_text(text)
             expect(finished_reply(chat, f"Echo: {text}")).to_be_visible()
             chat.wait_idle()
         expect(chat.user_texts).to_have_count(2)  # both bubbles, with the lock still held
@@ -75,8 +80,8 @@ def test_a_locked_database_delays_nothing_and_loses_nothing(
         "second, still locked",
         "Echo: second, still locked",
     ]
-    # The writer retries on its own (it waits in the busy timeout, then backs off): wait
-    # on the database's state, never on time; then a reload shows what was stored.
+    # The writer's save, waiting in the busy timeout, goes through once the lock is gone:
+    # wait on the database's state, never on time; then a reload shows what was stored.
     deadline = time.monotonic() + 120
     while stored_texts(database, conversation) != expected:
         assert time.monotonic() < deadline, stored_texts(database, conversation)

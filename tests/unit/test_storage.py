@@ -204,21 +204,42 @@ def test_a_migration_on_a_locked_file_fails_fast_and_says_why(tmp_path: Path, jo
         migrations.migrate(conn, upto=1)  # an old database: opening it must write
         conn.commit()
     with ForeignLock(path) as holder:
-        started = time.monotonic()
+        # Connections that would wait an hour for the lock: the open gives up while the
+        # lock is held only if it waits the short migration timeout, not theirs (a wait of
+        # theirs ends the test at its timeout instead). A state, not a time, decides.
         with pytest.raises(StorageError) as raised:
-            Store.open(f"sqlite:///{path}")
-        waited = time.monotonic() - started
+            Store.open(f"sqlite:///{path}?timeout=3600")
         assert holder.held, "the lock ended before the open gave up"
     assert "is locked by another program" in raised.value.message
     assert raised.value.retryable  # the app opens it again on a later run
-    # The page's run waits the short migration timeout, not the busy timeout (15 s).
-    assert waited < engines.BUSY_TIMEOUT_MS / 1000 / 3
     with (
         Store.open(f"sqlite:///{path}") as store,
         sa.create_engine(f"sqlite:///{path}").connect() as conn,
     ):
         assert migrations.missing(conn) == []
         assert store.list_conversations(ALICE) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "waits"), [("", engines.BUSY_TIMEOUT_MS), ("?timeout=2.5", 2500)]
+)
+def test_the_urls_timeout_is_how_long_a_connection_waits_for_a_lock(
+    tmp_path: Path, query: str, waits: int
+) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'chatlab.db'}{query}") as store:
+        with store._engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == waits
+            with engines.busy_timeout(conn, 10):  # a migration's short wait, then theirs
+                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == waits
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "nan"])
+def test_a_timeout_that_is_not_seconds_is_refused_with_words(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(StorageError) as raised:
+        Store.open(f"sqlite:///{tmp_path / 'chatlab.db'}?timeout={bad}")
+    assert "not a number of seconds" in raised.value.message
+    assert not raised.value.retryable
 
 
 def test_after_a_migration_saves_wait_the_full_busy_timeout_again(tmp_path: Path) -> None:
