@@ -26,6 +26,7 @@ from chatlab.structured import (
     schema_problem,
 )
 from components import session
+from components.popover import KEPT
 from components.reply_text import render_text
 
 __all__ = ["json_check", "render_check", "render_control", "render_json_reply"]
@@ -42,6 +43,7 @@ def render_control(found: Declared, help_text: str | None) -> None:
         key=kind,
         format_func=lambda word: FORMAT_LABELS.get(word, word),
         help=help_text,
+        persist_state=KEPT,
     )
     if session.widget_value(kind) != "json_schema":
         return
@@ -52,6 +54,7 @@ def render_control(found: Declared, help_text: str | None) -> None:
         on_change=_load_example,
         args=(editor,),
         label_visibility="collapsed",
+        persist_state=KEPT,
     )
     st.text_area(
         "JSON Schema",
@@ -60,6 +63,7 @@ def render_control(found: Declared, help_text: str | None) -> None:
         help="Checked before it is sent. Its title (letters, digits, _ and -) is sent as the "
         "schema's name. OpenAI's strict mode also wants every property required and "
         "additionalProperties: false, as the examples have.",
+        persist_state=KEPT,
     )
     problem = schema_problem(ResponseFormat("json_schema", str(session.widget_value(editor) or "")))
     if problem is None:

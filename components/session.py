@@ -132,6 +132,10 @@ SEARCH = "conversation_search"
 TITLE_INPUT = "title_input"  # + "-<conversation id>"
 IMPORT_INPUT = "import_file"
 IMPORT_MENU = "import_menu"  # whether the import popover is open (its uploader is drawn then)
+# Whether each collapsed sidebar section is open (its content is drawn only then)
+ADVANCED_SECTION = "advanced_section"
+TOOLS_SECTION = "tools_section"
+CONVERSATION_SECTION = "conversation_section"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from chatlab.provider import Quirks
 from chatlab.storage import Store
 from chatlab.tokens import estimate_prompt_tokens
 from components import base_url, conversations, model_client, presets, response_format, session
+from components.popover import KEPT, section_when_open
 from components.sampling_check import parameter_notes
 from components.server_check import render_server_check
 
@@ -101,7 +102,10 @@ def settings_panel(endpoint: Endpoint) -> None:
 def _advanced_settings(notes: dict[str, str]) -> None:
     """The sampling parameters people change less often; each is sent only when set."""
     known = session.connection().quirks.get(session.model())
-    with st.expander("Advanced", icon=":material/science:"):
+    section = section_when_open("Advanced", key=session.ADVANCED_SECTION, icon=":material/science:")
+    if section is None:
+        return
+    with section:
         for found in declared():
             if found.param.advanced:
                 _control(found)
@@ -122,27 +126,47 @@ def _control(found: Declared, high: float | None = None) -> None:
     help_text: str | None = found.help
     disabled = False
     if param.switch:  # the switch carries the help; the control waits for it
-        st.checkbox(param.switch, key=switch_key(found.name), help=help_text)
+        st.checkbox(param.switch, key=switch_key(found.name), help=help_text, persist_state=KEPT)
         disabled, help_text = not session.widget_value(switch_key(found.name)), None
     if param.needs:
         disabled = not session.widget_value(widget_key(param.needs))
     if param.control == "slider":
         low, top, step = _numbers(found, high)
-        st.slider(param.label, low, top, step=step, key=key, disabled=disabled, help=help_text)
+        st.slider(
+            param.label,
+            low,
+            top,
+            step=step,
+            key=key,
+            disabled=disabled,
+            help=help_text,
+            persist_state=KEPT,
+        )
     elif param.control == "number":
         _number_input(found, disabled, help_text)
     elif param.control == "lines":
         st.text_area(
-            param.label, key=key, height=100, placeholder=param.placeholder, help=help_text
+            param.label,
+            key=key,
+            height=100,
+            placeholder=param.placeholder,
+            help=help_text,
+            persist_state=KEPT,
         )
         _lines_note(found, str(session.widget_value(key) or ""))
     elif param.control == "choice":
         words = found.kind if isinstance(found.kind, tuple) else ()
-        st.selectbox(param.label, [param.shown_unset, *words], key=key, help=help_text)
+        st.selectbox(
+            param.label,
+            [param.shown_unset, *words],
+            key=key,
+            help=help_text,
+            persist_state=KEPT,
+        )
     elif param.control == "format":  # structured output: its type and a JSON Schema
         response_format.render_control(found, help_text)
     else:
-        st.toggle(param.label, key=key, help=help_text)
+        st.toggle(param.label, key=key, help=help_text, persist_state=KEPT)
 
 
 def _numbers(found: Declared, high: float | None) -> tuple[Any, Any, Any]:
@@ -169,6 +193,7 @@ def _number_input(found: Declared, disabled: bool, help_text: str | None) -> Non
         placeholder=param.placeholder,
         disabled=disabled,
         help=help_text,
+        persist_state=KEPT,
         **blank,
     )
 
@@ -237,5 +262,9 @@ def conversations_panel(store: Store, owner: str) -> None:
     """Saved conversations, and what can be done with the open one."""
     with st.expander("Conversations", icon=":material/forum:", expanded=True):
         conversations.render_list(store, owner)
-    with st.expander("This conversation", icon=":material/tune:"):
-        conversations.render_actions(store, owner)
+    section = section_when_open(
+        "This conversation", key=session.CONVERSATION_SECTION, icon=":material/tune:"
+    )
+    if section is not None:
+        with section:
+            conversations.render_actions(store, owner)

@@ -2,8 +2,8 @@
 to define one (name, description, JSON Schema parameters, a canned result).
 
 A definition is checked as it is saved (``chatlab.tools.make_tool``: the schema with
-``jsonschema``); a refusal is said (a toast) and what was typed stays in the form. Saving
-a tool under a name already defined replaces that tool.
+``jsonschema``); a refusal is said (a toast) and what was typed stays in the form, also
+while Tools is shut. Saving a tool under a name already defined replaces that tool.
 
 With a store, tools are kept per owner, as presets are (``Store.save_tool``): read once
 per session into the chat's state, written through on each save and delete. Without
@@ -21,6 +21,7 @@ from chatlab.markdown import plain
 from chatlab.storage import Store
 from chatlab.tools import MAX_TOOLS, Tool, ToolError, make_tool
 from components import session
+from components.popover import KEPT, section_when_open
 
 TOOL_NAME = "tool_name"
 TOOL_DESCRIPTION = "tool_description"
@@ -39,7 +40,12 @@ CHOICE_HELP = (
 def render_tools(store: Store | None, owner: str) -> None:
     """The Tools section: the list, tool_choice, and the form that defines one."""
     tools = _loaded(store, owner)
-    with st.expander(f"Tools ({len(tools)})", icon=":material/build:"):
+    section = section_when_open(
+        f"Tools ({len(tools)})", key=session.TOOLS_SECTION, icon=":material/build:"
+    )
+    if section is None:
+        return
+    with section:
         if store is None:
             st.caption("Tools are kept for this session only (no database).")
         if not tools:
@@ -74,6 +80,7 @@ def render_tools(store: Store | None, owner: str) -> None:
             format_func=lambda value: value.removeprefix("tool:"),
             help=CHOICE_HELP,
             disabled=not tools,
+            persist_state=KEPT,
         )
         _definition_form(store, owner)
 
@@ -93,18 +100,27 @@ def _loaded(store: Store | None, owner: str) -> tuple[Tool, ...]:
 
 
 def _definition_form(store: Store | None, owner: str) -> None:
-    with st.form("tool-definition", border=True):
-        st.text_input("Tool name", key=TOOL_NAME, placeholder="get_weather", max_chars=64)
-        st.text_input("Description", key=TOOL_DESCRIPTION)
-        st.text_area("Parameters (JSON Schema)", key=TOOL_PARAMETERS, placeholder=EXAMPLE_SCHEMA)
+    # Not an ``st.form``: a form's fields are sent only with its button, so what was typed
+    # would be gone once Tools is shut (its widgets are drawn only while it is open). Each
+    # field is sent as it is left, and kept while the section is shut (``KEPT``).
+    with st.container(border=True):
+        st.text_input(
+            "Tool name", key=TOOL_NAME, placeholder="get_weather", max_chars=64, persist_state=KEPT
+        )
+        st.text_input("Description", key=TOOL_DESCRIPTION, persist_state=KEPT)
+        st.text_area(
+            "Parameters (JSON Schema)",
+            key=TOOL_PARAMETERS,
+            placeholder=EXAMPLE_SCHEMA,
+            persist_state=KEPT,
+        )
         st.text_area(
             "Canned result",
             key=TOOL_CANNED,
+            persist_state=KEPT,
             help="Offered as the answer to each call of this tool (you can still change it).",
         )
-        st.form_submit_button(
-            "Save tool", icon=":material/add:", on_click=_save, args=(store, owner)
-        )
+        st.button("Save tool", icon=":material/add:", on_click=_save, args=(store, owner))
 
 
 def _save(store: Store | None, owner: str) -> None:

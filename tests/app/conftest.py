@@ -21,6 +21,7 @@ from testing.fake_openai import FakeOpenAI
 from tests.conftest import ROOT, TEST_KEY
 
 AppFactory = Callable[[], AppTest]
+SECTIONS = (session.ADVANCED_SECTION, session.TOOLS_SECTION, session.CONVERSATION_SECTION)
 T = TypeVar("T")
 
 
@@ -42,7 +43,12 @@ def make_app(fake: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> AppFactory:
     monkeypatch.chdir(ROOT)
 
     def build() -> AppTest:
-        return AppTest.from_file(str(ROOT / "app.py"), default_timeout=10)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=10)
+        # The sidebar's collapsed sections draw their widgets only once opened: open, as
+        # a user who changes those settings has them (test_sidebar_sections.py: shut).
+        for key in SECTIONS:
+            at.session_state[key] = True
+        return at
 
     return build
 

@@ -349,6 +349,27 @@ class ChatPage:
                 continue
         expect(shown).to_be_visible()
 
+    def section(self, title: str) -> Locator:
+        """A sidebar section (an expander), by its title."""
+        title_ = self.page.get_by_text(title, exact=True)
+        return self.sidebar.get_by_test_id("stExpander").filter(has=title_)
+
+    def open_section(self, title: str) -> Locator:
+        """Open a sidebar section unless it is open; the section. Advanced, Tools and This
+        conversation draw their widgets with the rerun that opening makes: wait for one."""
+        section = self.section(title)
+        if section.locator("details").get_attribute("open") is None:
+            section.locator("summary").click()
+        return section
+
+    def shut_section(self, title: str) -> Locator:
+        """Shut an open sidebar section; the section, once shut (its ``details`` keep
+        ``open`` until the folding is over: read before, it says open)."""
+        section = self.section(title)
+        section.locator("summary").click()
+        expect(section.locator("details")).not_to_have_attribute("open", "")
+        return section
+
     def open_connection(self) -> None:
         title = self.page.get_by_text("Connection", exact=True)
         expander = self.sidebar.get_by_test_id("stExpander").filter(has=title)
@@ -360,10 +381,7 @@ class ChatPage:
 
     def open_import(self) -> Locator:
         """Open "This conversation" and its Import popover; the file input in it."""
-        title = self.page.get_by_text("This conversation", exact=True)
-        expander = self.sidebar.get_by_test_id("stExpander").filter(has=title)
-        if expander.locator("details").get_attribute("open") is None:
-            expander.locator("summary").click()
+        expander = self.open_section("This conversation")
         opener = expander.get_by_role("button", name="Import…")
         body = self.page.get_by_test_id("stPopoverBody")
         dropzone = body.get_by_test_id("stFileUploaderDropzone")

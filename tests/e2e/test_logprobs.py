@@ -49,9 +49,7 @@ def switch_probabilities_on(chat: ChatPage) -> None:
     session's settings, as a person's), by keyboard, as a person tabbing to it would."""
     open_sidebar(chat)
     chat.wait_idle()
-    title = chat.page.get_by_text("Advanced", exact=True)
-    expander = chat.sidebar.get_by_test_id("stExpander").filter(has=title)
-    expander.locator("summary").click()
+    chat.open_section("Advanced")
     switch = chat.sidebar.get_by_role("switch", name="Probabilities")
     expect(switch).to_be_attached()
 

@@ -36,10 +36,7 @@ def test_the_sampling_check_shows_its_table_and_the_seed_note(
     )
     assert fits, "the table wraps in the sidebar: nothing to scroll sideways"
 
-    title = chat.page.get_by_text("Advanced", exact=True)
-    expander = chat.sidebar.get_by_test_id("stExpander").filter(has=title)
-    if expander.locator("details").get_attribute("open") is None:
-        expander.locator("summary").click()
+    chat.open_section("Advanced")
     seed = chat.sidebar.get_by_role("spinbutton", name="Seed")
     expect(seed).to_be_visible()
     note = chat.sidebar.get_by_text(

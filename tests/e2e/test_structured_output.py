@@ -17,10 +17,9 @@ def choose_json_schema(chat: ChatPage) -> None:
     """Open Advanced and pick JSON Schema; the editor shows the first example, checked."""
     open_sidebar(chat)
     chat.wait_idle()
-    title = chat.page.get_by_text("Advanced", exact=True)
-    expander = chat.sidebar.get_by_test_id("stExpander").filter(has=title)
+    expander = chat.open_section("Advanced")
     picker = expander.get_by_test_id("stSelectbox").filter(has_text="Response format")
-    chat.open_and_click(expander.locator("summary"), picker)
+    expect(picker).to_be_visible()  # drawn by the rerun that opening Advanced makes
     chat.choose(picker, "JSON Schema")
     expect(chat.sidebar.get_by_role("textbox", name="JSON Schema")).to_be_visible()
     expect(chat.sidebar.get_by_text("A valid JSON Schema.")).to_be_visible()
