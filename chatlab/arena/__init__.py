@@ -11,21 +11,9 @@ document back into a ``Vote``, ``votes_from`` a list of them (the bad ones told 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chatlab.arena.live import SOURCE, ColumnReply, LiveSession, OnChange, StartColumn
-from chatlab.arena.ranking import (
-    ELO_BASE,
-    ELO_SCALE,
-    MIN_VOTES,
-    PRIOR,
-    ROUNDS,
-    Game,
-    Standing,
-    filtered,
-    games,
-    leaderboard,
-    log_strengths,
-    win_rates,
-)
 from chatlab.arena.side_by_side import (
     LETTERS,
     MAX_COLUMNS,
@@ -64,6 +52,50 @@ from chatlab.arena.votes import (
     vote_json,
     votes_from,
 )
+
+if TYPE_CHECKING:  # the ranking loads numpy (~0.1 s): see __getattr__ below
+    from chatlab.arena.ranking import (
+        ELO_BASE,
+        ELO_SCALE,
+        MIN_VOTES,
+        PRIOR,
+        ROUNDS,
+        Game,
+        Standing,
+        filtered,
+        games,
+        leaderboard,
+        log_strengths,
+        win_rates,
+    )
+
+# The ranking's names, imported on first use: a first page (which holds a side-by-side
+# session's state) uses none of them, and they pull in numpy.
+_RANKING = frozenset(
+    {
+        "ELO_BASE",
+        "ELO_SCALE",
+        "MIN_VOTES",
+        "PRIOR",
+        "ROUNDS",
+        "Game",
+        "Standing",
+        "filtered",
+        "games",
+        "leaderboard",
+        "log_strengths",
+        "win_rates",
+    }
+)
+
+
+def __getattr__(name: str) -> object:
+    if name in _RANKING:
+        from chatlab.arena import ranking
+
+        return getattr(ranking, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ELO_BASE",

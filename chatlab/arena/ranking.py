@@ -45,10 +45,9 @@ import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # loaded by the functions that fit: a first page needs none of it (~0.1 s)
-    import numpy as np
+import numpy as np
 
 from chatlab.arena.votes import Verdict, Vote
 
@@ -117,8 +116,6 @@ class _Table:
 
     @classmethod
     def of(cls, played: Sequence[Game], labels: Sequence[str]) -> _Table:
-        import numpy as np
-
         index = {label: i for i, label in enumerate(labels)}
         return cls(
             len(labels),
@@ -129,15 +126,11 @@ class _Table:
 
     def pick(self, rows: Sequence[int]) -> _Table:
         """These games only (repeats kept), over the same contestants."""
-        import numpy as np
-
         chosen = np.asarray(rows, dtype=np.intp)
         return _Table(self.size, self.a[chosen], self.b[chosen], self.score[chosen])
 
     def counts(self) -> tuple[np.ndarray, np.ndarray]:
         """Points won by each contestant, and games between each pair."""
-        import numpy as np
-
         won = np.zeros(self.size)
         np.add.at(won, self.a, self.score)
         np.add.at(won, self.b, 1.0 - self.score)
@@ -155,8 +148,6 @@ def _fit(table: _Table, prior: float) -> np.ndarray:
     most likely (the contestants' mean win chance against the reference is one half);
     without, at a geometric mean of 1. Both steps only raise the likelihood, and they take
     the iteration from hundreds of steps to tens."""
-    import numpy as np
-
     won, met = table.counts()
     if prior <= 0 and (np.any(won <= 0) or np.any(met.sum(axis=1) - won <= 0)):
         raise ValueError("without a prior, every contestant must have both won and lost")
@@ -176,8 +167,6 @@ def _fit(table: _Table, prior: float) -> np.ndarray:
 def _shifted(log_strength: np.ndarray) -> np.ndarray:
     """``log_strength`` shifted so the mean chance of beating the reference is 1/2
     (Newton's method on a sum of logistic curves: increasing, so it converges)."""
-    import numpy as np
-
     shift = 0.0
     for _ in range(100):
         chance = 1.0 / (1.0 + np.exp(-(log_strength + shift)))
@@ -280,8 +269,6 @@ def _resampled(
     shift: float,
 ) -> dict[str, list[float]]:
     """label -> its ratings over the resamples it appears in."""
-    import numpy as np
-
     rng = random.Random(seed)
     samples: dict[str, list[float]] = {label: [] for label in labels}
     games_played = len(table.score)
@@ -306,8 +293,6 @@ def _resampled(
 
 
 def _percentile(values: Sequence[float], percent: float) -> float | None:
-    import numpy as np
-
     return float(np.percentile(values, percent)) if values else None
 
 
