@@ -8,6 +8,10 @@ preset pickers, two popovers, every declared sampling parameter's control (the c
 ones, then the rest under Advanced), the system prompt, the tools and conversation
 panels. Nothing is read from a server or a database to draw them, so the ratio against
 it is what Chat Lab's first page costs beyond drawing the same widgets.
+
+The collapsed sections (Advanced, Tools, This conversation) hold their widgets here, as a
+plain Streamlit sidebar does; Chat Lab draws them only once opened
+(``components/popover.section_when_open``). The page looks the same until one is opened.
 """
 
 from __future__ import annotations
