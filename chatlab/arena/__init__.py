@@ -11,6 +11,7 @@ document back into a ``Vote``, ``votes_from`` a list of them (the bad ones told 
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 from chatlab.arena.live import SOURCE, ColumnReply, LiveSession, OnChange, StartColumn
@@ -69,31 +70,15 @@ if TYPE_CHECKING:  # the ranking loads numpy (~0.1 s): see __getattr__ below
         win_rates,
     )
 
-# The ranking's names, imported on first use: a first page (which holds a side-by-side
-# session's state) uses none of them, and they pull in numpy.
-_RANKING = frozenset(
-    {
-        "ELO_BASE",
-        "ELO_SCALE",
-        "MIN_VOTES",
-        "PRIOR",
-        "ROUNDS",
-        "Game",
-        "Standing",
-        "filtered",
-        "games",
-        "leaderboard",
-        "log_strengths",
-        "win_rates",
-    }
-)
-
 
 def __getattr__(name: str) -> object:
-    if name in _RANKING:
-        from chatlab.arena import ranking
-
-        return getattr(ranking, name)
+    """The ranking's names, imported on first use: a first page (which holds a side-by-side
+    session's state) uses none of them, and they pull in numpy."""
+    if not name.startswith("__"):  # a probe for a module's dunder must not load numpy
+        # Not ``from chatlab.arena import ranking``: that asks this function for it first.
+        ranking = importlib.import_module("chatlab.arena.ranking")
+        if name in ranking.__all__:
+            return getattr(ranking, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
