@@ -247,7 +247,11 @@ class ChatPage:
 
     @property
     def error(self) -> Locator:
-        return self.page.get_by_test_id("stAlertContentError")
+        """The error boxes the current run drew. A full run that draws a box one place
+        higher (the live end's turn joined the history above it) leaves the old one on the
+        page, stale, until it ends: under load, for seconds, two boxes for one error."""
+        fresh = '[data-testid="stElementContainer"]:not([data-stale="true"])'
+        return self.page.locator(f'{fresh} [data-testid="stAlertContentError"]')
 
     @property
     def main(self) -> Locator:

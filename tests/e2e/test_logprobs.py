@@ -118,6 +118,9 @@ def open_fork(chat: ChatPage, fake: FakeOpenAI, screen: ViewportSize = LAPTOP) -
     there = token_map.get_by_role("radio", name="␣there")
     expect(there).to_be_visible()
     tick(chat, there, there.click)
+    # The fork shows for the first token too: wait for the view of the second, or a click
+    # that lands before its run ends forks from "Hello" (seen under stress-ng).
+    expect(view.get_by_text("Token 2:")).to_be_visible()
     fork = view.get_by_role("button", name=FORK_LABEL)
     expect(fork).to_be_visible()
     chat.wait_idle()
