@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab import logprobs
-from chatlab.markdown import BlockSplitter, plain, render_mode, safe_markdown
+from chatlab.markdown import drawable_parts, plain, render_mode, safe_markdown
 from chatlab.messages import ReplyStats
 from chatlab.model_names import display_name
 
@@ -18,14 +18,13 @@ PLAIN_NOTE = "Shown as plain text: this part is too long or too dense in formatt
 
 
 def render_text(text: str) -> None:
-    """Message text as Markdown, or block by block when some block is too big to draw."""
-    if render_mode(text) == "markdown":
-        st.markdown(safe_markdown(text))
-        return
-    splitter = BlockSplitter()
-    for block in [*splitter.feed(text), splitter.tail]:
-        if block:
-            draw_block(st.container(), block)
+    """Message text as Markdown, in as few parts as can be drawn (``drawable_parts``): a
+    block too big for the browser is plain text."""
+    for mode, part in drawable_parts(text):
+        if mode == "markdown":
+            st.markdown(safe_markdown(part))
+        else:
+            _draw_plain(st.container(), part)
 
 
 def draw_block(target: DeltaGenerator, block: str) -> None:
@@ -33,6 +32,10 @@ def draw_block(target: DeltaGenerator, block: str) -> None:
     if render_mode(block) == "markdown":
         target.markdown(safe_markdown(block))
         return
+    _draw_plain(target, block)
+
+
+def _draw_plain(target: DeltaGenerator, block: str) -> None:
     with target.container():
         st.caption(PLAIN_NOTE)
         st.code(block, language=None, wrap_lines=True)

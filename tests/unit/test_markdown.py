@@ -12,6 +12,7 @@ from chatlab.markdown import (
     MAX_INLINE_DELIMITERS,
     MAX_MARKDOWN_CHARS,
     BlockSplitter,
+    drawable_parts,
     plain,
     render_mode,
     safe_markdown,
@@ -293,3 +294,43 @@ def test_tail_end_is_the_end_of_the_tail() -> None:
     assert len(splitter.tail) <= splitter.tail_size <= len(splitter.tail) + 2
     for size in (1, 5, 13, 14, 15, 100):
         assert splitter.tail_end(size) == splitter.tail[-size:]
+
+
+# -- drawable_parts: as few elements as the browser can draw ---------------------------------
+
+
+def _blocks(text: str) -> list[str]:
+    splitter = BlockSplitter()
+    return [b for b in [*splitter.feed(text), splitter.tail] if b]
+
+
+def test_text_that_draws_whole_is_one_part() -> None:
+    assert drawable_parts("# Title\n\nSome *text*.") == [("markdown", "# Title\n\nSome *text*.")]
+
+
+def test_a_long_reply_of_small_blocks_is_a_few_markdown_parts_in_order() -> None:
+    paragraphs = [f"Paragraph {i}: " + "words and more words " * 4 for i in range(400)]
+    text = "\n\n".join(paragraphs)
+    assert len(text) > 2 * MAX_MARKDOWN_CHARS  # too big to draw whole
+    parts = drawable_parts(text)
+    assert 3 <= len(parts) <= 4  # not 400 elements
+    assert all(mode == "markdown" and render_mode(part) == "markdown" for mode, part in parts)
+    assert "\n\n".join(part for _, part in parts) == "\n\n".join(_blocks(text + "\n"))
+
+
+def test_a_block_too_big_alone_is_plain_between_markdown_parts() -> None:
+    huge = "x" * (MAX_MARKDOWN_CHARS + 1)
+    text = f"Before.\n\nStill before.\n\n{huge}\n\nAfter."
+    assert drawable_parts(text) == [
+        ("markdown", "Before.\n\nStill before."),
+        ("plain", huge),
+        ("markdown", "After."),
+    ]
+
+
+def test_delimiters_split_parts_before_the_limit() -> None:
+    dense = " ".join(["*a*"] * 300)  # 600 delimiters a block: fine alone, not four together
+    parts = drawable_parts("\n\n".join([dense] * 10))
+    assert len(parts) > 1
+    assert all(render_mode(part) == "markdown" for _, part in parts)
+    assert "\n\n".join(part for _, part in parts) == "\n\n".join([dense] * 10)
