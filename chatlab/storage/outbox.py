@@ -210,8 +210,11 @@ class Outbox:
     def _write(self, store: Store, change: _Change) -> None:
         conversation, cid = change.conversation, change.conversation.id or ""
         born = cid in self._born
-        if conversation.orphaned or (born and change.message is None):
-            return  # deleted elsewhere; or a leaf or a deletion in nothing stored yet
+        if conversation.orphaned:
+            return  # deleted elsewhere
+        # A leaf or a deletion in a conversation made here is written too, not skipped as
+        # "nothing stored yet": a first save whose answer was lost (committed, then the
+        # connection dropped) stored it, and skipping left a deleted message in the store.
         try:
             if change.message is not None:
                 version = store.save_message(change.owner, cid, change.message, create=born)
@@ -221,14 +224,17 @@ class Outbox:
                 store.delete_message(change.owner, cid, change.delete_id or "")
                 version = store.conversation_version(change.owner, cid) or conversation.version
         except ConversationNotFound:
+            if born:
+                return  # nothing stored yet: its first save will make it
             conversation.orphaned = True  # deleted in another tab: the page offers to keep it
             self.forget(cid)
             return
         except ValueError:  # a leaf deleted in another tab: the store keeps its own
             return
         conversation.version = version
-        with self._lock:
-            self._born.discard(cid)
+        if change.message is not None:  # only a save proves the conversation is stored
+            with self._lock:
+                self._born.discard(cid)
 
     def _first(self) -> tuple[str, _Change] | None:
         with self._lock:
