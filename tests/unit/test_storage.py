@@ -6,7 +6,6 @@ import json
 import math
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -226,12 +225,12 @@ def test_a_migration_on_a_locked_file_fails_fast_and_says_why(tmp_path: Path, jo
 def test_the_urls_timeout_is_how_long_a_connection_waits_for_a_lock(
     tmp_path: Path, query: str, waits: int
 ) -> None:
-    with Store.open(f"sqlite:///{tmp_path / 'chatlab.db'}{query}") as store:
-        with store._engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == waits
-            with engines.busy_timeout(conn, 10):  # a migration's short wait, then theirs
-                assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == waits
+    url = f"sqlite:///{tmp_path / 'chatlab.db'}{query}"
+    with Store.open(url) as store, store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == waits
+        with engines.busy_timeout(conn, 10):  # a migration's short wait, then theirs
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == waits
 
 
 @pytest.mark.parametrize("bad", ["soon", "-1", "nan"])
