@@ -232,6 +232,9 @@ def test_the_outage_is_one_error_until_the_store_answers(flaky: FlakyStore) -> N
     flaky.down = True
     ask(conversation, outbox, "hello")
     assert not writer.wait_idle(0.2)  # still trying
+    # Reported once the first write has failed: a state to wait for (the window above
+    # only shows the writer is not done; on a loaded machine the report came after it).
+    assert wait_until(30, lambda: outbox.outage is not None)
     assert outbox.outage is not None and "unreachable" in outbox.outage.message
     heal(flaky, outbox)
     assert outbox.outage is None
@@ -247,6 +250,7 @@ def test_a_write_that_committed_but_reported_failure_is_retried_as_one_row(
     question = ask(conversation, outbox, "stored, but the answer was lost")
     answer(conversation, outbox, question, ["and ", "its reply"])
     assert not writer.wait_idle(0.2)  # retrying what is already stored
+    assert wait_until(30, lambda: outbox.outage is not None)  # a state, not the window above
     assert outbox.outage is not None and "dropped" in outbox.outage.message
     heal(flaky, outbox)
     assert stored(flaky, conversation) == shown(conversation)
@@ -315,6 +319,7 @@ def test_postgres_stopped_while_idle_then_started(pg: tuple[PostgresCluster, Sto
         answer(conversation, outbox, second, ["kept ", "here"])
         third = ask(conversation, outbox, "and another")
         assert not writer.wait_idle(0.5)
+        assert wait_until(30, lambda: outbox.outage is not None)  # a state, not the window above
         assert outbox.outage is not None and "PostgreSQL" in outbox.outage.message
     finally:
         cluster.resume()
@@ -428,6 +433,7 @@ def test_a_full_disk_freed_again(small_disk: Path) -> None:
         question = ask(conversation, outbox, "fill it")
         answer(conversation, outbox, question, [big])
         assert not writer.wait_idle(0.5)
+        assert wait_until(30, lambda: outbox.outage is not None)  # a state, not the window above
         assert outbox.outage is not None and "full" in outbox.outage.message
         filler.unlink()
         outbox.kick()
