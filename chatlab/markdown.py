@@ -70,12 +70,25 @@ def drawable_parts(text: str) -> list[tuple[RenderMode, str]]:
     if render_mode(text) == "markdown":
         return [("markdown", text)]
     splitter = BlockSplitter()
+    # The last line ended, so the last block is a block of its own, not held with the one
+    # before it as a stream's unfinished tail is.
+    return _runs([*splitter.feed(text + "\n"), splitter.tail])
+
+
+def block_parts(blocks: list[str]) -> list[tuple[RenderMode, str]]:
+    """Whole blocks (a stream's, finished since its last frame) as few parts as the browser
+    can draw, by the rule of ``drawable_parts``."""
+    joined = "\n\n".join(blocks)
+    if render_mode(joined) == "markdown":
+        return [("markdown", joined)]
+    return _runs(blocks)
+
+
+def _runs(blocks: list[str]) -> list[tuple[RenderMode, str]]:
     parts: list[tuple[RenderMode, str]] = []
     run: list[str] = []
     size = marks = 0
-    # The last line ended, so the last block is a block of its own, not held with the one
-    # before it as a stream's unfinished tail is.
-    for block in [*splitter.feed(text + "\n"), splitter.tail]:
+    for block in blocks:
         if not block:
             continue
         if render_mode(block) == "plain":

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatlab import logprobs
-from chatlab.markdown import drawable_parts, plain, render_mode, safe_markdown
+from chatlab.markdown import RenderMode, drawable_parts, plain, render_mode, safe_markdown
 from chatlab.messages import ReplyStats
 from chatlab.model_names import display_name
 
@@ -20,7 +20,12 @@ PLAIN_NOTE = "Shown as plain text: this part is too long or too dense in formatt
 def render_text(text: str) -> None:
     """Message text as Markdown, in as few parts as can be drawn (``drawable_parts``): a
     block too big for the browser is plain text."""
-    for mode, part in drawable_parts(text):
+    draw_parts(drawable_parts(text))
+
+
+def draw_parts(parts: list[tuple[RenderMode, str]]) -> None:
+    """Parts from ``drawable_parts`` or ``block_parts``, where the script is drawing."""
+    for mode, part in parts:
         if mode == "markdown":
             st.markdown(safe_markdown(part))
         else:

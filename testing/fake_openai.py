@@ -851,6 +851,11 @@ class SharedCache:
         self._ids = itertools.count(1)
         self.peak = 0  # most requests processed at once
         self.overflows = 0
+        # A test that checks requests overlap sets this: the first requests wait (bounded)
+        # until this many are processed at once, so the overlap is a state the test makes,
+        # not a timing a loaded machine may miss. A client that sends one at a time never
+        # meets it: its first request goes on after HANG_LIMIT, and ``peak`` stays 1.
+        self.together = 0
 
     def admit(self, prompt: int, closed: threading.Event) -> int | None:
         """Wait for a free slot, then take ``prompt`` tokens; None when the server closes."""
@@ -863,6 +868,10 @@ class SharedCache:
             ticket = next(self._ids)
             self._held[ticket] = 0
             self.peak = max(self.peak, len(self._held))
+            self._cond.notify_all()  # a request waiting for company has it
+            self._cond.wait_for(
+                lambda: closed.is_set() or self.peak >= self.together, timeout=HANG_LIMIT
+            )
         self.take(ticket, prompt)
         return ticket
 

@@ -19,8 +19,14 @@ from collections.abc import Callable, Iterable
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatlab.markdown import MAX_MARKDOWN_CHARS, BlockSplitter, render_mode, safe_markdown
-from components.reply_text import draw_block
+from chatlab.markdown import (
+    MAX_MARKDOWN_CHARS,
+    BlockSplitter,
+    block_parts,
+    render_mode,
+    safe_markdown,
+)
+from components.reply_text import draw_block, draw_parts
 
 FPS = 25
 CURSOR = " ▌"
@@ -74,13 +80,12 @@ class Frame:
 
     def draw(self, splitter: BlockSplitter, *, done: bool = False) -> None:
         if self.finished:
-            joined = "\n\n".join(self.finished)
-            if render_mode(joined) == "markdown":
-                draw_block(self.tail, joined)
-            else:  # together they are too big for Markdown; each alone may not be
+            parts = block_parts(self.finished)
+            if len(parts) == 1:
+                draw_block(self.tail, parts[0][1])
+            else:  # together they are too big for one Markdown element
                 with self.tail.container():
-                    for block in self.finished:
-                        draw_block(st.container(), block)
+                    draw_parts(parts)
             self.finished, self.tail = [], self.body.empty()
         if not done and self.status is not None:
             draw_tail(self.tail, splitter, self.status())

@@ -381,6 +381,9 @@ def llamacpp_sweep(make_app: AppFactory, fake: FakeOpenAI) -> AppTest:
     fake.dialect = Dialect(name="llamacpp", context_window=400, total_slots=4, shared_cache=True)
     fake.models = [LLAMACPP_MODEL_PATH]
     fake.enqueue(*[Reply(text=" ".join(["word"] * 120))] * 20)
+    cache = fake.shared_cache()
+    assert cache is not None
+    cache.together = 2  # the first reply waits for the second: "2 at once" is a state
     at = make_app().run()
     at.slider(key="max_tokens").set_value(100)
     at = at.switch_page(COMPARE_PAGE).run()

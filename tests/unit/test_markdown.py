@@ -12,6 +12,7 @@ from chatlab.markdown import (
     MAX_INLINE_DELIMITERS,
     MAX_MARKDOWN_CHARS,
     BlockSplitter,
+    block_parts,
     drawable_parts,
     plain,
     render_mode,
@@ -334,3 +335,13 @@ def test_delimiters_split_parts_before_the_limit() -> None:
     assert len(parts) > 1
     assert all(render_mode(part) == "markdown" for _, part in parts)
     assert "\n\n".join(part for _, part in parts) == "\n\n".join([dense] * 10)
+
+
+def test_a_streams_finished_blocks_are_grouped_by_the_same_rule() -> None:
+    paragraphs = [f"Paragraph {i}: " + "words and more words " * 4 for i in range(400)]
+    parts = block_parts(paragraphs)
+    assert parts == drawable_parts("\n\n".join(paragraphs))  # one rule for both
+    assert 3 <= len(parts) <= 4  # not one element per paragraph
+    assert block_parts(["One.", "Two."]) == [("markdown", "One.\n\nTwo.")]
+    huge = "x" * (MAX_MARKDOWN_CHARS + 1)
+    assert block_parts(["Before.", huge]) == [("markdown", "Before."), ("plain", huge)]
