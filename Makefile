@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check -q
 PORT   ?= 8501
 
-.PHONY: run serve test test-real lint format bench screenshots eval clean
+.PHONY: run serve test test-real lint format bench screenshots eval clean bytecode
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Chat Lab needs Python 3.11 or newer")'
@@ -33,6 +33,13 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(UV_STAMP
 	$(INSTALL) -r requirements-dev.txt -c constraints.txt
 	@touch $@ $(VENV)/.runtime
 
+# Our own modules' bytecode, compiled where changed: with PYTHONDONTWRITEBYTECODE set,
+# Python never writes it, and every app process and test worker compiled them from source
+# again (a sixth of a new process's first page). It reads bytecode either way.
+OWN_CODE := app.py asgi.py chatlab components pages deploy testing benchmarks tests
+bytecode: | $(PY)
+	@$(PY) -m compileall -q -j0 $(OWN_CODE)
+
 # Where `make run` (and `make serve`'s HAProxy) listens: this machine only, unless
 # HOST says otherwise (`make run HOST=0.0.0.0` warns when nobody has to sign in).
 HOST    ?= 127.0.0.1
@@ -44,7 +51,7 @@ $(error HOST is empty: give the address to listen on: HOST=127.0.0.1 for this ma
 endif
 endif
 
-run: $(VENV)/.runtime
+run: $(VENV)/.runtime bytecode
 	@$(PY) -m chatlab.config --check
 	@$(PY) -m deploy.listen_check $(HOST)
 	$(PY) -m streamlit run asgi.py --server.address $(HOST) --server.port $(PORT)
@@ -52,14 +59,14 @@ run: $(VENV)/.runtime
 # N app processes behind HAProxy (apt-get install haproxy) on one database, at PORT:
 #   make serve WORKERS=4 PORT=8501 [HOST=0.0.0.0]
 WORKERS ?= 2
-serve: $(VENV)/.runtime
+serve: $(VENV)/.runtime bytecode
 	@$(PY) -m chatlab.config --check
 	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --host $(HOST)
 
 # The tests spread over the cores; the slowest (browsers, app processes) mostly wait, so a
 # worker that runs dry takes tests from another (worksteal). JOBS=0 runs them in one process.
 JOBS ?= auto
-test: $(VENV)/.dev
+test: $(VENV)/.dev bytecode
 	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 
 # The browser checks against a real server you run (never in CI; skipped without BASE_URL):
@@ -95,7 +102,7 @@ eval: $(VENV)/.runtime
 	@test -n "$(SPEC)" || { echo "Name the spec: make eval SPEC=evals/french.yaml" >&2; exit 2; }
 	$(PY) -m chatlab eval "$(SPEC)"
 
-bench: $(VENV)/.dev
+bench: $(VENV)/.dev bytecode
 	$(PY) -m benchmarks
 
 clean:

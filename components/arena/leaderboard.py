@@ -142,8 +142,8 @@ def render_empty(first: date, last: date) -> None:
         "Compare run's cards (pick two cards, then the better one). Every vote counts here.",
         icon=":material/how_to_vote:",
     )
-    st.page_link(SIDE_BY_SIDE_PAGE, label="Go to Side by side", icon="🆚")
-    st.page_link(COMPARE_PAGE, label="Go to Compare", icon="⚖️")
+    st.page_link(SIDE_BY_SIDE_PAGE, label="Go to Side by side", icon=":material/view_column_2:")
+    st.page_link(COMPARE_PAGE, label="Go to Compare", icon=":material/balance:")
 
 
 def render_no_match() -> None:

@@ -165,4 +165,4 @@ def _render_recorded(run: Run, x: int, y: int) -> None:
         st.caption("Your vote counts on the Leaderboard, with your other votes.")
         return
     st.caption(f":green[Recorded:] {plain(recorded[1])}. Vote again on this pair to change it.")
-    st.page_link(LEADERBOARD_PAGE, label="See the Leaderboard", icon="🏆")
+    st.page_link(LEADERBOARD_PAGE, label="See the Leaderboard", icon=":material/trophy:")

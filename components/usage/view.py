@@ -50,7 +50,7 @@ def render_empty(first: date, last: date) -> None:
         "Compare pages send is counted here: its tokens, cost and speed.",
         icon=":material/insights:",
     )
-    st.page_link(CHAT_PAGE, label="Go to the chat", icon="💬")
+    st.page_link(CHAT_PAGE, label="Go to the chat", icon=":material/chat:")
 
 
 def render_skipped(skipped: int) -> None:

@@ -437,22 +437,59 @@ class ChatPage:
 OpenPage = Callable[..., ChatPage]
 
 
+@pytest.fixture(scope="session")
+def app_contexts(browser: Browser) -> Iterator[dict[int, BrowserContext]]:
+    """One browser context per app process, kept for the session: each test opens a new
+    tab in it, which is a new Streamlit session (a session is a tab's websocket), with the
+    app's scripts already in the browser's cache. A new context a test was 1.7 s to an
+    idle page on an idle machine, a new tab 1.0 s; the browser is three quarters of the
+    suite's CPU."""
+    contexts: dict[int, BrowserContext] = {}
+    yield contexts
+    for context in contexts.values():
+        with contextlib.suppress(Exception):
+            context.close()
+
+
 @pytest.fixture
 def open_page(
-    browser: Browser, fake: FakeOpenAI, request: pytest.FixtureRequest
+    browser: Browser,
+    app_contexts: dict[int, BrowserContext],
+    fake: FakeOpenAI,
+    request: pytest.FixtureRequest,
 ) -> Iterator[OpenPage]:
-    """Open the app in a new browser context (a new Streamlit session); closed after the test."""
-    opened: list[tuple[BrowserContext, ChatPage, int]] = []
+    """Open the app in a new tab (a new Streamlit session); closed after the test.
 
-    def open_(app: AppProcess, *, viewport: ViewportSize | None = None) -> ChatPage:
-        context = browser.new_context(viewport=viewport or VIEWPORT)
-        context.set_default_timeout(UI_TIMEOUT_MS)
+    ``own_context=True`` opens it in a browser context of its own, with its own cookies:
+    for two people at once, or a balancer's sticky cookie. A shared context holds only
+    what the app's own pages set, and its tabs are closed after each test.
+    """
+    opened: list[tuple[Page, ChatPage, int]] = []
+    owned: list[BrowserContext] = []
+    listening: list[tuple[BrowserContext, Callable[[Request], None]]] = []
+
+    def open_(
+        app: AppProcess, *, viewport: ViewportSize | None = None, own_context: bool = False
+    ) -> ChatPage:
+        if own_context:
+            context = browser.new_context(viewport=VIEWPORT)
+            owned.append(context)
+        else:
+            context = app_contexts.get(app.process.pid) or browser.new_context(viewport=VIEWPORT)
+            app_contexts[app.process.pid] = context
         traffic = Traffic()
+        # Every request the context makes during the test, a window a page opens too (the
+        # tests run one at a time in a worker, and the last test's tabs are closed); the
+        # websocket frames are this tab's own.
         context.on("request", traffic.on_request)
+        listening.append((context, traffic.on_request))
         page = context.new_page()
+        page.set_default_timeout(UI_TIMEOUT_MS)
+        if viewport is not None and viewport != VIEWPORT:
+            page.set_viewport_size(viewport)
         page.on("websocket", traffic.on_websocket)
         chat = ChatPage(page, app, traffic)
-        opened.append((context, chat, len(app.log())))
+        opened.append((page, chat, len(app.log())))
         return chat.open()
 
     yield open_
@@ -470,7 +507,12 @@ def open_page(
                 chat.assert_no_exception()
                 assert_no_traceback_logged(chat.app, log_start)
     finally:
-        for context, _, _ in opened:
+        for context, listener in listening:
+            context.remove_listener("request", listener)
+        for page, _, _ in opened:
+            with contextlib.suppress(Exception):
+                page.close()
+        for context in owned:
             context.close()
 
 

@@ -87,8 +87,8 @@ def assert_no_traceback(worker: AppProcess) -> None:
 def test_two_browsers_land_on_two_processes_and_a_reload_keeps_the_conversation(
     open_page: OpenPage, balanced: Balanced, fake: FakeOpenAI
 ) -> None:
-    first = open_page(balanced.front)
-    second = open_page(balanced.front)
+    first = open_page(balanced.front, own_context=True)  # two browsers, two sticky cookies
+    second = open_page(balanced.front, own_context=True)
     assert {balanced.worker_of(first), balanced.worker_of(second)} == {"w1", "w2"}
 
     first.chat("hello from the first browser", "Echo: hello from the first browser")
@@ -118,7 +118,8 @@ def test_two_browsers_land_on_two_processes_and_a_reload_keeps_the_conversation(
 def test_killing_one_process_keeps_its_conversation_and_spares_the_other(
     open_page: OpenPage, balanced: Balanced, fake: FakeOpenAI
 ) -> None:
-    victim, bystander = open_page(balanced.front), open_page(balanced.front)
+    victim = open_page(balanced.front, own_context=True)
+    bystander = open_page(balanced.front, own_context=True)
     victim_worker, bystander_worker = balanced.worker_of(victim), balanced.worker_of(bystander)
     assert victim_worker != bystander_worker
     bystander.chat("before the crash", "Echo: before the crash")

@@ -132,7 +132,7 @@ def is_app_url(url: str, app: AppProcess) -> bool:
 def test_two_sessions_at_once_share_nothing(
     open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
 ) -> None:
-    alice, bob = open_page(app), open_page(app)
+    alice, bob = open_page(app), open_page(app, own_context=True)  # two people
     alice_key, bob_key = typed_key("alice"), typed_key("bob")
     alice.type_key(alice_key)
     bob.type_key(bob_key)
