@@ -1,12 +1,16 @@
 """Chat Lab: the page config, then routing. Each page sets itself up (components/page.py)."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from chatlab.provider import warm_up
 
-# Material icons, never emoji: one emoji icon loads Streamlit's emoji table and compiles a
-# regex of every emoji, 0.15-0.3 s of a new process's first page (tests/app/test_startup.py).
-st.set_page_config(page_title="Chat Lab", page_icon=":material/science:", layout="centered")
+# Icons are Material ones, never emoji: one emoji loads Streamlit's emoji table and compiles
+# a regex of every emoji, 0.15-0.3 s of a new process's first page (tests/app/test_startup.py).
+# The tab's icon is our own file: a Material one there is fetched from Google's servers.
+ICON = Path(__file__).resolve().parent / "components" / "assets" / "chatlab-icon.png"
+st.set_page_config(page_title="Chat Lab", page_icon=str(ICON), layout="centered")
 st.navigation(
     [
         st.Page("pages/chat.py", title="Chat", icon=":material/chat:", default=True),

@@ -511,7 +511,14 @@ def open_page(
             context.remove_listener("request", listener)
         for page, _, _ in opened:
             with contextlib.suppress(Exception):
+                # What the page kept in the browser (Streamlit keeps the sidebar's state in
+                # localStorage: a phone test then found it open) is not the next test's.
+                page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+            with contextlib.suppress(Exception):
                 page.close()
+        for context, _ in listening:
+            if all(context is not own for own in owned):
+                context.clear_cookies()
         for context in owned:
             context.close()
 
