@@ -18,10 +18,9 @@ from tests.conftest import ROOT, TEST_KEY
 
 LATE = ("openai", "genai_prices")  # what a reply needs and a first page does not
 # ... and what a first page never needs: on SQLite, the PostgreSQL dialect (about 25 ms);
-# the leaderboard's numpy (0.1 s) and the spec's YAML, anywhere; Streamlit's emoji table,
-# which one emoji icon loads, with a regex of every emoji compiled (0.15-0.3 s): the
-# icons are Material ones.
-UNUSED = ("sqlalchemy.dialects.postgresql", "numpy", "yaml", "streamlit.emojis")
+# the leaderboard's numpy (0.1 s; an image file as the tab's icon loads it too) and the
+# spec's YAML, anywhere.
+UNUSED = ("sqlalchemy.dialects.postgresql", "numpy", "yaml")
 
 SCRIPT = f"""
 import json, sys, threading

@@ -12,7 +12,7 @@ from playwright.sync_api import Locator, ViewportSize, expect
 
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.e2e.conftest import ChatPage, copy_to_docs
-from tests.e2e.views import box
+from tests.e2e.views import boxes
 
 pytestmark = pytest.mark.e2e
 
@@ -194,7 +194,8 @@ def test_the_charts_show_without_scrolling_past_the_cards(
     charts = compare.tab("Charts")
     compare.read_from_top()
     expect(charts).to_be_in_viewport()  # on the first screen, above the eighteen cards
-    assert box(charts)["y"] < box(compare.card(0))["y"]
+    tabs, card = boxes(charts, compare.card(0))
+    assert tabs["y"] < card["y"]
     compare.show("Charts")
     first_chart = compare.page.get_by_test_id("stVegaLiteChart").first
     expect(first_chart).to_be_in_viewport()

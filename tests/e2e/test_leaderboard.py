@@ -19,7 +19,7 @@ from chatlab.arena import Contestant, Turn, Verdict, Vote, vote_json
 from chatlab.storage import Store
 from testing.app_process import AppProcess
 from tests.e2e.conftest import ChatPage, OpenPage, copy_to_docs
-from tests.e2e.views import LAPTOP, PHONE, box
+from tests.e2e.views import LAPTOP, PHONE, boxes
 
 pytestmark = pytest.mark.e2e
 
@@ -49,9 +49,8 @@ def assert_whole(chart: Locator, screen: ViewportSize) -> None:
     chart.scroll_into_view_if_needed()
     drawn = chart.locator("svg.marks, canvas").first
     expect(drawn).to_be_visible()
-    frame = box(chart)
+    frame, drawing = boxes(chart, drawn)
     assert frame["x"] >= 0 and frame["x"] + frame["width"] <= screen["width"], frame
-    drawing = box(drawn)
     assert drawing["x"] >= frame["x"] - 1, (drawing, frame)
     assert drawing["x"] + drawing["width"] <= frame["x"] + frame["width"] + 1, (drawing, frame)
 

@@ -8,7 +8,7 @@ from playwright.sync_api import Locator, expect
 
 from testing.fake_openai import FakeOpenAI, Reply
 from tests.e2e.conftest import ChatPage, copy_to_docs
-from tests.e2e.views import LAPTOP, PHONE, box
+from tests.e2e.views import LAPTOP, PHONE, boxes
 
 pytestmark = pytest.mark.e2e
 
@@ -83,7 +83,7 @@ def test_two_columns_stream_at_once_and_a_blind_vote_reveals_them(
     expect(main.get_by_text("hidden until you vote")).to_have_count(0)
     expect(side.columns.get_by_text("finish: stop")).to_have_count(2)  # telemetry, now
     side.chat.wait_idle()
-    first, second = box(side.columns.nth(0)), box(side.columns.nth(1))
+    first, second = boxes(side.columns.nth(0), side.columns.nth(1))
     assert second["x"] >= first["x"] + first["width"]  # side by side at 1280x800,
     assert second["y"] < first["y"] + first["height"] / 2  # level with each other
     assert second["x"] + second["width"] <= LAPTOP["width"]  # nothing cut off
@@ -101,7 +101,7 @@ def test_the_columns_stack_on_a_phone_and_nothing_is_cut_off(
     side.chat.send(PROMPT)
     expect(side.columns.get_by_text("finish: stop")).to_have_count(2)
     side.chat.wait_idle()
-    first, second = box(side.columns.nth(0)), box(side.columns.nth(1))
+    first, second = boxes(side.columns.nth(0), side.columns.nth(1))
     for shown in (first, second):
         assert shown["x"] >= 0 and shown["x"] + shown["width"] <= screen["width"], shown
     assert second["y"] > first["y"] + first["height"] / 2  # stacked, one under the other

@@ -28,10 +28,20 @@ def close_sidebar_on_a_phone(chat: ChatPage, screen: ViewportSize) -> None:
         expect(chat.input).to_be_in_viewport()
 
 
-def box(locator: Locator) -> FloatRect:
-    rect = locator.bounding_box()
-    assert rect is not None, "not drawn"
-    return rect
+def boxes(*locators: Locator) -> list[FloatRect]:
+    """The boxes of ``locators``, read in one frame. Read one after another, a page that
+    scrolls between the reads (Streamlit follows a chat as it grows) moves one and not
+    the other: two columns stacked on a phone were read as overlapping."""
+    handles = [locator.element_handle() for locator in locators]
+    rects: list[FloatRect] = locators[0].page.evaluate(
+        """(elements) => elements.map((element) => {
+            const rect = element.getBoundingClientRect();
+            return {x: rect.x, y: rect.y, width: rect.width, height: rect.height};
+        })""",
+        handles,
+    )
+    assert all(rect["width"] or rect["height"] for rect in rects), ("not drawn", rects)
+    return rects
 
 
 def assert_readable(chat: ChatPage, content: Locator, screen: ViewportSize) -> None:
@@ -44,7 +54,7 @@ def assert_readable(chat: ChatPage, content: Locator, screen: ViewportSize) -> N
     """
     for _ in range(3):
         content.evaluate("element => element.scrollIntoView({block: 'center'})")
-        shown, chat_box = box(content), box(chat.page.get_by_test_id("stBottom"))
+        shown, chat_box = boxes(content, chat.page.get_by_test_id("stBottom"))
         if shown["y"] >= 0 and shown["y"] + shown["height"] <= chat_box["y"]:
             break
         chat.wait_idle()
@@ -55,9 +65,8 @@ def assert_readable(chat: ChatPage, content: Locator, screen: ViewportSize) -> N
 
 def assert_inside(inner: Locator, outer: Locator) -> None:
     """Every element of ``inner`` is drawn within ``outer`` (not cut at its edge)."""
-    frame = box(outer)
     for element in inner.all():
-        rect = box(element)
+        frame, rect = boxes(outer, element)
         assert (
             frame["x"] <= rect["x"] and rect["x"] + rect["width"] <= frame["x"] + frame["width"]
         ), (rect, frame)
