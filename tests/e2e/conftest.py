@@ -3,7 +3,9 @@
 The shape is Streamlit's own e2e suite: a fixture starts `streamlit run`, waits for
 `/_stcore/health`, and Playwright drives the page. Starting an app costs seconds and a
 browser more, so the fake model server, each app process and the browser live for the
-whole session; a test gets a fresh browser context, which is a fresh Streamlit session.
+whole session; a test gets a new tab, which is a new Streamlit session, in a browser
+context kept for its app (``open_page``; its cookies and storage are cleared after each
+test), or a context of its own where it stands for another person.
 
 Every app process gets its environment from scratch: no developer's `.env`, secrets.toml
 or OPENAI_* variable can reach it, and its output goes to `artifacts/e2e/` so tests can
@@ -441,9 +443,9 @@ OpenPage = Callable[..., ChatPage]
 def app_contexts(browser: Browser) -> Iterator[dict[int, BrowserContext]]:
     """One browser context per app process, kept for the session: each test opens a new
     tab in it, which is a new Streamlit session (a session is a tab's websocket), with the
-    app's scripts already in the browser's cache. A new context a test was 1.7 s to an
-    idle page on an idle machine, a new tab 1.0 s; the browser is three quarters of the
-    suite's CPU."""
+    app's scripts already in the browser's cache. A new context for each test was 1.7 s to
+    an idle page on an idle machine, a new tab 1.0 s; in the browser tests, the browser
+    takes three quarters of the CPU."""
     contexts: dict[int, BrowserContext] = {}
     yield contexts
     for context in contexts.values():
@@ -461,8 +463,8 @@ def open_page(
     """Open the app in a new tab (a new Streamlit session); closed after the test.
 
     ``own_context=True`` opens it in a browser context of its own, with its own cookies:
-    for two people at once, or a balancer's sticky cookie. A shared context holds only
-    what the app's own pages set, and its tabs are closed after each test.
+    for two people at once, or a balancer's sticky cookie. After each test its tabs are
+    closed, and the shared context's cookies and storage are cleared.
     """
     opened: list[tuple[Page, ChatPage, int]] = []
     owned: list[BrowserContext] = []
