@@ -35,7 +35,7 @@ $(VENV)/.dev: requirements-dev.txt requirements.txt constraints.txt | $(UV_STAMP
 
 # Our own modules' bytecode, compiled where changed: with PYTHONDONTWRITEBYTECODE set,
 # Python never writes it, and every app process and test worker compiled them from source
-# again (a sixth of a new process's first page). It reads bytecode either way.
+# again (a quarter of a new process's first run, sampled). It reads bytecode either way.
 OWN_CODE := app.py asgi.py chatlab components pages deploy testing benchmarks tests
 bytecode: | $(PY)
 	@$(PY) -m compileall -q -j0 $(OWN_CODE)

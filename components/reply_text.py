@@ -34,10 +34,15 @@ def draw_parts(parts: list[tuple[RenderMode, str]]) -> None:
 
 def draw_block(target: DeltaGenerator, block: str) -> None:
     """One block into ``target``: Markdown, or plain text when the browser could not cope."""
-    if render_mode(block) == "markdown":
-        target.markdown(safe_markdown(block))
+    draw_part(target, render_mode(block), block)
+
+
+def draw_part(target: DeltaGenerator, mode: RenderMode, part: str) -> None:
+    """One part, its mode already known, into ``target``."""
+    if mode == "markdown":
+        target.markdown(safe_markdown(part))
         return
-    _draw_plain(target, block)
+    _draw_plain(target, part)
 
 
 def _draw_plain(target: DeltaGenerator, block: str) -> None:

@@ -26,7 +26,7 @@ from chatlab.markdown import (
     render_mode,
     safe_markdown,
 )
-from components.reply_text import draw_block, draw_parts
+from components.reply_text import draw_block, draw_part, draw_parts
 
 FPS = 25
 CURSOR = " ▌"
@@ -82,7 +82,7 @@ class Frame:
         if self.finished:
             parts = block_parts(self.finished)
             if len(parts) == 1:
-                draw_block(self.tail, parts[0][1])
+                draw_part(self.tail, *parts[0])
             else:  # together they are too big for one Markdown element
                 with self.tail.container():
                     draw_parts(parts)
