@@ -12,6 +12,7 @@ from chatlab.markdown import (
     MAX_INLINE_DELIMITERS,
     MAX_MARKDOWN_CHARS,
     BlockSplitter,
+    _split_parts,
     block_parts,
     drawable_parts,
     plain,
@@ -345,3 +346,13 @@ def test_a_streams_finished_blocks_are_grouped_by_the_same_rule() -> None:
     assert block_parts(["One.", "Two."]) == [("markdown", "One.\n\nTwo.")]
     huge = "x" * (MAX_MARKDOWN_CHARS + 1)
     assert block_parts(["Before.", huge]) == [("markdown", "Before."), ("plain", huge)]
+
+
+def test_a_long_text_is_split_once_however_often_it_is_drawn() -> None:
+    text = "\n\n".join(f"Paragraph {i}: " + "words " * 20 for i in range(400))
+    first = drawable_parts(text)
+    first.append(("plain", "a caller's own list: changing it changes nothing kept"))
+    assert drawable_parts(text) == first[:-1]
+    hits = _split_parts.cache_info().hits
+    drawable_parts(text)
+    assert _split_parts.cache_info().hits == hits + 1
