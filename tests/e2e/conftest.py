@@ -287,10 +287,13 @@ class ChatPage:
 
     # what a user does
 
-    def open(self) -> ChatPage:
-        self.page.goto(self.app.url)
-        expect(self.button("New chat")).to_be_visible()
-        self.wait_idle()
+    def open(self, path: str = "") -> ChatPage:
+        """Load the app at ``path`` (the chat when empty) in this tab. The chat is waited
+        for; another page's own page object waits for what it shows."""
+        self.page.goto(f"{self.app.url}{path}")
+        if not path:
+            expect(self.button("New chat")).to_be_visible()
+            self.wait_idle()
         return self
 
     def send(self, text: str) -> None:
@@ -439,60 +442,89 @@ class ChatPage:
 OpenPage = Callable[..., ChatPage]
 
 
+@dataclass
+class KeptContext:
+    """A browser context kept for one app process, and its tabs not in use."""
+
+    context: BrowserContext
+    idle: list[Page] = field(default_factory=list)
+
+
 @pytest.fixture(scope="session")
-def app_contexts(browser: Browser) -> Iterator[dict[int, BrowserContext]]:
-    """One browser context per app process, kept for the session: each test opens a new
-    tab in it, which is a new Streamlit session (a session is a tab's websocket), with the
-    app's scripts already in the browser's cache. A new context for each test was 1.7 s to
-    an idle page on an idle machine, a new tab 1.0 s; in the browser tests, the browser
-    takes three quarters of the CPU."""
-    contexts: dict[int, BrowserContext] = {}
-    yield contexts
-    for context in contexts.values():
+def app_contexts(browser: Browser) -> Iterator[dict[int, KeptContext]]:
+    """One browser context per app process, kept for the session, with its tabs.
+
+    A test's page is a tab left by an earlier test, or a new one, loading the app afresh: a
+    new document and a new Streamlit session (a session is a document's websocket), with
+    the app's scripts in the browser's cache. On the idle machine, to an idle page the
+    browser spent 2.2 s of CPU in a new tab against 0.9 s in a kept one (its renderer
+    process already running), and 1.2 s against 0.6 s of wall time; in the browser tests
+    the browser takes three quarters of the CPU.
+    """
+    kept: dict[int, KeptContext] = {}
+    yield kept
+    for one in kept.values():
         with contextlib.suppress(Exception):
-            context.close()
+            one.context.close()
 
 
 @pytest.fixture
 def open_page(
     browser: Browser,
-    app_contexts: dict[int, BrowserContext],
+    app_contexts: dict[int, KeptContext],
     fake: FakeOpenAI,
     request: pytest.FixtureRequest,
 ) -> Iterator[OpenPage]:
-    """Open the app in a new tab (a new Streamlit session); closed after the test.
+    """Open the app (at ``path``: the chat when empty) in a tab of its own: a new document
+    and a new Streamlit session.
+
+    The tab is one an earlier test left (emptied: storage, cookies, ``about:blank``) or a
+    new one. A test that changes the tab itself (a listener of its own, emulated media)
+    undoes it before it ends; a failed test's tabs are closed, not kept.
 
     ``own_context=True`` opens it in a browser context of its own, with its own cookies:
-    for two people at once, or a balancer's sticky cookie. After each test its tabs are
-    closed, and the shared context's cookies and storage are cleared.
+    for two people at once, or a balancer's sticky cookie.
     """
     opened: list[tuple[Page, ChatPage, int]] = []
     owned: list[BrowserContext] = []
     listening: list[tuple[BrowserContext, Callable[[Request], None]]] = []
+    lent: list[tuple[Page, Traffic, KeptContext]] = []
 
     def open_(
-        app: AppProcess, *, viewport: ViewportSize | None = None, own_context: bool = False
+        app: AppProcess,
+        *,
+        viewport: ViewportSize | None = None,
+        own_context: bool = False,
+        path: str = "",
     ) -> ChatPage:
+        kept: KeptContext | None = None
         if own_context:
             context = browser.new_context(viewport=VIEWPORT)
             owned.append(context)
+            page = context.new_page()
         else:
-            context = app_contexts.get(app.process.pid) or browser.new_context(viewport=VIEWPORT)
-            app_contexts[app.process.pid] = context
+            kept = app_contexts.get(app.process.pid)
+            if kept is None:
+                kept = app_contexts[app.process.pid] = KeptContext(
+                    browser.new_context(viewport=VIEWPORT)
+                )
+            context = kept.context
+            page = kept.idle.pop() if kept.idle else context.new_page()
         traffic = Traffic()
         # Every request the context makes during the test, a window a page opens too (the
-        # tests run one at a time in a worker, and the last test's tabs are closed); the
+        # tests run one at a time in a worker, and the last test's tabs are emptied); the
         # websocket frames are this tab's own.
         context.on("request", traffic.on_request)
         listening.append((context, traffic.on_request))
-        page = context.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
-        if viewport is not None and viewport != VIEWPORT:
-            page.set_viewport_size(viewport)
+        if page.viewport_size != (viewport or VIEWPORT):
+            page.set_viewport_size(viewport or VIEWPORT)
         page.on("websocket", traffic.on_websocket)
+        if kept is not None:
+            lent.append((page, traffic, kept))
         chat = ChatPage(page, app, traffic)
         opened.append((page, chat, len(app.log())))
-        return chat.open()
+        return chat.open(path)
 
     yield open_
 
@@ -511,18 +543,32 @@ def open_page(
     finally:
         for context, listener in listening:
             context.remove_listener("request", listener)
-        for page, _, _ in opened:
-            with contextlib.suppress(Exception):
-                # What the page kept in the browser (Streamlit keeps the sidebar's state in
-                # localStorage: a phone test then found it open) is not the next test's.
-                page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
-            with contextlib.suppress(Exception):
-                page.close()
+        for page, traffic, kept in lent:
+            if failed:
+                with contextlib.suppress(Exception):
+                    page.close()
+            elif give_back(page, traffic):
+                kept.idle.append(page)
         for context, _ in listening:
             if all(context is not own for own in owned):
                 context.clear_cookies()
         for context in owned:
             context.close()
+
+
+def give_back(page: Page, traffic: Traffic) -> bool:
+    """Empty a tab for the next test: what the page kept in the browser (Streamlit keeps the
+    sidebar's state in localStorage: a phone test then found it open), its websocket (the
+    session ends), its document. False, and the tab closed, if any step fails."""
+    try:
+        page.remove_listener("websocket", traffic.on_websocket)
+        page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        page.goto("about:blank")
+    except Exception:  # a crashed or closed tab: the next test gets a new one
+        with contextlib.suppress(Exception):
+            page.close()
+        return False
+    return True
 
 
 @pytest.fixture

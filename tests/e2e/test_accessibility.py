@@ -85,6 +85,7 @@ def test_the_pages_have_no_serious_accessibility_violations(
         expect(chat.page.get_by_role("heading", name=heading)).to_be_visible()
         chat.wait_idle()
         found[path] = serious_violations(chat)
+    chat.page.emulate_media(color_scheme="light")  # the tab is kept for the next test as it came
     assert not any(found.values()), "\n".join(
         f"{page}: {line}" for page, lines in found.items() for line in lines
     )

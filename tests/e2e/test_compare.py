@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, ViewportSize, expect
 
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ChatPage, copy_to_docs
+from tests.e2e.conftest import ChatPage, OpenPage, copy_to_docs
 from tests.e2e.views import boxes
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +40,9 @@ SCREENSHOT_REPLIES = {  # three samples each of temperatures 0, 0.7 and 1.4, in 
 NEVER_ENDING = Reply(fault="endless", chunk_delay=0.5)
 
 
+PATH = "compare"
+
+
 class ComparePage:
     """The compare page as a user sees it."""
 
@@ -46,8 +50,17 @@ class ComparePage:
         self.chat = chat
         self.page = chat.page
 
+    @classmethod
+    def opened(cls, open_page: OpenPage, app: AppProcess) -> ComparePage:
+        """The page opened in a tab of its own, straight from its URL."""
+        return cls(open_page(app, path=PATH)).shown()
+
     def open(self) -> ComparePage:
-        self.page.goto(f"{self.chat.app.url}compare")
+        """Go to the page in this tab (a document of its own: another session)."""
+        self.chat.open(PATH)
+        return self.shown()
+
+    def shown(self) -> ComparePage:
         expect(self.page.get_by_role("heading", name="Compare")).to_be_visible()
         self.chat.wait_idle()
         return self
@@ -107,8 +120,8 @@ class ComparePage:
 
 
 @pytest.fixture
-def compare(chat: ChatPage) -> ComparePage:
-    return ComparePage(chat).open()
+def compare(open_page: OpenPage, app: AppProcess) -> ComparePage:
+    return ComparePage.opened(open_page, app)
 
 
 def test_replies_stream_into_several_cards_at_once(compare: ComparePage, fake: FakeOpenAI) -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Dialog, expect
 
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ChatPage
+from tests.e2e.conftest import OpenPage
 from tests.e2e.test_compare import ComparePage
 
 pytestmark = pytest.mark.e2e
@@ -20,15 +21,18 @@ REPLIES = [  # temperatures 0, 0.7 and 1.4, one sample each, in grid order
 ]
 
 
-def test_the_diff_shows_a_hostile_output_as_text(chat: ChatPage, fake: FakeOpenAI) -> None:
+def test_the_diff_shows_a_hostile_output_as_text(
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
+) -> None:
     dialogs: list[str] = []
 
     def record(dialog: Dialog) -> None:
         dialogs.append(dialog.message)
         dialog.dismiss()
 
+    compare = ComparePage.opened(open_page, app)
+    chat = compare.chat
     chat.page.on("dialog", record)
-    compare = ComparePage(chat).open()
     fake.enqueue(*(Reply(text=text, chunk_delay=0.01) for text in REPLIES))
     compare.run(samples=1, at_once=1)  # one at a time: the queue's order is the grid's
     expect(compare.card(2)).to_contain_text("finish: stop")
@@ -53,3 +57,4 @@ def test_the_diff_shows_a_hostile_output_as_text(chat: ChatPage, fake: FakeOpenA
     compare.chat.screenshot("compare-word-diff")
     assert dialogs == []  # no script ran
     compare.chat.assert_no_exception()
+    chat.page.remove_listener("dialog", record)  # the tab is kept for the next test

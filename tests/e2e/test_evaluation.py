@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import FilePayload, Locator, expect
 
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI
-from tests.e2e.conftest import ChatPage, copy_to_docs
+from tests.e2e.conftest import ChatPage, OpenPage, copy_to_docs
 from tests.e2e.test_compare import ComparePage
 
 pytestmark = pytest.mark.e2e
@@ -86,9 +87,10 @@ def assert_pass_rates(chat: ChatPage, scores: Locator) -> None:
 
 
 def test_an_evaluation_is_scored_rated_and_reopened_after_a_reload(
-    chat: ChatPage, fake: FakeOpenAI
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI
 ) -> None:
-    compare = ComparePage(chat).open()
+    compare = ComparePage.opened(open_page, app)
+    chat = compare.chat
     page = chat.page
     # The assertions, from a spec.
     spec_box = expander(chat, "Spec (YAML)")

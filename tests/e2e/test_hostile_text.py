@@ -231,11 +231,12 @@ def test_imported_titles_and_messages_fetch_nothing(chat: ChatPage, listener: Li
 
 
 def test_compare_run_titles_fetch_nothing(
-    chat: ChatPage, fake: FakeOpenAI, listener: Listener
+    open_page: OpenPage, app: AppProcess, fake: FakeOpenAI, listener: Listener
 ) -> None:
     forms = image_forms(listener.url)
     prompt = " ".join([forms[0], f'<img src="{listener.url}/title.png">', ":material/bolt:"])
-    compare = ComparePage(chat).open()
+    compare = ComparePage.opened(open_page, app)
+    chat = compare.chat
     compare.fill(compare.field("Prompt"), prompt)
     compare.fill(compare.number("Samples per setting"), "1")
     compare.page.get_by_role("button", name="Run", exact=True).click()

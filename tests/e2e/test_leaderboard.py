@@ -60,10 +60,11 @@ def test_the_leaderboard_ranks_two_models_with_its_charts(
 ) -> None:
     """At 1280x800, then on a phone (390x844): one app, its votes seeded once."""
     seed(tmp_path / "data")
-    chat: ChatPage = open_page(fresh_app, viewport=LAPTOP)
+    chat: ChatPage = open_page(fresh_app, viewport=LAPTOP, path="leaderboard")
     for screen in (LAPTOP, PHONE):
-        chat.page.set_viewport_size(screen)
-        chat.page.goto(f"{fresh_app.url}leaderboard")
+        if screen is not LAPTOP:  # loaded afresh at that size, as a phone opens it
+            chat.page.set_viewport_size(screen)
+            chat.open("leaderboard")
         expect(chat.page.get_by_role("heading", name="Leaderboard")).to_be_visible()
         chat.wait_idle()
         assert_ranked(chat, screen)

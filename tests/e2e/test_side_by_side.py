@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Locator, expect
 
+from testing.app_process import AppProcess
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.e2e.conftest import ChatPage, copy_to_docs
+from tests.e2e.conftest import ChatPage, OpenPage, copy_to_docs
 from tests.e2e.views import LAPTOP, PHONE, boxes
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +23,7 @@ class SideBySidePage:
         self.chat = chat
         self.page = chat.page
 
-    def open(self) -> SideBySidePage:
-        self.page.goto(f"{self.chat.app.url}side_by_side")
+    def shown(self) -> SideBySidePage:
         expect(self.page.get_by_role("heading", name="Side by side")).to_be_visible()
         self.chat.wait_idle()
         return self
@@ -56,8 +56,8 @@ class SideBySidePage:
 
 
 @pytest.fixture
-def side(chat: ChatPage) -> SideBySidePage:
-    return SideBySidePage(chat).open()
+def side(open_page: OpenPage, app: AppProcess) -> SideBySidePage:
+    return SideBySidePage(open_page(app, path="side_by_side")).shown()
 
 
 def test_two_columns_stream_at_once_and_a_blind_vote_reveals_them(

@@ -34,10 +34,12 @@ def compare_field(chat: ChatPage, label: str) -> Locator:
     return chat.main.get_by_role("textbox", name=label, exact=True)
 
 
-def open_compare_link(chat: ChatPage, query: str) -> None:
-    chat.page.goto(f"{chat.app.url}compare?{query}")
+def open_compare_link(open_page: OpenPage, app: AppProcess, query: str) -> ChatPage:
+    """A Compare link, followed into a tab of its own."""
+    chat = open_page(app, path=f"compare?{query}")
     expect(chat.page.get_by_role("heading", name="Compare")).to_be_visible()
     chat.wait_idle()
+    return chat
 
 
 SIZES = pytest.mark.parametrize("viewport", [WIDE, PHONE], ids=["wide", "phone"])
@@ -152,9 +154,11 @@ def test_compare_this_prompt_opens_compare_with_it_and_what_came_before(
     chat.assert_no_exception()
 
 
-def test_a_compare_link_reopens_its_setup_and_follows_the_form(chat: ChatPage) -> None:
-    open_compare_link(
-        chat, "prompt=Two%20words%2C%20please&temperature=0.2,0.9&samples=2&models=gpt-4o"
+def test_a_compare_link_reopens_its_setup_and_follows_the_form(
+    open_page: OpenPage, app: AppProcess
+) -> None:
+    chat = open_compare_link(
+        open_page, app, "prompt=Two%20words%2C%20please&temperature=0.2,0.9&samples=2&models=gpt-4o"
     )
     expect(compare_field(chat, "Prompt")).to_have_value("Two words, please")
     expect(compare_field(chat, "Temperature")).to_have_value("0.2,0.9")
@@ -172,10 +176,13 @@ def test_a_compare_link_reopens_its_setup_and_follows_the_form(chat: ChatPage) -
     chat.assert_no_exception()
 
 
-def test_a_hostile_compare_link_is_checked_and_shown_literally(chat: ChatPage) -> None:
+def test_a_hostile_compare_link_is_checked_and_shown_literally(
+    open_page: OpenPage, app: AppProcess
+) -> None:
     hostile = '<img src=x onerror="window.pwned=1"> **bold**'
-    open_compare_link(
-        chat,
+    chat = open_compare_link(
+        open_page,
+        app,
         f"prompt={quote(hostile)}&temperature={quote('9, <b>x</b>')}&samples=999"
         f"&models={quote('<script>alert(1)</script>')}&top_p={'1,' * 200}",
     )
