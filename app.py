@@ -3,6 +3,9 @@
 import streamlit as st
 
 from chatlab.provider import warm_up
+from components import state_lock
+
+state_lock.share()  # asgi.py did, before the first session; here for `streamlit run app.py`
 
 # The tab's icon is an emoji: a Material one is fetched from Google's servers by the browser,
 # and an image file loads numpy (0.09 s) on a new process's first page, and is read at every

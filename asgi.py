@@ -15,8 +15,10 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from chatlab.guard import HttpGuard, sweep_ended_sessions
+from components import state_lock
 from components.upload_gate import StreamlitSessions, reconnect_window
 
+state_lock.share()  # before any session: a rerun and the run it stops take one lock
 SESSIONS = StreamlitSessions()
 
 
