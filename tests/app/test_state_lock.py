@@ -8,6 +8,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,11 @@ def shared(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def race(ending: SafeSessionState, starting: SafeSessionState) -> list[Exception]:
-    """The ending run changes the state while the new run reads it whole, again and again."""
+    """The ending run changes the state while the new run reads it whole, again and again.
+
+    The changer lets go of the interpreter after each change (``sleep(0)``): with one lock
+    the reader then gets it, so the race takes READS reads whatever the machine's load.
+    """
     for index in range(KEYS):
         ending.reset_state_value(f"old_{index}", index)
     done = threading.Event()
@@ -46,6 +51,7 @@ def race(ending: SafeSessionState, starting: SafeSessionState) -> list[Exception
         while not done.is_set():
             ending.reset_state_value(f"new_{index}", index)
             index += 1
+            time.sleep(0)
 
     changer = threading.Thread(target=change, daemon=True)
     failures: list[Exception] = []
