@@ -63,9 +63,11 @@ serve: $(VENV)/.runtime bytecode
 	@$(PY) -m chatlab.config --check
 	$(PY) deploy/serve.py --workers $(WORKERS) --port $(PORT) --host $(HOST)
 
-# The tests spread over the cores; the slowest (browsers, app processes) mostly wait, so a
-# worker that runs dry takes tests from another (worksteal). JOBS=0 runs them in one process.
-JOBS ?= auto
+# The tests spread over one worker more than the cores: a worker waiting on a browser, an
+# app process or a timed reply leaves its core to the others (docs/performance.md, sixth
+# round). A worker that runs dry takes tests from another (worksteal). JOBS=0 runs them in
+# one process.
+JOBS ?= $(shell expr $$(nproc 2>/dev/null || echo 1) + 1)
 test: $(VENV)/.dev bytecode
 	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 

@@ -297,14 +297,16 @@ def render_list(store: Store, owner: str) -> None:
 def _with_unstored(
     found: list[ConversationSummary], search: str, waiting: bool
 ) -> list[ConversationSummary]:
-    """The list, with the open conversation on top while its first save is on its way
-    (``waiting``: its saves were not all written when the list was read)."""
+    """The list, with the open conversation on top while a save of it is on its way
+    (``waiting``: its saves were not all written when the list was read): what waits makes
+    it the newest, whether its first save (not listed yet) or a later one (listed where
+    the last stored one put it)."""
     current = session.chat().conversation
     if not waiting or search or current.id is None:
         return found
-    if any(summary.id == current.id for summary in found):
-        return found  # stored meanwhile
-    return [_unstored_summary(current.id), *found]
+    stored = next((summary for summary in found if summary.id == current.id), None)
+    others = [summary for summary in found if summary.id != current.id]
+    return [stored or _unstored_summary(current.id), *others]
 
 
 def render_actions(store: Store, owner: str) -> None:

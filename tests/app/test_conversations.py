@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+from contextlib import AbstractContextManager
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -10,11 +13,20 @@ from streamlit.testing.v1 import AppTest
 
 from chatlab import config
 from chatlab.markdown import plain
+from chatlab.messages import ChatMessage
 from chatlab.storage import Store
 from components import session
 from components.conversations import UNTITLED
 from testing.fake_openai import FakeOpenAI, Reply
-from tests.app.conftest import AppFactory, click, send, shown, signed_in, wait_until
+from tests.app.conftest import (
+    AppFactory,
+    click,
+    flushed,
+    send,
+    shown,
+    signed_in,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -34,6 +46,11 @@ def reopen(make_app: AppFactory, conversation_id: str, **user: object) -> AppTes
 def titles(at: AppTest) -> list[str]:
     """The conversation list's titles, as the escaped labels the page sends."""
     return [b.label for b in at.button if b.key and b.key.startswith("open-")]
+
+
+def listed_ids(at: AppTest) -> list[str]:
+    """The conversation list's ids, top first."""
+    return [b.key.removeprefix("open-") for b in at.button if b.key and b.key.startswith("open-")]
 
 
 def listed(*titles: str) -> list[str]:
@@ -165,3 +182,31 @@ def test_with_auth_each_user_sees_only_their_conversations(
     assert titles(bob) == []
     assert any("not yours" in t.value for t in bob.toast)
     assert titles(as_user("alice").run()) == listed("alice's diary")
+
+
+def test_a_conversation_written_in_is_listed_first_while_its_save_is_on_its_way(
+    make_app: AppFactory, fake: FakeOpenAI, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    older = store.create_conversation("local", "older")
+    store.save_message("local", older, ChatMessage("user", "older"))
+    newer = store.create_conversation("local", "newer")
+    store.save_message("local", newer, ChatMessage("user", "newer"))
+    at = reopen(make_app, older).run()
+    assert listed_ids(at) == [newer, older]
+    released = threading.Event()
+    real = Store._transaction
+
+    def transaction(store: Store, *, write: bool) -> AbstractContextManager[Any]:
+        if write:
+            released.wait(30)
+        return real(store, write=write)
+
+    monkeypatch.setattr(Store, "_transaction", transaction)  # the reply's save waits
+    try:
+        at.chat_input[0].set_value("again").run(timeout=10)
+        assert shown(at)[-1] == ("assistant", "Echo: again")
+        assert listed_ids(at) == [older, newer]  # what waits makes it the newest
+    finally:
+        released.set()
+    assert flushed(at, 10)
+    assert listed_ids(at.run()) == [older, newer]  # and so does what was stored
