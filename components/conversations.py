@@ -267,8 +267,8 @@ def render_list(store: Store, owner: str) -> None:
     )
     limit = session.chat().listed
     # Asked before the list is read: a save that lands in between is then in the list,
-    # and one still waiting is added below. (Asked after, a save landing in between was
-    # in neither.)
+    # and the open conversation, with a save still waiting, is put first below. (Asked
+    # after, a save landing in between was in neither.)
     waiting = not session.saving().outbox.settled(session.chat().conversation)
     try:
         found = store.list_conversations(owner, search=search or None, limit=limit + 1)
@@ -278,7 +278,7 @@ def render_list(store: Store, owner: str) -> None:
         return
     session.saving().outbox.healed()  # a read worked: an outage seen by reads alone is over
     current = session.chat().conversation.id
-    found = _with_unstored(found, search, waiting)
+    found = _waiting_first(found, search, waiting)
     for summary in found[:limit]:
         st.button(
             plain(summary.title, empty=UNTITLED),
@@ -294,7 +294,7 @@ def render_list(store: Store, owner: str) -> None:
         st.caption("No matches." if search else "No saved conversations yet.")
 
 
-def _with_unstored(
+def _waiting_first(
     found: list[ConversationSummary], search: str, waiting: bool
 ) -> list[ConversationSummary]:
     """The list, with the open conversation on top while a save of it is on its way
