@@ -5,7 +5,7 @@ A message sent from the box reruns this fragment alone. The history above it and
 sidebar are not sent to the browser again, so the first word of a reply waits behind a
 handful of elements, however long the conversation (the browser worked through every
 message on screen, and its buttons, before it drew the first token). Once a reply has
-ended (unless it was stopped, which ends the run), the whole page is drawn again: the
+ended, the whole page is drawn again (after Stop too: ``components/after_stop.py``): the
 turn joins the history and the sidebar's numbers (the context budget, the conversation
 list) catch up. So when the page is idle after a reply, this fragment holds no message.
 
@@ -21,11 +21,12 @@ as before, and passes it in: the page it draws is whole already, and is not draw
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import StopException
 
 from chatlab.chat import Plan
 from chatlab.config import Endpoint
 from chatlab.messages import ChatMessage
-from components import conversations, page, session
+from components import after_stop, conversations, page, session
 from components.chat import branches, turn
 from components.chat.history import render_history
 from components.chat.notices import render_continue, render_error
@@ -75,7 +76,11 @@ def render_live(
         drawn = tail[:-1] if plan is not None else tail  # the reply in ``plan`` streams below
         render_history(drawn, len(drawn), branches.tools_for(conversation, path))
         if plan is not None:
-            turn.stream(plan, saving)
+            try:
+                turn.stream(plan, saving)
+            except StopException:  # Stop, or a newer run: the reply is kept either way
+                after_stop.draw_again()  # for Stop, the page whole with the stopped reply
+                raise
         elif not path:
             render_welcome()  # an empty chat: what the lab is for, and the ways into it
         if (err := current.error) is not None:

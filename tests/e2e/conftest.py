@@ -303,7 +303,15 @@ class ChatPage:
         expect(self.input).to_have_value("")  # sent: the box clears
 
     def wait_idle(self) -> None:
-        """The script run is over (call after waiting for what the run should show)."""
+        """The script run is over, and no run is due after it (call after waiting for what
+        the run should show).
+
+        A reply streamed by the chat's live end is followed by a run that draws the page
+        whole (components/chat/live.py). Between the two, no script runs for an instant: a
+        click then lands on a page about to be drawn again. So this waits for the live
+        end's sign that the redraw is due to go first (absent on other pages).
+        """
+        expect(self.redraw_due).to_have_count(0)
         app = self.page.get_by_test_id("stApp")
         expect(app).to_have_attribute("data-test-script-state", "notRunning")
         expect(self.stop_button).to_have_count(0)
@@ -319,12 +327,7 @@ class ChatPage:
             .filter(has_text="finish:")
         )
         expect(reply).to_be_visible()
-        # When the rest of the page would change (a new conversation in the list), it is
-        # drawn whole again after the reply (components/chat/live.py). Waiting for that,
-        # not for the first moment no script runs: one does not, for an instant, between
-        # the two runs.
-        expect(self.redraw_due).to_have_count(0)
-        self.wait_idle()
+        self.wait_idle()  # and the page drawn whole after it
 
     def choose(self, picker: Locator, option: str) -> None:
         """Pick `option` from a Streamlit selectbox."""

@@ -141,11 +141,18 @@ def test_stop_keeps_the_partial_reply_and_sends_it_as_context(
     expect(chat.replies.last).to_contain_text("step3")
     chat.stop_button.click()
 
+    # At once, with no other click: the reply as stopped, with its note, its numbers and
+    # what can be done next, not the streaming frame Stop froze (components/after_stop.py).
+    stopped = chat.replies.last
+    expect(stopped).to_contain_text(STOPPED_NOTE)
+    expect(stopped).to_contain_text("finish: none")
+    expect(stopped.get_by_role("button", name="Regenerate")).to_be_visible()
     chat.wait_idle()
+    expect(stopped).not_to_contain_text("Receiving")
     expect(chat.input).to_be_enabled()
-    partial = chat.reply_text().removesuffix(CURSOR).strip()
+    partial = chat.reply_text()
     assert partial.startswith("step0 step1 step2 step3"), partial
-    assert "step39" not in partial
+    assert "step39" not in partial and CURSOR not in partial
 
     chat.chat("Why did you stop?", "Echo: Why did you stop?")
 
@@ -160,6 +167,29 @@ def test_stop_keeps_the_partial_reply_and_sends_it_as_context(
         ("user", "Why did you stop?"),
     ]
     assert content_chunks_sent(fake.chat_requests[0]) < len(pieces)
+
+
+def test_a_button_pressed_while_a_reply_streams_does_what_it_says(
+    chat: ChatPage, fake: FakeOpenAI
+) -> None:
+    """A newer run ends the streaming one as Stop does; it is not stopped in turn."""
+    chat.chat("First question.", "Echo: First question.")
+    fake.enqueue(
+        Reply(chunks=[f"step{i} " for i in range(40)], chunk_delay=0.2),
+        Reply(chunks=["A", " fresh", " answer."], chunk_delay=0.3),
+    )
+    chat.send("Count slowly to forty.")
+    expect(chat.replies.last).to_contain_text("step3")
+    chat.replies.first.get_by_role("button", name="Regenerate").click()
+
+    # The first reply's alternative streams in full, after the counting was cut short.
+    expect(chat.page.get_by_text("A fresh answer.")).to_be_visible()
+    chat.wait_idle()
+    first = chat.replies.first
+    expect(first).to_contain_text("A fresh answer.")
+    expect(first).to_contain_text("finish: stop")
+    expect(first).to_contain_text("2/2")
+    assert len(fake.chat_requests) == 3
 
 
 def test_a_stopped_reply_is_there_after_a_reload(chat: ChatPage, fake: FakeOpenAI) -> None:

@@ -107,7 +107,6 @@ def assert_nothing_fetched(chat: ChatPage, listener: Listener) -> None:
 def finished_replies(chat: ChatPage, count: int) -> None:
     """Wait until the page is drawn whole after a reply (components/chat/live.py) with
     ``count`` replies on screen, the last one finished."""
-    expect(chat.redraw_due).to_have_count(0)
     expect(chat.replies).to_have_count(count)
     expect(chat.replies.last).to_contain_text("finish:")
     chat.wait_idle()
