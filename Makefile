@@ -66,10 +66,12 @@ serve: $(VENV)/.runtime bytecode
 # The tests spread over one worker more than the cores: a worker waiting on a browser, an
 # app process or a timed reply leaves its core to the others (docs/performance.md, sixth
 # round). A worker that runs dry takes tests from another (worksteal). JOBS=0 runs them in
-# one process.
+# one process. Pytest keeps the test modules as it rewrote their asserts (__pycache__) only
+# where bytecode may be written: without that, each worker rewrote all of them again, half
+# of its 9 s of collecting.
 JOBS ?= $(shell expr $$(nproc 2>/dev/null || echo 1) + 1)
 test: $(VENV)/.dev bytecode
-	$(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest -n $(JOBS) --dist worksteal $(PYTEST_ARGS)
 
 # The browser checks against a real server you run (never in CI; skipped without BASE_URL):
 #   make test-real BASE_URL=http://127.0.0.1:8080/v1 MODEL=<model id>
