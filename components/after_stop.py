@@ -27,6 +27,7 @@ import threading
 
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.runtime import Runtime
+from streamlit.runtime.runtime import RuntimeStoppedError
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 LOG = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ def draw_again() -> None:
             return  # a newer run ended this one, and draws the page itself
         try:
             runtime.handle_backmsg(session_id, message)
-        except Exception:  # the server is stopping: nothing left to draw
+        except RuntimeStoppedError:  # the server is stopping: nothing left to draw
             LOG.debug("No redraw after Stop", exc_info=True)
 
     # Streamlit reads the browser's messages on its event loop only (handle_backmsg is
